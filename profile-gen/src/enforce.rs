@@ -1,0 +1,493 @@
+//! Turning a runtime-spec profile into a libseccomp filter, and loading it.
+//!
+//! The order follows the OCI runtimes (youki's and runc's seccomp setup): a context with the
+//! default action, the listed architectures, the filter flags, then one libseccomp rule per name
+//! and rule. Building does not load; [`load_filter`] does, and is meant to run in the child
+//! between fork and exec so that only the workload is confined.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use libseccomp::{ScmpArch, ScmpFilterContext, ScmpSyscall};
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompFilterFlag};
+
+use crate::arch::{arch_name, scmp_arch_from_oci};
+use crate::error::{ActionError, EnforceError};
+use crate::translate::{needs_split, scmp_action, scmp_condition};
+
+/// A built filter, with the rules that were left out of it.
+#[derive(Debug)]
+pub struct BuiltFilter {
+    /// The filter, ready for [`load_filter`].
+    pub ctx: ScmpFilterContext,
+    /// Rules whose action is the default action, which libseccomp refuses to add and which
+    /// would change nothing; callers may warn about them.
+    pub skipped_rules: Vec<SkippedRule>,
+}
+
+/// A rule left out of a filter because its action equals the default action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRule {
+    /// Its index in the profile's `syscalls`.
+    pub index: usize,
+    /// Its names.
+    pub names: Vec<String>,
+}
+
+/// Builds the libseccomp filter of a profile for a machine whose arch is `native`; see
+/// [`build_filter_report`] for which rules are skipped.
+pub fn build_filter(p: &LinuxSeccomp, native: ScmpArch) -> Result<ScmpFilterContext, EnforceError> {
+    build_filter_report(p, native).map(|built| built.ctx)
+}
+
+/// Builds the libseccomp filter of a profile and reports the rules it skipped.
+///
+/// - The default action takes `defaultErrnoRet` (EPERM when absent).
+/// - Each listed arch is added; an empty list means `native` only. The native arch is always in
+///   the filter, as libseccomp creates every context with it.
+/// - `no_new_privs` is set on load, as libseccomp does by default: an unprivileged process may
+///   only install a filter with it.
+/// - Each rule's action takes its own `errnoRet` (EPERM when absent); a rule whose action equals
+///   the default is skipped. Conditions on distinct arguments form one rule; when an argument has
+///   several conditions, each condition becomes its own rule (runc's behaviour).
+pub fn build_filter_report(
+    p: &LinuxSeccomp,
+    native: ScmpArch,
+) -> Result<BuiltFilter, EnforceError> {
+    let default_action = scmp_action(p.default_action(), p.default_errno_ret())
+        .map_err(|cause| action_error(cause, "defaultAction", "defaultErrnoRet"))?;
+    let mut ctx = ScmpFilterContext::new(default_action).map_err(|cause| EnforceError::Init {
+        action: p.default_action().to_string(),
+        cause,
+    })?;
+
+    add_architectures(&mut ctx, p, native)?;
+    set_attributes(&mut ctx, p)?;
+
+    let mut skipped_rules = Vec::new();
+    for (index, rule) in p
+        .syscalls()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let field = format!("syscalls[{index}]");
+        let action = scmp_action(rule.action(), rule.errno_ret()).map_err(|cause| {
+            action_error(
+                cause,
+                &format!("{field}.action"),
+                &format!("{field}.errnoRet"),
+            )
+        })?;
+        if action == default_action {
+            skipped_rules.push(SkippedRule {
+                index,
+                names: rule.names().clone(),
+            });
+            continue;
+        }
+
+        let args = rule.args().as_deref().unwrap_or_default();
+        let mut conditions = Vec::with_capacity(args.len());
+        for (arg_index, arg) in args.iter().enumerate() {
+            conditions.push(scmp_condition(arg).map_err(|index| EnforceError::ArgIndex {
+                field: format!("{field}.args[{arg_index}].index"),
+                index,
+            })?);
+        }
+        let split = needs_split(args);
+
+        for (name_index, name) in rule.names().iter().enumerate() {
+            let syscall =
+                ScmpSyscall::from_name(name).map_err(|_| EnforceError::UnknownSyscall {
+                    field: format!("{field}.names[{name_index}]"),
+                    name: name.clone(),
+                })?;
+            let added = if conditions.is_empty() {
+                ctx.add_rule(action, syscall).map(drop)
+            } else if split {
+                conditions.iter().try_for_each(|condition| {
+                    ctx.add_rule_conditional(action, syscall, std::slice::from_ref(condition))
+                        .map(drop)
+                })
+            } else {
+                ctx.add_rule_conditional(action, syscall, &conditions)
+                    .map(drop)
+            };
+            added.map_err(|cause| EnforceError::Rule {
+                field: field.clone(),
+                name: name.clone(),
+                cause,
+            })?;
+        }
+    }
+    Ok(BuiltFilter { ctx, skipped_rules })
+}
+
+fn action_error(cause: ActionError, action_field: &str, errno_field: &str) -> EnforceError {
+    let field = if cause.blames_errno() {
+        errno_field
+    } else {
+        action_field
+    };
+    EnforceError::Action {
+        field: field.to_owned(),
+        cause,
+    }
+}
+
+fn add_architectures(
+    ctx: &mut ScmpFilterContext,
+    p: &LinuxSeccomp,
+    native: ScmpArch,
+) -> Result<(), EnforceError> {
+    let listed = p.architectures().as_deref().unwrap_or_default();
+    let mut wanted = Vec::with_capacity(listed.len().max(1));
+    if listed.is_empty() {
+        wanted.push(("architectures".to_owned(), native));
+    }
+    for (index, arch) in listed.iter().enumerate() {
+        let field = format!("architectures[{index}]");
+        let scmp = scmp_arch_from_oci(*arch).map_err(|cause| EnforceError::Arch {
+            field: field.clone(),
+            cause,
+        })?;
+        wanted.push((field, scmp));
+    }
+    for (field, arch) in wanted {
+        let add_arch_error = |cause| EnforceError::AddArch {
+            field: field.clone(),
+            arch: arch_name(arch),
+            cause,
+        };
+        // SCMP_ARCH_NATIVE and the machine's own arch are in every new context already, and
+        // libseccomp refuses to add an arch twice.
+        if arch == ScmpArch::Native || ctx.is_arch_present(arch).map_err(add_arch_error)? {
+            continue;
+        }
+        ctx.add_arch(arch).map_err(add_arch_error)?;
+    }
+    Ok(())
+}
+
+fn set_attributes(ctx: &mut ScmpFilterContext, p: &LinuxSeccomp) -> Result<(), EnforceError> {
+    ctx.set_ctl_nnp(true)
+        .map_err(|cause| EnforceError::Attribute {
+            field: "(no_new_privs)".to_owned(),
+            attribute: "no_new_privs",
+            cause,
+        })?;
+    for (index, flag) in p.flags().as_deref().unwrap_or_default().iter().enumerate() {
+        let (attribute, result) = match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => {
+                ("SECCOMP_FILTER_FLAG_LOG", ctx.set_ctl_log(true).map(drop))
+            }
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => (
+                "SECCOMP_FILTER_FLAG_TSYNC",
+                ctx.set_ctl_tsync(true).map(drop),
+            ),
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => (
+                "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                ctx.set_ctl_ssb(true).map(drop),
+            ),
+            // Needs libseccomp 2.6; on older ones this fails with libseccomp's explanation.
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => (
+                "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+                ctx.set_ctl_waitkill(true).map(drop),
+            ),
+        };
+        result.map_err(|cause| EnforceError::Attribute {
+            field: format!("flags[{index}]"),
+            attribute,
+            cause,
+        })?;
+    }
+    Ok(())
+}
+
+/// Loads the filter into the kernel for the calling thread (and, with
+/// `SECCOMP_FILTER_FLAG_TSYNC`, its siblings). It cannot be undone: call it in the child that
+/// is about to exec the workload.
+pub fn load_filter(ctx: &ScmpFilterContext) -> Result<(), EnforceError> {
+    ctx.load().map_err(|cause| EnforceError::Load { cause })
+}
+
+/// The filter in libseccomp's pseudo filter code, the human-readable form `scmp_bpf_disasm`-style
+/// tools and `--debug` output show.
+pub fn filter_pfc(ctx: &ScmpFilterContext) -> Result<String, EnforceError> {
+    let export = |what: &str, err: io::Error| EnforceError::Export(format!("{what}: {err}"));
+    // libseccomp writes to a file descriptor; an anonymous memory file avoids a temp file on
+    // disk and a pipe's risk of filling up before anyone reads it.
+    // SAFETY: the name is a NUL-terminated string and the flags are valid.
+    let fd = unsafe { libc::memfd_create(c"syscage-pfc".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(export("memfd_create", io::Error::last_os_error()));
+    }
+    // SAFETY: memfd_create returned a new descriptor that nothing else owns.
+    let mut file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    ctx.export_pfc(&file)
+        .map_err(|cause| EnforceError::Export(cause.to_string()))?;
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0))
+        .map_err(|err| export("rewinding", err))?;
+    file.read_to_string(&mut text)
+        .map_err(|err| export("reading", err))?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{profile_from_json, profile_from_recording};
+    use crate::recording::Recording;
+    use libseccomp::ScmpAction;
+    use std::ffi::CString;
+
+    fn default_action_of(ctx: &ScmpFilterContext) -> ScmpAction {
+        ctx.get_act_default().unwrap()
+    }
+
+    const RECORDING: &str = include_str!("../tests/fixtures/recording-v1.json");
+
+    fn profile(json: &str) -> LinuxSeccomp {
+        profile_from_json(json, "test.json").unwrap()
+    }
+
+    #[test]
+    fn builds_a_generated_profile() {
+        let rec = Recording::from_json(RECORDING, "rec.json").unwrap();
+        let generated = profile_from_recording(&rec).unwrap();
+        let built = build_filter_report(&generated.profile, ScmpArch::X8664).unwrap();
+        assert!(built.skipped_rules.is_empty());
+        let ctx = built.ctx;
+        assert_eq!(default_action_of(&ctx), ScmpAction::Errno(1));
+        for arch in [ScmpArch::X8664, ScmpArch::X86, ScmpArch::X32] {
+            assert!(ctx.is_arch_present(arch).unwrap(), "{arch:?}");
+        }
+        assert!(!ctx.is_arch_present(ScmpArch::Aarch64).unwrap());
+        assert!(ctx.get_ctl_nnp().unwrap());
+        let pfc = filter_pfc(&ctx).unwrap();
+        assert!(pfc.contains("x86_64"), "{pfc}");
+    }
+
+    #[test]
+    fn builds_a_profile_with_conditions_and_exports_it() {
+        let p = profile(
+            r#"{
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "defaultErrnoRet": 38,
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+            "syscalls": [
+                {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 2114060288, "valueTwo": 0,
+                           "op": "SCMP_CMP_MASKED_EQ"}]},
+                {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 2, "op": "SCMP_CMP_EQ"},
+                          {"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["lseek"], "action": "SCMP_ACT_LOG",
+                 "args": [{"index": 2, "value": 0, "op": "SCMP_CMP_GE"},
+                          {"index": 2, "value": 2, "op": "SCMP_CMP_LE"}]},
+                {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+                 "args": [{"index": 1, "value": 9, "op": "SCMP_CMP_NE"},
+                          {"index": 0, "value": 1, "op": "SCMP_CMP_GT"},
+                          {"index": 2, "value": 5, "op": "SCMP_CMP_LT"}]},
+                {"names": ["reboot"], "action": "SCMP_ACT_KILL_PROCESS"},
+                {"names": ["ptrace"], "action": "SCMP_ACT_TRAP"},
+                {"names": ["socketcall"], "action": "SCMP_ACT_ALLOW"}
+            ]
+        }"#,
+        );
+        let built = build_filter_report(&p, ScmpArch::X8664).unwrap();
+        assert!(built.skipped_rules.is_empty());
+        assert_eq!(default_action_of(&built.ctx), ScmpAction::Errno(38));
+        assert!(built.ctx.get_ctl_log().unwrap());
+
+        // export_pfc writes to any file descriptor; collect it into a Vec through a temp file.
+        let mut file = tempfile::tempfile().unwrap();
+        built.ctx.export_pfc(&file).unwrap();
+        file.seek(SeekFrom::Start(0)).unwrap();
+        let mut pfc = Vec::new();
+        file.read_to_end(&mut pfc).unwrap();
+        let pfc = String::from_utf8(pfc).unwrap();
+        assert!(pfc.contains("x86_64") && pfc.contains("x86"), "{pfc}");
+        assert_eq!(filter_pfc(&built.ctx).unwrap(), pfc);
+    }
+
+    #[test]
+    fn skips_rules_that_repeat_the_default_action() {
+        let p = profile(
+            r#"{
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [
+                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["mount", "umount2"], "action": "SCMP_ACT_ERRNO"},
+                {"names": ["reboot"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+            ]
+        }"#,
+        );
+        let built = build_filter_report(&p, ScmpArch::X8664).unwrap();
+        // errnoRet 38 differs from the default's EPERM, so only the second rule is redundant.
+        assert_eq!(
+            built.skipped_rules,
+            vec![SkippedRule {
+                index: 1,
+                names: vec!["mount".into(), "umount2".into()]
+            }]
+        );
+    }
+
+    #[test]
+    fn empty_architectures_mean_native_only() {
+        let p = profile(r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#);
+        let ctx = build_filter(&p, ScmpArch::X8664).unwrap();
+        assert!(ctx.is_arch_present(ScmpArch::X8664).unwrap());
+        assert!(!ctx.is_arch_present(ScmpArch::X86).unwrap());
+    }
+
+    #[test]
+    fn errors_name_the_rule_and_what_failed() {
+        let cases = [
+            (
+                r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                    {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                    {"names": ["read", "nosuchcall"], "action": "SCMP_ACT_ALLOW"}]}"#,
+                "syscalls[1].names[1]: unknown syscall name \"nosuchcall\"",
+            ),
+            (
+                r#"{"defaultAction": "SCMP_ACT_NOTIFY"}"#,
+                "defaultAction: SCMP_ACT_NOTIFY needs a seccomp agent",
+            ),
+            (
+                r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                    {"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 9999}]}"#,
+                "syscalls[0].errnoRet: errnoRet 9999 is above 4095",
+            ),
+            (
+                r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                    {"names": ["read"], "action": "SCMP_ACT_ERRNO",
+                     "args": [{"index": 7, "value": 0, "op": "SCMP_CMP_EQ"}]}]}"#,
+                "syscalls[0].args[0].index: argument index 7 is out of range",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = build_filter(&profile(json), ScmpArch::X8664)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(expected), "{err}\nexpected: {expected}");
+        }
+    }
+
+    #[test]
+    fn libseccomp_rejections_name_the_rule() {
+        // An unconditional ALLOW and an unconditional ERRNO for the same syscall conflict.
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "syscalls": [
+                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["write", "read"], "action": "SCMP_ACT_ERRNO"}]}"#,
+        );
+        match build_filter(&p, ScmpArch::X8664) {
+            // Some libseccomp versions keep the first action instead of refusing.
+            Ok(_) => {}
+            Err(err) => {
+                let err = err.to_string();
+                assert!(
+                    err.starts_with("syscalls[1] (read): libseccomp rejected the rule: "),
+                    "{err}"
+                );
+            }
+        }
+    }
+
+    /// Forks a child that loads `p` and then runs `check`, which returns the child's exit code.
+    ///
+    /// The filter is built in the parent; the child only loads it and makes raw syscalls,
+    /// then leaves with `_exit` so that no test-harness code runs under the filter.
+    fn in_confined_child(p: &LinuxSeccomp, check: impl FnOnce() -> i32) -> i32 {
+        let ctx = build_filter(p, crate::arch::native_arch()).unwrap();
+        // SAFETY: the child only calls load_filter, the check and _exit; it never returns into
+        // the test harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+        if pid == 0 {
+            let code = match load_filter(&ctx) {
+                Ok(()) => check(),
+                Err(_) => 100,
+            };
+            // SAFETY: ends the child without running destructors or atexit handlers.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child into a valid int.
+        let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(waited, pid, "waitpid: {}", io::Error::last_os_error());
+        assert!(
+            libc::WIFEXITED(status),
+            "child did not exit normally: status {status:#x}"
+        );
+        libc::WEXITSTATUS(status)
+    }
+
+    fn errno() -> i32 {
+        io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    }
+
+    #[test]
+    fn loaded_filter_denies_mkdir_with_eperm() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = CString::new(
+            dir.path()
+                .join("denied")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .unwrap();
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}"#,
+        );
+        let code = in_confined_child(&p, || {
+            // SAFETY: a valid NUL-terminated path.
+            let ret = unsafe { libc::mkdir(target.as_ptr(), 0o755) };
+            match (ret, errno()) {
+                (-1, libc::EPERM) => 0,
+                (0, _) => 1,
+                _ => 2,
+            }
+        });
+        assert_eq!(
+            code, 0,
+            "1: mkdir succeeded under the filter; 2: wrong errno; 100: load failed"
+        );
+        assert!(!dir.path().join("denied").exists());
+    }
+
+    #[test]
+    fn loaded_filter_returns_the_rules_errno_and_allows_the_rest() {
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+                {"names": ["dup"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                 "args": [{"index": 0, "value": 1000, "op": "SCMP_CMP_EQ"}]}]}"#,
+        );
+        let code = in_confined_child(&p, || {
+            // SAFETY: plain syscalls without pointers.
+            let (ppid, ppid_errno) = (unsafe { libc::syscall(libc::SYS_getppid) }, errno());
+            let (dup_other, dup_errno) = (unsafe { libc::dup(1000) }, errno());
+            let pid = unsafe { libc::getpid() };
+            match (ppid, ppid_errno, dup_other, dup_errno, pid > 0) {
+                (-1, libc::ENOSYS, -1, libc::EACCES, true) => 0,
+                _ => 1,
+            }
+        });
+        assert_eq!(
+            code, 0,
+            "1: wrong results under the filter; 100: load failed"
+        );
+    }
+}

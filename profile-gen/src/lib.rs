@@ -1,0 +1,57 @@
+//! profile-gen: the part of syscage that needs neither root nor eBPF.
+//!
+//! It turns a [`Recording`] of the syscalls a workload made into an OCI runtime-spec seccomp
+//! profile ([`profile_from_recording`]), reads and checks such profiles ([`read_profile`],
+//! [`validate_profile`]), and turns them into libseccomp filters ([`build_filter`]) that the
+//! `syscage` binary loads into a child before exec ([`load_filter`]).
+//!
+//! It must stay a plain library: no aya, tokio, clap or nix; no printing (warnings such as
+//! unknown syscall numbers are returned for the caller to show); errors are `thiserror` enums
+//! whose `Display` is one line naming the file, the JSON field and what was expected. Output is
+//! deterministic: sorted names, pretty JSON with a trailing newline, written atomically
+//! ([`write_atomic`]).
+//!
+//! Modules, one job each:
+//! - [`arch`]: native arch, 32-bit companions, libseccomp <-> runtime-spec arch conversion.
+//! - [`syscalls`]: numbers <-> names through libseccomp's tables.
+//! - [`recording`]: the versioned recording format (see `RECORDING_FORMAT.md`).
+//! - [`profile`]: generating, writing, reading and validating runtime-spec profiles.
+//! - [`enforce`]: profile -> libseccomp filter; loading it.
+//! - [`atomic`]: all-or-nothing file writes.
+//! - [`host`]: `uname` facts for recordings.
+//! - [`error`]: the error types.
+
+pub mod arch;
+pub mod atomic;
+pub mod enforce;
+pub mod error;
+pub mod host;
+pub mod profile;
+pub mod recording;
+pub mod syscalls;
+mod translate;
+
+pub use arch::{
+    arch_name, native_arch, oci_arch_from_scmp, oci_arch_name, parse_arch_name, scmp_arch_from_oci,
+    sub_arches,
+};
+pub use atomic::write_atomic;
+pub use enforce::{
+    build_filter, build_filter_report, filter_pfc, load_filter, BuiltFilter, SkippedRule,
+};
+pub use error::{ActionError, ArchError, EnforceError, FieldPath, ProfileError, RecordingError};
+pub use host::{host_info, HostInfo};
+pub use profile::{
+    profile_from_json, profile_from_recording, profile_to_json, read_profile, validate_profile,
+    GeneratedProfile,
+};
+pub use recording::{
+    format_timestamp, ExitInfo, Recording, SyscallRecord, RECORDING_FORMAT, RECORDING_VERSION,
+    SYSCAGE_VERSION,
+};
+pub use syscalls::{syscall_known, syscall_name};
+
+/// The libseccomp and oci-spec types that appear in this crate's API, so callers need not
+/// depend on (and keep in step with) those crates themselves.
+pub use libseccomp::{ScmpArch, ScmpFilterContext};
+pub use oci_spec::runtime::LinuxSeccomp;

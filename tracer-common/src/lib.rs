@@ -1,0 +1,91 @@
+//! Types and constants shared by syscage's eBPF program (`tracer-ebpf`) and its userspace
+//! collector (`tracer`).
+//!
+//! Everything here is `#[repr(C)]` with explicit, zeroed padding so both sides agree on the
+//! byte layout of map keys and values: the kernel compares keys byte for byte, so an
+//! uninitialised padding byte in a key silently creates a different key. Map names and sizes
+//! live here once instead of being kept "in sync" by comment.
+//!
+//! This crate must stay `no_std` and dependency-free on the eBPF side; the `user` feature only
+//! adds `aya::Pod` impls.
+#![no_std]
+
+/// Syscall numbers at or above this are not kept in the per-syscall tables; the tracer counts
+/// them in [`SyscallCounts::out_of_range`] instead so they are reported, never lost. 512 covers
+/// every syscall table libseccomp knows for the 64-bit architectures we target (x86_64 ends at
+/// 46x, aarch64 and riscv64 at 46x as of Linux 6.18) with room to grow.
+pub const MAX_SYSCALLS: usize = 512;
+
+/// Name of the hash map `cgroup id -> SyscallSet`. A cgroup is watched exactly when it has an
+/// entry here; userspace inserts zeroed entries before the workload starts, so the eBPF side
+/// never inserts and can never fail for lack of room.
+pub const WATCHED_MAP: &str = "WATCHED";
+/// Name of the per-CPU hash map `cgroup id -> SyscallCounts`.
+pub const COUNTS_MAP: &str = "COUNTS";
+/// Name of the eBPF program attached to the `sys_enter` raw tracepoint.
+pub const PROGRAM_NAME: &str = "syscage_sys_enter";
+/// The raw tracepoint the program attaches to (`raw_syscalls:sys_enter`).
+pub const TRACEPOINT: &str = "sys_enter";
+/// Default capacity of both maps when userspace does not size them at load time.
+pub const DEFAULT_MAX_WATCHED: u32 = 64;
+
+/// Map key: a cgroup v2 id, as returned by `bpf_get_current_cgroup_id()` (equal to the inode
+/// number of the cgroup's directory). A struct rather than a bare `u64` so that adding a field
+/// later forces an explicit padding decision here.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CgroupKey {
+    pub cgroup_id: u64,
+}
+
+/// What one watched cgroup has done, shared by all CPUs.
+///
+/// `seen` is a byte per syscall number rather than a bit: racing CPUs only ever store `1`, so
+/// no atomic read-modify-write is needed and no sighting can be lost (a bit set by two CPUs at
+/// once with plain load/or/store could lose one of them).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SyscallSet {
+    /// `1` once the syscall number has been entered by a task of the cgroup.
+    pub seen: [u8; MAX_SYSCALLS],
+    /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) of the first sighting; written just before
+    /// `seen` is set. Two CPUs racing on a first sighting leave one of their two timestamps.
+    pub first_seen_ns: [u64; MAX_SYSCALLS],
+}
+
+impl SyscallSet {
+    pub const ZERO: Self = Self {
+        seen: [0; MAX_SYSCALLS],
+        first_seen_ns: [0; MAX_SYSCALLS],
+    };
+}
+
+/// Per-CPU call counters of one watched cgroup. Each CPU increments only its own copy, so
+/// CPUs never race; userspace sums the copies.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SyscallCounts {
+    pub count: [u64; MAX_SYSCALLS],
+    /// Syscalls whose number was `>= MAX_SYSCALLS` (or negative).
+    pub out_of_range: u64,
+}
+
+impl SyscallCounts {
+    pub const ZERO: Self = Self {
+        count: [0; MAX_SYSCALLS],
+        out_of_range: 0,
+    };
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: plain-old-data: repr(C), only integer arrays/fields, no padding (checked below).
+    unsafe impl aya::Pod for super::CgroupKey {}
+    unsafe impl aya::Pod for super::SyscallSet {}
+    unsafe impl aya::Pod for super::SyscallCounts {}
+}
+
+// The layouts must have no implicit padding: a padded key would carry garbage bytes.
+const _: () = assert!(core::mem::size_of::<CgroupKey>() == 8);
+const _: () = assert!(core::mem::size_of::<SyscallSet>() == MAX_SYSCALLS * 9);
+const _: () = assert!(core::mem::size_of::<SyscallCounts>() == MAX_SYSCALLS * 8 + 8);

@@ -1,0 +1,225 @@
+//! cgroup v2 discovery and the leaf cgroups `record` runs commands in.
+//!
+//! The eBPF side keys everything by cgroup v2 id, which is the inode number of the cgroup's
+//! directory (that is what `bpf_get_current_cgroup_id()` returns), so a cgroup here is a
+//! directory plus that inode number.
+
+use std::{
+    fs,
+    io::{self, BufRead as _},
+    os::unix::fs::MetadataExt as _,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context as _, Result};
+
+/// Directory under the cgroup2 root that holds syscage's own leaves, one per `record`.
+const SYSCAGE_PARENT: &str = "syscage";
+
+/// Finds the cgroup2 mount point from `/proc/self/mountinfo`: `/sys/fs/cgroup` on unified
+/// hosts, `/sys/fs/cgroup/unified` on hybrid ones (systemd's layout), elsewhere where an admin
+/// mounted it.
+pub(crate) fn cgroup2_mount() -> Result<PathBuf> {
+    let file = fs::File::open("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    let mut found = None;
+    for line in io::BufReader::new(file).lines() {
+        let line = line.context("reading /proc/self/mountinfo")?;
+        if let Some(mount) = parse_cgroup2_mountinfo_line(&line) {
+            // Prefer the shortest path: the canonical mount rather than a bind mount inside it.
+            if found.as_ref().is_none_or(|f: &PathBuf| mount.as_os_str().len() < f.as_os_str().len()) {
+                found = Some(mount);
+            }
+        }
+    }
+    found.context(
+        "no cgroup v2 filesystem is mounted (looked in /proc/self/mountinfo); syscage needs \
+         cgroup v2: mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified` or boot with \
+         systemd.unified_cgroup_hierarchy=1",
+    )
+}
+
+/// mountinfo: `id parent major:minor root mountpoint options [optional...] - fstype source opts`.
+fn parse_cgroup2_mountinfo_line(line: &str) -> Option<PathBuf> {
+    let (left, right) = line.split_once(" - ")?;
+    if right.split_whitespace().next()? != "cgroup2" {
+        return None;
+    }
+    let mount_point = left.split_whitespace().nth(4)?;
+    Some(PathBuf::from(unescape_mountinfo(mount_point)))
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal `\ooo`.
+fn unescape_mountinfo(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
+            let code = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            out.push(code);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The cgroup v2 id of a cgroup directory: its inode number.
+pub(crate) fn cgroup_id(dir: &Path) -> Result<u64> {
+    Ok(fs::metadata(dir).with_context(|| format!("reading cgroup {}", dir.display()))?.ino())
+}
+
+/// The cgroup2 directory a process is in, from `/proc/<pid>/cgroup` (the `0::<path>` line).
+pub(crate) fn cgroup_of_pid(mount: &Path, pid: &str) -> Result<PathBuf> {
+    let path = format!("/proc/{pid}/cgroup");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let rel = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .with_context(|| format!("{path}: no cgroup v2 (`0::`) line"))?;
+    Ok(mount.join(rel.trim_start_matches('/')))
+}
+
+/// A fresh leaf cgroup that syscage owns; removed on drop, also on error paths. Processes
+/// still inside (a daemon the command left behind) are moved back to syscage's own cgroup
+/// first, because a cgroup with members cannot be removed.
+#[derive(Debug)]
+pub(crate) struct LeafCgroup {
+    dir: PathBuf,
+    id: u64,
+    /// Where leftover processes go: the cgroup syscage itself runs in.
+    home: PathBuf,
+}
+
+impl LeafCgroup {
+    /// Creates `<mount>/syscage/<pid>-<n>`. The name carries our pid so that a later run can
+    /// tell leftovers of a syscage that was killed (see [`remove_stale_leaves`]).
+    pub(crate) fn create(mount: &Path) -> Result<Self> {
+        let parent = mount.join(SYSCAGE_PARENT);
+        match fs::create_dir(&parent) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("creating cgroup {}", parent.display()))
+            }
+        }
+        let pid = std::process::id();
+        let home = cgroup_of_pid(mount, "self")?;
+        for n in 0..1000 {
+            let dir = parent.join(format!("{pid}-{n}"));
+            match fs::create_dir(&dir) {
+                Ok(()) => {
+                    let id = cgroup_id(&dir)?;
+                    log::debug!("created cgroup {} (id {id})", dir.display());
+                    return Ok(Self { dir, id, home });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("creating cgroup {}", dir.display()))
+                }
+            }
+        }
+        bail!("could not create a fresh cgroup under {}", parent.display())
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Opens `cgroup.procs` for writing. A process that writes `0` into it moves itself in;
+    /// the permission check uses the opener's credentials (Linux >= 5.16), so a child that
+    /// already dropped to an unprivileged user can still use this root-opened descriptor.
+    pub(crate) fn open_procs(&self) -> Result<fs::File> {
+        let path = self.dir.join("cgroup.procs");
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))
+    }
+
+    /// Pids still inside the cgroup.
+    pub(crate) fn members(&self) -> Vec<String> {
+        fs::read_to_string(self.dir.join("cgroup.procs"))
+            .map(|t| t.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    fn remove(&self) -> Result<()> {
+        let leftovers = self.members();
+        if !leftovers.is_empty() {
+            log::warn!(
+                "moving {} process(es) the command left running ({}) out of {} so it can be removed",
+                leftovers.len(),
+                leftovers.join(" "),
+                self.dir.display()
+            );
+            let home_procs = self.home.join("cgroup.procs");
+            for pid in &leftovers {
+                // A process may exit meanwhile (ESRCH): nothing to move then.
+                let _ = fs::write(&home_procs, pid);
+            }
+        }
+        match fs::remove_dir(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("removing cgroup {}", self.dir.display())),
+        }
+    }
+}
+
+impl Drop for LeafCgroup {
+    fn drop(&mut self) {
+        match self.remove() {
+            Ok(()) => log::info!("removed cgroup {}", self.dir.display()),
+            Err(e) => log::warn!("{e:#}"),
+        }
+    }
+}
+
+/// Removes leaves left behind by a syscage that was killed (SIGKILL gives it no chance to
+/// clean up): leaves named after a pid that no longer runs and with no processes inside.
+pub(crate) fn remove_stale_leaves(mount: &Path) {
+    let parent = mount.join(SYSCAGE_PARENT);
+    let Ok(entries) = fs::read_dir(&parent) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name.to_str().and_then(|n| n.split_once('-')).map(|(pid, _)| pid.to_owned())
+        else {
+            continue;
+        };
+        if Path::new("/proc").join(&owner).exists() {
+            continue; // its syscage is still running
+        }
+        let dir = entry.path();
+        let empty = fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|t| t.trim().is_empty());
+        if empty && fs::remove_dir(&dir).is_ok() {
+            log::info!("removed stale cgroup {} of an earlier syscage run", dir.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cgroup2_in_mountinfo_lines() {
+        let hybrid = "35 25 0:30 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw";
+        assert_eq!(
+            parse_cgroup2_mountinfo_line(hybrid),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        let unified = "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate";
+        assert_eq!(parse_cgroup2_mountinfo_line(unified), Some(PathBuf::from("/sys/fs/cgroup")));
+        let v1 = "36 25 0:31 / /sys/fs/cgroup/memory rw shared:11 - cgroup cgroup rw,memory";
+        assert_eq!(parse_cgroup2_mountinfo_line(v1), None);
+        let escaped = r"40 25 0:32 / /mnt/my\040cgroup rw - cgroup2 none rw";
+        assert_eq!(parse_cgroup2_mountinfo_line(escaped), Some(PathBuf::from("/mnt/my cgroup")));
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per subcommand: each takes its parsed arguments and returns the exit code.
+
+pub(crate) mod record;
+pub(crate) mod run;

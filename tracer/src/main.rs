@@ -1,0 +1,62 @@
+//! `syscage`: the single user-facing binary. It parses arguments, sets up logging and hands over
+//! to one subcommand; the work lives in the modules below and in the `profile-gen` library.
+//! Errors are printed once, here, as `syscage: <error with context>`.
+
+mod bpf;
+mod cgroup;
+mod cli;
+mod cmd;
+mod exit;
+mod preflight;
+mod supervise;
+mod user;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let result = match cli.command {
+        Command::Record(args) => cmd::record::run(args, cli.verbose, cli.quiet),
+        Command::Run(args) => cmd::run::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("syscage: {err:#}");
+            ExitCode::from(exit::code_of(&err))
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => log::LevelFilter::Error,
+        (false, 0) => log::LevelFilter::Warn,
+        (false, 1) => log::LevelFilter::Info,
+        (false, _) => log::LevelFilter::Debug,
+    };
+    // Libraries (aya's feature probing, ...) only speak up from -vvv on. The "syscage" prefix
+    // covers this binary and the eBPF side's aya-log lines (target `syscage_ebpf`).
+    let libraries = if cli.verbose >= 3 { log::LevelFilter::Debug } else { level.min(log::LevelFilter::Warn) };
+    env_logger::Builder::new()
+        .filter_level(libraries)
+        .filter_module("syscage", level)
+        // One prefix for all of syscage's own lines on stderr, so they stand out from the
+        // workload's output that passes through the same terminal.
+        .format(|buf, record| {
+            use std::io::Write as _;
+            let level = match record.level() {
+                log::Level::Error => "error: ",
+                log::Level::Warn => "warning: ",
+                log::Level::Info | log::Level::Debug | log::Level::Trace => "",
+            };
+            writeln!(buf, "syscage: {level}{}", record.args())
+        })
+        .parse_env("SYSCAGE_LOG")
+        .init();
+}

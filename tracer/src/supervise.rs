@@ -1,0 +1,80 @@
+//! Runs the workload as a child: spawns it with a hook that runs between fork and exec, relays
+//! signals to it, waits for it, and turns its end into syscage's exit status.
+
+use std::{
+    io,
+    os::unix::process::{CommandExt as _, ExitStatusExt as _},
+    process::{Command, ExitStatus},
+    thread,
+};
+
+use anyhow::{Context as _, Result};
+use signal_hook::{
+    consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2},
+    iterator::{exfiltrator::WithOrigin, SignalsInfo},
+    low_level::siginfo::Cause,
+};
+
+use crate::exit::{Failure, EXIT_CANNOT_EXECUTE, EXIT_ERROR, EXIT_NOT_FOUND};
+
+/// Signals a user or an orchestrator sends to stop or poke a workload.
+const RELAYED: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
+
+/// Runs `command` to its end and returns how it ended. `pre_exec` runs in the child after fork,
+/// immediately before exec, and must only make async-signal-safe calls.
+///
+/// While the child runs, signals syscage receives from another process (`kill`, an
+/// orchestrator's SIGTERM) are relayed to it. Signals the kernel generates for the terminal's
+/// process group (Ctrl-C) already reach the child, which shares that group, so they are not
+/// sent a second time. syscage itself survives them: the recording still has to be written.
+pub(crate) fn run_child(
+    mut command: Command,
+    pre_exec: impl FnMut() -> io::Result<()> + Send + Sync + 'static,
+) -> Result<ExitStatus> {
+    // Handlers go in before the child exists, so no signal can kill syscage in between.
+    let mut signals = SignalsInfo::<WithOrigin>::new(RELAYED).context("installing signal handlers")?;
+    let handle = signals.handle();
+
+    // SAFETY: the caller promises the hook is async-signal-safe.
+    unsafe { command.pre_exec(pre_exec) };
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            handle.close();
+            let code = match e.raw_os_error() {
+                Some(libc::ENOENT) => EXIT_NOT_FOUND,
+                Some(libc::EACCES | libc::ENOEXEC | libc::EPERM) => EXIT_CANNOT_EXECUTE,
+                _ => EXIT_ERROR,
+            };
+            return Err(Failure::new(code, anyhow::Error::new(e).context(format!("cannot run {program:?}"))).into());
+        }
+    };
+    let pid = child.id() as libc::pid_t;
+    log::info!("started {program:?} as pid {pid}");
+
+    let relay = thread::spawn(move || {
+        for origin in signals.forever() {
+            if matches!(origin.cause, Cause::Kernel) {
+                log::debug!("signal {} came from the terminal; pid {pid} got it too", origin.signal);
+                continue;
+            }
+            log::info!("relaying signal {} to pid {pid}", origin.signal);
+            // SAFETY: plain kill(2); the child is not reaped before this thread is stopped.
+            unsafe { libc::kill(pid, origin.signal) };
+        }
+    });
+    let status = child.wait().with_context(|| format!("waiting for {program:?}"));
+    handle.close();
+    let _ = relay.join();
+    status
+}
+
+/// The exit code a shell would report for a child's status: its code, or 128 + signal.
+pub(crate) fn exit_code_of(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => (code & 0xff) as u8,
+        (None, Some(signal)) => (128 + signal).clamp(0, 255) as u8,
+        (None, None) => 1,
+    }
+}

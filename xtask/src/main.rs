@@ -1,0 +1,103 @@
+//! `cargo xtask`: everything around the product that is not the product: installing what a
+//! fresh machine lacks, building, recording a workload, and the privileged test suites.
+//!
+//! Each step checks before it changes anything, so running a command twice costs only the
+//! checks. Privileged steps use `sudo` when not already root.
+
+mod setup;
+mod shell;
+
+use std::{ffi::OsString, path::PathBuf};
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+
+use crate::shell::{run, Cmd};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "syscage's build, setup and test tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install what building and running syscage needs (Debian packages, rust-src, bpf-linker
+    /// built against this toolchain's own LLVM). Safe to run again.
+    Setup {
+        /// Also install what the test suites need (runc, busybox-static, gcc).
+        #[arg(long)]
+        tests: bool,
+    },
+    /// Set up, build syscage (release) and print the binary's path.
+    Build,
+    /// Set up, build, and run `syscage record` with the given arguments, as root.
+    ///
+    /// Example: cargo xtask record --output ls.json -- ls -l /
+    Record {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<OsString>,
+    },
+    /// Set up, then run every test: unit tests, then the end-to-end suite as root (real eBPF,
+    /// real seccomp, real runc). Extra arguments go to the end-to-end test binary.
+    Test {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    std::env::set_current_dir(&root).with_context(|| format!("cd {}", root.display()))?;
+    shell::put_cargo_bin_on_path();
+    match cli.task {
+        Task::Setup { tests } => setup::all(tests),
+        Task::Build => {
+            setup::all(false)?;
+            let bin = build_syscage()?;
+            println!("{}", bin.display());
+            Ok(())
+        }
+        Task::Record { args } => {
+            setup::all(false)?;
+            let bin = build_syscage()?;
+            let status = Cmd::new(&bin).args(args).as_root().status()?;
+            std::process::exit(status.code().unwrap_or(125));
+        }
+        Task::Test { args } => {
+            setup::all(true)?;
+            test(&args)
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Builds the release `syscage` (which builds and embeds the eBPF object) and returns its path.
+fn build_syscage() -> Result<PathBuf> {
+    run(Cmd::new("cargo").args(["build", "--release", "--package", "tracer", "--bin", "syscage"]))?;
+    Ok(workspace_root().join("target/release/syscage"))
+}
+
+fn test(extra: &[OsString]) -> Result<()> {
+    // Unprivileged unit tests of every crate in the default members.
+    run(Cmd::new("cargo").args(["test", "--workspace", "--exclude", "tracer-ebpf", "--exclude", "syscage-e2e"]))?;
+    let bin = build_syscage()?;
+    // The end-to-end suite: built as the user, run as root, one test at a time because the
+    // tests share kernel state (the attached program, the cgroup tree).
+    run(Cmd::new("cargo").args(["test", "--release", "--package", "syscage-e2e", "--no-run"]))?;
+    let mut cmd = Cmd::new("cargo")
+        .args(["test", "--release", "--package", "syscage-e2e", "--", "--test-threads=1"])
+        .args(extra.iter().cloned())
+        .env("SYSCAGE_BIN", &bin)
+        .as_root();
+    cmd = cmd.env("RUST_BACKTRACE", "1");
+    run(cmd)
+}
