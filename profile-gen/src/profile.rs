@@ -347,7 +347,7 @@ mod tests {
         let text = profile_to_json(&generated.profile);
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN_PROFILE);
         if std::env::var_os("SYSCAGE_BLESS").is_some_and(|v| v == "1") {
-            std::fs::write(&path, &text).unwrap();
+            crate::atomic::write_atomic(&path, text.as_bytes()).unwrap();
         }
         let golden = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (run with SYSCAGE_BLESS=1)", path.display()));

@@ -146,6 +146,19 @@ mod tests {
     }
 
     #[test]
+    fn action_display_is_the_runtime_spec_spelling() {
+        // Error messages show actions through oci-spec's Display.
+        assert_eq!(
+            LinuxSeccompAction::ScmpActErrno.to_string(),
+            "SCMP_ACT_ERRNO"
+        );
+        assert_eq!(
+            LinuxSeccompAction::ScmpActKillProcess.to_string(),
+            "SCMP_ACT_KILL_PROCESS"
+        );
+    }
+
+    #[test]
     fn unenforceable_actions_are_errors() {
         use LinuxSeccompAction as L;
         assert_eq!(

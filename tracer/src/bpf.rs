@@ -53,7 +53,10 @@ pub(crate) fn ebpf_log_level(verbosity: u8) -> u8 {
 impl Tracer {
     /// Loads the object with room for `max_watched` cgroups and attaches it. `on_log` receives
     /// the aya-log logger for the eBPF side's messages when `log_level > 0`.
-    pub(crate) fn attach(max_watched: u32, log_level: u8) -> Result<(Self, Option<aya_log::EbpfLogger<&'static dyn log::Log>>)> {
+    pub(crate) fn attach(
+        max_watched: u32,
+        log_level: u8,
+    ) -> Result<(Self, Option<aya_log::EbpfLogger<&'static dyn log::Log>>)> {
         let mut ebpf = EbpfLoader::new()
             .map_max_entries(WATCHED_MAP, max_watched)
             .map_max_entries(COUNTS_MAP, max_watched)
@@ -78,7 +81,9 @@ impl Tracer {
             .with_context(|| format!("eBPF object has no program {PROGRAM_NAME}"))?
             .try_into()?;
         // A verifier rejection carries the verifier's log in the error's Display.
-        program.load().map_err(|e| anyhow!("the kernel refused the eBPF program: {e:#}"))?;
+        program
+            .load()
+            .map_err(|e| anyhow!("the kernel refused the eBPF program: {e:#}"))?;
         program
             .attach(TRACEPOINT)
             .map_err(|e| anyhow!("attaching to raw tracepoint {TRACEPOINT}: {e:#}"))?;
@@ -93,7 +98,15 @@ impl Tracer {
                 .with_context(|| format!("eBPF object has no map {COUNTS_MAP}"))?,
         )?;
         let nr_cpus = nr_cpus().map_err(|(path, e)| anyhow!("reading {path}: {e}"))?;
-        Ok((Self { _ebpf: ebpf, watched, counts, nr_cpus }, logger))
+        Ok((
+            Self {
+                _ebpf: ebpf,
+                watched,
+                counts,
+                nr_cpus,
+            },
+            logger,
+        ))
     }
 
     /// Starts recording a cgroup: creates its zeroed entries so the eBPF side only ever writes.

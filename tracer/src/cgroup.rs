@@ -26,7 +26,10 @@ pub(crate) fn cgroup2_mount() -> Result<PathBuf> {
         let line = line.context("reading /proc/self/mountinfo")?;
         if let Some(mount) = parse_cgroup2_mountinfo_line(&line) {
             // Prefer the shortest path: the canonical mount rather than a bind mount inside it.
-            if found.as_ref().is_none_or(|f: &PathBuf| mount.as_os_str().len() < f.as_os_str().len()) {
+            if found
+                .as_ref()
+                .is_none_or(|f: &PathBuf| mount.as_os_str().len() < f.as_os_str().len())
+            {
                 found = Some(mount);
             }
         }
@@ -54,8 +57,12 @@ fn unescape_mountinfo(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
-            let code = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4].iter().all(u8::is_ascii_digit)
+        {
+            let code =
+                (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
             out.push(code);
             i += 4;
         } else {
@@ -68,7 +75,9 @@ fn unescape_mountinfo(s: &str) -> String {
 
 /// The cgroup v2 id of a cgroup directory: its inode number.
 pub(crate) fn cgroup_id(dir: &Path) -> Result<u64> {
-    Ok(fs::metadata(dir).with_context(|| format!("reading cgroup {}", dir.display()))?.ino())
+    Ok(fs::metadata(dir)
+        .with_context(|| format!("reading cgroup {}", dir.display()))?
+        .ino())
 }
 
 /// The cgroup2 directory a process is in, from `/proc/<pid>/cgroup` (the `0::<path>` line).
@@ -186,10 +195,15 @@ impl Drop for LeafCgroup {
 /// clean up): leaves named after a pid that no longer runs and with no processes inside.
 pub(crate) fn remove_stale_leaves(mount: &Path) {
     let parent = mount.join(SYSCAGE_PARENT);
-    let Ok(entries) = fs::read_dir(&parent) else { return };
+    let Ok(entries) = fs::read_dir(&parent) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(owner) = name.to_str().and_then(|n| n.split_once('-')).map(|(pid, _)| pid.to_owned())
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.split_once('-'))
+            .map(|(pid, _)| pid.to_owned())
         else {
             continue;
         };
@@ -199,7 +213,10 @@ pub(crate) fn remove_stale_leaves(mount: &Path) {
         let dir = entry.path();
         let empty = fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|t| t.trim().is_empty());
         if empty && fs::remove_dir(&dir).is_ok() {
-            log::info!("removed stale cgroup {} of an earlier syscage run", dir.display());
+            log::info!(
+                "removed stale cgroup {} of an earlier syscage run",
+                dir.display()
+            );
         }
     }
 }
@@ -216,10 +233,16 @@ mod tests {
             Some(PathBuf::from("/sys/fs/cgroup/unified"))
         );
         let unified = "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate";
-        assert_eq!(parse_cgroup2_mountinfo_line(unified), Some(PathBuf::from("/sys/fs/cgroup")));
+        assert_eq!(
+            parse_cgroup2_mountinfo_line(unified),
+            Some(PathBuf::from("/sys/fs/cgroup"))
+        );
         let v1 = "36 25 0:31 / /sys/fs/cgroup/memory rw shared:11 - cgroup cgroup rw,memory";
         assert_eq!(parse_cgroup2_mountinfo_line(v1), None);
         let escaped = r"40 25 0:32 / /mnt/my\040cgroup rw - cgroup2 none rw";
-        assert_eq!(parse_cgroup2_mountinfo_line(escaped), Some(PathBuf::from("/mnt/my cgroup")));
+        assert_eq!(
+            parse_cgroup2_mountinfo_line(escaped),
+            Some(PathBuf::from("/mnt/my cgroup"))
+        );
     }
 }

@@ -44,8 +44,10 @@ pub(crate) enum Command {
 /// syscage's. SIGTERM/SIGINT sent to syscage are passed on to the command, and the profile is
 /// still written when it ends that way. Needs root (loading eBPF, creating a cgroup).
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  sudo syscage record --output app.json -- ./my-server --port 8080\n  \
-    sudo syscage run --profile app.json -- ./my-server --port 8080")]
+#[command(
+    after_help = "Example:\n  sudo syscage record --output app.json -- ./my-server --port 8080\n  \
+    sudo syscage run --profile app.json -- ./my-server --port 8080"
+)]
 pub(crate) struct RecordArgs {
     /// Where to write the seccomp profile (OCI runtime-spec JSON, usable as a Kubernetes
     /// Localhost profile).

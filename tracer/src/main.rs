@@ -42,7 +42,11 @@ fn init_logging(cli: &Cli) {
     };
     // Libraries (aya's feature probing, ...) only speak up from -vvv on. The "syscage" prefix
     // covers this binary and the eBPF side's aya-log lines (target `syscage_ebpf`).
-    let libraries = if cli.verbose >= 3 { log::LevelFilter::Debug } else { level.min(log::LevelFilter::Warn) };
+    let libraries = if cli.verbose >= 3 {
+        log::LevelFilter::Debug
+    } else {
+        level.min(log::LevelFilter::Warn)
+    };
     env_logger::Builder::new()
         .filter_level(libraries)
         .filter_module("syscage", level)

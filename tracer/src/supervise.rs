@@ -32,7 +32,8 @@ pub(crate) fn run_child(
     pre_exec: impl FnMut() -> io::Result<()> + Send + Sync + 'static,
 ) -> Result<ExitStatus> {
     // Handlers go in before the child exists, so no signal can kill syscage in between.
-    let mut signals = SignalsInfo::<WithOrigin>::new(RELAYED).context("installing signal handlers")?;
+    let mut signals =
+        SignalsInfo::<WithOrigin>::new(RELAYED).context("installing signal handlers")?;
     let handle = signals.handle();
 
     // SAFETY: the caller promises the hook is async-signal-safe.
@@ -47,7 +48,11 @@ pub(crate) fn run_child(
                 Some(libc::EACCES | libc::ENOEXEC | libc::EPERM) => EXIT_CANNOT_EXECUTE,
                 _ => EXIT_ERROR,
             };
-            return Err(Failure::new(code, anyhow::Error::new(e).context(format!("cannot run {program:?}"))).into());
+            return Err(Failure::new(
+                code,
+                anyhow::Error::new(e).context(format!("cannot run {program:?}")),
+            )
+            .into());
         }
     };
     let pid = child.id() as libc::pid_t;
@@ -56,7 +61,10 @@ pub(crate) fn run_child(
     let relay = thread::spawn(move || {
         for origin in signals.forever() {
             if matches!(origin.cause, Cause::Kernel) {
-                log::debug!("signal {} came from the terminal; pid {pid} got it too", origin.signal);
+                log::debug!(
+                    "signal {} came from the terminal; pid {pid} got it too",
+                    origin.signal
+                );
                 continue;
             }
             log::info!("relaying signal {} to pid {pid}", origin.signal);
@@ -64,7 +72,9 @@ pub(crate) fn run_child(
             unsafe { libc::kill(pid, origin.signal) };
         }
     });
-    let status = child.wait().with_context(|| format!("waiting for {program:?}"));
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for {program:?}"));
     handle.close();
     let _ = relay.join();
     status

@@ -59,7 +59,8 @@ fn resolve(spec: &str) -> Result<Credentials> {
     };
     let groups = match &user {
         Some(u) => {
-            let cname = std::ffi::CString::new(u.name.as_str()).context("user name contains NUL")?;
+            let cname =
+                std::ffi::CString::new(u.name.as_str()).context("user name contains NUL")?;
             getgrouplist(&cname, Gid::from_raw(gid))
                 .with_context(|| format!("looking up the groups of {}", u.name))?
                 .into_iter()
@@ -68,7 +69,12 @@ fn resolve(spec: &str) -> Result<Credentials> {
         }
         None => vec![gid],
     };
-    Ok(Credentials { uid, gid, groups, name })
+    Ok(Credentials {
+        uid,
+        gid,
+        groups,
+        name,
+    })
 }
 
 /// Switches the calling process to `creds`. Runs in the child between fork and exec, so it only
@@ -111,6 +117,9 @@ mod tests {
     #[test]
     fn numeric_uid_without_passwd_entry_is_accepted() {
         let c = resolve("54321").unwrap();
-        assert_eq!((c.uid, c.gid, c.groups.clone()), (54321, 54321, vec![54321]));
+        assert_eq!(
+            (c.uid, c.gid, c.groups.clone()),
+            (54321, 54321, vec![54321])
+        );
     }
 }

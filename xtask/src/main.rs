@@ -49,6 +49,8 @@ enum Task {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    // Paths the user gives (`record --output ls.json`) are relative to where they ran cargo.
+    let user_dir = std::env::current_dir().context("reading the current directory")?;
     let root = workspace_root();
     std::env::set_current_dir(&root).with_context(|| format!("cd {}", root.display()))?;
     shell::put_cargo_bin_on_path();
@@ -63,7 +65,12 @@ fn main() -> Result<()> {
         Task::Record { args } => {
             setup::all(false)?;
             let bin = build_syscage()?;
-            let status = Cmd::new(&bin).args(args).as_root().status()?;
+            let status = Cmd::new(&bin)
+                .args(["record"])
+                .args(args)
+                .current_dir(user_dir)
+                .with_sudo()
+                .status()?;
             std::process::exit(status.code().unwrap_or(125));
         }
         Task::Test { args } => {
@@ -82,22 +89,43 @@ fn workspace_root() -> PathBuf {
 
 /// Builds the release `syscage` (which builds and embeds the eBPF object) and returns its path.
 fn build_syscage() -> Result<PathBuf> {
-    run(Cmd::new("cargo").args(["build", "--release", "--package", "tracer", "--bin", "syscage"]))?;
+    run(Cmd::new("cargo").args([
+        "build",
+        "--release",
+        "--package",
+        "tracer",
+        "--bin",
+        "syscage",
+    ]))?;
     Ok(workspace_root().join("target/release/syscage"))
 }
 
 fn test(extra: &[OsString]) -> Result<()> {
     // Unprivileged unit tests of every crate in the default members.
-    run(Cmd::new("cargo").args(["test", "--workspace", "--exclude", "tracer-ebpf", "--exclude", "syscage-e2e"]))?;
+    run(Cmd::new("cargo").args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "tracer-ebpf",
+        "--exclude",
+        "syscage-e2e",
+    ]))?;
     let bin = build_syscage()?;
     // The end-to-end suite: built as the user, run as root, one test at a time because the
     // tests share kernel state (the attached program, the cgroup tree).
     run(Cmd::new("cargo").args(["test", "--release", "--package", "syscage-e2e", "--no-run"]))?;
     let mut cmd = Cmd::new("cargo")
-        .args(["test", "--release", "--package", "syscage-e2e", "--", "--test-threads=1"])
+        .args([
+            "test",
+            "--release",
+            "--package",
+            "syscage-e2e",
+            "--",
+            "--test-threads=1",
+        ])
         .args(extra.iter().cloned())
         .env("SYSCAGE_BIN", &bin)
-        .as_root();
+        .with_sudo();
     cmd = cmd.env("RUST_BACKTRACE", "1");
     run(cmd)
 }

@@ -27,7 +27,11 @@ pub(crate) fn all(tests: bool) -> Result<()> {
 }
 
 fn debian_packages(wanted: &[&str]) -> Result<()> {
-    let missing: Vec<&str> = wanted.iter().copied().filter(|p| !dpkg_installed(p)).collect();
+    let missing: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -37,13 +41,13 @@ fn debian_packages(wanted: &[&str]) -> Result<()> {
             .args(["install", "-y", "-q", "--no-install-recommends"])
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive")
-            .as_root()
+            .with_sudo()
     };
     // A fresh machine's package lists may be missing or stale: update once, then retry.
     if install().status()?.success() {
         return Ok(());
     }
-    run(Cmd::new("apt-get").args(["update", "-q"]).as_root())?;
+    run(Cmd::new("apt-get").args(["update", "-q"]).with_sudo())?;
     run(install())
 }
 
@@ -55,12 +59,18 @@ fn dpkg_installed(package: &str) -> bool {
 }
 
 fn sysroot() -> Result<PathBuf> {
-    let out = Cmd::new("rustc").args(["--print", "sysroot"]).output_if_ok().context("running rustc --print sysroot")?;
+    let out = Cmd::new("rustc")
+        .args(["--print", "sysroot"])
+        .output_if_ok()
+        .context("running rustc --print sysroot")?;
     Ok(PathBuf::from(out.trim()))
 }
 
 fn rust_src() -> Result<()> {
-    if sysroot()?.join("lib/rustlib/src/rust/library/core").is_dir() {
+    if sysroot()?
+        .join("lib/rustlib/src/rust/library/core")
+        .is_dir()
+    {
         return Ok(());
     }
     run(Cmd::new("rustup").args(["component", "add", "rust-src"]))
@@ -92,19 +102,35 @@ fn bpf_linker() -> Result<()> {
     let linked_here = Cmd::new("sh")
         .args(["-c", "ldd \"$(command -v bpf-linker)\""])
         .output_if_ok()
-        .is_some_and(|ldd| ldd.contains(&format!("lib{link_name}.so")) && !ldd.contains("not found"));
-    let runs = Cmd::new("bpf-linker").args(["--version"]).output_if_ok().is_some();
+        .is_some_and(|ldd| {
+            ldd.contains(&format!("lib{link_name}.so")) && !ldd.contains("not found")
+        });
+    let runs = Cmd::new("bpf-linker")
+        .args(["--version"])
+        .output_if_ok()
+        .is_some();
     if linked_here && runs {
         return Ok(());
     }
-    eprintln!("xtask: building bpf-linker {BPF_LINKER_VERSION} against {link_name} (about a minute)");
+    eprintln!(
+        "xtask: building bpf-linker {BPF_LINKER_VERSION} against {link_name} (about a minute)"
+    );
     let lib = sysroot.join("lib");
     let rustflags = format!(
         "-L native={lib} -l dylib={link_name} -C link-arg=-Wl,-rpath,{lib}",
         lib = lib.display()
     );
     run(Cmd::new("cargo")
-        .args(["install", "--force", "--locked", &format!("bpf-linker@{BPF_LINKER_VERSION}")])
-        .args(["--no-default-features", "--features", &format!("llvm-{major},no-llvm-linking")])
+        .args([
+            "install",
+            "--force",
+            "--locked",
+            &format!("bpf-linker@{BPF_LINKER_VERSION}"),
+        ])
+        .args([
+            "--no-default-features",
+            "--features",
+            &format!("llvm-{major},no-llvm-linking"),
+        ])
         .env("RUSTFLAGS", rustflags))
 }

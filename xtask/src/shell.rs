@@ -13,12 +13,19 @@ pub(crate) struct Cmd {
     program: OsString,
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
+    dir: Option<PathBuf>,
     as_root: bool,
 }
 
 impl Cmd {
     pub(crate) fn new(program: impl AsRef<OsStr>) -> Self {
-        Self { program: program.as_ref().to_owned(), args: Vec::new(), envs: Vec::new(), as_root: false }
+        Self {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            envs: Vec::new(),
+            dir: None,
+            as_root: false,
+        }
     }
 
     pub(crate) fn args<I, S>(mut self, args: I) -> Self
@@ -26,17 +33,24 @@ impl Cmd {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
     pub(crate) fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
-        self.envs.push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self.envs
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    pub(crate) fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
         self
     }
 
     /// Run through `sudo` unless we are root already.
-    pub(crate) fn as_root(mut self) -> Self {
+    pub(crate) fn with_sudo(mut self) -> Self {
         self.as_root = true;
         self
     }
@@ -46,7 +60,10 @@ impl Cmd {
         let mut cmd = if needs_sudo {
             let mut c = Command::new("sudo");
             // sudo drops most of the environment: pass ours (PATH with cargo, test variables).
-            c.arg("--preserve-env").arg(format!("PATH={}", std::env::var("PATH").unwrap_or_default()));
+            c.arg("--preserve-env").arg(format!(
+                "PATH={}",
+                std::env::var("PATH").unwrap_or_default()
+            ));
             for (k, v) in &self.envs {
                 let mut kv = k.clone();
                 kv.push("=");
@@ -61,6 +78,9 @@ impl Cmd {
             c
         };
         cmd.args(&self.args);
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
         cmd
     }
 
@@ -79,13 +99,17 @@ impl Cmd {
 
     pub(crate) fn status(&self) -> Result<ExitStatus> {
         eprintln!("xtask: $ {}", self.display());
-        self.command().status().with_context(|| format!("starting `{}`", self.display()))
+        self.command()
+            .status()
+            .with_context(|| format!("starting `{}`", self.display()))
     }
 
     /// Runs quietly and returns stdout, or None when the command fails or does not exist.
     pub(crate) fn output_if_ok(&self) -> Option<String> {
         let out = self.command().output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
 
@@ -108,7 +132,9 @@ pub(crate) fn put_cargo_bin_on_path() {
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    let Some(bin) = cargo_home.map(|h| h.join("bin")) else { return };
+    let Some(bin) = cargo_home.map(|h| h.join("bin")) else {
+        return;
+    };
     let path = std::env::var_os("PATH").unwrap_or_default();
     if std::env::split_paths(&path).any(|p| p == bin) {
         return;

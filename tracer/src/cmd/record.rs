@@ -12,11 +12,8 @@ use std::{
 
 use anyhow::{Context as _, Result};
 use profile_gen::{
-    arch::{arch_name, native_arch},
-    atomic::write_atomic,
-    profile::{profile_from_recording, profile_to_json},
-    recording::{ExitInfo, Recording, SyscallRecord, RECORDING_FORMAT, RECORDING_VERSION},
-    syscalls::syscall_name,
+    host_info, native_arch, profile_from_recording, profile_to_json, write_atomic, ExitInfo,
+    Recording, SyscallRecord,
 };
 
 use crate::{
@@ -32,7 +29,10 @@ use crate::{
 const MAX_WATCHED: u32 = 4;
 
 pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
-    let recording_path = args.recording.clone().unwrap_or_else(|| recording_path_for(&args.output));
+    let recording_path = args
+        .recording
+        .clone()
+        .unwrap_or_else(|| recording_path_for(&args.output));
     check_output_dir(&args.output)?;
     check_output_dir(&recording_path)?;
     let creds = user::workload_credentials(args.user.user.as_deref())?;
@@ -45,7 +45,11 @@ pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let log_pump = logger.map(spawn_log_pump);
     let leaf = LeafCgroup::create(&mount)?;
     tracer.watch(leaf.id())?;
-    log::info!("recording cgroup {} (id {})", leaf.dir().display(), leaf.id());
+    log::info!(
+        "recording cgroup {} (id {})",
+        leaf.dir().display(),
+        leaf.id()
+    );
 
     let started_at = SystemTime::now();
     let started_mono_ns = monotonic_ns();
@@ -61,7 +65,14 @@ pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let status = status?;
     let seen = seen?;
 
-    let recording = build_recording(&args.command, seen, started_at, ended_at, started_mono_ns, exit_info(status))?;
+    let recording = build_recording(
+        &args.command,
+        seen,
+        started_at,
+        ended_at,
+        started_mono_ns,
+        status,
+    )?;
     let generated = profile_from_recording(&recording)
         .with_context(|| format!("generating the profile for {}", args.output.display()))?;
     for nr in &generated.unknown_numbers {
@@ -77,8 +88,16 @@ pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
             tracer_common::MAX_SYSCALLS
         );
     }
-    write_output(&recording_path, recording.to_json().as_bytes(), creds.as_ref())?;
-    write_output(&args.output, profile_to_json(&generated.profile).as_bytes(), creds.as_ref())?;
+    write_output(
+        &recording_path,
+        recording.to_json().as_bytes(),
+        creds.as_ref(),
+    )?;
+    write_output(
+        &args.output,
+        profile_to_json(&generated.profile).as_bytes(),
+        creds.as_ref(),
+    )?;
     if !quiet {
         eprintln!(
             "syscage: recorded {} distinct syscalls; wrote profile {} and recording {}",
@@ -107,18 +126,36 @@ fn check_output_dir(path: &Path) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let meta = std::fs::metadata(dir).with_context(|| format!("output directory {}", dir.display()))?;
-    anyhow::ensure!(meta.is_dir(), "output directory {}: not a directory", dir.display());
-    anyhow::ensure!(!path.is_dir(), "output {}: is a directory, expected a file path", path.display());
+    let meta =
+        std::fs::metadata(dir).with_context(|| format!("output directory {}", dir.display()))?;
+    anyhow::ensure!(
+        meta.is_dir(),
+        "output directory {}: not a directory",
+        dir.display()
+    );
+    anyhow::ensure!(
+        !path.is_dir(),
+        "output {}: is a directory, expected a file path",
+        path.display()
+    );
     Ok(())
 }
 
-fn run_in_cgroup(command: &[OsString], leaf: &LeafCgroup, creds: Option<&Credentials>) -> Result<std::process::ExitStatus> {
+fn run_in_cgroup(
+    command: &[OsString],
+    leaf: &LeafCgroup,
+    creds: Option<&Credentials>,
+) -> Result<std::process::ExitStatus> {
     let procs = leaf.open_procs()?;
     let mut cmd = Command::new(&command[0]);
     cmd.args(&command[1..]);
     if let Some(c) = creds {
-        log::info!("running the command as {} (uid {}, gid {})", c.name, c.uid, c.gid);
+        log::info!(
+            "running the command as {} (uid {}, gid {})",
+            c.name,
+            c.uid,
+            c.gid
+        );
     }
     let creds = creds.cloned();
     // In the child, after fork and right before exec: drop privileges first (those calls stay
@@ -137,49 +174,34 @@ fn run_in_cgroup(command: &[OsString], leaf: &LeafCgroup, creds: Option<&Credent
     })
 }
 
-fn exit_info(status: std::process::ExitStatus) -> ExitInfo {
-    use std::os::unix::process::ExitStatusExt as _;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => ExitInfo::Code { code },
-        (None, Some(signal)) => ExitInfo::Signal { signal },
-        (None, None) => ExitInfo::Code { code: -1 },
-    }
-}
-
 fn build_recording(
     command: &[OsString],
     seen: CgroupSyscalls,
     started_at: SystemTime,
     ended_at: SystemTime,
     started_mono_ns: u64,
-    exit: ExitInfo,
+    status: std::process::ExitStatus,
 ) -> Result<Recording> {
     let arch = native_arch();
-    let uname = nix::sys::utsname::uname().context("uname")?;
-    let syscalls = seen
+    let argv = command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut recording = Recording::new(arch, Some(argv), started_at, host_info().context("uname")?);
+    recording.finish(ended_at, ExitInfo::from_status(status));
+    recording.syscalls = seen
         .seen
         .into_iter()
-        .map(|(nr, (count, first_ns))| SyscallRecord {
-            nr,
-            name: syscall_name(arch, nr),
-            count,
-            first_seen_us: first_ns.saturating_sub(started_mono_ns) / 1000,
+        .map(|(nr, (count, first_ns))| {
+            SyscallRecord::new(
+                arch,
+                nr,
+                count,
+                first_ns.saturating_sub(started_mono_ns) / 1000,
+            )
         })
         .collect();
-    let mut recording = Recording {
-        format: RECORDING_FORMAT.to_owned(),
-        version: RECORDING_VERSION,
-        syscage_version: env!("CARGO_PKG_VERSION").to_owned(),
-        command: Some(command.iter().map(|a| a.to_string_lossy().into_owned()).collect()),
-        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
-        ended_at: humantime::format_rfc3339_millis(ended_at).to_string(),
-        kernel_release: uname.release().to_string_lossy().into_owned(),
-        machine: uname.machine().to_string_lossy().into_owned(),
-        arch: arch_name(arch),
-        exit: Some(exit),
-        syscalls,
-        out_of_range_count: seen.out_of_range,
-    };
+    recording.out_of_range_count = seen.out_of_range;
     recording.sort_syscalls();
     Ok(recording)
 }
@@ -189,14 +211,18 @@ fn build_recording(
 fn write_output(path: &Path, contents: &[u8], creds: Option<&Credentials>) -> Result<()> {
     write_atomic(path, contents).with_context(|| format!("writing {}", path.display()))?;
     if let Some(c) = creds {
-        chown(path, Some(c.uid), Some(c.gid)).with_context(|| format!("chown {}", path.display()))?;
+        chown(path, Some(c.uid), Some(c.gid))
+            .with_context(|| format!("chown {}", path.display()))?;
     }
     Ok(())
 }
 
 /// CLOCK_MONOTONIC in ns: the clock `bpf_ktime_get_ns()` stamps first sightings with.
 fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid out-pointer; CLOCK_MONOTONIC cannot fail on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -207,7 +233,10 @@ fn monotonic_ns() -> u64 {
 fn spawn_log_pump(logger: aya_log::EbpfLogger<&'static dyn log::Log>) -> LogPump {
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
-        let rt = match tokio::runtime::Builder::new_current_thread().enable_io().build() {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        {
             Ok(rt) => rt,
             Err(e) => return log::warn!("eBPF log relay unavailable: {e}"),
         };
@@ -215,7 +244,10 @@ fn spawn_log_pump(logger: aya_log::EbpfLogger<&'static dyn log::Log>) -> LogPump
             // SAFETY: the logger owns its ring buffer's fd and keeps it open, unchanged, for as
             // long as it lives, and the AsyncFd owns the logger.
             let registered = unsafe {
-                tokio::io::unix::AsyncFd::register_with_interest(logger, tokio::io::Interest::READABLE)
+                tokio::io::unix::AsyncFd::register_with_interest(
+                    logger,
+                    tokio::io::Interest::READABLE,
+                )
             };
             let mut fd = match registered {
                 Ok(fd) => fd,
@@ -237,7 +269,10 @@ fn spawn_log_pump(logger: aya_log::EbpfLogger<&'static dyn log::Log>) -> LogPump
         });
         let _ = std::io::stderr().flush();
     });
-    LogPump { stop: Some(stop_tx), thread: Some(thread) }
+    LogPump {
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
 }
 
 struct LogPump {
@@ -262,9 +297,21 @@ mod tests {
 
     #[test]
     fn recording_path_sits_next_to_the_profile() {
-        assert_eq!(recording_path_for(Path::new("app.json")), PathBuf::from("app.recording.json"));
-        assert_eq!(recording_path_for(Path::new("/x/y/app.json")), PathBuf::from("/x/y/app.recording.json"));
-        assert_eq!(recording_path_for(Path::new("profile")), PathBuf::from("profile.recording.json"));
-        assert_eq!(recording_path_for(Path::new("a.b.json")), PathBuf::from("a.b.recording.json"));
+        assert_eq!(
+            recording_path_for(Path::new("app.json")),
+            PathBuf::from("app.recording.json")
+        );
+        assert_eq!(
+            recording_path_for(Path::new("/x/y/app.json")),
+            PathBuf::from("/x/y/app.recording.json")
+        );
+        assert_eq!(
+            recording_path_for(Path::new("profile")),
+            PathBuf::from("profile.recording.json")
+        );
+        assert_eq!(
+            recording_path_for(Path::new("a.b.json")),
+            PathBuf::from("a.b.recording.json")
+        );
     }
 }

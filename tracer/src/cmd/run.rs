@@ -26,10 +26,12 @@ pub(crate) fn run(args: RunArgs) -> Result<u8> {
     let native = native_arch();
     let profile = read_profile(&args.profile)?;
     validate_profile(&profile, native, &origin)?;
-    let filter = build_filter(&profile, native).with_context(|| format!("{origin}: building the seccomp filter"))?;
+    let filter = build_filter(&profile, native)
+        .with_context(|| format!("{origin}: building the seccomp filter"))?;
     // Compile to classic BPF here, in the parent: the child, between fork and exec, may only
     // make async-signal-safe calls, and libseccomp allocates while it compiles.
-    let program = export_bpf(&filter).with_context(|| format!("{origin}: compiling the seccomp filter"))?;
+    let program =
+        export_bpf(&filter).with_context(|| format!("{origin}: compiling the seccomp filter"))?;
     drop(filter);
     let creds = user::workload_credentials(args.user.user.as_deref())?;
 
@@ -46,7 +48,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8> {
 }
 
 /// libseccomp's compiled filter as `struct sock_filter` instructions (8 bytes each).
-fn export_bpf(filter: &libseccomp::ScmpFilterContext) -> Result<Vec<libc::sock_filter>> {
+fn export_bpf(filter: &profile_gen::ScmpFilterContext) -> Result<Vec<libc::sock_filter>> {
     let fd = memfd_create(c"syscage-filter", MFdFlags::MFD_CLOEXEC).context("memfd_create")?;
     let mut file = File::from(fd);
     filter.export_bpf(&file).context("seccomp_export_bpf")?;
@@ -54,7 +56,11 @@ fn export_bpf(filter: &libseccomp::ScmpFilterContext) -> Result<Vec<libc::sock_f
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
     let insn = std::mem::size_of::<libc::sock_filter>();
-    anyhow::ensure!(bytes.len() % insn == 0, "libseccomp exported {} bytes, not whole instructions", bytes.len());
+    anyhow::ensure!(
+        bytes.len() % insn == 0,
+        "libseccomp exported {} bytes, not whole instructions",
+        bytes.len()
+    );
     Ok(bytes
         .chunks_exact(insn)
         .map(|c| libc::sock_filter {
@@ -76,7 +82,12 @@ fn install_filter(program: &[libc::sock_filter]) -> std::io::Result<()> {
     // SAFETY: prctl/seccomp with valid pointers into `program`, which outlives the calls.
     unsafe {
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-            || libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog) != 0
+            || libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &prog as *const libc::sock_fprog,
+            ) != 0
         {
             return Err(std::io::Error::last_os_error());
         }
