@@ -14,6 +14,11 @@ fn recorded_profile_runs_ls_unchanged() {
     let dir = temp_dir();
     let (recorded, profile) = record(dir.path(), "ls", &["ls", "-l", "/"]);
     recorded.assert_code(0);
+    assert!(
+        recorded.stdout.contains(" usr"),
+        "ls -l / did not list /usr\n{recorded}"
+    );
+    assert!(common::profile_names(&common::read_json(&profile)).contains("getdents64"));
     let enforced = run_with_profile(&profile, &["ls", "-l", "/"]);
     enforced.assert_code(0);
     assert_eq!(

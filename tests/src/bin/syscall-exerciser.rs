@@ -13,6 +13,11 @@
 
 use std::{ffi::CString, io::Write as _, process::ExitCode, thread, time::Duration};
 
+// `cargo clippy --all-targets` checks this binary as a test target, with the package's
+// dev-dependencies, which only the integration tests use.
+#[cfg(test)]
+use {serde_json as _, tempfile as _};
+
 const USAGE: &str = "usage: syscall-exerciser all | mkdir PATH | sleep SECS | exit CODE | kill-self SIGNUM | whoami";
 
 fn main() -> ExitCode {
