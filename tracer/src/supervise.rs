@@ -2,8 +2,14 @@
 //! signals to it, waits for it, and turns its end into syscage's exit status.
 
 use std::{
+    ffi::{OsStr, OsString},
     io,
-    os::unix::process::{CommandExt as _, ExitStatusExt as _},
+    os::unix::{
+        ffi::OsStrExt as _,
+        fs::PermissionsExt as _,
+        process::{CommandExt as _, ExitStatusExt as _},
+    },
+    path::{Path, PathBuf},
     process::{Command, ExitStatus},
     thread,
 };
@@ -78,6 +84,63 @@ pub(crate) fn run_child(
     handle.close();
     let _ = relay.join();
     status
+}
+
+/// Finds the program to execute the way `execvp` would (a name with a `/` as is, else the first
+/// executable match on PATH) and fails with 127 / 126 before anything runs.
+///
+/// Doing the search here rather than in the child means that the recording and a profile under
+/// test see exactly one `execve`, not one failed attempt per PATH entry, and that a missing
+/// command is reported even when the profile under test would not let the child report it.
+pub(crate) fn resolve_program(program: &OsStr) -> Result<PathBuf> {
+    let not_found = || {
+        Failure::new(
+            EXIT_NOT_FOUND,
+            anyhow::anyhow!("cannot run {program:?}: command not found"),
+        )
+        .into()
+    };
+    if program.is_empty() {
+        return Err(not_found());
+    }
+    let candidates: Vec<PathBuf> = if program.as_bytes().contains(&b'/') {
+        vec![PathBuf::from(program)]
+    } else {
+        let path = std::env::var_os("PATH")
+            .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .collect()
+    };
+    let mut not_executable = None;
+    for candidate in candidates {
+        match std::fs::metadata(&candidate) {
+            Ok(meta) if meta.is_file() && is_executable(&candidate, meta.permissions().mode()) => {
+                return Ok(candidate);
+            }
+            Ok(_) => not_executable = Some(candidate),
+            Err(_) => {}
+        }
+    }
+    match not_executable {
+        Some(path) => Err(Failure::new(
+            EXIT_CANNOT_EXECUTE,
+            anyhow::anyhow!("cannot run {}: not an executable file", path.display()),
+        )
+        .into()),
+        None => Err(not_found()),
+    }
+}
+
+/// access(X_OK) answers for the real uid, which is what exec checks for root too (root needs
+/// at least one x bit).
+fn is_executable(path: &Path, mode: u32) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: valid NUL-terminated path.
+    mode & 0o111 != 0 && unsafe { libc::access(c_path.as_ptr(), libc::X_OK) } == 0
 }
 
 /// The exit code a shell would report for a child's status: its code, or 128 + signal.

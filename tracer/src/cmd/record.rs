@@ -4,7 +4,10 @@
 use std::{
     ffi::OsString,
     io::Write as _,
-    os::{fd::AsRawFd as _, unix::fs::chown},
+    os::{
+        fd::AsRawFd as _,
+        unix::{fs::chown, process::CommandExt as _},
+    },
     path::{Path, PathBuf},
     process::Command,
     time::SystemTime,
@@ -21,7 +24,7 @@ use crate::{
     cgroup::{self, LeafCgroup},
     cli::RecordArgs,
     preflight,
-    supervise::{exit_code_of, run_child},
+    supervise::{exit_code_of, resolve_program, run_child},
     user::{self, Credentials},
 };
 
@@ -36,6 +39,9 @@ pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     check_output_dir(&args.output)?;
     check_output_dir(&recording_path)?;
     let creds = user::workload_credentials(args.user.user.as_deref())?;
+    // A command that cannot start gets no profile: it would only hold syscage's failed exec
+    // and could replace a good profile from an earlier run.
+    let program = resolve_program(&args.command[0])?;
     preflight::check_privileges()?;
     let mount = cgroup::cgroup2_mount()?;
     log::info!("cgroup v2 is mounted at {}", mount.display());
@@ -53,7 +59,7 @@ pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
 
     let started_at = SystemTime::now();
     let started_mono_ns = monotonic_ns();
-    let status = run_in_cgroup(&args.command, &leaf, creds.as_ref());
+    let status = run_in_cgroup(&program, &args.command, &leaf, creds.as_ref());
     let ended_at = SystemTime::now();
 
     // Read what was recorded even if the child could not be started: the error wins below, but
@@ -142,13 +148,14 @@ fn check_output_dir(path: &Path) -> Result<()> {
 }
 
 fn run_in_cgroup(
+    program: &Path,
     command: &[OsString],
     leaf: &LeafCgroup,
     creds: Option<&Credentials>,
 ) -> Result<std::process::ExitStatus> {
     let procs = leaf.open_procs()?;
-    let mut cmd = Command::new(&command[0]);
-    cmd.args(&command[1..]);
+    let mut cmd = Command::new(program);
+    cmd.arg0(&command[0]).args(&command[1..]);
     if let Some(c) = creds {
         log::info!(
             "running the command as {} (uid {}, gid {})",

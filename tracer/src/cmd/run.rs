@@ -4,6 +4,7 @@
 use std::{
     fs::File,
     io::{Read as _, Seek as _},
+    os::unix::process::CommandExt as _,
     process::Command,
 };
 
@@ -17,7 +18,7 @@ use profile_gen::{
 
 use crate::{
     cli::RunArgs,
-    supervise::{exit_code_of, run_child},
+    supervise::{exit_code_of, resolve_program, run_child},
     user,
 };
 
@@ -30,19 +31,21 @@ pub(crate) fn run(args: RunArgs) -> Result<u8> {
         .with_context(|| format!("{origin}: building the seccomp filter"))?;
     // Compile to classic BPF here, in the parent: the child, between fork and exec, may only
     // make async-signal-safe calls, and libseccomp allocates while it compiles.
-    let program =
+    let bpf =
         export_bpf(&filter).with_context(|| format!("{origin}: compiling the seccomp filter"))?;
     drop(filter);
     let creds = user::workload_credentials(args.user.user.as_deref())?;
+    let program = resolve_program(&args.command[0])?;
 
-    let mut cmd = Command::new(&args.command[0]);
+    let mut cmd = Command::new(program);
+    cmd.arg0(&args.command[0]);
     cmd.args(&args.command[1..]);
     let status = run_child(cmd, move || {
         // Privileges first: the filter may well deny setuid and friends.
         if let Some(c) = &creds {
             user::switch_to(c)?;
         }
-        install_filter(&program)
+        install_filter(&bpf)
     })?;
     Ok(exit_code_of(status))
 }
