@@ -99,11 +99,15 @@ fn rustc_llvm(sysroot: &Path) -> Result<(String, String)> {
 fn bpf_linker() -> Result<()> {
     let sysroot = sysroot()?;
     let (link_name, major) = rustc_llvm(&sysroot)?;
+    let lib = sysroot.join("lib");
+    // ldd shows the library's soname (`libLLVM.so.22.1-rust-...`), resolved to a path: it must
+    // be this toolchain's.
     let linked_here = Cmd::new("sh")
         .args(["-c", "ldd \"$(command -v bpf-linker)\""])
         .output_if_ok()
         .is_some_and(|ldd| {
-            ldd.contains(&format!("lib{link_name}.so")) && !ldd.contains("not found")
+            ldd.lines().any(|l| l.contains("libLLVM") && l.contains(&*lib.to_string_lossy()))
+                && !ldd.contains("not found")
         });
     let runs = Cmd::new("bpf-linker")
         .args(["--version"])
