@@ -46,8 +46,8 @@ pub use profile::{
     GeneratedProfile,
 };
 pub use recording::{
-    format_timestamp, ExitInfo, Recording, SyscallRecord, RECORDING_FORMAT, RECORDING_VERSION,
-    SYSCAGE_VERSION,
+    format_timestamp, ExitInfo, Phase, PhaseTimes, Recording, SyscallRecord, Target,
+    RECORDING_FORMAT, RECORDING_VERSION, SYSCAGE_VERSION,
 };
 pub use syscalls::{syscall_known, syscall_name};
 

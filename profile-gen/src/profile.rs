@@ -49,6 +49,9 @@ pub fn profile_from_recording(rec: &Recording) -> Result<GeneratedProfile, Profi
     let mut names = BTreeSet::new();
     let mut unknown_numbers = BTreeSet::new();
     for record in &rec.syscalls {
+        if !record.needed_under_filter(rec.phases.as_ref()) {
+            continue; // the runtime's setup, before the filter exists
+        }
         match enforceable_name(arch, record) {
             Some(name) => names.insert(name),
             None => unknown_numbers.insert(record.nr),
@@ -305,6 +308,49 @@ mod tests {
         validate_profile(&profile, native, "app.json")
             .unwrap_err()
             .to_string()
+    }
+
+    /// A container recording: `fstatfs` only in the runtime's setup, `futex` after the filter
+    /// load, `read` in the workload.
+    fn container_recording(filter_seen: bool) -> Recording {
+        use crate::recording::{Phase, PhaseTimes};
+        let mut rec = recording();
+        rec.syscalls.clear();
+        for (nr, phases) in [
+            (138, vec![Phase::RuntimeSetup]),
+            (202, vec![Phase::RuntimeSetup, Phase::RuntimeAfterFilter]),
+            (0, vec![Phase::Workload]),
+        ] {
+            let mut record = SyscallRecord::new(ScmpArch::X8664, nr, 1, 1);
+            record.phases = phases;
+            rec.syscalls.push(record);
+        }
+        rec.phases = Some(PhaseTimes {
+            started_in: Phase::RuntimeSetup,
+            filter_loaded_us: filter_seen.then_some(5),
+            entrypoint_exec_us: Some(9),
+        });
+        rec
+    }
+
+    fn allowed_names(rec: &Recording) -> Vec<String> {
+        let generated = profile_from_recording(rec).unwrap();
+        generated.profile.syscalls().as_ref().unwrap()[0].names().clone()
+    }
+
+    #[test]
+    fn runtime_setup_before_the_filter_stays_out_of_the_profile() {
+        assert_eq!(allowed_names(&container_recording(true)), ["futex", "read"]);
+    }
+
+    #[test]
+    fn runtime_setup_stays_in_when_no_filter_load_was_seen() {
+        // Without a filter load the recording cannot tell where the runtime would load one:
+        // keep its setup syscalls rather than break the container.
+        assert_eq!(
+            allowed_names(&container_recording(false)),
+            ["fstatfs", "futex", "read"]
+        );
     }
 
     #[test]

@@ -88,6 +88,75 @@ pub struct Recording {
     /// Syscalls whose number was past the tracer's table; counted so they are never lost
     /// silently, but they have no entry (and no number) in `syscalls`.
     pub out_of_range_count: u64,
+    /// What was recorded, when it was not (only) a command: a cgroup or a container, with what
+    /// its cgroup path shows. Absent for `record -- COMMAND`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    /// For containers: when the runtime loaded a seccomp filter and exec'd the entrypoint, which
+    /// separates the runtime's setup from what runs under the profile. Absent for commands
+    /// (everything from their `execve` on is workload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<PhaseTimes>,
+}
+
+/// Where in a container's start a syscall was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The runtime set the container up before any seccomp filter was loaded: never runs under
+    /// the profile.
+    RuntimeSetup,
+    /// The runtime, after it loaded the seccomp filter and before the entrypoint's exec: runs
+    /// under the profile, so the profile must allow it.
+    RuntimeAfterFilter,
+    /// The entrypoint and everything it started.
+    Workload,
+}
+
+/// Phase boundaries of a container recording, in microseconds since `started_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseTimes {
+    /// The phase recording started in: `runtime_setup` when it started before the container's
+    /// process ran user code (OCI hook), `workload` when it attached to a running container.
+    pub started_in: Phase,
+    /// When a task of the cgroup loaded a seccomp filter; `null` if none did.
+    pub filter_loaded_us: Option<u64>,
+    /// When the entrypoint's exec completed; `null` if it did not happen while recording.
+    pub entrypoint_exec_us: Option<u64>,
+}
+
+impl PhaseTimes {
+    /// Whether the runtime's setup syscalls belong in the profile: only when recording began
+    /// before the runtime loaded a filter but no filter load was seen, so where the filter will
+    /// be loaded is unknown and leaving them out could break the container.
+    pub fn setup_needed(&self) -> bool {
+        self.started_in == Phase::RuntimeSetup && self.filter_loaded_us.is_none()
+    }
+}
+
+/// What a recording watched, besides or instead of a command.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// The cgroup v2 path, relative to the cgroup2 mount (starting with `/`).
+    pub cgroup: String,
+    /// The container id, when the cgroup belongs to a container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    /// The runtime or engine the cgroup path points at: `runc`, `crun`, `containerd`, `docker`,
+    /// `podman`, `cri-o`, `kubernetes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    /// The Kubernetes pod UID, when the path shows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
+    /// The container's name, when known (OCI annotations, CRI labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    /// The containerd namespace, when the path shows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// How the recorded command ended.
@@ -165,6 +234,9 @@ pub struct SyscallRecord {
     pub count: u64,
     /// Microseconds from the start of the recording to the first time it was seen.
     pub first_seen_us: u64,
+    /// The phases it was seen in, in order (container recordings); empty means workload only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
 }
 
 impl SyscallRecord {
@@ -175,7 +247,15 @@ impl SyscallRecord {
             name: syscall_name(arch, nr),
             count,
             first_seen_us,
+            phases: Vec::new(),
         }
+    }
+
+    /// Whether a profile must allow this syscall (see [`PhaseTimes::setup_needed`]).
+    pub fn needed_under_filter(&self, phases: Option<&PhaseTimes>) -> bool {
+        self.phases.is_empty()
+            || self.phases.iter().any(|p| *p != Phase::RuntimeSetup)
+            || phases.is_some_and(PhaseTimes::setup_needed)
     }
 }
 
@@ -214,6 +294,8 @@ impl Recording {
             exit: None,
             syscalls: Vec::new(),
             out_of_range_count: 0,
+            target: None,
+            phases: None,
         }
     }
 
