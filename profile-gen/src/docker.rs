@@ -28,8 +28,7 @@ use std::str::FromStr;
 
 use libseccomp::ScmpArch;
 use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
-    LinuxSyscall,
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSyscall,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -50,6 +49,26 @@ pub struct Conditions {
     pub caps: BTreeSet<String>,
     /// The node's kernel version.
     pub kernel: KernelVersion,
+}
+
+impl Conditions {
+    /// Conditions with capability names normalised ([`normalize_cap`]); an unknown name is an
+    /// error naming it.
+    pub fn new(
+        arch: ScmpArch,
+        caps: impl IntoIterator<Item = String>,
+        kernel: KernelVersion,
+    ) -> Result<Self, String> {
+        let caps = caps
+            .into_iter()
+            .map(|c| {
+                normalize_cap(&c).ok_or_else(|| {
+                    format!("unknown capability {c:?}, expected a name such as CAP_SYS_ADMIN")
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { arch, caps, kernel })
+    }
 }
 
 impl fmt::Display for Conditions {
@@ -85,7 +104,10 @@ impl FromStr for KernelVersion {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let expected = || format!("{text:?} is not a kernel version, expected one such as 6.1");
         let mut parts = text.split(|c: char| !c.is_ascii_digit());
-        let major = parts.next().and_then(|p| p.parse().ok()).ok_or_else(expected)?;
+        let major = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(expected)?;
         let rest = &text[text.find('.').ok_or_else(expected)? + 1..];
         let minor_text: String = rest.chars().take_while(char::is_ascii_digit).collect();
         let minor = minor_text.parse().map_err(|_| expected())?;
@@ -297,8 +319,7 @@ pub fn is_docker_format(value: &Value) -> bool {
     let Some(object) = value.as_object() else {
         return false;
     };
-    if DOCKER_KEYS.iter().any(|k| object.contains_key(*k)) || object.contains_key("defaultErrno")
-    {
+    if DOCKER_KEYS.iter().any(|k| object.contains_key(*k)) || object.contains_key("defaultErrno") {
         return true;
     }
     object
@@ -411,7 +432,13 @@ pub fn render(
 
     let mut syscalls = Vec::new();
     let mut skipped = 0;
-    for (index, rule) in docker.syscalls.as_deref().unwrap_or_default().iter().enumerate() {
+    for (index, rule) in docker
+        .syscalls
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         if !applies(rule, index, go, conditions, origin)? {
             skipped += 1;
             continue;
@@ -504,9 +531,7 @@ fn applies(
     conditions: &Conditions,
     origin: &str,
 ) -> Result<bool, DockerError> {
-    let has_cap = |cap: &String| {
-        normalize_cap(cap).is_some_and(|c| conditions.caps.contains(&c))
-    };
+    let has_cap = |cap: &String| normalize_cap(cap).is_some_and(|c| conditions.caps.contains(&c));
     let arch_listed = |arches: &[String]| go.is_some_and(|g| arches.iter().any(|a| a == g));
     let kernel_at_least = |text: &str, which: &str| -> Result<bool, DockerError> {
         let min: KernelVersion = text.parse().map_err(|message| DockerError::MinKernel {
@@ -594,7 +619,10 @@ mod tests {
     fn evaluates_includes_and_excludes() {
         let docker = parse(PROFILE, "p.json").unwrap();
         let plain = render(&docker, &conditions(&[], "6.1"), "p.json").unwrap();
-        assert_eq!(names(&plain), ["read", "ptrace", "arch_prctl", "clone3", "keyctl"]);
+        assert_eq!(
+            names(&plain),
+            ["read", "ptrace", "arch_prctl", "clone3", "keyctl"]
+        );
         assert_eq!(plain.profile.default_errno_ret(), Some(38));
         assert_eq!(
             serde_json::to_value(plain.profile.architectures()).unwrap(),
@@ -603,7 +631,7 @@ mod tests {
         let clone3 = &plain.profile.syscalls().as_ref().unwrap()[3];
         assert_eq!(clone3.errno_ret(), Some(38));
 
-        let admin = render(&docker, &conditions(&["SYS_ADMIN"], "4.4"), "p.json").unwrap();
+        let admin = render(&docker, &conditions(&["CAP_SYS_ADMIN"], "4.4"), "p.json").unwrap();
         assert_eq!(names(&admin), ["read", "arch_prctl", "mount", "keyctl"]);
         assert_eq!(admin.rules_skipped, 4);
 
@@ -622,10 +650,16 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let err = parse(r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": 3}]}"#, "p")
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("p: syscalls[0].names: invalid type"), "{err}");
+        let err = parse(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": 3}]}"#,
+            "p",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("p: syscalls[0].names: invalid type"),
+            "{err}"
+        );
 
         let docker = parse(
             r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
@@ -651,7 +685,10 @@ mod tests {
         let err = render(&docker, &conditions(&[], "6.1"), "p")
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("p: syscalls[0].errno: unknown errno name \"EWHAT\""), "{err}");
+        assert!(
+            err.starts_with("p: syscalls[0].errno: unknown errno name \"EWHAT\""),
+            "{err}"
+        );
 
         let docker = parse(
             r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
@@ -662,7 +699,10 @@ mod tests {
         let err = render(&docker, &conditions(&[], "6.1"), "p")
             .unwrap_err()
             .to_string();
-        assert_eq!(err, "p: syscalls[0]: has both name and names, expected one of them");
+        assert_eq!(
+            err,
+            "p: syscalls[0]: has both name and names, expected one of them"
+        );
     }
 
     #[test]

@@ -20,14 +20,34 @@
 //! - [`atomic`]: all-or-nothing file writes.
 //! - [`host`]: `uname` facts for recordings.
 //! - [`error`]: the error types.
+//! - [`policy`]: a profile regrouped per syscall (verdicts, union, canonical form).
+//! - [`docker`]: Docker/moby-format profiles (`archMap`, `includes`/`excludes`) and their
+//!   evaluation for an architecture, capability set and kernel.
+//! - [`runtime_default`]: Kubernetes' RuntimeDefault of moby, containerd and CRI-O, embedded
+//!   from `data/` and rendered for a node.
+//! - [`input`]: reading any input (recordings, OCI, Docker and SPO profiles) by its content.
+//! - [`generate`]: inputs -> the profile users ship, with its errno semantics; output formats.
+//! - [`kube`]: the Localhost Pod snippet and the SPO `SeccompProfile` resource.
+//! - [`merge`]: merged recordings with per-syscall coverage.
+//! - [`diff`]: release diffs and RuntimeDefault comparisons, as text, markdown or JSON.
+//! - [`risk`]: how risky allowing a syscall is, with a reason.
 
 pub mod arch;
 pub mod atomic;
+pub mod diff;
+pub mod docker;
 pub mod enforce;
 pub mod error;
+pub mod generate;
 pub mod host;
+pub mod input;
+pub mod kube;
+pub mod merge;
+pub mod policy;
 pub mod profile;
 pub mod recording;
+pub mod risk;
+pub mod runtime_default;
 pub mod syscalls;
 mod translate;
 

@@ -38,7 +38,7 @@ use thiserror::Error;
 
 use crate::arch::parse_arch_name;
 use crate::error::{json_kind, FieldPath, RecordingError};
-use crate::recording::{ExitInfo, Recording, SyscallRecord, SYSCAGE_VERSION};
+use crate::recording::{ExitInfo, Recording, SyscallRecord, Target, SYSCAGE_VERSION};
 use crate::syscalls::syscall_name;
 
 /// The value of every merged recording's `format` field.
@@ -68,7 +68,7 @@ pub struct MergedRecording {
 }
 
 /// The header of one recording that went into a merge.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Run {
     pub started_at: String,
@@ -78,22 +78,18 @@ pub struct Run {
     pub machine: String,
     pub exit: Option<ExitInfo>,
     pub syscage_version: String,
+    /// What was recorded besides a command (a cgroup or container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
 }
 
-/// `ExitInfo` has no order; runs are sorted with it as (code, signal).
-impl PartialOrd for ExitInfo {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for ExitInfo {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let key = |e: &Self| match *e {
-            Self::Code { code } => (0, code),
-            Self::Signal { signal } => (1, signal),
-        };
-        key(self).cmp(&key(other))
+impl Run {
+    /// The order of `runs`: by start, then by everything else (as JSON, so any field counts).
+    fn sort_key(&self) -> (String, String) {
+        (
+            self.started_at.clone(),
+            serde_json::to_string(self).unwrap_or_default(),
+        )
     }
 }
 
@@ -109,6 +105,15 @@ pub struct MergedSyscall {
     pub first_seen_us: u64,
     /// How many runs saw it.
     pub seen_in: u64,
+    /// Container recordings: seen only in the runtime's setup before its seccomp filter was
+    /// loaded, in every run that saw it, so the profile leaves it out (see
+    /// [`SyscallRecord::needed_under_filter`]). Written only when true.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub before_filter_only: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Merging, or reading a merged recording.
@@ -184,6 +189,7 @@ impl MergedRecording {
                 count: s.count,
                 first_seen_us: s.first_seen_us,
                 seen_in: 1,
+                before_filter_only: !s.needed_under_filter(rec.phases.as_ref()),
             })
             .collect();
         syscalls.sort_by_key(|s| s.nr);
@@ -200,6 +206,7 @@ impl MergedRecording {
                 machine: rec.machine.clone(),
                 exit: rec.exit,
                 syscage_version: rec.syscage_version.clone(),
+                target: rec.target.clone(),
             }],
             syscalls,
             out_of_range_count: rec.out_of_range_count,
@@ -216,7 +223,7 @@ impl MergedRecording {
             });
         }
         let mut runs: Vec<Run> = self.runs.iter().chain(&other.runs).cloned().collect();
-        runs.sort();
+        runs.sort_by_cached_key(Run::sort_key);
         let mut by_nr: BTreeMap<u32, MergedSyscall> = BTreeMap::new();
         for s in self.syscalls.iter().chain(&other.syscalls) {
             by_nr
@@ -225,6 +232,7 @@ impl MergedRecording {
                     m.count = m.count.saturating_add(s.count);
                     m.first_seen_us = m.first_seen_us.min(s.first_seen_us);
                     m.seen_in = m.seen_in.saturating_add(s.seen_in);
+                    m.before_filter_only &= s.before_filter_only;
                     // A name only one side knows (a newer libseccomp) is kept; two different
                     // ones cannot pass validation, but the smaller is kept so merging commutes.
                     m.name = match (m.name.take(), &s.name) {
@@ -241,19 +249,26 @@ impl MergedRecording {
             arch: self.arch.clone(),
             runs,
             syscalls: by_nr.into_values().collect(),
-            out_of_range_count: self.out_of_range_count.saturating_add(other.out_of_range_count),
+            out_of_range_count: self
+                .out_of_range_count
+                .saturating_add(other.out_of_range_count),
         })
     }
 
-    /// The syscalls as plain records (for generating profiles), in number order.
-    pub fn syscall_records(&self) -> Vec<SyscallRecord> {
+    /// The syscalls a profile must allow, as plain records, in number order.
+    pub fn needed_records(&self) -> Vec<SyscallRecord> {
         self.syscalls
             .iter()
-            .map(|s| SyscallRecord {
-                nr: s.nr,
-                name: s.name.clone(),
-                count: s.count,
-                first_seen_us: s.first_seen_us,
+            .filter(|s| !s.before_filter_only)
+            .map(|s| {
+                let mut record = SyscallRecord::new(
+                    parse_arch_name(&self.arch).unwrap_or(libseccomp::ScmpArch::Native),
+                    s.nr,
+                    s.count,
+                    s.first_seen_us,
+                );
+                record.name = s.name.clone();
+                record
             })
             .collect()
     }
@@ -448,8 +463,11 @@ mod tests {
         let c = merged(&recording(3, &[(0, 1)]));
         let m = merge_all([(&a, "a"), (&b, "b"), (&c, "c")]).unwrap();
         assert_eq!(m.runs.len(), 3);
-        let coverage: Vec<(u32, u64, u64)> =
-            m.syscalls.iter().map(|s| (s.nr, s.count, s.seen_in)).collect();
+        let coverage: Vec<(u32, u64, u64)> = m
+            .syscalls
+            .iter()
+            .map(|s| (s.nr, s.count, s.seen_in))
+            .collect();
         assert_eq!(coverage, [(0, 6, 3), (1, 1, 1), (39, 1, 1), (60, 1, 1)]);
         assert_eq!(m.out_of_range_count, 3);
         assert_eq!(m.syscalls[0].name.as_deref(), Some("read"));
@@ -470,7 +488,10 @@ mod tests {
             "b.json: arch: SCMP_ARCH_AARCH64, expected SCMP_ARCH_X86_64 like the recordings \
              before it; recordings of different architectures cannot be merged"
         );
-        assert!(matches!(merge_all(std::iter::empty()), Err(MergeError::Empty)));
+        assert!(matches!(
+            merge_all(std::iter::empty()),
+            Err(MergeError::Empty)
+        ));
     }
 
     #[test]
@@ -493,7 +514,9 @@ mod tests {
             err,
             "m.json: version: written by a newer syscage: version 2, this syscage reads 1"
         );
-        let err = MergedRecording::from_json(GOLDEN, "r.json").unwrap_err().to_string();
+        let err = MergedRecording::from_json(GOLDEN, "r.json")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "r.json: format: expected \"syscage-merged-recording\", found \"syscage-recording\""
@@ -503,7 +526,10 @@ mod tests {
         let err = MergedRecording::from_json(&v.to_string(), "m.json")
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("m.json: runs[0].colour: unknown field `colour`"), "{err}");
+        assert!(
+            err.starts_with("m.json: runs[0].colour: unknown field `colour`"),
+            "{err}"
+        );
     }
 
     fn arb_recording() -> impl Strategy<Value = MergedRecording> {
@@ -547,7 +573,7 @@ mod tests {
             let twice = a.merge(&a, "a").unwrap();
             prop_assert_eq!(names(&twice), names(&a));
             prop_assert!(twice.syscalls.iter().all(|s| s.seen_in == 2));
-            let rec = |m: &MergedRecording| m.syscall_records().into_iter()
+            let rec = |m: &MergedRecording| m.needed_records().into_iter()
                 .filter_map(|s| s.name).collect::<Vec<_>>();
             prop_assert_eq!(rec(&twice), rec(&a));
         }

@@ -67,7 +67,7 @@ impl NameRule {
     }
 
     /// A total order (oci-spec's types have none): action, errno, then the conditions.
-    fn sort_key(&self) -> (String, Option<u32>, Vec<(usize, u32, u64, u64)>) {
+    fn sort_key(&self) -> RuleKey {
         (
             self.action.to_string(),
             self.effective_errno(),
@@ -99,8 +99,14 @@ fn effective_errno(action: LinuxSeccompAction, errno_ret: Option<u32>) -> Option
     }
 }
 
+/// A sortable form of an argument condition: index, operator, value, valueTwo.
+type ArgKey = (usize, u32, u64, u64);
+
+/// A sortable form of a rule: action, errno, conditions.
+type RuleKey = (String, Option<u32>, Vec<ArgKey>);
+
 /// A sortable form of an argument condition; `valueTwo` absent and 0 mean the same to runc.
-fn arg_key(arg: &LinuxSeccompArg) -> (usize, u32, u64, u64) {
+fn arg_key(arg: &LinuxSeccompArg) -> ArgKey {
     (
         arg.index(),
         arg.op() as u32,
@@ -231,7 +237,8 @@ impl Policy {
     /// Adds a rule for `name`, unless it repeats one or does what the default does anyway.
     pub fn add_rule(&mut self, name: &str, rule: NameRule) {
         if rule.action == self.default_action
-            && rule.effective_errno() == effective_errno(self.default_action, self.default_errno_ret)
+            && rule.effective_errno()
+                == effective_errno(self.default_action, self.default_errno_ret)
         {
             return;
         }
@@ -367,9 +374,18 @@ impl Policy {
                     .insert(name.clone());
             }
         }
+        // Groups in a stable order people can read: by kind, then by their first name, so
+        // the conditional rules of one syscall stay together.
+        let mut groups: Vec<(GroupKey, NameRule, BTreeSet<String>)> = groups
+            .into_iter()
+            .map(|(key, (rule, names))| (key, rule, names))
+            .collect();
+        groups.sort_by(|(a, _, a_names), (b, _, b_names)| {
+            (a.0, &a.1, a.2, a_names, &a.3).cmp(&(b.0, &b.1, b.2, b_names, &b.3))
+        });
         let syscalls: Vec<LinuxSyscall> = groups
-            .into_values()
-            .map(|(rule, names)| {
+            .into_iter()
+            .map(|(_, rule, names)| {
                 let mut syscall = LinuxSyscall::default();
                 syscall
                     .set_names(names.into_iter().collect())
@@ -401,7 +417,7 @@ impl Policy {
 
 /// Orders groups: unconditional allows, conditional allows, logs, then the denials; within each
 /// by errno and conditions.
-type GroupKey = (u8, String, Option<u32>, Vec<(usize, u32, u64, u64)>);
+type GroupKey = (u8, String, Option<u32>, Vec<ArgKey>);
 
 fn group_key(rule: &NameRule) -> GroupKey {
     let rank = match (rule.action, rule.args.is_empty()) {
@@ -454,8 +470,10 @@ mod tests {
                 ]}"#,
         );
         assert_eq!(p.verdict("read"), Verdict::Allow);
-        assert!(matches!(p.verdict("socket"), Verdict::AllowIf { ref conditions }
-            if describe_conditions(&conditions[0]) == "arg0 < 0x26"));
+        assert!(
+            matches!(p.verdict("socket"), Verdict::AllowIf { ref conditions }
+            if describe_conditions(&conditions[0]) == "arg0 < 0x26")
+        );
         assert_eq!(
             p.verdict("clone3"),
             Verdict::Deny {

@@ -5,23 +5,24 @@
 //! spec and also what Kubernetes' `Localhost` profiles, runc, crun, youki and containerd read.
 //!
 //! A generated profile denies by default with EPERM (`SCMP_ACT_ERRNO`, `defaultErrnoRet: 1`) and
-//! has one `SCMP_ACT_ALLOW` rule with the sorted recorded names. It lists the recording's arch and
-//! its 32-bit companions ([`crate::arch::sub_arches`]). A recording with no nameable syscall gives
-//! `"syscalls": []`: the key is always present so tools reading generated profiles see one shape.
-//! It never allows by default.
+//! has one `SCMP_ACT_ALLOW` rule with the sorted recorded names plus `exit`, `exit_group` and
+//! `rt_sigreturn`, which are never dropped, and, where a libc fallback was recorded but the newer
+//! syscall was not (`clone` without `clone3`), an `SCMP_ACT_ERRNO` rule with ENOSYS (38) for the
+//! newer one ([`crate::generate`]). It lists the recording's arch and its 32-bit companions
+//! ([`crate::arch::sub_arches`]). The `syscalls` key is always present so tools reading generated
+//! profiles see one shape. It never allows by default.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use libseccomp::ScmpArch;
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
+use oci_spec::runtime::LinuxSeccomp;
 use serde_json::Value;
 
-use crate::arch::{arch_name, oci_arch_from_scmp, oci_arch_name, scmp_arch_from_oci, sub_arches};
+use crate::arch::{arch_name, oci_arch_name, scmp_arch_from_oci};
 use crate::error::{json_kind, ActionError, FieldPath, ProfileError};
 use crate::recording::{Recording, SyscallRecord};
 use crate::syscalls::{syscall_known, syscall_name};
-use crate::translate::{scmp_action, scmp_condition, DEFAULT_ERRNO_RET};
+use crate::translate::{scmp_action, scmp_condition};
 
 /// Keys of Docker's (moby's) profile format that the OCI runtimes do not read.
 ///
@@ -43,52 +44,12 @@ pub struct GeneratedProfile {
 }
 
 /// Generates the allow-list profile of a recording; see the module documentation.
+///
+/// This is [`crate::generate::generate`] for one recording, so `record` and `generate` write the
+/// same profile: the recorded names, plus the names that are never dropped and the ENOSYS rules
+/// for libc fallbacks described in [`crate::generate`].
 pub fn profile_from_recording(rec: &Recording) -> Result<GeneratedProfile, ProfileError> {
-    let arch = rec.scmp_arch()?;
-
-    let mut names = BTreeSet::new();
-    let mut unknown_numbers = BTreeSet::new();
-    for record in &rec.syscalls {
-        if !record.needed_under_filter(rec.phases.as_ref()) {
-            continue; // the runtime's setup, before the filter exists
-        }
-        match enforceable_name(arch, record) {
-            Some(name) => names.insert(name),
-            None => unknown_numbers.insert(record.nr),
-        };
-    }
-
-    let architectures = sub_arches(arch)
-        .into_iter()
-        .map(oci_arch_from_scmp)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|cause| ProfileError::Arch {
-            origin: "recording".to_owned(),
-            field: "arch".to_owned(),
-            cause,
-        })?;
-
-    let mut rules = Vec::new();
-    if !names.is_empty() {
-        let mut allow = LinuxSyscall::default();
-        allow
-            .set_names(names.into_iter().collect())
-            .set_action(LinuxSeccompAction::ScmpActAllow);
-        rules.push(allow);
-    }
-
-    let mut profile = LinuxSeccomp::default();
-    profile
-        .set_default_action(LinuxSeccompAction::ScmpActErrno)
-        .set_default_errno_ret(Some(DEFAULT_ERRNO_RET))
-        .set_architectures(Some(architectures))
-        .set_syscalls(Some(rules));
-
-    Ok(GeneratedProfile {
-        profile,
-        unknown_numbers: unknown_numbers.into_iter().collect(),
-        out_of_range_count: rec.out_of_range_count,
-    })
+    crate::generate::from_recording(rec)
 }
 
 /// The name a runtime would resolve back to this record's number, if there is one.
@@ -96,7 +57,7 @@ pub fn profile_from_recording(rec: &Recording) -> Result<GeneratedProfile, Profi
 /// This libseccomp's own name for the number wins; a name only a newer libseccomp gave is kept
 /// when this one at least knows the name, and dropped otherwise because no runtime linked
 /// against this libseccomp could enforce it.
-fn enforceable_name(arch: ScmpArch, record: &SyscallRecord) -> Option<String> {
+pub(crate) fn enforceable_name(arch: ScmpArch, record: &SyscallRecord) -> Option<String> {
     syscall_name(arch, record.nr).or_else(|| record.name.clone().filter(|n| syscall_known(n)))
 }
 
@@ -278,6 +239,7 @@ pub fn validate_profile(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oci_spec::runtime::LinuxSeccompAction;
     use serde_json::json;
 
     const RECORDING: &str = include_str!("../tests/fixtures/recording-v1.json");
@@ -335,12 +297,18 @@ mod tests {
 
     fn allowed_names(rec: &Recording) -> Vec<String> {
         let generated = profile_from_recording(rec).unwrap();
-        generated.profile.syscalls().as_ref().unwrap()[0].names().clone()
+        generated.profile.syscalls().as_ref().unwrap()[0]
+            .names()
+            .clone()
     }
 
     #[test]
     fn runtime_setup_before_the_filter_stays_out_of_the_profile() {
-        assert_eq!(allowed_names(&container_recording(true)), ["futex", "read"]);
+        // exit, exit_group and rt_sigreturn are always in (issue 4: never dropped).
+        assert_eq!(
+            allowed_names(&container_recording(true)),
+            ["exit", "exit_group", "futex", "read", "rt_sigreturn"]
+        );
     }
 
     #[test]
@@ -349,7 +317,14 @@ mod tests {
         // keep its setup syscalls rather than break the container.
         assert_eq!(
             allowed_names(&container_recording(false)),
-            ["fstatfs", "futex", "read"]
+            [
+                "exit",
+                "exit_group",
+                "fstatfs",
+                "futex",
+                "read",
+                "rt_sigreturn"
+            ]
         );
     }
 
@@ -370,7 +345,11 @@ mod tests {
             "defaultAction": "SCMP_ACT_ERRNO",
             "defaultErrnoRet": 1,
             "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-            "syscalls": [ { "names": ["brk", "close"], "action": "SCMP_ACT_ALLOW" } ]
+            // exit, exit_group and rt_sigreturn are never dropped (issue 4).
+            "syscalls": [ {
+                "names": ["brk", "close", "exit", "exit_group", "rt_sigreturn"],
+                "action": "SCMP_ACT_ALLOW"
+            } ]
         });
         assert_json_eq(&actual, &expected);
         // Key order as the runtime spec lists them, not alphabetical.
@@ -409,17 +388,20 @@ mod tests {
         let rec = recording();
         let generated = profile_from_recording(&rec).unwrap();
         let rules = generated.profile.syscalls().clone().unwrap();
-        assert_eq!(rules.len(), 1);
+        assert_eq!(rules.len(), 1, "{rules:?}");
+        // Plus exit and rt_sigreturn, which are never dropped (issue 4).
         assert_eq!(
             rules[0].names(),
             &[
                 "brk",
                 "close",
                 "execve",
+                "exit",
                 "exit_group",
                 "getpid",
                 "openat",
-                "read"
+                "read",
+                "rt_sigreturn"
             ]
         );
         assert_eq!(generated.unknown_numbers, vec![1000]);
@@ -438,7 +420,11 @@ mod tests {
             LinuxSeccompAction::ScmpActErrno
         );
         let actual: Value = serde_json::from_str(&profile_to_json(&generated.profile)).unwrap();
-        assert_eq!(actual["syscalls"], json!([]));
+        // Even an empty recording keeps what lets a process exit (issue 4).
+        assert_eq!(
+            actual["syscalls"],
+            json!([{"names": ["exit", "exit_group", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"}])
+        );
 
         rec.arch = "SCMP_ARCH_AARCH64".into();
         rec.syscalls = vec![SyscallRecord::new(ScmpArch::Aarch64, 172, 1, 0)];
@@ -448,7 +434,10 @@ mod tests {
             actual["architectures"],
             json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])
         );
-        assert_eq!(actual["syscalls"][0]["names"], json!(["getpid"]));
+        assert_eq!(
+            actual["syscalls"][0]["names"],
+            json!(["exit", "exit_group", "getpid", "rt_sigreturn"])
+        );
         assert_eq!(actual["defaultAction"], "SCMP_ACT_ERRNO");
     }
 
@@ -745,8 +734,19 @@ mod tests {
                 validate_profile(&generated.profile, ScmpArch::X8664, "prop").unwrap();
                 let text = profile_to_json(&generated.profile);
                 prop_assert_eq!(&profile_from_json(&text, "prop").unwrap(), &generated.profile);
-                let named = generated.profile.syscalls().as_deref().unwrap_or_default()
-                    .iter().map(|r| r.names().len()).sum::<usize>();
+                // Every recorded number is allowed by name or reported; the allow rule adds
+                // only the names that are never dropped (issue 4).
+                let rules = generated.profile.syscalls().clone().unwrap_or_default();
+                let allowed: std::collections::BTreeSet<&String> = rules[0].names().iter().collect();
+                let recorded: std::collections::BTreeSet<String> = rec.names();
+                for name in &recorded {
+                    prop_assert!(allowed.contains(name), "{name}");
+                }
+                for name in &allowed {
+                    prop_assert!(recorded.contains(*name)
+                        || crate::generate::ESSENTIAL.contains(&name.as_str()), "{name}");
+                }
+                let named = nrs.iter().filter(|&&nr| syscall_name(ScmpArch::X8664, nr).is_some()).count();
                 prop_assert_eq!(named + generated.unknown_numbers.len(), nrs.len());
             }
         }

@@ -75,9 +75,10 @@ pub fn risk_of(name: &str) -> (Risk, &'static str) {
             High,
             "creates or enters namespaces, exposing kernel code otherwise reachable by root only",
         ),
-        "keyctl" | "add_key" | "request_key" => {
-            (High, "the kernel keyring is not namespaced; shared with the host")
-        }
+        "keyctl" | "add_key" | "request_key" => (
+            High,
+            "the kernel keyring is not namespaced; shared with the host",
+        ),
         "userfaultfd" => (
             High,
             "stalls kernel page faults at will, a common exploit primitive",
@@ -108,16 +109,19 @@ pub fn risk_of(name: &str) -> (Risk, &'static str) {
             Medium,
             "can switch execution domains and turn off address-space randomisation",
         ),
-        "modify_ldt" | "vm86" | "vm86old" => {
-            (Medium, "legacy x86 memory segmentation, a history of kernel bugs")
-        }
+        "modify_ldt" | "vm86" | "vm86old" => (
+            Medium,
+            "legacy x86 memory segmentation, a history of kernel bugs",
+        ),
         "kcmp" | "pidfd_getfd" | "process_madvise" => {
             (Medium, "inspects or acts on other processes' resources")
         }
-        "mbind" | "set_mempolicy" | "set_mempolicy_home_node" | "migrate_pages"
-        | "move_pages" | "get_mempolicy" => {
-            (Medium, "NUMA memory placement, can affect other processes")
-        }
+        "mbind"
+        | "set_mempolicy"
+        | "set_mempolicy_home_node"
+        | "migrate_pages"
+        | "move_pages"
+        | "get_mempolicy" => (Medium, "NUMA memory placement, can affect other processes"),
         "fanotify_init" => (Medium, "watches file access across mounts"),
         "name_to_handle_at" => (Medium, "produces handles for open_by_handle_at"),
         "vhangup" => (Medium, "hangs up the controlling terminal"),

@@ -7,6 +7,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
   record and run exit with the command's own status (128+N if signal N ended it).
+  1    diff: --fail-on tripped (generate, diff and merge otherwise exit 0 on success)
   125  syscage itself failed (bad arguments or input, missing privileges, kernel support)
   126  the command could not be executed
   127  the command was not found";
@@ -33,6 +34,9 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     Record(RecordArgs),
     Run(RunArgs),
+    Generate(crate::cmd::generate::GenerateArgs),
+    Diff(crate::cmd::diff::DiffArgs),
+    Merge(crate::cmd::merge::MergeArgs),
 }
 
 /// Run a command in a fresh cgroup while recording every syscall it and its children make,

@@ -18,11 +18,26 @@ use clap::Parser as _;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version are not errors; bad arguments exit with syscage's error status,
+        // so a wrapper can tell them from the recorded command's own status.
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(exit::EXIT_ERROR)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     init_logging(&cli);
     let result = match cli.command {
         Command::Record(args) => cmd::record::run(args, cli.verbose, cli.quiet),
         Command::Run(args) => cmd::run::run(args),
+        Command::Generate(args) => cmd::generate::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
+        Command::Merge(args) => cmd::merge::run(args, cli.quiet),
     };
     match result {
         Ok(code) => ExitCode::from(code),

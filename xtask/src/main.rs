@@ -104,6 +104,7 @@ fn test(extra: &[OsString]) -> Result<()> {
     // Unprivileged unit tests of every crate in the default members.
     run(Cmd::new("cargo").args([
         "test",
+        "--no-fail-fast",
         "--workspace",
         "--exclude",
         "tracer-ebpf",
@@ -114,10 +115,11 @@ fn test(extra: &[OsString]) -> Result<()> {
     // The end-to-end suite: built as the user, run as root, one test at a time because the
     // tests share kernel state (the attached program, the cgroup tree).
     run(Cmd::new("cargo").args(["test", "--release", "--package", "syscage-e2e", "--no-run"]))?;
-    let mut cmd = Cmd::new("cargo")
+    let cmd = Cmd::new("cargo")
         .args([
             "test",
             "--release",
+            "--no-fail-fast",
             "--package",
             "syscage-e2e",
             "--",
@@ -125,7 +127,7 @@ fn test(extra: &[OsString]) -> Result<()> {
         ])
         .args(extra.iter().cloned())
         .env("SYSCAGE_BIN", &bin)
+        .env("RUST_BACKTRACE", "1")
         .with_sudo();
-    cmd = cmd.env("RUST_BACKTRACE", "1");
     run(cmd)
 }

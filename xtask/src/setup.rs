@@ -23,6 +23,27 @@ pub(crate) fn all(tests: bool) -> Result<()> {
     debian_packages(&packages)?;
     rust_src()?;
     bpf_linker()?;
+    if tests {
+        python_tools()?;
+    }
+    Ok(())
+}
+
+/// The Kubernetes schema validator the profile-gen tests check generated manifests with, offline.
+const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.31.0";
+
+fn python_tools() -> Result<()> {
+    let installed = Cmd::new("kubernetes-validate")
+        .args(["--version"])
+        .output_if_ok();
+    if installed.is_some_and(|v| v.contains("1.31.0")) {
+        return Ok(());
+    }
+    run(Cmd::new("python3").args(["-m", "pip", "install", "-q", KUBERNETES_VALIDATE]))?;
+    // pyenv installs console scripts behind shims that need a rehash; elsewhere this is a no-op.
+    let _ = Cmd::new("sh")
+        .args(["-c", "command -v pyenv >/dev/null && pyenv rehash"])
+        .status();
     Ok(())
 }
 
@@ -106,7 +127,8 @@ fn bpf_linker() -> Result<()> {
         .args(["-c", "ldd \"$(command -v bpf-linker)\""])
         .output_if_ok()
         .is_some_and(|ldd| {
-            ldd.lines().any(|l| l.contains("libLLVM") && l.contains(&*lib.to_string_lossy()))
+            ldd.lines()
+                .any(|l| l.contains("libLLVM") && l.contains(&*lib.to_string_lossy()))
                 && !ldd.contains("not found")
         });
     let runs = Cmd::new("bpf-linker")

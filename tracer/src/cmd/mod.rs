@@ -1,4 +1,7 @@
 //! One module per subcommand: each takes its parsed arguments and returns the exit code.
 
+pub(crate) mod diff;
+pub(crate) mod generate;
+pub(crate) mod merge;
 pub(crate) mod record;
 pub(crate) mod run;

@@ -1,0 +1,754 @@
+//! Comparing profiles and recordings, for reviews and CI.
+//!
+//! Two comparisons, both on syscall names (what a runtime enforces):
+//! - [`release_diff`]: between two releases' profiles or recordings: the syscalls added (ranked
+//!   by [`crate::risk`], riskiest first, each with a one-line reason) and removed. A syscall that
+//!   was allowed only for some arguments and now is allowed for all counts as added.
+//! - [`baseline_diff`]: a workload against a baseline profile, usually a rendered RuntimeDefault
+//!   ([`crate::runtime_default`]): the syscalls the workload needs that the baseline denies (it
+//!   would break there), those the baseline allows only for some arguments, how many the baseline
+//!   allows that the workload never uses (the attack surface its own profile removes), and the
+//!   dangerous ones among those.
+//!
+//! Reports render as text (optionally coloured with ANSI escapes), markdown (for a pull-request
+//! comment) or JSON (for machines: sorted, pretty, trailing newline).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use libseccomp::ScmpArch;
+use oci_spec::runtime::LinuxSeccompAction;
+use serde::Serialize;
+
+use crate::arch::arch_name;
+use crate::error::ArchError;
+use crate::input::Input;
+use crate::policy::{arch_syscall_names, describe_conditions, Policy, Verdict};
+use crate::risk::{risk_of, Risk};
+
+/// A syscall with its risk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RiskedName {
+    pub name: String,
+    pub risk: Risk,
+    pub reason: &'static str,
+    /// Why it is listed, when not obvious (e.g. "was allowed only for some arguments").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+}
+
+impl RiskedName {
+    fn new(name: &str, note: Option<&'static str>) -> Self {
+        let (risk, reason) = risk_of(name);
+        Self {
+            name: name.to_owned(),
+            risk,
+            reason,
+            note,
+        }
+    }
+}
+
+/// Riskiest first, then by name.
+fn rank(names: &mut [RiskedName]) {
+    names.sort_by(|a, b| b.risk.cmp(&a.risk).then_with(|| a.name.cmp(&b.name)));
+}
+
+/// What two releases' profiles or recordings differ in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseDiff {
+    /// The old input, described.
+    pub old: String,
+    /// The new input, described.
+    pub new: String,
+    /// Allowed (or needed) now and not before, riskiest first.
+    pub added: Vec<RiskedName>,
+    /// Allowed (or needed) before and not now, sorted.
+    pub removed: Vec<String>,
+    /// How many are in both.
+    pub unchanged: usize,
+}
+
+/// A needed syscall the baseline denies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Denied {
+    pub name: String,
+    /// What the baseline does instead, e.g. `SCMP_ACT_ERRNO (EPERM)`.
+    pub outcome: String,
+    pub risk: Risk,
+    pub reason: &'static str,
+}
+
+/// A needed syscall the baseline allows only for some arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conditional {
+    pub name: String,
+    /// The argument conditions under which it is allowed (any one of them).
+    pub allowed_if: Vec<String>,
+}
+
+/// A workload against a baseline profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BaselineDiff {
+    /// The workload's input, described.
+    pub workload: String,
+    /// The baseline, described (e.g. `RuntimeDefault (moby, SCMP_ARCH_X86_64, ...)`).
+    pub baseline: String,
+    /// The architecture whose syscall table the counts use.
+    pub arch: String,
+    /// How many syscalls the workload needs (a recording) or allows (a profile).
+    pub workload_syscalls: usize,
+    /// Needed and denied by the baseline: the workload would break under it.
+    pub denied: Vec<Denied>,
+    /// Needed and allowed by the baseline only for some arguments: check the workload's
+    /// arguments match.
+    pub conditional: Vec<Conditional>,
+    /// How many syscalls the architecture has (in libseccomp's table).
+    pub arch_syscalls: usize,
+    /// How many of those the baseline lets run (always or for some arguments).
+    pub baseline_allows: usize,
+    /// How many the baseline lets run that the workload never uses: the attack surface the
+    /// workload's own profile removes.
+    pub removed_surface: usize,
+    /// The dangerous ones among those, riskiest first.
+    pub removed_dangerous: Vec<RiskedName>,
+}
+
+/// Compares two releases' inputs on `arch`'s syscall table (needed only for deny-list profiles).
+pub fn release_diff(old: &Input, new: &Input, arch: ScmpArch) -> Result<ReleaseDiff, ArchError> {
+    let old_policy = old.policy()?;
+    let new_policy = new.policy()?;
+    let old_names = old.runnable_names(arch)?;
+    let new_names = new.runnable_names(arch)?;
+    Ok(release_diff_of(
+        old.describe(),
+        &old_policy,
+        &old_names,
+        new.describe(),
+        &new_policy,
+        &new_names,
+    ))
+}
+
+fn release_diff_of(
+    old: String,
+    old_policy: &Policy,
+    old_names: &BTreeSet<String>,
+    new: String,
+    new_policy: &Policy,
+    new_names: &BTreeSet<String>,
+) -> ReleaseDiff {
+    let mut added: Vec<RiskedName> = new_names
+        .difference(old_names)
+        .map(|n| RiskedName::new(n, None))
+        .collect();
+    let mut unchanged = 0;
+    for name in new_names.intersection(old_names) {
+        let widened = matches!(old_policy.verdict(name), Verdict::AllowIf { .. })
+            && new_policy.verdict(name) == Verdict::Allow;
+        if widened {
+            added.push(RiskedName::new(
+                name,
+                Some("now for any arguments; was allowed only for some"),
+            ));
+        } else {
+            unchanged += 1;
+        }
+    }
+    rank(&mut added);
+    ReleaseDiff {
+        old,
+        new,
+        added,
+        removed: old_names.difference(new_names).cloned().collect(),
+        unchanged,
+    }
+}
+
+/// Compares a workload with a baseline policy (labelled `baseline_label`) on `arch`.
+pub fn baseline_diff(
+    workload: &Input,
+    baseline: &Policy,
+    baseline_label: &str,
+    arch: ScmpArch,
+) -> Result<BaselineDiff, ArchError> {
+    let needed = workload.runnable_names(arch)?;
+    let table = arch_syscall_names(arch);
+
+    let mut denied = Vec::new();
+    let mut conditional = Vec::new();
+    for name in &needed {
+        match baseline.verdict(name) {
+            Verdict::Allow => {}
+            Verdict::AllowIf { conditions } => conditional.push(Conditional {
+                name: name.clone(),
+                allowed_if: conditions.iter().map(|c| describe_conditions(c)).collect(),
+            }),
+            Verdict::Deny { action, errno } => {
+                let (risk, reason) = risk_of(name);
+                denied.push(Denied {
+                    name: name.clone(),
+                    outcome: describe_outcome(action, errno),
+                    risk,
+                    reason,
+                });
+            }
+        }
+    }
+    denied.sort_by(|a, b| b.risk.cmp(&a.risk).then_with(|| a.name.cmp(&b.name)));
+
+    let baseline_runs: BTreeSet<&String> = table
+        .iter()
+        .filter(|n| baseline.verdict(n).can_run())
+        .collect();
+    let unused: Vec<&String> = baseline_runs
+        .iter()
+        .filter(|n| !needed.contains(**n))
+        .copied()
+        .collect();
+    let mut removed_dangerous: Vec<RiskedName> = unused
+        .iter()
+        .map(|n| RiskedName::new(n, None))
+        .filter(|r| r.risk.is_dangerous())
+        .collect();
+    rank(&mut removed_dangerous);
+
+    Ok(BaselineDiff {
+        workload: workload.describe(),
+        baseline: baseline_label.to_owned(),
+        arch: arch_name(arch),
+        workload_syscalls: needed.len(),
+        denied,
+        conditional,
+        arch_syscalls: table.len(),
+        baseline_allows: baseline_runs.len(),
+        removed_surface: unused.len(),
+        removed_dangerous,
+    })
+}
+
+/// `SCMP_ACT_ERRNO (EPERM)`, `SCMP_ACT_KILL_PROCESS`.
+fn describe_outcome(action: LinuxSeccompAction, errno: Option<u32>) -> String {
+    match errno {
+        Some(n) => format!("{action} ({})", errno_name(n)),
+        None => action.to_string(),
+    }
+}
+
+fn errno_name(n: u32) -> String {
+    match n {
+        1 => "EPERM".to_owned(),
+        13 => "EACCES".to_owned(),
+        22 => "EINVAL".to_owned(),
+        38 => "ENOSYS".to_owned(),
+        95 => "EOPNOTSUPP".to_owned(),
+        other => format!("errno {other}"),
+    }
+}
+
+/// When a diff should fail a CI job (`--fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    /// A release diff added any syscall.
+    Added,
+    /// A release diff added a dangerous one ([`Risk::is_dangerous`]).
+    Risky,
+    /// A baseline diff found a needed syscall the baseline denies.
+    Denied,
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "added" => Ok(Self::Added),
+            "risky" => Ok(Self::Risky),
+            "denied" => Ok(Self::Denied),
+            _ => Err(format!(
+                "unknown --fail-on {text:?}, expected added, risky or denied"
+            )),
+        }
+    }
+}
+
+/// How to render a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// For a terminal; coloured when `color` is set.
+    Text { color: bool },
+    /// For a pull-request comment.
+    Markdown,
+    /// For machines.
+    Json,
+}
+
+/// Either kind of diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "diff", rename_all = "snake_case")]
+pub enum Report {
+    Release(ReleaseDiff),
+    Baseline(BaselineDiff),
+}
+
+impl Report {
+    /// Whether `fail_on` trips; an error when it does not apply to this kind of diff.
+    pub fn fails(&self, fail_on: FailOn) -> Result<bool, String> {
+        match (self, fail_on) {
+            (Self::Release(d), FailOn::Added) => Ok(!d.added.is_empty()),
+            (Self::Release(d), FailOn::Risky) => Ok(d.added.iter().any(|a| a.risk.is_dangerous())),
+            (Self::Baseline(d), FailOn::Denied) => Ok(!d.denied.is_empty()),
+            (Self::Release(_), FailOn::Denied) => Err(
+                "--fail-on denied applies to `diff FILE --against ...`, expected added or risky \
+                 for a diff of two files"
+                    .to_owned(),
+            ),
+            (Self::Baseline(_), FailOn::Added | FailOn::Risky) => Err(
+                "--fail-on added and risky apply to a diff of two files, expected denied with \
+                 --against"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    /// The report in `format`; always ends with a newline.
+    pub fn render(&self, format: ReportFormat) -> String {
+        match (self, format) {
+            (_, ReportFormat::Json) => {
+                let mut text = serde_json::to_string_pretty(self)
+                    .expect("reports hold only strings, numbers and lists");
+                text.push('\n');
+                text
+            }
+            (Self::Release(d), ReportFormat::Text { color }) => release_text(d, &Paint(color)),
+            (Self::Release(d), ReportFormat::Markdown) => release_markdown(d),
+            (Self::Baseline(d), ReportFormat::Text { color }) => baseline_text(d, &Paint(color)),
+            (Self::Baseline(d), ReportFormat::Markdown) => baseline_markdown(d),
+        }
+    }
+}
+
+/// ANSI colours, or none.
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.wrap("1", text)
+    }
+
+    fn risk(&self, risk: Risk) -> String {
+        let text = format!("{:<8}", risk.name());
+        match risk {
+            Risk::Critical | Risk::High => self.wrap("1;31", &text),
+            Risk::Medium => self.wrap("33", &text),
+            Risk::Low => text,
+        }
+    }
+
+    fn good(&self, text: &str) -> String {
+        self.wrap("32", text)
+    }
+
+    fn bad(&self, text: &str) -> String {
+        self.wrap("31", text)
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(str::len).max().unwrap_or(0)
+}
+
+fn release_text(d: &ReleaseDiff, paint: &Paint) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {} -> {}",
+        paint.bold("syscage diff:"),
+        d.old,
+        d.new
+    );
+    let _ = writeln!(
+        out,
+        "{} added, {} removed, {} unchanged",
+        d.added.len(),
+        d.removed.len(),
+        d.unchanged
+    );
+    if !d.added.is_empty() {
+        let _ = writeln!(out, "\n{}", paint.bold("Added (riskiest first):"));
+        let width = name_width(d.added.iter().map(|a| a.name.as_str()));
+        for a in &d.added {
+            let note = a.note.map(|n| format!(" ({n})")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} {:<width$}  {} {}{note}",
+                paint.bad("+"),
+                a.name,
+                paint.risk(a.risk),
+                a.reason
+            );
+        }
+    }
+    if !d.removed.is_empty() {
+        let _ = writeln!(out, "\n{}", paint.bold("Removed:"));
+        for r in &d.removed {
+            let _ = writeln!(out, "  {} {r}", paint.good("-"));
+        }
+    }
+    out
+}
+
+fn release_markdown(d: &ReleaseDiff) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### Seccomp profile changes (syscage)\n");
+    let _ = writeln!(
+        out,
+        "`{}` → `{}`: **{} added**, {} removed, {} unchanged.",
+        d.old,
+        d.new,
+        d.added.len(),
+        d.removed.len(),
+        d.unchanged
+    );
+    if !d.added.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n| added syscall | risk | why it matters |\n|---|---|---|"
+        );
+        for a in &d.added {
+            let risk = if a.risk.is_dangerous() {
+                format!("**{}**", a.risk.name())
+            } else {
+                a.risk.name().to_owned()
+            };
+            let note = a.note.map(|n| format!(" ({n})")).unwrap_or_default();
+            let _ = writeln!(out, "| `{}` | {risk} | {}{note} |", a.name, a.reason);
+        }
+    }
+    if !d.removed.is_empty() {
+        let removed: Vec<String> = d.removed.iter().map(|r| format!("`{r}`")).collect();
+        let _ = writeln!(out, "\n**Removed:** {}", removed.join(", "));
+    }
+    out
+}
+
+fn baseline_text(d: &BaselineDiff, paint: &Paint) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {} against {}",
+        paint.bold("syscage diff:"),
+        d.workload,
+        d.baseline
+    );
+    let _ = writeln!(
+        out,
+        "The workload uses {}.",
+        plural(d.workload_syscalls, "syscall", "syscalls")
+    );
+    if d.denied.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} every syscall it uses is allowed there.",
+            paint.good("Would run:")
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\n{} {} it uses denied there:",
+            paint.bad("Would break:"),
+            plural(d.denied.len(), "syscall", "syscalls")
+        );
+        let width = name_width(d.denied.iter().map(|a| a.name.as_str()));
+        for x in &d.denied {
+            let _ = writeln!(
+                out,
+                "  {} {:<width$}  {}  {} {}",
+                paint.bad("!"),
+                x.name,
+                x.outcome,
+                paint.risk(x.risk),
+                x.reason
+            );
+        }
+    }
+    if !d.conditional.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} (check the workload's arguments match):",
+            paint.bold("Allowed only for some arguments")
+        );
+        for c in &d.conditional {
+            let _ = writeln!(out, "  ? {}: {}", c.name, c.allowed_if.join(" | "));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} the baseline allows {} of the {} {} syscalls; {} of them the workload never uses.",
+        paint.bold("Attack surface removed:"),
+        d.baseline_allows,
+        d.arch_syscalls,
+        d.arch,
+        d.removed_surface
+    );
+    if !d.removed_dangerous.is_empty() {
+        let _ = writeln!(out, "Dangerous ones among them:");
+        let width = name_width(d.removed_dangerous.iter().map(|a| a.name.as_str()));
+        for r in &d.removed_dangerous {
+            let _ = writeln!(
+                out,
+                "  {} {:<width$}  {} {}",
+                paint.good("-"),
+                r.name,
+                paint.risk(r.risk),
+                r.reason
+            );
+        }
+    }
+    out
+}
+
+fn baseline_markdown(d: &BaselineDiff) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### Seccomp: workload against baseline (syscage)\n");
+    let _ = writeln!(
+        out,
+        "`{}` against {}: the workload uses {}.",
+        d.workload,
+        d.baseline,
+        plural(d.workload_syscalls, "syscall", "syscalls")
+    );
+    if d.denied.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**Would run:** every syscall it uses is allowed there."
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\n**Would break:** {} it uses denied there.\n\n| syscall | baseline does | risk | why it matters |\n|---|---|---|---|",
+            plural(d.denied.len(), "syscall", "syscalls")
+        );
+        for x in &d.denied {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                x.name,
+                x.outcome,
+                x.risk.name(),
+                x.reason
+            );
+        }
+    }
+    if !d.conditional.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**Allowed only for some arguments** (check they match):\n"
+        );
+        for c in &d.conditional {
+            let _ = writeln!(out, "- `{}`: `{}`", c.name, c.allowed_if.join("` or `"));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n**Attack surface removed:** the baseline allows {} of the {} {} syscalls; {} of them \
+         the workload never uses.",
+        d.baseline_allows, d.arch_syscalls, d.arch, d.removed_surface
+    );
+    if !d.removed_dangerous.is_empty() {
+        let names: Vec<String> = d
+            .removed_dangerous
+            .iter()
+            .map(|r| format!("`{}` ({})", r.name, r.risk.name()))
+            .collect();
+        let _ = writeln!(out, "Dangerous ones among them: {}.", names.join(", "));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::{Conditions, KernelVersion};
+    use crate::input::parse_input;
+    use crate::recording::{Recording, SyscallRecord};
+    use crate::runtime_default::{render, Flavour};
+
+    const RECORDING: &str = include_str!("../tests/fixtures/recording-v1.json");
+
+    fn conditions() -> Conditions {
+        Conditions {
+            arch: ScmpArch::X8664,
+            caps: Flavour::Moby.default_caps(),
+            kernel: KernelVersion { major: 6, minor: 1 },
+        }
+    }
+
+    fn input(text: &str, origin: &str) -> Input {
+        parse_input(text, origin, &conditions()).unwrap()
+    }
+
+    fn recording(nrs: &[u32]) -> Input {
+        let mut rec = Recording::from_json(RECORDING, "r").unwrap();
+        rec.syscalls = nrs
+            .iter()
+            .map(|&nr| SyscallRecord::new(ScmpArch::X8664, nr, 1, 0))
+            .collect();
+        input(&rec.to_json(), "app.recording.json")
+    }
+
+    #[test]
+    fn release_diff_ranks_added_by_risk() {
+        // read, write, close -> read, write, bpf (321), getrandom (318), ptrace (101).
+        let old = recording(&[0, 1, 3]);
+        let new = recording(&[0, 1, 321, 318, 101]);
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        let added: Vec<(&str, Risk)> = d.added.iter().map(|a| (a.name.as_str(), a.risk)).collect();
+        assert_eq!(
+            added,
+            [
+                ("bpf", Risk::High),
+                ("ptrace", Risk::High),
+                ("getrandom", Risk::Low)
+            ]
+        );
+        assert_eq!(d.removed, ["close"]);
+        assert_eq!(d.unchanged, 2);
+        let report = Report::Release(d);
+        assert_eq!(report.fails(FailOn::Added), Ok(true));
+        assert_eq!(report.fails(FailOn::Risky), Ok(true));
+        assert!(report.fails(FailOn::Denied).is_err());
+
+        let text = report.render(ReportFormat::Text { color: false });
+        assert!(text.contains("3 added, 1 removed, 2 unchanged"), "{text}");
+        assert!(
+            text.contains("  + bpf        high     loads programs"),
+            "{text}"
+        );
+        assert!(!text.contains('\x1b'));
+        assert!(report
+            .render(ReportFormat::Text { color: true })
+            .contains("\x1b[1;31m"));
+        let md = report.render(ReportFormat::Markdown);
+        assert!(md.contains("| `bpf` | **high** | loads programs"), "{md}");
+        let json: serde_json::Value =
+            serde_json::from_str(&report.render(ReportFormat::Json)).unwrap();
+        assert_eq!(json["diff"], "release");
+        assert_eq!(json["added"][0]["name"], "bpf");
+        assert_eq!(json["added"][0]["risk"], "high");
+        assert_eq!(json["removed"], serde_json::json!(["close"]));
+    }
+
+    #[test]
+    fn low_risk_additions_do_not_fail_risky() {
+        let old = recording(&[0]);
+        let new = recording(&[0, 318]);
+        let report = Report::Release(release_diff(&old, &new, ScmpArch::X8664).unwrap());
+        assert_eq!(report.fails(FailOn::Added), Ok(true));
+        assert_eq!(report.fails(FailOn::Risky), Ok(false));
+        let same = Report::Release(release_diff(&old, &old, ScmpArch::X8664).unwrap());
+        assert_eq!(same.fails(FailOn::Added), Ok(false));
+    }
+
+    #[test]
+    fn widening_a_conditional_rule_counts_as_added() {
+        let old = input(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["personality"],
+                "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]}"#,
+            "old.json",
+        );
+        let new = input(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["personality"],
+                "action": "SCMP_ACT_ALLOW"}]}"#,
+            "new.json",
+        );
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added.len(), 1);
+        assert!(d.added[0].note.is_some());
+        assert_eq!(d.unchanged, 0);
+    }
+
+    #[test]
+    fn against_runtime_default() {
+        // read, mount (165), clone (56), ptrace (101).
+        let workload = recording(&[0, 165, 56, 101]);
+        let rd = render(Flavour::Moby, &conditions()).unwrap();
+        let d = baseline_diff(&workload, &rd.policy, &rd.label(), ScmpArch::X8664).unwrap();
+        assert_eq!(d.workload_syscalls, 4);
+        assert_eq!(d.denied.len(), 1);
+        assert_eq!(d.denied[0].name, "mount");
+        assert_eq!(d.denied[0].outcome, "SCMP_ACT_ERRNO (EPERM)");
+        assert_eq!(d.conditional.len(), 1);
+        assert_eq!(d.conditional[0].name, "clone");
+        assert_eq!(d.conditional[0].allowed_if, ["arg0 & 0x7e020000 == 0x0"]);
+        assert!(d.baseline_allows <= d.arch_syscalls);
+        // read, clone and ptrace are allowed by the baseline and used.
+        assert_eq!(d.removed_surface, d.baseline_allows - 3);
+        assert!(d.removed_dangerous.iter().all(|r| r.risk.is_dangerous()));
+        assert!(d
+            .removed_dangerous
+            .iter()
+            .any(|r| r.name == "process_vm_readv"));
+        assert!(!d.removed_dangerous.iter().any(|r| r.name == "ptrace"));
+        let report = Report::Baseline(d);
+        assert_eq!(report.fails(FailOn::Denied), Ok(true));
+        let text = report.render(ReportFormat::Text { color: false });
+        assert!(
+            text.contains("Would break: 1 syscall it uses denied there:"),
+            "{text}"
+        );
+        assert!(text.contains("? clone: arg0 & 0x7e020000 == 0x0"), "{text}");
+        let md = report.render(ReportFormat::Markdown);
+        assert!(
+            md.contains("| `mount` | SCMP_ACT_ERRNO (EPERM) | high |"),
+            "{md}"
+        );
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn diff_of_an_input_with_itself_is_empty(
+                nrs in proptest::collection::btree_set(0u32..460, 0..60),
+            ) {
+                let nrs: Vec<u32> = nrs.into_iter().collect();
+                let a = recording(&nrs);
+                let d = release_diff(&a, &a, ScmpArch::X8664).unwrap();
+                prop_assert!(d.added.is_empty());
+                prop_assert!(d.removed.is_empty());
+                let report = Report::Release(d);
+                prop_assert_eq!(report.fails(FailOn::Added), Ok(false));
+                prop_assert_eq!(report.fails(FailOn::Risky), Ok(false));
+            }
+
+            #[test]
+            fn added_and_removed_swap_when_reversed(
+                a in proptest::collection::btree_set(0u32..460, 0..40),
+                b in proptest::collection::btree_set(0u32..460, 0..40),
+            ) {
+                let a = recording(&a.into_iter().collect::<Vec<_>>());
+                let b = recording(&b.into_iter().collect::<Vec<_>>());
+                let ab = release_diff(&a, &b, ScmpArch::X8664).unwrap();
+                let ba = release_diff(&b, &a, ScmpArch::X8664).unwrap();
+                let mut added: Vec<String> = ab.added.iter().map(|x| x.name.clone()).collect();
+                added.sort();
+                prop_assert_eq!(added, ba.removed);
+            }
+        }
+    }
+}

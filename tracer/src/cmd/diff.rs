@@ -1,0 +1,357 @@
+//! `syscage diff`: two releases' profiles or recordings against each other, or a workload
+//! against Kubernetes' RuntimeDefault (or another baseline profile).
+
+use std::{io::IsTerminal as _, path::PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, ValueEnum};
+use profile_gen::{
+    diff::{baseline_diff, release_diff, FailOn, Report, ReportFormat},
+    input::read_input,
+    runtime_default::{self, Flavour},
+};
+
+use crate::cmd::generate::{docker_default_caps, read_inputs, write_output, EvalArgs};
+
+/// Exit status of `diff` when --fail-on trips.
+pub(crate) const EXIT_POLICY_FAILED: u8 = 1;
+
+/// Compare two releases' profiles or recordings, or a workload against RuntimeDefault.
+///
+/// `syscage diff OLD NEW` lists the syscalls NEW adds (riskiest first, each with a one-line
+/// reason) and removes. `syscage diff APP --against runtime-default[=moby|containerd|crio]`
+/// lists the syscalls APP needs that the runtime's default profile denies (APP would break
+/// under RuntimeDefault), those it allows only for some arguments, and how many it allows that
+/// APP never uses (the attack surface APP's own profile removes), with the dangerous ones.
+/// RuntimeDefault is rendered for --arch, the runtime's default capabilities adjusted by
+/// --cap-add/--cap-drop, and --kernel. --against also takes a profile file as the baseline.
+///
+/// Inputs: syscage recordings and merged recordings, OCI runtime-spec, Docker-format and SPO
+/// SeccompProfile profiles.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    syscage diff v1.2/app.json v1.3/app.json --fail-on risky --format markdown\n  \
+    syscage diff app.recording.json --against runtime-default\n  \
+    syscage diff app.json --against runtime-default=crio --cap-drop ALL\n\n\
+Exit status:\n  \
+    0    no --fail-on given, or it did not trip\n  \
+    1    --fail-on tripped: added (any syscall added), risky (a dangerous one added), denied\n       \
+         (the workload needs a syscall the baseline denies)\n  \
+    125  syscage itself failed (bad arguments or input)")]
+pub(crate) struct DiffArgs {
+    /// The old profile or recording (or, with --against, the workload's).
+    #[arg(value_name = "OLD")]
+    pub(crate) old: PathBuf,
+
+    /// The new profile or recording; not with --against.
+    #[arg(
+        value_name = "NEW",
+        conflicts_with = "against",
+        required_unless_present = "against"
+    )]
+    pub(crate) new: Option<PathBuf>,
+
+    /// Compare against runtime-default (moby), runtime-default=moby|containerd|crio, or a
+    /// profile file.
+    #[arg(long, value_name = "BASELINE")]
+    pub(crate) against: Option<String>,
+
+    /// Exit with status 1 when: added (a syscall was added), risky (a dangerous one was added),
+    /// denied (with --against: the workload needs a syscall the baseline denies).
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub(crate) fail_on: Option<FailOnArg>,
+
+    /// How to report: text (colour in a terminal only), markdown (a pull-request comment),
+    /// json (for machines).
+    #[arg(long, value_enum, default_value_t = ReportArg::Text)]
+    pub(crate) format: ReportArg,
+
+    /// Where to write the report; `-` is stdout.
+    #[arg(short, long, value_name = "FILE", default_value = "-")]
+    pub(crate) output: PathBuf,
+
+    #[command(flatten)]
+    pub(crate) eval: EvalArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FailOnArg {
+    Added,
+    Risky,
+    Denied,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportArg {
+    Text,
+    Markdown,
+    Json,
+}
+
+/// What `--against` names.
+#[derive(Debug)]
+enum Baseline {
+    RuntimeDefault(Flavour),
+    File(PathBuf),
+}
+
+fn parse_against(text: &str) -> Result<Baseline> {
+    if let Some(rest) = text.strip_prefix("runtime-default") {
+        if rest.is_empty() {
+            return Ok(Baseline::RuntimeDefault(Flavour::Moby));
+        }
+        if let Some(flavour) = rest.strip_prefix('=') {
+            return flavour
+                .parse()
+                .map(Baseline::RuntimeDefault)
+                .map_err(|e| anyhow::anyhow!("--against: {e}"));
+        }
+    }
+    let path = PathBuf::from(text);
+    if !path.exists() {
+        bail!(
+            "--against {text:?}: expected runtime-default, runtime-default=moby|containerd|crio \
+             or a profile file"
+        );
+    }
+    Ok(Baseline::File(path))
+}
+
+pub(crate) fn run(args: DiffArgs) -> Result<u8> {
+    let report = match (&args.new, &args.against) {
+        (Some(new), None) => {
+            let (inputs, arch) = read_inputs(
+                &[args.old.clone(), new.clone()],
+                &args.eval,
+                docker_default_caps(),
+            )?;
+            for input in &inputs {
+                warn_unknown_numbers(input);
+            }
+            Report::Release(release_diff(&inputs[0], &inputs[1], arch)?)
+        }
+        (None, Some(against)) => {
+            let baseline = parse_against(against)?;
+            let default_caps = match &baseline {
+                Baseline::RuntimeDefault(flavour) => flavour.default_caps(),
+                Baseline::File(_) => docker_default_caps(),
+            };
+            let (inputs, arch) = read_inputs(
+                std::slice::from_ref(&args.old),
+                &args.eval,
+                default_caps.clone(),
+            )?;
+            let workload = &inputs[0];
+            warn_unknown_numbers(workload);
+            let conditions = args.eval.conditions(arch, default_caps)?;
+            let (policy, label) = match baseline {
+                Baseline::RuntimeDefault(flavour) => {
+                    let rd = runtime_default::render(flavour, &conditions)?;
+                    log::info!("RuntimeDefault data: {}", flavour.source());
+                    let label = rd.label();
+                    (rd.policy, label)
+                }
+                Baseline::File(path) => {
+                    let input = read_input(&path, &conditions)?;
+                    for warning in &input.warnings {
+                        log::warn!("{warning}");
+                    }
+                    let policy = input
+                        .policy()
+                        .with_context(|| format!("{}: architecture", path.display()))?;
+                    (policy, input.describe())
+                }
+            };
+            Report::Baseline(baseline_diff(workload, &policy, &label, arch)?)
+        }
+        // clap enforces exactly one of NEW and --against.
+        _ => bail!("expected NEW or --against, not both"),
+    };
+
+    let fails = match args.fail_on {
+        Some(when) => {
+            let when = match when {
+                FailOnArg::Added => FailOn::Added,
+                FailOnArg::Risky => FailOn::Risky,
+                FailOnArg::Denied => FailOn::Denied,
+            };
+            report.fails(when).map_err(anyhow::Error::msg)?
+        }
+        None => false,
+    };
+
+    let stdout = args.output == std::path::Path::new("-");
+    let format = match args.format {
+        ReportArg::Text => ReportFormat::Text {
+            color: stdout && use_color(),
+        },
+        ReportArg::Markdown => ReportFormat::Markdown,
+        ReportArg::Json => ReportFormat::Json,
+    };
+    write_output(&args.output, &report.render(format))?;
+    Ok(if fails { EXIT_POLICY_FAILED } else { 0 })
+}
+
+fn warn_unknown_numbers(input: &profile_gen::input::Input) {
+    let unknown = input.unknown_numbers();
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(u32::to_string).collect();
+        log::warn!(
+            "{}: syscall numbers libseccomp cannot name are not compared: {}",
+            input.origin,
+            list.join(", ")
+        );
+    }
+}
+
+/// Colour only for a terminal, and not when NO_COLOR is set or TERM is dumb.
+fn use_color() -> bool {
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::{Path, PathBuf};
+
+    use profile_gen::{Recording, ScmpArch, SyscallRecord};
+
+    use super::*;
+
+    /// A fresh directory under the system's temp dir, removed on drop.
+    pub(crate) struct TempDir(pub(crate) PathBuf);
+
+    impl TempDir {
+        pub(crate) fn new(tag: &str) -> Self {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static N: AtomicU32 = AtomicU32::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "syscage-{tag}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Writes a recording of these x86_64 syscall numbers to `dir/name`.
+    pub(crate) fn write_recording(dir: &Path, name: &str, nrs: &[u32]) -> PathBuf {
+        let mut rec = Recording::from_json(
+            include_str!("../../../profile-gen/tests/fixtures/recording-v1.json"),
+            "fixture",
+        )
+        .unwrap();
+        rec.syscalls = nrs
+            .iter()
+            .map(|&nr| SyscallRecord::new(ScmpArch::X8664, nr, 2, u64::from(nr)))
+            .collect();
+        let path = dir.join(name);
+        std::fs::write(&path, rec.to_json()).unwrap();
+        path
+    }
+
+    fn eval() -> EvalArgs {
+        EvalArgs {
+            arch: None,
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            kernel: Some(profile_gen::docker::KernelVersion { major: 6, minor: 1 }),
+        }
+    }
+
+    fn args(
+        old: &Path,
+        new: Option<&Path>,
+        against: Option<&str>,
+        fail_on: Option<FailOnArg>,
+        out: &Path,
+    ) -> DiffArgs {
+        DiffArgs {
+            old: old.to_path_buf(),
+            new: new.map(Path::to_path_buf),
+            against: against.map(str::to_owned),
+            fail_on,
+            format: ReportArg::Json,
+            output: out.to_path_buf(),
+            eval: eval(),
+        }
+    }
+
+    #[test]
+    fn exit_codes() {
+        let dir = TempDir::new("diff");
+        let out = dir.0.join("report.json");
+        // read, write -> read, write, getrandom (low) ; -> read, write, bpf (high).
+        let old = write_recording(&dir.0, "old.recording.json", &[0, 1]);
+        let low = write_recording(&dir.0, "low.recording.json", &[0, 1, 318]);
+        let high = write_recording(&dir.0, "high.recording.json", &[0, 1, 321]);
+
+        let code = |new: &Path, fail_on| run(args(&old, Some(new), None, fail_on, &out)).unwrap();
+        assert_eq!(code(&old, Some(FailOnArg::Added)), 0);
+        assert_eq!(code(&low, None), 0);
+        assert_eq!(code(&low, Some(FailOnArg::Added)), EXIT_POLICY_FAILED);
+        assert_eq!(code(&low, Some(FailOnArg::Risky)), 0);
+        assert_eq!(code(&high, Some(FailOnArg::Risky)), EXIT_POLICY_FAILED);
+        let report = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            report.contains("\"added\": [\n    {\n      \"name\": \"bpf\""),
+            "{report}"
+        );
+
+        // --fail-on that does not apply is an error (exit 125), not a pass.
+        let err = run(args(&old, Some(&low), None, Some(FailOnArg::Denied), &out)).unwrap_err();
+        assert_eq!(crate::exit::code_of(&err), crate::exit::EXIT_ERROR);
+
+        // Against RuntimeDefault: mount (165) is denied by moby's default.
+        let mounts = write_recording(&dir.0, "mounts.recording.json", &[0, 165]);
+        let against = |file: &Path, spec: &str| {
+            run(args(file, None, Some(spec), Some(FailOnArg::Denied), &out)).unwrap()
+        };
+        assert_eq!(against(&old, "runtime-default"), 0);
+        assert_eq!(against(&mounts, "runtime-default"), EXIT_POLICY_FAILED);
+        let report = std::fs::read_to_string(&out).unwrap();
+        assert!(report.contains("\"diff\": \"baseline\""), "{report}");
+        assert!(
+            report.contains("\"denied\": [\n    {\n      \"name\": \"mount\""),
+            "{report}"
+        );
+        // containers/common allows mount in seccomp (capabilities guard it).
+        assert_eq!(against(&mounts, "runtime-default=crio"), 0);
+        // A profile file as the baseline.
+        assert_eq!(against(&mounts, old.to_str().unwrap()), EXIT_POLICY_FAILED);
+
+        // A bad input is an error naming the file.
+        let bad = dir.0.join("bad.json");
+        std::fs::write(&bad, "{\"colour\": 1}").unwrap();
+        let err = run(args(&bad, Some(&old), None, None, &out)).unwrap_err();
+        assert!(format!("{err:#}").starts_with(&format!("{}: found an object", bad.display())));
+    }
+
+    #[test]
+    fn against_values() {
+        assert!(matches!(
+            parse_against("runtime-default").unwrap(),
+            Baseline::RuntimeDefault(Flavour::Moby)
+        ));
+        assert!(matches!(
+            parse_against("runtime-default=crio").unwrap(),
+            Baseline::RuntimeDefault(Flavour::Crio)
+        ));
+        let err = parse_against("runtime-default=lxc")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "--against: unknown runtime \"lxc\", expected moby, containerd or crio"
+        );
+        assert!(parse_against("/nonexistent/base.json").is_err());
+    }
+}

@@ -1,0 +1,391 @@
+//! `syscage generate --from FILE... --format oci|localhost|spo|log`: turn recordings (or
+//! profiles) into what users ship. Also home of what `diff` and `merge` share: reading inputs
+//! for an architecture, capability set and kernel, and writing outputs.
+
+use std::{
+    collections::BTreeSet,
+    io::Write as _,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, ValueEnum};
+use profile_gen::{
+    docker::{Conditions, KernelVersion},
+    generate::{generate, log_profile, Format, Generated},
+    input::{read_input, Input},
+    kube::{self, KUBELET_SECCOMP_DIR},
+    native_arch, parse_arch_name, profile_to_json, write_atomic, ScmpArch,
+};
+
+/// Generate the profile to ship from one or more recordings (or profiles).
+///
+/// Inputs are united: a syscall any of them uses or allows is allowed. Readable inputs: syscage
+/// recordings and merged recordings, OCI runtime-spec profiles, Docker-format profiles (their
+/// archMap/includes/excludes are evaluated for --arch, the capabilities and --kernel), and
+/// Security Profiles Operator SeccompProfile resources (YAML or JSON).
+///
+/// The profile denies everything else with EPERM; always allows exit, exit_group and
+/// rt_sigreturn (a process that cannot exit spins forever); and denies a newer syscall with
+/// ENOSYS when its older fallback was used but it was not (clone3 when clone was used), so
+/// libcs fall back instead of failing.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    syscage generate --from app.recording.json -o app.json\n  \
+    syscage generate --from run1.recording.json run2.recording.json --format localhost -o app.json\n  \
+    syscage generate --from app.recording.json --format spo --name my-app > app-seccomp.yaml\n  \
+    syscage generate --from app.recording.json --format log -o app-warn.json")]
+pub(crate) struct GenerateArgs {
+    /// Recordings or profiles to generate from; repeat --from or list several after it.
+    #[arg(long = "from", value_name = "FILE", required = true, num_args = 1..)]
+    pub(crate) from: Vec<PathBuf>,
+
+    /// What to write.
+    #[arg(long, value_enum, default_value_t = FormatArg::Oci)]
+    pub(crate) format: FormatArg,
+
+    /// Where to write it; `-` is stdout. For localhost: the profile file to copy to the nodes
+    /// (required), while the Pod snippet goes to stdout or --snippet.
+    #[arg(short, long, value_name = "FILE", default_value = "-")]
+    pub(crate) output: PathBuf,
+
+    /// localhost: write the Pod snippet here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) snippet: Option<PathBuf>,
+
+    /// Name of the SPO resource, or of the Pod and container in the localhost snippet.
+    /// Default: from --output, else from the first input's file name.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+
+    /// localhost: the profile's path relative to the kubelet's seccomp directory
+    /// (/var/lib/kubelet/seccomp). Default: profiles/NAME.json.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) localhost_profile: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) eval: EvalArgs,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FormatArg {
+    /// The OCI runtime-spec profile (what runc, crun, containerd and CRI-O load).
+    Oci,
+    /// The profile plus a Pod securityContext snippet for a Kubernetes Localhost profile.
+    Localhost,
+    /// A Security Profiles Operator SeccompProfile resource (YAML).
+    Spo,
+    /// The profile with defaultAction SCMP_ACT_LOG: logs what it would deny (warn first).
+    Log,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Oci => Self::Oci,
+            FormatArg::Localhost => Self::Localhost,
+            FormatArg::Spo => Self::Spo,
+            FormatArg::Log => Self::Log,
+        }
+    }
+}
+
+/// What Docker-format profiles and RuntimeDefault are evaluated for.
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// Architecture (SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64, ...). Default: the inputs', else this
+    /// machine's.
+    #[arg(long, value_name = "ARCH", value_parser = parse_arch)]
+    pub(crate) arch: Option<ScmpArch>,
+
+    /// Add a capability to the container's default set (CAP_SYS_ADMIN or SYS_ADMIN); repeatable.
+    #[arg(long, value_name = "CAP")]
+    pub(crate) cap_add: Vec<String>,
+
+    /// Drop a capability from the container's default set, or ALL (what the Pod Security
+    /// Standard "restricted" level requires); repeatable.
+    #[arg(long, value_name = "CAP")]
+    pub(crate) cap_drop: Vec<String>,
+
+    /// The node's kernel version (e.g. 6.1). Default: this machine's.
+    #[arg(long, value_name = "VERSION", value_parser = parse_kernel)]
+    pub(crate) kernel: Option<KernelVersion>,
+}
+
+fn parse_arch(text: &str) -> Result<ScmpArch, String> {
+    let scmp = match text {
+        "x86_64" | "amd64" => "SCMP_ARCH_X86_64",
+        "aarch64" | "arm64" => "SCMP_ARCH_AARCH64",
+        "riscv64" => "SCMP_ARCH_RISCV64",
+        "s390x" => "SCMP_ARCH_S390X",
+        "ppc64le" => "SCMP_ARCH_PPC64LE",
+        other => other,
+    };
+    parse_arch_name(scmp).map_err(|e| e.to_string())
+}
+
+fn parse_kernel(text: &str) -> Result<KernelVersion, String> {
+    text.parse()
+}
+
+impl EvalArgs {
+    /// The conditions for `arch`, starting from `default_caps`.
+    pub(crate) fn conditions(
+        &self,
+        arch: ScmpArch,
+        default_caps: BTreeSet<String>,
+    ) -> Result<Conditions> {
+        let mut caps = default_caps;
+        for cap in &self.cap_drop {
+            if cap.eq_ignore_ascii_case("ALL") {
+                caps.clear();
+            } else {
+                let cap = profile_gen::docker::normalize_cap(cap).with_context(|| {
+                    format!("--cap-drop: unknown capability {cap:?}, expected one such as CAP_NET_RAW or ALL")
+                })?;
+                caps.remove(&cap);
+            }
+        }
+        let kernel = match self.kernel {
+            Some(kernel) => kernel,
+            None => host_kernel()?,
+        };
+        Conditions::new(
+            arch,
+            caps.into_iter().chain(self.cap_add.iter().cloned()),
+            kernel,
+        )
+        .map_err(|e| anyhow::anyhow!("--cap-add: {e}"))
+    }
+}
+
+fn host_kernel() -> Result<KernelVersion> {
+    let host = profile_gen::host_info().context("uname")?;
+    host.kernel_release
+        .parse()
+        .map_err(|e| anyhow::anyhow!("this machine's kernel: {e}; pass --kernel"))
+}
+
+/// Reads every input. Docker-format profiles are evaluated for the architecture: --arch, else
+/// the first other input's, else this machine's. Warnings are logged.
+pub(crate) fn read_inputs(
+    paths: &[PathBuf],
+    eval: &EvalArgs,
+    default_caps: BTreeSet<String>,
+) -> Result<(Vec<Input>, ScmpArch)> {
+    let native = native_arch();
+    let first_pass = eval.conditions(eval.arch.unwrap_or(native), default_caps.clone())?;
+    let mut inputs = paths
+        .iter()
+        .map(|p| read_input(p, &first_pass))
+        .collect::<Result<Vec<_>, _>>()?;
+    let arch = eval.arch.unwrap_or_else(|| {
+        inputs
+            .iter()
+            .filter(|i| i.kind != profile_gen::input::InputKind::DockerProfile)
+            .find_map(Input::arch)
+            .unwrap_or(native)
+    });
+    if arch != first_pass.arch {
+        let conditions = eval.conditions(arch, default_caps)?;
+        inputs = paths
+            .iter()
+            .map(|p| read_input(p, &conditions))
+            .collect::<Result<Vec<_>, _>>()?;
+    }
+    for input in &inputs {
+        for warning in &input.warnings {
+            log::warn!("{warning}");
+        }
+    }
+    Ok((inputs, arch))
+}
+
+pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
+    let format = Format::from(args.format);
+    let stdout = args.output == Path::new("-");
+    if format == Format::Localhost && stdout {
+        bail!(
+            "--format localhost needs -o FILE: the profile file to copy to the nodes (the Pod \
+             snippet goes to stdout or --snippet)"
+        );
+    }
+    let (inputs, arch) = read_inputs(&args.from, &args.eval, docker_default_caps())?;
+    let generated = generate(&inputs, arch)?;
+    report(&generated);
+
+    let name = || object_name(args.name.as_deref(), &args.output, &args.from);
+    let (text, snippet) = match format {
+        Format::Oci => (profile_to_json(&generated.profile), None),
+        Format::Log => (profile_to_json(&log_profile(&generated.profile)), None),
+        Format::Spo => (kube::spo_yaml(&name()?, &generated.profile)?, None),
+        Format::Localhost => {
+            let name = name()?;
+            let file_name = args
+                .output
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| format!("{name}.json"));
+            let relative = args
+                .localhost_profile
+                .clone()
+                .unwrap_or_else(|| format!("profiles/{file_name}"));
+            let yaml = kube::localhost_pod_yaml(&name, &relative, &file_name)?;
+            log::info!("copy {file_name} to {KUBELET_SECCOMP_DIR}/{relative} on every node");
+            (profile_to_json(&generated.profile), Some(yaml))
+        }
+    };
+    write_output(&args.output, &text)?;
+    if let Some(yaml) = snippet {
+        match &args.snippet {
+            Some(path) => write_output(path, &yaml)?,
+            None => write_output(Path::new("-"), &yaml)?,
+        }
+    }
+    Ok(0)
+}
+
+/// The capabilities Docker gives a container by default; Docker-format inputs are evaluated
+/// for them unless --cap-add/--cap-drop say otherwise.
+pub(crate) fn docker_default_caps() -> BTreeSet<String> {
+    profile_gen::runtime_default::Flavour::Moby.default_caps()
+}
+
+/// Tells the user what generation added or could not include.
+fn report(generated: &Generated) {
+    for (origin, nr) in &generated.unknown_numbers {
+        log::warn!(
+            "{origin}: syscall number {nr} is not known to libseccomp for {}: left out of the \
+             profile",
+            profile_gen::arch_name(generated.arch)
+        );
+    }
+    if generated.out_of_range_count > 0 {
+        log::warn!(
+            "{} recorded syscalls had numbers beyond the tracer's table and are not in the profile",
+            generated.out_of_range_count
+        );
+    }
+    let unknown_names: Vec<&str> = generated
+        .policy
+        .rules
+        .keys()
+        .filter(|name| !profile_gen::syscall_known(name))
+        .map(String::as_str)
+        .collect();
+    if !unknown_names.is_empty() {
+        log::warn!(
+            "kept syscall names this machine's libseccomp does not know: {}; runtimes linked \
+             against an older libseccomp skip them, and `syscage run` here refuses the profile",
+            unknown_names.join(", ")
+        );
+    }
+    if !generated.essentials_added.is_empty() {
+        log::info!(
+            "allowed {} although not recorded: a process must be able to exit",
+            generated.essentials_added.join(", ")
+        );
+    }
+    if !generated.enosys.is_empty() {
+        log::info!(
+            "denied with ENOSYS so libcs fall back to the recorded older syscalls: {}",
+            generated.enosys.join(", ")
+        );
+    }
+}
+
+/// `--name`, else the output's file stem, else the first input's (without `.recording`).
+fn object_name(name: Option<&str>, output: &Path, inputs: &[PathBuf]) -> Result<String> {
+    if let Some(name) = name {
+        return Ok(name.to_owned());
+    }
+    let stem_of = |p: &Path| {
+        p.file_name().map(|f| {
+            let f = f.to_string_lossy();
+            let f = f.strip_suffix(".json").unwrap_or(&f);
+            let f = f.strip_suffix(".yaml").unwrap_or(f);
+            f.strip_suffix(".recording").unwrap_or(f).to_owned()
+        })
+    };
+    let candidate = if output == Path::new("-") {
+        inputs.first().and_then(|p| stem_of(p))
+    } else {
+        stem_of(output)
+    };
+    candidate
+        .as_deref()
+        .and_then(kube::object_name)
+        .context("cannot make a Kubernetes name from the file names; pass --name")
+}
+
+/// Writes `text` to `path` atomically, or to stdout for `-` (a closed pipe is not an error).
+pub(crate) fn write_output(path: &Path, text: &str) -> Result<()> {
+    if path == Path::new("-") {
+        let mut out = std::io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(e).context("writing to stdout")
+            }
+            _ => Ok(()),
+        }
+    } else {
+        write_atomic(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_come_from_the_files() {
+        let inputs = [PathBuf::from("dir/My_App.recording.json")];
+        assert_eq!(
+            object_name(None, Path::new("-"), &inputs).unwrap(),
+            "my-app"
+        );
+        assert_eq!(
+            object_name(None, Path::new("out/web.json"), &inputs).unwrap(),
+            "web"
+        );
+        assert_eq!(
+            object_name(Some("given"), Path::new("-"), &inputs).unwrap(),
+            "given"
+        );
+        assert!(object_name(None, Path::new("-"), &[PathBuf::from("___.json")]).is_err());
+    }
+
+    #[test]
+    fn arches_and_kernels_parse() {
+        assert_eq!(parse_arch("amd64").unwrap(), ScmpArch::X8664);
+        assert_eq!(parse_arch("SCMP_ARCH_AARCH64").unwrap(), ScmpArch::Aarch64);
+        assert!(parse_arch("vax").is_err());
+        assert!(parse_kernel("6.1").is_ok());
+        assert!(parse_kernel("six").is_err());
+    }
+
+    #[test]
+    fn capability_flags() {
+        let eval = EvalArgs {
+            arch: None,
+            cap_add: vec!["sys_admin".into()],
+            cap_drop: vec!["ALL".into()],
+            kernel: Some(KernelVersion { major: 6, minor: 1 }),
+        };
+        let c = eval
+            .conditions(ScmpArch::X8664, docker_default_caps())
+            .unwrap();
+        assert_eq!(c.caps.into_iter().collect::<Vec<_>>(), ["CAP_SYS_ADMIN"]);
+        let eval = EvalArgs {
+            cap_add: vec!["SYS_WIZARD".into()],
+            cap_drop: vec![],
+            ..eval
+        };
+        let err = eval
+            .conditions(ScmpArch::X8664, docker_default_caps())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown capability \"SYS_WIZARD\""), "{err}");
+    }
+}

@@ -1,0 +1,191 @@
+//! `syscage merge A.recording.json B.recording.json ... --output NAME`: unite recordings of
+//! replicas or test runs into one merged recording (with coverage) and its profile.
+
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Result};
+use clap::Args;
+use profile_gen::{
+    generate::generate,
+    input::{Content, Input, InputKind},
+    merge::{merge_all, MergedRecording},
+    native_arch, profile_to_json,
+};
+
+use crate::cmd::generate::{docker_default_caps, read_inputs, write_output, EvalArgs};
+
+/// Merge recordings of several runs or replicas into one, with coverage, and write its profile.
+///
+/// Writes NAME.recording.json, a merged recording that keeps every run's header and, per
+/// syscall, the total count, the earliest first sighting and how many runs saw it (seen_in), and
+/// NAME.json, the profile generated from it (as `generate` writes it). Merged recordings can be
+/// merged again. A syscall seen in only some runs is one that other runs never reached: check
+/// the tests cover it.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  \
+    syscage merge replica-*.recording.json --output app\n  \
+    (writes app.recording.json and app.json)")]
+pub(crate) struct MergeArgs {
+    /// Recordings or merged recordings to merge (at least one).
+    #[arg(required = true, value_name = "RECORDING")]
+    pub(crate) inputs: Vec<PathBuf>,
+
+    /// Where to write: NAME.recording.json and NAME.json (a trailing .json is dropped first).
+    #[arg(short, long, value_name = "NAME")]
+    pub(crate) output: PathBuf,
+}
+
+pub(crate) fn run(args: MergeArgs, quiet: bool) -> Result<u8> {
+    let (recording_path, profile_path) = output_paths(&args.output);
+    // Recordings need no Docker evaluation; the conditions only matter for a profile given by
+    // mistake, which is refused below anyway.
+    let eval = EvalArgs {
+        arch: Some(native_arch()),
+        cap_add: Vec::new(),
+        cap_drop: Vec::new(),
+        kernel: Some(profile_gen::docker::KernelVersion { major: 0, minor: 0 }),
+    };
+    let (inputs, _) = read_inputs(&args.inputs, &eval, docker_default_caps())?;
+    let mut merged_inputs = Vec::new();
+    for input in &inputs {
+        merged_inputs.push(match &input.content {
+            Content::Recording(rec) => MergedRecording::from_recording(rec),
+            Content::Merged(m) => m.clone(),
+            Content::Profile(_) => bail!(
+                "{}: is a {}, expected a syscage recording: merge counts how many runs saw each \
+                 syscall; to unite profiles use `syscage generate --from A B`",
+                input.origin,
+                input.kind
+            ),
+        });
+    }
+    let merged = merge_all(
+        merged_inputs
+            .iter()
+            .zip(&inputs)
+            .map(|(m, i)| (m, i.origin.as_str())),
+    )?;
+
+    let merged_input = Input {
+        origin: recording_path.display().to_string(),
+        kind: InputKind::MergedRecording,
+        content: Content::Merged(merged.clone()),
+        warnings: Vec::new(),
+    };
+    let generated = generate(std::slice::from_ref(&merged_input), native_arch())?;
+    for (_, nr) in &generated.unknown_numbers {
+        log::warn!("syscall number {nr} is not known to libseccomp: kept in the merged recording, left out of the profile");
+    }
+
+    write_output(&recording_path, &merged.to_json())?;
+    write_output(&profile_path, &profile_to_json(&generated.profile))?;
+    if !quiet {
+        let runs = merged.runs.len() as u64;
+        let everywhere = merged.syscalls.iter().filter(|s| s.seen_in == runs).count();
+        eprintln!(
+            "syscage: merged {} runs: {} distinct syscalls, {} seen in every run, {} in some; \
+             wrote {} and {}",
+            runs,
+            merged.syscalls.len(),
+            everywhere,
+            merged.syscalls.len() - everywhere,
+            recording_path.display(),
+            profile_path.display()
+        );
+    }
+    Ok(0)
+}
+
+/// `app` or `app.json` -> (`app.recording.json`, `app.json`).
+fn output_paths(output: &Path) -> (PathBuf, PathBuf) {
+    let stem = match output.extension() {
+        Some(ext) if ext == "json" => output.with_extension(""),
+        _ => output.to_path_buf(),
+    };
+    let with = |suffix: &str| {
+        let mut name = stem.file_name().map(OsString::from).unwrap_or_default();
+        name.push(suffix);
+        stem.with_file_name(name)
+    };
+    (with(".recording.json"), with(".json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::diff::tests::{write_recording, TempDir};
+
+    #[test]
+    fn merge_keeps_coverage_and_writes_both_files() {
+        let dir = TempDir::new("merge");
+        let a = write_recording(&dir.0, "a.recording.json", &[0, 1, 56]);
+        let b = write_recording(&dir.0, "b.recording.json", &[0, 1]);
+        let c = write_recording(&dir.0, "c.recording.json", &[0, 318]);
+        let ab = dir.0.join("ab");
+        run(
+            MergeArgs {
+                inputs: vec![a, b],
+                output: ab.clone(),
+            },
+            true,
+        )
+        .unwrap();
+        // Merging a merged recording again counts its runs.
+        let all = dir.0.join("all.json");
+        run(
+            MergeArgs {
+                inputs: vec![dir.0.join("ab.recording.json"), c],
+                output: all,
+            },
+            true,
+        )
+        .unwrap();
+        let merged = MergedRecording::read(&dir.0.join("all.recording.json")).unwrap();
+        assert_eq!(merged.runs.len(), 3);
+        let coverage: Vec<(u32, u64, u64)> = merged
+            .syscalls
+            .iter()
+            .map(|s| (s.nr, s.seen_in, s.count))
+            .collect();
+        assert_eq!(coverage, [(0, 3, 6), (1, 2, 4), (56, 1, 2), (318, 1, 2)]);
+        let profile = profile_gen::read_profile(&dir.0.join("all.json")).unwrap();
+        let names = profile.syscalls().clone().unwrap()[0].names().clone();
+        for name in ["read", "write", "clone", "getrandom", "exit", "exit_group"] {
+            assert!(names.iter().any(|n| n == name), "{name}: {names:?}");
+        }
+
+        // A profile is refused with a message saying what to do instead.
+        let err = run(
+            MergeArgs {
+                inputs: vec![dir.0.join("all.json")],
+                output: dir.0.join("x"),
+            },
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("expected a syscage recording"), "{err}");
+        assert!(err.contains("syscage generate --from A B"), "{err}");
+    }
+
+    #[test]
+    fn output_names() {
+        assert_eq!(
+            output_paths(Path::new("out/merged")),
+            (
+                PathBuf::from("out/merged.recording.json"),
+                PathBuf::from("out/merged.json")
+            )
+        );
+        assert_eq!(
+            output_paths(Path::new("app.json")),
+            (
+                PathBuf::from("app.recording.json"),
+                PathBuf::from("app.json")
+            )
+        );
+    }
+}
