@@ -335,7 +335,9 @@ mod tests {
 
     fn allowed_names(rec: &Recording) -> Vec<String> {
         let generated = profile_from_recording(rec).unwrap();
-        generated.profile.syscalls().as_ref().unwrap()[0].names().clone()
+        generated.profile.syscalls().as_ref().unwrap()[0]
+            .names()
+            .clone()
     }
 
     #[test]

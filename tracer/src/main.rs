@@ -4,10 +4,16 @@
 
 mod bpf;
 mod cgroup;
+mod cgroup_names;
 mod cli;
 mod cmd;
+mod containers;
+mod ebpf_log;
 mod exit;
+mod live;
+mod outputs;
 mod preflight;
+mod session;
 mod supervise;
 mod user;
 
@@ -23,6 +29,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Record(args) => cmd::record::run(args, cli.verbose, cli.quiet),
         Command::Run(args) => cmd::run::run(args),
+        Command::OciHook(args) => cmd::oci_hook::run(args, cli.verbose),
     };
     match result {
         Ok(code) => ExitCode::from(code),

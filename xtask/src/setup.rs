@@ -106,7 +106,8 @@ fn bpf_linker() -> Result<()> {
         .args(["-c", "ldd \"$(command -v bpf-linker)\""])
         .output_if_ok()
         .is_some_and(|ldd| {
-            ldd.lines().any(|l| l.contains("libLLVM") && l.contains(&*lib.to_string_lossy()))
+            ldd.lines()
+                .any(|l| l.contains("libLLVM") && l.contains(&*lib.to_string_lossy()))
                 && !ldd.contains("not found")
         });
     let runs = Cmd::new("bpf-linker")

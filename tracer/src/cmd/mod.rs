@@ -1,4 +1,6 @@
 //! One module per subcommand: each takes its parsed arguments and returns the exit code.
 
+pub(crate) mod oci_hook;
 pub(crate) mod record;
+pub(crate) mod record_all;
 pub(crate) mod run;
