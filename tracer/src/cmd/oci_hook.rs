@@ -11,7 +11,6 @@ use std::{
     io::{Read as _, Write as _},
     os::fd::{AsRawFd as _, OwnedFd},
     path::{Path, PathBuf},
-    time::Instant,
 };
 
 use anyhow::{bail, Context as _, Result};
@@ -80,6 +79,9 @@ pub(crate) fn run(args: OciHookArgs, verbosity: u8) -> Result<u8> {
         }
         ForkResult::Child => {
             drop(ready_read);
+            // The runtime may hand its hooks descriptors it waits on for EOF (crun waits for its
+            // sync pipe to close before it lets the container go on): keep none of them.
+            close_other_fds(ready_write.as_raw_fd());
             // A new session, and a second fork so the recorder is not a session leader and is
             // re-parented away from the runtime.
             let _ = setsid();
@@ -106,6 +108,18 @@ pub(crate) fn run(args: OciHookArgs, verbosity: u8) -> Result<u8> {
             };
             std::process::exit(code);
         }
+    }
+}
+
+/// Closes every descriptor above stderr except `keep`.
+fn close_other_fds(keep: i32) {
+    // SAFETY: close_range(2) on descriptor ranges of this single-threaded process; `keep` and
+    // 0-2 stay open.
+    unsafe {
+        if keep > 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, (keep - 1) as u32, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, (keep + 1) as u32, u32::MAX, 0u32);
     }
 }
 
@@ -159,15 +173,11 @@ fn recorder(
         .context("telling the hook we record")?;
     drop(ready);
 
-    let began = Instant::now();
-    let mut seen_populated = false;
+    // The container's init process was in the cgroup when the hook ran (that is how the
+    // cgroup was found), so the first time it is empty the container has ended.
     loop {
         std::thread::sleep(POLL);
-        let populated = cgroup::is_populated(dir);
-        seen_populated |= populated;
-        // The init process is in the cgroup when the hook runs; an empty cgroup right at the
-        // start would be a runtime that has not moved it yet, so give that a moment.
-        if !dir.exists() || (!populated && (seen_populated || began.elapsed().as_secs() > 10)) {
+        if !cgroup::is_populated(dir) {
             break;
         }
     }
