@@ -26,6 +26,24 @@ pub const COUNTS_MAP: &str = "COUNTS";
 pub const PROGRAM_NAME: &str = "syscage_sys_enter";
 /// The raw tracepoint the program attaches to (`raw_syscalls:sys_enter`).
 pub const TRACEPOINT: &str = "sys_enter";
+/// Name of the eBPF program that marks a cgroup's first completed exec (the entrypoint).
+pub const EXEC_PROGRAM_NAME: &str = "syscage_sched_process_exec";
+/// The raw tracepoint it attaches to (`sched:sched_process_exec`).
+pub const EXEC_TRACEPOINT: &str = "sched_process_exec";
+/// Name of the read-only global (`u8`) that, when 1, makes the program start watching every
+/// cgroup it has not seen yet (`record --all`). Being read-only, the verifier prunes the insert
+/// path entirely when it is 0.
+pub const WATCH_NEW_GLOBAL: &str = "SYSCAGE_WATCH_NEW";
+/// Name of the one-entry arrays holding zeroed values the program copies when it inserts a new
+/// cgroup (a 5 KiB value cannot live on the 512-byte eBPF stack).
+pub const SET_TEMPLATE_MAP: &str = "SET_TEMPLATE";
+pub const COUNTS_TEMPLATE_MAP: &str = "COUNTS_TEMPLATE";
+/// Name of the per-CPU array of tracer statistics, indexed by the `STAT_*` constants.
+pub const STATS_MAP: &str = "STATS";
+/// Cgroups `--all` could not start watching because the maps were full.
+pub const STAT_WATCH_FULL: u32 = 0;
+/// Number of entries in [`STATS_MAP`].
+pub const STATS_LEN: u32 = 1;
 /// Default capacity of both maps when userspace does not size them at load time.
 pub const DEFAULT_MAX_WATCHED: u32 = 64;
 
@@ -38,26 +56,63 @@ pub struct CgroupKey {
     pub cgroup_id: u64,
 }
 
+/// Where a watched cgroup is in the life of a container. Syscalls are recorded per phase so
+/// that a profile can leave out what the runtime did before the seccomp filter was loaded (that
+/// never runs under the filter) and a user can see what their app needs versus the runtime.
+pub mod phase {
+    /// The runtime sets the container up; no seccomp filter is loaded yet.
+    pub const RUNTIME_SETUP: u32 = 0;
+    /// A task of the cgroup loaded a seccomp filter (the runtime, right before the entrypoint):
+    /// from here on everything runs under the profile.
+    pub const RUNTIME_AFTER_FILTER: u32 = 1;
+    /// A task of the cgroup completed an exec: the entrypoint runs. `record -- CMD` and attaching
+    /// to a running container start here.
+    pub const WORKLOAD: u32 = 2;
+    /// Number of phases with their own `seen` table.
+    pub const COUNT: usize = 3;
+    /// The cgroup is in the map only so that `--all` does not re-insert it: record nothing.
+    pub const IGNORED: u32 = 0xff;
+}
+
 /// What one watched cgroup has done, shared by all CPUs.
 ///
-/// `seen` is a byte per syscall number rather than a bit: racing CPUs only ever store `1`, so
-/// no atomic read-modify-write is needed and no sighting can be lost (a bit set by two CPUs at
-/// once with plain load/or/store could lose one of them).
+/// `seen` is a byte per (phase, syscall number) rather than a bit: racing CPUs only ever store
+/// `1`, so no atomic read-modify-write is needed and no sighting can be lost (a bit set by two
+/// CPUs at once with plain load/or/store could lose one of them).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct SyscallSet {
-    /// `1` once the syscall number has been entered by a task of the cgroup.
-    pub seen: [u8; MAX_SYSCALLS],
-    /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) of the first sighting; written just before
-    /// `seen` is set. Two CPUs racing on a first sighting leave one of their two timestamps.
+    /// `seen[phase][nr]` is `1` once the syscall was entered by a task of the cgroup in `phase`.
+    pub seen: [[u8; MAX_SYSCALLS]; phase::COUNT],
+    /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) of the first sighting in any phase; written just
+    /// before `seen` is set. Two CPUs racing on a first sighting leave one of their timestamps.
     pub first_seen_ns: [u64; MAX_SYSCALLS],
+    /// One of [`phase`]'s values; only ever moves forward.
+    pub phase: u32,
+    /// Explicit padding, always zero.
+    pub _pad: u32,
+    /// When a seccomp filter load was first entered (0: never).
+    pub filter_loaded_ns: u64,
+    /// When the first exec completed (0: never, or the recording started in WORKLOAD).
+    pub exec_ns: u64,
 }
 
 impl SyscallSet {
     pub const ZERO: Self = Self {
-        seen: [0; MAX_SYSCALLS],
+        seen: [[0; MAX_SYSCALLS]; phase::COUNT],
         first_seen_ns: [0; MAX_SYSCALLS],
+        phase: phase::RUNTIME_SETUP,
+        _pad: 0,
+        filter_loaded_ns: 0,
+        exec_ns: 0,
     };
+
+    /// An empty set that starts recording in `phase`.
+    pub const fn starting_in(phase: u32) -> Self {
+        let mut set = Self::ZERO;
+        set.phase = phase;
+        set
+    }
 }
 
 /// Per-CPU call counters of one watched cgroup. Each CPU increments only its own copy, so
@@ -87,5 +142,7 @@ mod pod {
 
 // The layouts must have no implicit padding: a padded key would carry garbage bytes.
 const _: () = assert!(core::mem::size_of::<CgroupKey>() == 8);
-const _: () = assert!(core::mem::size_of::<SyscallSet>() == MAX_SYSCALLS * 9);
+const _: () = assert!(
+    core::mem::size_of::<SyscallSet>() == MAX_SYSCALLS * (phase::COUNT + 8) + 4 + 4 + 8 + 8
+);
 const _: () = assert!(core::mem::size_of::<SyscallCounts>() == MAX_SYSCALLS * 8 + 8);

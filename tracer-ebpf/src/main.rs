@@ -13,13 +13,17 @@
 #![allow(unused_crate_dependencies, unreachable_pub)]
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns},
+    bindings::BPF_NOEXIST,
+    helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel},
     macros::{map, raw_tracepoint},
-    maps::{HashMap, PerCpuHashMap},
+    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap},
     programs::RawTracePointContext,
 };
 use aya_log_ebpf::info;
-use tracer_common::{CgroupKey, SyscallCounts, SyscallSet, DEFAULT_MAX_WATCHED, MAX_SYSCALLS};
+use tracer_common::{
+    phase, CgroupKey, SyscallCounts, SyscallSet, DEFAULT_MAX_WATCHED, MAX_SYSCALLS, STATS_LEN,
+    STAT_WATCH_FULL,
+};
 
 /// cgroup id -> syscalls seen (and when first). Userspace sizes it at load time.
 #[map(name = "WATCHED")]
@@ -30,21 +34,90 @@ static WATCHED: HashMap<CgroupKey, SyscallSet> = HashMap::with_max_entries(DEFAU
 static COUNTS: PerCpuHashMap<CgroupKey, SyscallCounts> =
     PerCpuHashMap::with_max_entries(DEFAULT_MAX_WATCHED, 0);
 
+/// Zeroed values to copy from when `--all` inserts a cgroup (array maps start zeroed).
+#[map(name = "SET_TEMPLATE")]
+static SET_TEMPLATE: Array<SyscallSet> = Array::with_max_entries(1, 0);
+#[map(name = "COUNTS_TEMPLATE")]
+static COUNTS_TEMPLATE: Array<SyscallCounts> = Array::with_max_entries(1, 0);
+
+/// Tracer statistics, per CPU (see tracer_common::STAT_*).
+#[map(name = "STATS")]
+static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STATS_LEN, 0);
+
+/// 1: start watching any cgroup not in `WATCHED` yet (`record --all`). Userspace sets it at
+/// load time; it is read-only afterwards, so with 0 the verifier drops the insert path.
+#[unsafe(no_mangle)]
+static SYSCAGE_WATCH_NEW: u8 = 0;
+
+/// Syscalls that load a seccomp filter, with the argument that says so. Only x86_64's numbers
+/// are wired up; other architectures never leave RUNTIME_SETUP through a filter load (the
+/// profile then keeps the runtime's setup syscalls: looser, never broken).
+#[cfg(bpf_target_arch = "x86_64")]
+mod nr {
+    pub(crate) const SECCOMP: u64 = 317;
+    pub(crate) const PRCTL: u64 = 157;
+}
+#[cfg(not(bpf_target_arch = "x86_64"))]
+mod nr {
+    pub(crate) const SECCOMP: u64 = u64::MAX;
+    pub(crate) const PRCTL: u64 = u64::MAX;
+}
+const SECCOMP_SET_MODE_FILTER: u64 = 1;
+const PR_SET_SECCOMP: u64 = 22;
+const SECCOMP_MODE_FILTER: u64 = 2;
+
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn syscage_sys_enter(ctx: RawTracePointContext) -> i32 {
     record(&ctx);
     0
 }
 
+/// sched_process_exec fires after an exec succeeded: the first one in a watched cgroup that is
+/// still in a runtime phase is the container's entrypoint.
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn syscage_sched_process_exec(ctx: RawTracePointContext) -> i32 {
+    let key = current_cgroup();
+    if let Some(set) = WATCHED.get_ptr_mut(&key) {
+        // SAFETY: live map value.
+        unsafe {
+            if (*set).phase < phase::WORKLOAD {
+                (*set).exec_ns = bpf_ktime_get_ns();
+                (*set).phase = phase::WORKLOAD;
+                info!(&ctx, "cgroup {} exec'd its entrypoint", key.cgroup_id);
+            }
+        }
+    }
+    0
+}
+
+#[inline(always)]
+fn current_cgroup() -> CgroupKey {
+    // SAFETY: a helper without arguments, available to tracing programs.
+    CgroupKey {
+        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+    }
+}
+
 #[inline(always)]
 fn record(ctx: &RawTracePointContext) {
-    // SAFETY: a helper without arguments, available to tracing programs.
-    let key = CgroupKey {
-        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+    let key = current_cgroup();
+    let set = match WATCHED.get_ptr_mut(&key) {
+        Some(set) => set,
+        // SAFETY: reading a read-only global.
+        None if unsafe { core::ptr::read_volatile(&SYSCAGE_WATCH_NEW) } != 0 => {
+            match start_watching(&key) {
+                Some(set) => set,
+                None => return,
+            }
+        }
+        None => return, // not watched: the cost every other task on the node pays ends here
     };
-    let Some(set) = WATCHED.get_ptr_mut(&key) else {
-        return; // not watched: the cost every other task on the node pays ends here
-    };
+    // SAFETY: live map value.
+    let current_phase = unsafe { (*set).phase };
+    if current_phase as usize >= phase::COUNT {
+        return; // IGNORED
+    }
+
     // sys_enter's TP_PROTO is (struct pt_regs *regs, long id). A negative id becomes huge here
     // and lands in the out-of-range counter with the too-large ones.
     let id: i64 = ctx.arg(1);
@@ -58,21 +131,96 @@ fn record(ctx: &RawTracePointContext) {
         }
         return;
     }
+    if current_phase == phase::RUNTIME_SETUP && loads_seccomp_filter(ctx, nr) {
+        // SAFETY: live map value. The filter applies after this call returns, so the call
+        // itself still counts as setup.
+        unsafe {
+            (*set).filter_loaded_ns = bpf_ktime_get_ns();
+            (*set).phase = phase::RUNTIME_AFTER_FILTER;
+        }
+        info!(ctx, "cgroup {} loads a seccomp filter", key.cgroup_id);
+    }
     let nr = nr as usize;
-    // SAFETY: `set` and `counts` point at live map values, and `nr < MAX_SYSCALLS` was checked
-    // just above (unchecked indexing: a bounds-check panic path would not pass the verifier).
+    let p = current_phase as usize;
+    // SAFETY: `set` and `counts` point at live map values; `nr < MAX_SYSCALLS` and
+    // `p < phase::COUNT` were checked above (unchecked indexing: a bounds-check panic path would
+    // not pass the verifier).
     unsafe {
-        let seen = (*set).seen.get_unchecked_mut(nr);
-        if *seen == 0 {
-            *(*set).first_seen_ns.get_unchecked_mut(nr) = bpf_ktime_get_ns();
-            *seen = 1;
-            // Once per (cgroup, syscall): off the hot path. Shown with `syscage -v`.
-            info!(ctx, "cgroup {} first entered syscall {}", key.cgroup_id, nr);
+        if (*set).seen.get_unchecked(p).get_unchecked(nr) == &0 {
+            if (*set).first_seen_ns.get_unchecked(nr) == &0 {
+                *(*set).first_seen_ns.get_unchecked_mut(nr) = bpf_ktime_get_ns();
+            }
+            *(*set).seen.get_unchecked_mut(p).get_unchecked_mut(nr) = 1;
+            // Once per (cgroup, phase, syscall): off the hot path. Shown with `syscage -v`.
+            info!(
+                ctx,
+                "cgroup {} first entered syscall {} (phase {})", key.cgroup_id, nr, p
+            );
         }
         if let Some(counts) = counts {
             *(*counts).count.get_unchecked_mut(nr) += 1;
         }
     }
+}
+
+/// `record --all`: insert zeroed entries for a cgroup seen for the first time. A full map is
+/// counted in STATS (userspace reports it loudly), never ignored silently.
+#[inline(always)]
+fn start_watching(key: &CgroupKey) -> Option<*mut SyscallSet> {
+    let set_template = SET_TEMPLATE.get(0)?;
+    let counts_template = COUNTS_TEMPLATE.get(0)?;
+    let counts_ok = COUNTS
+        .insert(key, counts_template, BPF_NOEXIST as u64)
+        .is_ok();
+    let set_ok = WATCHED
+        .insert(key, set_template, BPF_NOEXIST as u64)
+        .is_ok();
+    if !counts_ok || !set_ok {
+        if let Some(full) = STATS.get_ptr_mut(STAT_WATCH_FULL) {
+            // SAFETY: this CPU's slot of a per-CPU array.
+            unsafe { *full += 1 };
+        }
+    }
+    // Another CPU may have inserted it first (EEXIST): look it up either way.
+    WATCHED.get_ptr_mut(key)
+}
+
+/// Whether syscall `nr` about to be entered installs a seccomp filter. Probes that pass a NULL
+/// program (libseccomp and runc check for EFAULT to detect kernel support) do not count.
+#[inline(always)]
+fn loads_seccomp_filter(ctx: &RawTracePointContext, nr: u64) -> bool {
+    if nr != nr::SECCOMP && nr != nr::PRCTL {
+        return false;
+    }
+    let Some([a0, a1, a2]) = syscall_args(ctx) else {
+        return false;
+    };
+    if nr == nr::SECCOMP {
+        a0 == SECCOMP_SET_MODE_FILTER && a2 != 0
+    } else {
+        a0 == PR_SET_SECCOMP && a1 == SECCOMP_MODE_FILTER && a2 != 0
+    }
+}
+
+/// The first three syscall arguments from the saved user registers.
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn syscall_args(ctx: &RawTracePointContext) -> Option<[u64; 3]> {
+    let regs: *const aya_ebpf::bindings::pt_regs = ctx.arg(0);
+    // SAFETY: bpf_probe_read_kernel checks the address; `regs` is the tracepoint's pt_regs.
+    unsafe {
+        Some([
+            bpf_probe_read_kernel(&(*regs).rdi).ok()?,
+            bpf_probe_read_kernel(&(*regs).rsi).ok()?,
+            bpf_probe_read_kernel(&(*regs).rdx).ok()?,
+        ])
+    }
+}
+
+#[cfg(not(bpf_target_arch = "x86_64"))]
+#[inline(always)]
+fn syscall_args(_ctx: &RawTracePointContext) -> Option<[u64; 3]> {
+    None
 }
 
 #[cfg(not(test))]

@@ -7,34 +7,87 @@ use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Context as _, Result};
 use aya::{
-    maps::{HashMap, MapData, PerCpuHashMap, PerCpuValues},
+    maps::{HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues},
     programs::RawTracePoint,
     util::nr_cpus,
     Ebpf, EbpfLoader,
 };
 use tracer_common::{
-    CgroupKey, SyscallCounts, SyscallSet, COUNTS_MAP, MAX_SYSCALLS, PROGRAM_NAME, TRACEPOINT,
-    WATCHED_MAP,
+    phase, CgroupKey, SyscallCounts, SyscallSet, COUNTS_MAP, COUNTS_TEMPLATE_MAP,
+    EXEC_PROGRAM_NAME, EXEC_TRACEPOINT, MAX_SYSCALLS, PROGRAM_NAME, SET_TEMPLATE_MAP, STATS_MAP,
+    STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP, WATCH_NEW_GLOBAL,
 };
 
 /// The compiled eBPF object. aya needs it 8-byte aligned to parse it in place.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/syscage-ebpf"));
 
-/// What the kernel side saw for one cgroup: per syscall number, how often and when first.
-#[derive(Debug, Default)]
+/// What the kernel side saw for one cgroup.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct CgroupSyscalls {
-    /// nr -> (count, first_seen monotonic ns)
-    pub(crate) seen: BTreeMap<u32, (u64, u64)>,
+    pub(crate) seen: BTreeMap<u32, SeenSyscall>,
     pub(crate) out_of_range: u64,
+    /// The cgroup's phase now (see tracer_common::phase).
+    pub(crate) phase: u32,
+    /// CLOCK_MONOTONIC ns of the seccomp filter load and the entrypoint exec (0: not seen).
+    pub(crate) filter_loaded_ns: u64,
+    pub(crate) exec_ns: u64,
+}
+
+impl CgroupSyscalls {
+    /// Adds another cgroup's sightings (a container's sub-cgroup) to these.
+    pub(crate) fn absorb(&mut self, other: &Self) {
+        for (&nr, s) in &other.seen {
+            match self.seen.entry(nr) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(*s);
+                }
+                std::collections::btree_map::Entry::Occupied(slot) => {
+                    let mine = slot.into_mut();
+                    mine.count += s.count;
+                    mine.first_seen_ns = mine.first_seen_ns.min(s.first_seen_ns);
+                    mine.phases |= s.phases;
+                }
+            }
+        }
+        self.out_of_range += other.out_of_range;
+        self.phase = self.phase.max(other.phase);
+        let earliest = |a: u64, b: u64| match (a, b) {
+            (0, x) | (x, 0) => x,
+            (a, b) => a.min(b),
+        };
+        self.filter_loaded_ns = earliest(self.filter_loaded_ns, other.filter_loaded_ns);
+        self.exec_ns = earliest(self.exec_ns, other.exec_ns);
+    }
+}
+
+/// One syscall number of a cgroup.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SeenSyscall {
+    pub(crate) count: u64,
+    /// CLOCK_MONOTONIC ns of the first sighting.
+    pub(crate) first_seen_ns: u64,
+    /// Bit `p` set: seen in phase `p`.
+    pub(crate) phases: u8,
+}
+
+/// How to load the program.
+pub(crate) struct AttachOptions {
+    /// Capacity of the per-cgroup maps.
+    pub(crate) max_watched: u32,
+    /// aya-log level for the eBPF side ([`ebpf_log_level`]).
+    pub(crate) log_level: u8,
+    /// Start watching every cgroup the program has not seen yet (`record --all`).
+    pub(crate) watch_new: bool,
 }
 
 /// The loaded and attached program with its maps. Dropping it detaches the program and frees
 /// the maps (aya closes the link and map fds).
 pub(crate) struct Tracer {
-    /// Kept alive for the link and the log ring buffer; maps are taken out below.
-    _ebpf: Ebpf,
+    /// Owns the programs and their links (and the log ring buffer); maps are taken out below.
+    ebpf: Ebpf,
     watched: HashMap<MapData, CgroupKey, SyscallSet>,
     counts: PerCpuHashMap<MapData, CgroupKey, SyscallCounts>,
+    stats: PerCpuArray<MapData, u64>,
     nr_cpus: usize,
 }
 
@@ -51,20 +104,22 @@ pub(crate) fn ebpf_log_level(verbosity: u8) -> u8 {
 }
 
 impl Tracer {
-    /// Loads the object with room for `max_watched` cgroups and attaches it. `on_log` receives
-    /// the aya-log logger for the eBPF side's messages when `log_level > 0`.
-    pub(crate) fn attach(
-        max_watched: u32,
-        log_level: u8,
+    /// Loads the object and its programs into the kernel without attaching them (see
+    /// [`Tracer::attach`]): maps can be filled before anything is recorded. The logger is
+    /// returned when `log_level > 0`; its lines must be pumped by the caller.
+    pub(crate) fn load(
+        opts: &AttachOptions,
     ) -> Result<(Self, Option<aya_log::EbpfLogger<&'static dyn log::Log>>)> {
+        let watch_new = u8::from(opts.watch_new);
         let mut ebpf = EbpfLoader::new()
-            .map_max_entries(WATCHED_MAP, max_watched)
-            .map_max_entries(COUNTS_MAP, max_watched)
-            .override_global("AYA_LOG_LEVEL", &log_level, true)
+            .map_max_entries(WATCHED_MAP, opts.max_watched)
+            .map_max_entries(COUNTS_MAP, opts.max_watched)
+            .override_global("AYA_LOG_LEVEL", &opts.log_level, true)
+            .override_global(WATCH_NEW_GLOBAL, &watch_new, true)
             .load(EBPF_OBJECT)
             .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
 
-        let logger = if log_level > 0 {
+        let logger = if opts.log_level > 0 {
             match aya_log::EbpfLogger::init(&mut ebpf) {
                 Ok(logger) => Some(logger),
                 Err(e) => {
@@ -76,19 +131,16 @@ impl Tracer {
             None
         };
 
-        let program: &mut RawTracePoint = ebpf
-            .program_mut(PROGRAM_NAME)
-            .with_context(|| format!("eBPF object has no program {PROGRAM_NAME}"))?
-            .try_into()?;
-        // A verifier rejection carries the verifier's log in the error's Display.
-        program
-            .load()
-            .map_err(|e| anyhow!("the kernel refused the eBPF program: {e:#}"))?;
-        program
-            .attach(TRACEPOINT)
-            .map_err(|e| anyhow!("attaching to raw tracepoint {TRACEPOINT}: {e:#}"))?;
-        log::info!("attached {PROGRAM_NAME} to raw tracepoint {TRACEPOINT}");
-
+        for name in [EXEC_PROGRAM_NAME, PROGRAM_NAME] {
+            let program: &mut RawTracePoint = ebpf
+                .program_mut(name)
+                .with_context(|| format!("eBPF object has no program {name}"))?
+                .try_into()?;
+            // A verifier rejection carries the verifier's log in the error's Display.
+            program
+                .load()
+                .map_err(|e| anyhow!("the kernel refused the eBPF program {name}: {e:#}"))?;
+        }
         let watched = HashMap::try_from(
             ebpf.take_map(WATCHED_MAP)
                 .with_context(|| format!("eBPF object has no map {WATCHED_MAP}"))?,
@@ -97,20 +149,52 @@ impl Tracer {
             ebpf.take_map(COUNTS_MAP)
                 .with_context(|| format!("eBPF object has no map {COUNTS_MAP}"))?,
         )?;
+        let stats = PerCpuArray::try_from(
+            ebpf.take_map(STATS_MAP)
+                .with_context(|| format!("eBPF object has no map {STATS_MAP}"))?,
+        )?;
+        for template in [SET_TEMPLATE_MAP, COUNTS_TEMPLATE_MAP] {
+            anyhow::ensure!(
+                ebpf.map(template).is_some(),
+                "eBPF object has no map {template}"
+            );
+        }
         let nr_cpus = nr_cpus().map_err(|(path, e)| anyhow!("reading {path}: {e}"))?;
         Ok((
             Self {
-                _ebpf: ebpf,
+                ebpf,
                 watched,
                 counts,
+                stats,
                 nr_cpus,
             },
             logger,
         ))
     }
 
-    /// Starts recording a cgroup: creates its zeroed entries so the eBPF side only ever writes.
-    pub(crate) fn watch(&mut self, cgroup_id: u64) -> Result<()> {
+    /// Attaches the programs: recording starts.
+    pub(crate) fn attach(&mut self) -> Result<()> {
+        // The exec marker goes first so that no exec can slip between the two attachments.
+        for (name, tracepoint) in [
+            (EXEC_PROGRAM_NAME, EXEC_TRACEPOINT),
+            (PROGRAM_NAME, TRACEPOINT),
+        ] {
+            let program: &mut RawTracePoint = self
+                .ebpf
+                .program_mut(name)
+                .with_context(|| format!("eBPF object has no program {name}"))?
+                .try_into()?;
+            program
+                .attach(tracepoint)
+                .map_err(|e| anyhow!("attaching {name} to raw tracepoint {tracepoint}: {e:#}"))?;
+            log::info!("attached {name} to raw tracepoint {tracepoint}");
+        }
+        Ok(())
+    }
+
+    /// Starts recording a cgroup in `start_phase`: creates its zeroed entries so the eBPF side
+    /// only ever writes.
+    pub(crate) fn watch(&mut self, cgroup_id: u64, start_phase: u32) -> Result<()> {
         let key = CgroupKey { cgroup_id };
         let zeroed = PerCpuValues::try_from(vec![SyscallCounts::ZERO; self.nr_cpus])?;
         self.counts
@@ -118,7 +202,7 @@ impl Tracer {
             .with_context(|| format!("adding cgroup {cgroup_id} to map {COUNTS_MAP}"))?;
         // The set goes in last: it is what turns recording on for the cgroup.
         self.watched
-            .insert(key, SyscallSet::ZERO, 0)
+            .insert(key, SyscallSet::starting_in(start_phase), 0)
             .with_context(|| format!("adding cgroup {cgroup_id} to map {WATCHED_MAP}"))?;
         log::debug!("watching cgroup id {cgroup_id}");
         Ok(())
@@ -135,18 +219,64 @@ impl Tracer {
             .counts
             .get(&key, 0)
             .with_context(|| format!("reading cgroup {cgroup_id} from map {COUNTS_MAP}"))?;
-        let mut out = CgroupSyscalls::default();
+        let mut out = CgroupSyscalls {
+            phase: set.phase,
+            filter_loaded_ns: set.filter_loaded_ns,
+            exec_ns: set.exec_ns,
+            ..Default::default()
+        };
         for cpu in per_cpu.iter() {
             out.out_of_range += cpu.out_of_range;
         }
         for nr in 0..MAX_SYSCALLS {
-            if set.seen[nr] == 0 {
+            let mut phases = 0u8;
+            for (p, seen) in set.seen.iter().enumerate() {
+                if seen[nr] != 0 {
+                    phases |= 1 << p;
+                }
+            }
+            if phases == 0 {
                 continue;
             }
             let count: u64 = per_cpu.iter().map(|cpu| cpu.count[nr]).sum();
-            out.seen.insert(nr as u32, (count, set.first_seen_ns[nr]));
+            out.seen.insert(
+                nr as u32,
+                SeenSyscall {
+                    count,
+                    first_seen_ns: set.first_seen_ns[nr],
+                    phases,
+                },
+            );
         }
         Ok(out)
+    }
+
+    /// The ids of every cgroup in the map (those `--all` started watching on its own too).
+    pub(crate) fn watched_ids(&self) -> Vec<u64> {
+        self.watched
+            .keys()
+            .filter_map(Result::ok)
+            .map(|k| k.cgroup_id)
+            .collect()
+    }
+
+    /// Stops recording a cgroup but keeps it in the map, so that `--all` does not insert it again
+    /// on its next syscall.
+    pub(crate) fn ignore(&mut self, cgroup_id: u64) {
+        let key = CgroupKey { cgroup_id };
+        if let Err(e) = self
+            .watched
+            .insert(key, SyscallSet::starting_in(phase::IGNORED), 0)
+        {
+            log::warn!("marking cgroup {cgroup_id} ignored in map {WATCHED_MAP}: {e}");
+        }
+    }
+
+    /// How many cgroups `--all` could not start watching because the maps were full.
+    pub(crate) fn cgroups_not_watched(&self) -> u64 {
+        self.stats
+            .get(&STAT_WATCH_FULL, 0)
+            .map_or(0, |per_cpu| per_cpu.iter().sum())
     }
 
     /// Stops recording a cgroup and frees its entries.

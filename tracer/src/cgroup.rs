@@ -91,6 +91,94 @@ pub(crate) fn cgroup_of_pid(mount: &Path, pid: &str) -> Result<PathBuf> {
     Ok(mount.join(rel.trim_start_matches('/')))
 }
 
+/// `--cgroup PATH`: absolute (`/sys/fs/cgroup/...`, inside the mount) or relative to the cgroup2
+/// mount (`/default/web`, `system.slice/x.service`).
+pub(crate) fn resolve_cgroup_arg(mount: &Path, arg: &Path) -> Result<PathBuf> {
+    let dir = if arg.starts_with(mount) {
+        arg.to_path_buf()
+    } else {
+        mount.join(arg.strip_prefix("/").unwrap_or(arg))
+    };
+    anyhow::ensure!(
+        dir.join("cgroup.procs").is_file(),
+        "--cgroup {}: {} is not a cgroup v2 directory (cgroup2 is mounted at {})",
+        arg.display(),
+        dir.display(),
+        mount.display()
+    );
+    Ok(dir)
+}
+
+/// The path of a cgroup directory relative to the mount, as `/a/b` (`/` for the root).
+pub(crate) fn relative_path(mount: &Path, dir: &Path) -> String {
+    let rel = dir.strip_prefix(mount).unwrap_or(dir);
+    format!("/{}", rel.to_string_lossy().trim_start_matches('/'))
+}
+
+/// Whether any process is in the cgroup or below it (`cgroup.events` `populated 1`); a removed
+/// cgroup is not.
+pub(crate) fn is_populated(dir: &Path) -> bool {
+    fs::read_to_string(dir.join("cgroup.events"))
+        .is_ok_and(|events| events.lines().any(|l| l.trim() == "populated 1"))
+}
+
+/// Every cgroup directory below the mount, by id (inode). Cgroups that vanish during the walk
+/// are skipped.
+pub(crate) fn index_by_id(mount: &Path) -> std::collections::HashMap<u64, PathBuf> {
+    let mut index = std::collections::HashMap::new();
+    let mut stack = vec![mount.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if let Ok(id) = cgroup_id(&dir) {
+            index.insert(id, dir.clone());
+        }
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(entry.path());
+            }
+        }
+    }
+    index
+}
+
+/// `--container ID`: the cgroup of the container whose id is ID or starts with it (a unique
+/// prefix), found by the naming patterns of the runtimes (see `containers`).
+pub(crate) fn find_container(mount: &Path, id: &str) -> Result<PathBuf> {
+    anyhow::ensure!(!id.is_empty(), "--container: empty container id");
+    let mut matches: Vec<(String, PathBuf)> = Vec::new();
+    for dir in index_by_id(mount).into_values() {
+        let rel = relative_path(mount, &dir);
+        if let Some(c) = crate::containers::classify(&rel) {
+            // Only the container's own cgroup, not its sub-cgroups.
+            if c.cgroup == rel && c.id.starts_with(id) {
+                matches.push((c.id, dir));
+            }
+        }
+    }
+    matches.sort();
+    matches.dedup_by(|a, b| a.1 == b.1);
+    // An exact id wins over longer ids it is a prefix of.
+    if let Some(exact) = matches.iter().find(|(cid, _)| cid == id) {
+        return Ok(exact.1.clone());
+    }
+    match matches.as_slice() {
+        [(_, dir)] => Ok(dir.clone()),
+        [] => bail!(
+            "--container {id}: no container cgroup with that id (or id prefix) under {}",
+            mount.display()
+        ),
+        many => bail!(
+            "--container {id}: the prefix is ambiguous, it matches {}",
+            many.iter()
+                .map(|(cid, _)| cid.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// A fresh leaf cgroup that syscage owns; removed on drop, also on error paths. Processes
 /// still inside (a daemon the command left behind) are moved back to syscage's own cgroup
 /// first, because a cgroup with members cannot be removed.

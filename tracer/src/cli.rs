@@ -1,8 +1,13 @@
 //! Command-line interface: one Args struct per subcommand; the doc comments are the help text.
 
-use std::{ffi::OsString, path::PathBuf};
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use anyhow::Result;
+use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand};
 
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
@@ -37,38 +42,145 @@ pub(crate) enum Command {
     Generate(crate::cmd::generate::GenerateArgs),
     Diff(crate::cmd::diff::DiffArgs),
     Merge(crate::cmd::merge::MergeArgs),
+    OciHook(OciHookArgs),
 }
 
-/// Run a command in a fresh cgroup while recording every syscall it and its children make,
-/// then write a seccomp profile that allows exactly those.
+/// Record the syscalls of a command, a cgroup, a process, a container or every container, and
+/// write the seccomp profile that allows exactly those.
 ///
-/// The eBPF recorder is attached and the cgroup watched before the command starts, so its first
-/// syscall after exec is seen; threads, children and grandchildren inherit the cgroup and are
-/// recorded too. The command's stdin/stdout/stderr pass through and its exit status becomes
-/// syscage's. SIGTERM/SIGINT sent to syscage are passed on to the command, and the profile is
-/// still written when it ends that way. Needs root (loading eBPF, creating a cgroup).
+/// With a COMMAND, syscage runs it in a fresh cgroup: the eBPF recorder is attached and the
+/// cgroup watched before the command starts, so its first syscall after exec is seen; threads,
+/// children and grandchildren inherit the cgroup and are recorded too. The command's
+/// stdin/stdout/stderr pass through and its exit status becomes syscage's. SIGTERM/SIGINT sent
+/// to syscage are passed on to the command, and the profile is still written when it ends that
+/// way.
+///
+/// With --cgroup, --pid or --container, syscage records what that running cgroup does from now
+/// on, until Ctrl-C, --duration, or the cgroup is empty or removed. With --all it records every
+/// container on the node at once and writes one profile per container into --output-dir.
+/// A live view on stderr (on a terminal, without --quiet) shows syscalls as they first appear.
+///
+/// Needs root (loading eBPF, creating or reading cgroups).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  sudo syscage record --output app.json -- ./my-server --port 8080\n  \
-    sudo syscage run --profile app.json -- ./my-server --port 8080"
+    group(ArgGroup::new("target").required(true).args(["cgroup", "pid", "container", "all", "command"])),
+    after_help = "Examples:\n  sudo syscage record --output app.json -- ./my-server --port 8080\n  \
+    sudo syscage run --profile app.json -- ./my-server --port 8080\n  \
+    sudo syscage record --container 3f1e0bd0a3c5 --duration 10m --output web.json\n  \
+    sudo syscage record --all --output-dir profiles/"
 )]
 pub(crate) struct RecordArgs {
     /// Where to write the seccomp profile (OCI runtime-spec JSON, usable as a Kubernetes
-    /// Localhost profile).
+    /// Localhost profile). Required except with --all.
     #[arg(short, long, value_name = "FILE")]
-    pub(crate) output: PathBuf,
+    pub(crate) output: Option<PathBuf>,
 
     /// Where to write the recording (the raw facts: every syscall with number, name, count and
     /// first appearance; command; times; kernel). Default: next to the profile, `NAME.recording.json`.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
     pub(crate) recording: Option<PathBuf>,
+
+    /// Record this existing cgroup v2 (absolute, or relative to the cgroup2 mount).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) cgroup: Option<PathBuf>,
+
+    /// Record the cgroup this process is in.
+    #[arg(long, value_name = "PID")]
+    pub(crate) pid: Option<u32>,
+
+    /// Record this container (full id or a unique prefix) of runc, crun, containerd, Docker,
+    /// Podman, CRI-O or Kubernetes, found by its cgroup.
+    #[arg(long, value_name = "ID")]
+    pub(crate) container: Option<String>,
+
+    /// Record every container on the node, each from its first syscall if it starts while
+    /// recording; writes DIR/<container id>.json and .recording.json per container.
+    #[arg(long)]
+    pub(crate) all: bool,
+
+    /// With --all: the directory for the per-container outputs.
+    #[arg(long, value_name = "DIR", default_value = ".", requires = "all")]
+    pub(crate) output_dir: PathBuf,
+
+    /// With --all: how many cgroups the recorder can hold at once (every cgroup that makes a
+    /// syscall takes one until it is removed).
+    #[arg(long, value_name = "N", default_value_t = 1024, requires = "all")]
+    pub(crate) max_cgroups: u32,
+
+    /// Stop after this long (e.g. `30s`, `10m`); a COMMAND gets SIGTERM then.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub(crate) duration: Option<Duration>,
 
     #[command(flatten)]
     pub(crate) user: UserArg,
 
     /// The command to record, with its arguments.
-    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub(crate) command: Vec<OsString>,
+}
+
+/// What `record` records.
+pub(crate) enum RecordTarget<'a> {
+    Command(&'a [OsString]),
+    Cgroup(&'a Path),
+    Pid(u32),
+    Container(&'a str),
+    All,
+}
+
+impl RecordArgs {
+    pub(crate) fn target(&self) -> Result<RecordTarget<'_>> {
+        Ok(if let Some(path) = &self.cgroup {
+            RecordTarget::Cgroup(path)
+        } else if let Some(pid) = self.pid {
+            RecordTarget::Pid(pid)
+        } else if let Some(id) = &self.container {
+            RecordTarget::Container(id)
+        } else if self.all {
+            RecordTarget::All
+        } else {
+            anyhow::ensure!(
+                !self.command.is_empty(),
+                "record: give a COMMAND or one of --cgroup, --pid, --container, --all"
+            );
+            RecordTarget::Command(&self.command)
+        })
+    }
+
+    pub(crate) fn required_output(&self) -> Result<PathBuf> {
+        self.output.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "record: --output FILE is required (only --all writes into --output-dir)"
+            )
+        })
+    }
+}
+
+/// Run as an OCI runtime hook (`createRuntime`, or `prestart` for older runtimes): start
+/// recording the container before its process runs user code, and write its profile when the
+/// container stops.
+///
+/// The runtime passes the container's state (id, pid, bundle, annotations) on stdin. The hook
+/// starts a recorder in the background, waits until it watches the container's cgroup, and
+/// returns; the recorder writes the profile once the container's cgroup is empty. The output
+/// path is the annotation `io.syscage.output` (a file) if set, else `--output-dir`/<id>.json.
+///
+/// For the tightest profile, give the container a permissive seccomp profile while recording
+/// (e.g. defaultAction SCMP_ACT_LOG): syscage then sees where the runtime loads the filter and
+/// leaves out the runtime's setup before it.
+#[derive(Debug, Args)]
+#[command(after_help = "Hook entry in config.json (runc, crun):\n  \
+    \"hooks\": {\"createRuntime\": [{\"path\": \"/usr/local/bin/syscage\",\n    \
+    \"args\": [\"syscage\", \"oci-hook\", \"--output-dir\", \"/var/lib/syscage\"]}]}")]
+pub(crate) struct OciHookArgs {
+    /// Directory for `<container id>.json` and `<container id>.recording.json`, unless the
+    /// container's annotation `io.syscage.output` names the profile file.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output_dir: Option<PathBuf>,
+
+    /// Append the background recorder's messages to this file (it has no terminal).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) log: Option<PathBuf>,
 }
 
 /// Run a command under a seccomp profile, to check a profile before shipping it.

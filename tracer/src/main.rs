@@ -4,10 +4,16 @@
 
 mod bpf;
 mod cgroup;
+mod cgroup_names;
 mod cli;
 mod cmd;
+mod containers;
+mod ebpf_log;
 mod exit;
+mod live;
+mod outputs;
 mod preflight;
+mod session;
 mod supervise;
 mod user;
 
@@ -38,6 +44,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Diff(args) => cmd::diff::run(args),
         Command::Merge(args) => cmd::merge::run(args, cli.quiet),
+        Command::OciHook(args) => cmd::oci_hook::run(args, cli.verbose),
     };
     match result {
         Ok(code) => ExitCode::from(code),

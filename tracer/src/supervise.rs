@@ -26,17 +26,25 @@ use crate::exit::{Failure, EXIT_CANNOT_EXECUTE, EXIT_ERROR, EXIT_NOT_FOUND};
 /// Signals a user or an orchestrator sends to stop or poke a workload.
 const RELAYED: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
 
-/// Runs `command` to its end and returns how it ended. `pre_exec` runs in the child after fork,
-/// immediately before exec, and must only make async-signal-safe calls.
+/// A started child, with signal relaying running until it is reaped.
+pub(crate) struct RunningChild {
+    child: std::process::Child,
+    program: String,
+    handle: signal_hook::iterator::Handle,
+    relay: Option<thread::JoinHandle<()>>,
+}
+
+/// Starts `command`. `pre_exec` runs in the child after fork, immediately before exec, and must
+/// only make async-signal-safe calls.
 ///
 /// While the child runs, signals syscage receives from another process (`kill`, an
 /// orchestrator's SIGTERM) are relayed to it. Signals the kernel generates for the terminal's
 /// process group (Ctrl-C) already reach the child, which shares that group, so they are not
 /// sent a second time. syscage itself survives them: the recording still has to be written.
-pub(crate) fn run_child(
+pub(crate) fn spawn_child(
     mut command: Command,
     pre_exec: impl FnMut() -> io::Result<()> + Send + Sync + 'static,
-) -> Result<ExitStatus> {
+) -> Result<RunningChild> {
     // Handlers go in before the child exists, so no signal can kill syscage in between.
     let mut signals =
         SignalsInfo::<WithOrigin>::new(RELAYED).context("installing signal handlers")?;
@@ -45,7 +53,7 @@ pub(crate) fn run_child(
     // SAFETY: the caller promises the hook is async-signal-safe.
     unsafe { command.pre_exec(pre_exec) };
     let program = command.get_program().to_string_lossy().into_owned();
-    let mut child = match command.spawn() {
+    let child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
             handle.close();
@@ -78,12 +86,68 @@ pub(crate) fn run_child(
             unsafe { libc::kill(pid, origin.signal) };
         }
     });
-    let status = child
-        .wait()
-        .with_context(|| format!("waiting for {program:?}"));
-    handle.close();
-    let _ = relay.join();
-    status
+    Ok(RunningChild {
+        child,
+        program,
+        handle,
+        relay: Some(relay),
+    })
+}
+
+impl RunningChild {
+    /// Waits up to `timeout` for the child to end.
+    pub(crate) fn wait_timeout(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Result<Option<ExitStatus>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .with_context(|| format!("waiting for {:?}", self.program))?
+            {
+                self.stop_relay();
+                return Ok(Some(status));
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            thread::sleep((deadline - now).min(std::time::Duration::from_millis(5)));
+        }
+    }
+
+    /// Waits for the child to end.
+    pub(crate) fn wait(mut self) -> Result<ExitStatus> {
+        let status = self
+            .child
+            .wait()
+            .with_context(|| format!("waiting for {:?}", self.program));
+        self.stop_relay();
+        status
+    }
+
+    fn stop_relay(&mut self) {
+        self.handle.close();
+        if let Some(relay) = self.relay.take() {
+            let _ = relay.join();
+        }
+    }
+}
+
+impl Drop for RunningChild {
+    fn drop(&mut self) {
+        self.stop_relay();
+    }
+}
+
+/// Runs `command` to its end (see [`spawn_child`]) and returns how it ended.
+pub(crate) fn run_child(
+    command: Command,
+    pre_exec: impl FnMut() -> io::Result<()> + Send + Sync + 'static,
+) -> Result<ExitStatus> {
+    spawn_child(command, pre_exec)?.wait()
 }
 
 /// Finds the program to execute the way `execvp` would (a name with a `/` as is, else the first

@@ -3,5 +3,7 @@
 pub(crate) mod diff;
 pub(crate) mod generate;
 pub(crate) mod merge;
+pub(crate) mod oci_hook;
 pub(crate) mod record;
+pub(crate) mod record_all;
 pub(crate) mod run;

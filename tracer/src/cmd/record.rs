@@ -1,150 +1,103 @@
-//! `syscage record -- CMD`: run a command in a fresh, watched cgroup and write its recording and
-//! seccomp profile.
+//! `syscage record`: record a command in a fresh cgroup, or an existing cgroup, process or
+//! container, or every container on the node; write recordings and seccomp profiles.
 
 use std::{
     ffi::OsString,
-    io::Write as _,
-    os::{
-        fd::AsRawFd as _,
-        unix::{fs::chown, process::CommandExt as _},
-    },
-    path::{Path, PathBuf},
+    os::{fd::AsRawFd as _, unix::process::CommandExt as _},
+    path::Path,
     process::Command,
-    time::SystemTime,
+    sync::{atomic::AtomicBool, Arc},
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, Result};
-use profile_gen::{
-    host_info, native_arch, profile_from_recording, profile_to_json, write_atomic, ExitInfo,
-    Recording, SyscallRecord,
-};
+use profile_gen::{ExitInfo, Target};
+use tracer_common::phase;
 
 use crate::{
-    bpf::{ebpf_log_level, CgroupSyscalls, Tracer},
     cgroup::{self, LeafCgroup},
-    cli::RecordArgs,
+    cli::{RecordArgs, RecordTarget},
+    containers,
+    live::LiveView,
+    outputs::{write_recording_and_profile, OutputPaths},
     preflight,
-    supervise::{exit_code_of, resolve_program, run_child},
+    session::{build_recording, Session, Start, Subject},
+    supervise::{exit_code_of, resolve_program, spawn_child},
     user::{self, Credentials},
 };
 
-/// `record` watches one cgroup; a little headroom costs nothing.
+/// `record` of one target watches one cgroup; a little headroom costs nothing.
 const MAX_WATCHED: u32 = 4;
+/// How often the maps are polled for the live view and the stop conditions.
+pub(crate) const POLL: Duration = Duration::from_millis(100);
 
 pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
-    let recording_path = args
-        .recording
-        .clone()
-        .unwrap_or_else(|| recording_path_for(&args.output));
-    check_output_dir(&args.output)?;
-    check_output_dir(&recording_path)?;
+    match args.target()? {
+        RecordTarget::Command(command) => record_command(&args, command, verbosity, quiet),
+        RecordTarget::All => crate::cmd::record_all::run(&args, verbosity, quiet),
+        target => record_existing(&args, target, verbosity, quiet),
+    }
+}
+
+fn record_command(
+    args: &RecordArgs,
+    command: &[OsString],
+    verbosity: u8,
+    quiet: bool,
+) -> Result<u8> {
+    let paths = OutputPaths::new(args.required_output()?, args.recording.clone())?;
     let creds = user::workload_credentials(args.user.user.as_deref())?;
     // A command that cannot start gets no profile: it would only hold syscage's failed exec
     // and could replace a good profile from an earlier run.
-    let program = resolve_program(&args.command[0])?;
+    let program = resolve_program(&command[0])?;
     preflight::check_privileges()?;
     let mount = cgroup::cgroup2_mount()?;
     log::info!("cgroup v2 is mounted at {}", mount.display());
     cgroup::remove_stale_leaves(&mount);
 
-    let (mut tracer, logger) = Tracer::attach(MAX_WATCHED, ebpf_log_level(verbosity))?;
-    let log_pump = logger.map(spawn_log_pump);
     let leaf = LeafCgroup::create(&mount)?;
-    tracer.watch(leaf.id())?;
+    // Everything from the command's execve on is its own: it starts in the workload phase.
+    let mut session = Session::start(MAX_WATCHED, false, verbosity, |tracer| {
+        tracer.watch(leaf.id(), phase::WORKLOAD)
+    })?;
     log::info!(
         "recording cgroup {} (id {})",
         leaf.dir().display(),
         leaf.id()
     );
 
-    let started_at = SystemTime::now();
-    let started_mono_ns = monotonic_ns();
-    let status = run_in_cgroup(&program, &args.command, &leaf, creds.as_ref());
-    let ended_at = SystemTime::now();
+    let start = Start::now(phase::WORKLOAD);
+    let status = run_in_cgroup(&program, command, &leaf, creds.as_ref(), args.duration);
 
     // Read what was recorded even if the child could not be started: the error wins below, but
-    // the maps are emptied and the cgroup removed either way (Drop of `leaf` and `tracer`).
-    let seen = tracer.read(leaf.id());
-    tracer.unwatch(leaf.id());
-    drop(log_pump);
+    // the maps are emptied and the cgroup removed either way (Drop of `leaf` and `session`).
+    let seen = session.tracer.read(leaf.id());
+    session.tracer.unwatch(leaf.id());
+    drop(session);
     drop(leaf);
     let status = status?;
     let seen = seen?;
 
-    let recording = build_recording(
-        &args.command,
-        seen,
-        started_at,
-        ended_at,
-        started_mono_ns,
-        status,
-    )?;
-    let generated = profile_from_recording(&recording)
-        .with_context(|| format!("generating the profile for {}", args.output.display()))?;
-    for nr in &generated.unknown_numbers {
-        log::warn!(
-            "syscall number {nr} is not known to libseccomp for {}: kept in the recording, left out of the profile",
-            recording.arch
-        );
-    }
-    if recording.out_of_range_count > 0 {
-        log::warn!(
-            "{} syscalls had numbers beyond the tracer's table ({}); they are counted in the recording's out_of_range_count",
-            recording.out_of_range_count,
-            tracer_common::MAX_SYSCALLS
-        );
-    }
-    write_output(
-        &recording_path,
-        recording.to_json().as_bytes(),
-        creds.as_ref(),
-    )?;
-    write_output(
-        &args.output,
-        profile_to_json(&generated.profile).as_bytes(),
-        creds.as_ref(),
-    )?;
+    let argv = command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let subject = Subject {
+        command: Some(argv),
+        target: None,
+        exit: ExitInfo::from_status(status),
+    };
+    let recording = build_recording(&seen, start, subject)?;
+    let allowed = write_recording_and_profile(&recording, &paths, creds.as_ref())?;
     if !quiet {
         eprintln!(
-            "syscage: recorded {} distinct syscalls; wrote profile {} and recording {}",
+            "syscage: recorded {} distinct syscalls ({allowed} in the profile); wrote profile {} and recording {}",
             recording.syscalls.len(),
-            args.output.display(),
-            recording_path.display()
+            paths.profile.display(),
+            paths.recording.display()
         );
     }
     Ok(exit_code_of(status))
-}
-
-/// `app.json` -> `app.recording.json`; `app` -> `app.recording.json`.
-fn recording_path_for(profile: &Path) -> PathBuf {
-    let stem = match profile.extension() {
-        Some(ext) if ext == "json" => profile.with_extension(""),
-        _ => profile.to_path_buf(),
-    };
-    let mut name = stem.file_name().map(OsString::from).unwrap_or_default();
-    name.push(".recording.json");
-    stem.with_file_name(name)
-}
-
-/// Fails early, before the workload runs, when an output could not be written afterwards.
-fn check_output_dir(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let meta =
-        std::fs::metadata(dir).with_context(|| format!("output directory {}", dir.display()))?;
-    anyhow::ensure!(
-        meta.is_dir(),
-        "output directory {}: not a directory",
-        dir.display()
-    );
-    anyhow::ensure!(
-        !path.is_dir(),
-        "output {}: is a directory, expected a file path",
-        path.display()
-    );
-    Ok(())
 }
 
 fn run_in_cgroup(
@@ -152,6 +105,7 @@ fn run_in_cgroup(
     command: &[OsString],
     leaf: &LeafCgroup,
     creds: Option<&Credentials>,
+    duration: Option<Duration>,
 ) -> Result<std::process::ExitStatus> {
     let procs = leaf.open_procs()?;
     let mut cmd = Command::new(program);
@@ -168,7 +122,7 @@ fn run_in_cgroup(
     // In the child, after fork and right before exec: drop privileges first (those calls stay
     // in syscage's cgroup and out of the recording), then move into the watched cgroup by
     // writing "0" through the descriptor root opened. The next syscall is the command's execve.
-    run_child(cmd, move || {
+    let mut child = spawn_child(cmd, move || {
         if let Some(c) = &creds {
             user::switch_to(c)?;
         }
@@ -178,147 +132,123 @@ fn run_in_cgroup(
             return Err(std::io::Error::last_os_error());
         }
         Ok(())
-    })
-}
-
-fn build_recording(
-    command: &[OsString],
-    seen: CgroupSyscalls,
-    started_at: SystemTime,
-    ended_at: SystemTime,
-    started_mono_ns: u64,
-    status: std::process::ExitStatus,
-) -> Result<Recording> {
-    let arch = native_arch();
-    let argv = command
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let mut recording = Recording::new(arch, Some(argv), started_at, host_info().context("uname")?);
-    recording.finish(ended_at, ExitInfo::from_status(status));
-    recording.syscalls = seen
-        .seen
-        .into_iter()
-        .map(|(nr, (count, first_ns))| {
-            SyscallRecord::new(
-                arch,
-                nr,
-                count,
-                first_ns.saturating_sub(started_mono_ns) / 1000,
-            )
-        })
-        .collect();
-    recording.out_of_range_count = seen.out_of_range;
-    recording.sort_syscalls();
-    Ok(recording)
-}
-
-/// Writes atomically and, under sudo, hands the file to the user the workload ran as, so a user
-/// can edit and move their own profile.
-fn write_output(path: &Path, contents: &[u8], creds: Option<&Credentials>) -> Result<()> {
-    write_atomic(path, contents).with_context(|| format!("writing {}", path.display()))?;
-    if let Some(c) = creds {
-        chown(path, Some(c.uid), Some(c.gid))
-            .with_context(|| format!("chown {}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// CLOCK_MONOTONIC in ns: the clock `bpf_ktime_get_ns()` stamps first sightings with.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
+    })?;
+    let Some(limit) = duration else {
+        return child.wait();
     };
-    // SAFETY: valid out-pointer; CLOCK_MONOTONIC cannot fail on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// Relays the eBPF program's aya-log lines to our logger from a background thread with a
-/// small tokio runtime, for as long as the returned guard lives.
-fn spawn_log_pump(logger: aya_log::EbpfLogger<&'static dyn log::Log>) -> LogPump {
-    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => return log::warn!("eBPF log relay unavailable: {e}"),
-        };
-        rt.block_on(async move {
-            // SAFETY: the logger owns its ring buffer's fd and keeps it open, unchanged, for as
-            // long as it lives, and the AsyncFd owns the logger.
-            let registered = unsafe {
-                tokio::io::unix::AsyncFd::register_with_interest(
-                    logger,
-                    tokio::io::Interest::READABLE,
-                )
-            };
-            let mut fd = match registered {
-                Ok(fd) => fd,
-                Err(e) => return log::warn!("eBPF log relay unavailable: {e}"),
-            };
-            loop {
-                tokio::select! {
-                    _ = &mut stop_rx => break,
-                    guard = fd.readable_mut() => match guard {
-                        Ok(mut guard) => {
-                            guard.get_inner_mut().flush();
-                            guard.clear_ready();
-                        }
-                        Err(_) => break,
-                    },
-                }
-            }
-            fd.get_mut().flush();
-        });
-        let _ = std::io::stderr().flush();
-    });
-    LogPump {
-        stop: Some(stop_tx),
-        thread: Some(thread),
+    if let Some(status) = child.wait_timeout(limit)? {
+        return Ok(status);
     }
-}
-
-struct LogPump {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for LogPump {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+    // --duration is up: end the command the way an orchestrator would, and keep its status.
+    log::info!(
+        "--duration {} is up: sending SIGTERM to the command",
+        humantime::format_duration(limit)
+    );
+    for pid in leaf.members() {
+        if let Ok(pid) = pid.parse::<i32>() {
+            // SAFETY: plain kill(2) of a process in our own cgroup.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
         }
     }
+    child.wait()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Records a cgroup that exists already: `--cgroup`, `--pid`, `--container`.
+fn record_existing(
+    args: &RecordArgs,
+    target: RecordTarget<'_>,
+    verbosity: u8,
+    quiet: bool,
+) -> Result<u8> {
+    let paths = OutputPaths::new(args.required_output()?, args.recording.clone())?;
+    preflight::check_privileges()?;
+    let mount = cgroup::cgroup2_mount()?;
+    let dir = match target {
+        RecordTarget::Cgroup(path) => cgroup::resolve_cgroup_arg(&mount, path)?,
+        RecordTarget::Pid(pid) => cgroup::cgroup_of_pid(&mount, &pid.to_string())?,
+        RecordTarget::Container(id) => cgroup::find_container(&mount, id)?,
+        RecordTarget::Command(_) | RecordTarget::All => unreachable!("dispatched in run()"),
+    };
+    let id = cgroup::cgroup_id(&dir)?;
+    let target = target_of(&mount, &dir);
+    let label = target
+        .container_id
+        .clone()
+        .unwrap_or_else(|| target.cgroup.clone());
+    log::info!("recording cgroup {} (id {id})", dir.display());
 
-    #[test]
-    fn recording_path_sits_next_to_the_profile() {
-        assert_eq!(
-            recording_path_for(Path::new("app.json")),
-            PathBuf::from("app.recording.json")
-        );
-        assert_eq!(
-            recording_path_for(Path::new("/x/y/app.json")),
-            PathBuf::from("/x/y/app.recording.json")
-        );
-        assert_eq!(
-            recording_path_for(Path::new("profile")),
-            PathBuf::from("profile.recording.json")
-        );
-        assert_eq!(
-            recording_path_for(Path::new("a.b.json")),
-            PathBuf::from("a.b.recording.json")
+    let stop = stop_on_signals()?;
+    // Attached to a running cgroup: what it does from now on is its workload.
+    let mut session = Session::start(MAX_WATCHED, false, verbosity, |tracer| {
+        tracer.watch(id, phase::WORKLOAD)
+    })?;
+    let start = Start::now(phase::WORKLOAD);
+    let deadline = args.duration.map(|d| Instant::now() + d);
+    let mut live = LiveView::new(quiet);
+    let why = loop {
+        std::thread::sleep(POLL);
+        if let Ok(seen) = session.tracer.read(id) {
+            live.update(&label, &seen);
+        }
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            break "interrupted";
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break "--duration is up";
+        }
+        if !cgroup::is_populated(&dir) {
+            break "the cgroup is empty or gone";
+        }
+    };
+    live.finish();
+    log::info!("stopping: {why}");
+    let seen = session.tracer.read(id)?;
+    session.tracer.unwatch(id);
+    drop(session);
+
+    let subject = Subject {
+        command: None,
+        target: Some(target),
+        exit: None,
+    };
+    let recording = build_recording(&seen, start, subject)?;
+    let allowed = write_recording_and_profile(&recording, &paths, None)?;
+    if !quiet {
+        eprintln!(
+            "syscage: {label}: recorded {} distinct syscalls ({allowed} in the profile) until {why}; wrote {} and {}",
+            recording.syscalls.len(),
+            paths.profile.display(),
+            paths.recording.display()
         );
     }
+    Ok(0)
+}
+
+/// What the recording metadata says about a cgroup: its path and, for containers, what the path
+/// shows (id, runtime, pod, namespace).
+pub(crate) fn target_of(mount: &Path, dir: &Path) -> Target {
+    let rel = cgroup::relative_path(mount, dir);
+    let mut target = Target {
+        cgroup: rel.clone(),
+        ..Default::default()
+    };
+    if let Some(mut c) = containers::classify(&rel) {
+        containers::refine_runtime(&mut c, Path::new("/run"));
+        target.container_id = Some(c.id);
+        target.runtime = Some(c.runtime);
+        target.pod_uid = c.pod_uid;
+        target.namespace = c.namespace;
+    }
+    target
+}
+
+/// SIGINT/SIGTERM/SIGHUP end a recording of an existing cgroup (the workload is not ours to
+/// signal): the returned flag turns true.
+pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    Ok(stop)
 }

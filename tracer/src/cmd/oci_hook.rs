@@ -1,0 +1,230 @@
+//! `syscage oci-hook`: record a container from before its process runs user code, started by
+//! the runtime as a `createRuntime` (or `prestart`) hook.
+//!
+//! The runtime waits for a hook to exit, and waits for its stdout/stderr to close, before it
+//! lets the container go on. So the hook starts a detached recorder (double fork, new session,
+//! stdio away from the runtime's pipes), waits until that recorder watches the container's
+//! cgroup, and exits. The recorder writes the profile when the cgroup is empty or removed.
+
+use std::{
+    fs::File,
+    io::{Read as _, Write as _},
+    os::fd::{AsRawFd as _, OwnedFd},
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context as _, Result};
+use nix::unistd::{fork, setsid, ForkResult};
+use oci_spec::runtime::State;
+use tracer_common::phase;
+
+use crate::{
+    cgroup,
+    cli::OciHookArgs,
+    cmd::record::{target_of, POLL},
+    outputs::{check_output_dir, recording_path_for, write_recording_and_profile, OutputPaths},
+    preflight,
+    session::{build_recording, Session, Start, Subject},
+};
+
+/// Annotation naming the profile file for this container (podman and runc pass annotations
+/// from config.json through to the hook's state).
+const OUTPUT_ANNOTATION: &str = "io.syscage.output";
+
+pub(crate) fn run(args: OciHookArgs, verbosity: u8) -> Result<u8> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("reading the container state on stdin")?;
+    let state: State = serde_json::from_str(&input)
+        .context("stdin: expected the OCI container state (JSON with id, pid, bundle)")?;
+    anyhow::ensure!(
+        !state.id().is_empty(),
+        "container state on stdin: `id` is missing"
+    );
+    let pid = state
+        .pid()
+        .context("container state on stdin: `pid` is missing")?;
+    let paths = output_paths(&args, &state)?;
+    preflight::check_privileges()?;
+    let mount = cgroup::cgroup2_mount()?;
+    let dir = cgroup::cgroup_of_pid(&mount, &pid.to_string())?;
+    let cgroup_id = cgroup::cgroup_id(&dir)?;
+
+    let (ready_read, ready_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+    // SAFETY: the hook is single-threaded here (no runtime, no helper threads started yet).
+    match unsafe { fork() }.context("fork")? {
+        ForkResult::Parent { child } => {
+            drop(ready_write);
+            let _ = nix::sys::wait::waitpid(child, None);
+            let mut answer = String::new();
+            File::from(ready_read)
+                .read_to_string(&mut answer)
+                .context("waiting for the recorder")?;
+            match answer.strip_prefix("ok") {
+                Some(_) => {
+                    log::info!(
+                        "recording container {} (cgroup {})",
+                        state.id(),
+                        dir.display()
+                    );
+                    Ok(0)
+                }
+                None if answer.is_empty() => {
+                    bail!("the background recorder exited before it started recording")
+                }
+                None => bail!("{}", answer.trim_end()),
+            }
+        }
+        ForkResult::Child => {
+            drop(ready_read);
+            // The runtime may hand its hooks descriptors it waits on for EOF (crun waits for its
+            // sync pipe to close before it lets the container go on): keep none of them.
+            close_other_fds(ready_write.as_raw_fd());
+            // A new session, and a second fork so the recorder is not a session leader and is
+            // re-parented away from the runtime.
+            let _ = setsid();
+            // SAFETY: still single-threaded.
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => {}
+                _ => unsafe { libc::_exit(0) },
+            }
+            let code = match recorder(
+                &args,
+                verbosity,
+                &mount,
+                &dir,
+                cgroup_id,
+                &state,
+                &paths,
+                ready_write,
+            ) {
+                Ok(()) => 0,
+                Err(e) => {
+                    log::error!("container {}: {e:#}", state.id());
+                    1
+                }
+            };
+            std::process::exit(code);
+        }
+    }
+}
+
+/// Closes every descriptor above stderr except `keep`.
+fn close_other_fds(keep: i32) {
+    // SAFETY: close_range(2) on descriptor ranges of this single-threaded process; `keep` and
+    // 0-2 stay open.
+    unsafe {
+        if keep > 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, (keep - 1) as u32, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, (keep + 1) as u32, u32::MAX, 0u32);
+    }
+}
+
+fn output_paths(args: &OciHookArgs, state: &State) -> Result<OutputPaths> {
+    let annotated = state
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(OUTPUT_ANNOTATION));
+    let paths = match (annotated, &args.output_dir) {
+        (Some(file), _) => {
+            let profile = PathBuf::from(file);
+            OutputPaths { recording: recording_path_for(&profile), profile }
+        }
+        (None, Some(dir)) => OutputPaths::in_dir(dir, state.id()),
+        (None, None) => bail!(
+            "no output for container {}: give --output-dir DIR in the hook's args or the annotation {OUTPUT_ANNOTATION}",
+            state.id()
+        ),
+    };
+    check_output_dir(&paths.profile)?;
+    Ok(paths)
+}
+
+/// The detached recorder: watch, tell the hook, wait for the container to end, write.
+#[allow(clippy::too_many_arguments)]
+fn recorder(
+    args: &OciHookArgs,
+    verbosity: u8,
+    mount: &Path,
+    dir: &Path,
+    cgroup_id: u64,
+    state: &State,
+    paths: &OutputPaths,
+    ready: OwnedFd,
+) -> Result<()> {
+    detach_stdio(args.log.as_deref())?;
+    let mut ready = File::from(ready);
+    let session = Session::start(4, false, verbosity, |tracer| {
+        tracer.watch(cgroup_id, phase::RUNTIME_SETUP)
+    });
+    let mut session = match session {
+        Ok(session) => session,
+        Err(e) => {
+            let _ = write!(ready, "{e:#}");
+            return Err(e);
+        }
+    };
+    let start = Start::now(phase::RUNTIME_SETUP);
+    ready
+        .write_all(b"ok")
+        .context("telling the hook we record")?;
+    drop(ready);
+
+    // The container's init process was in the cgroup when the hook ran (that is how the
+    // cgroup was found), so the first time it is empty the container has ended.
+    loop {
+        std::thread::sleep(POLL);
+        if !cgroup::is_populated(dir) {
+            break;
+        }
+    }
+    let seen = session.tracer.read(cgroup_id)?;
+    session.tracer.unwatch(cgroup_id);
+    drop(session);
+    let mut target = target_of(mount, dir);
+    target.container_id = Some(state.id().clone());
+    let recording = build_recording(
+        &seen,
+        start,
+        Subject {
+            command: None,
+            target: Some(target),
+            exit: None,
+        },
+    )?;
+    let allowed = write_recording_and_profile(&recording, paths, None)?;
+    log::info!(
+        "container {}: {} syscalls recorded, {allowed} in the profile {}",
+        state.id(),
+        recording.syscalls.len(),
+        paths.profile.display()
+    );
+    Ok(())
+}
+
+/// Points stdin/stdout/stderr away from the runtime's pipes: at the log file, or /dev/null.
+fn detach_stdio(log: Option<&Path>) -> Result<()> {
+    let null = File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .context("opening /dev/null")?;
+    let out = match log {
+        Some(path) => File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?,
+        None => null.try_clone()?,
+    };
+    // SAFETY: dup2 onto the standard descriptors of this (single-threaded) process.
+    unsafe {
+        libc::dup2(null.as_raw_fd(), 0);
+        libc::dup2(out.as_raw_fd(), 1);
+        libc::dup2(out.as_raw_fd(), 2);
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! `syscage record --all`: every container on the node at once, one profile per container.
+//!
+//! The eBPF program runs with "watch new cgroups" on: the first syscall of a task in a cgroup it
+//! has not seen inserts that cgroup (in the runtime-setup phase), so a container that starts
+//! while recording is recorded from its very first syscall. Userspace polls the map, names each
+//! new cgroup by its path, keeps the containers' and marks everything else ignored, and writes
+//! a container's profile when its cgroup empties or disappears (or when recording stops).
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::{Path, PathBuf},
+    sync::atomic::Ordering,
+    time::Instant,
+};
+
+use anyhow::{Context as _, Result};
+use tracer_common::phase;
+
+use crate::{
+    bpf::{CgroupSyscalls, Tracer},
+    cgroup,
+    cgroup_names::CgroupNames,
+    cli::RecordArgs,
+    cmd::record::{stop_on_signals, target_of, POLL},
+    containers::{self, ContainerCgroup},
+    outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
+    preflight,
+    session::{build_recording, Session, Start, Subject},
+};
+
+/// A container being recorded: its own cgroup plus any sub-cgroups it made.
+struct Tracked {
+    container: ContainerCgroup,
+    dir: PathBuf,
+    ids: Vec<u64>,
+    start: Start,
+    seen_populated: bool,
+}
+
+pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
+    check_output_dir(&args.output_dir.join("x.json"))?;
+    preflight::check_privileges()?;
+    let mount = cgroup::cgroup2_mount()?;
+    let stop = stop_on_signals()?;
+
+    // Containers that run already are attached to (their workload phase); everything else
+    // present now is marked ignored before the program is attached, so the only cgroups the
+    // program inserts by itself are those created from now on.
+    let names = CgroupNames::follow(&mount)?;
+    let index = names.snapshot();
+    let mut tracked: BTreeMap<String, Tracked> = BTreeMap::new();
+    let mut owner_of: HashMap<u64, Option<String>> = HashMap::new();
+    // One clock origin for every container: new ones are recorded from their first syscall,
+    // which comes after this.
+    let origin = Start::now(phase::WORKLOAD);
+    let mut session = Session::start(args.max_cgroups, true, verbosity, |tracer| {
+        for (&id, dir) in &index {
+            let key = adopt(tracer, &mount, id, dir, origin, &mut tracked, quiet)?;
+            owner_of.insert(id, key);
+        }
+        Ok(())
+    })?;
+    log::info!(
+        "recording every container; outputs go to {}",
+        args.output_dir.display()
+    );
+
+    let deadline = args.duration.map(|d| Instant::now() + d);
+    let mut reported_full = 0;
+    let mut written = 0usize;
+    loop {
+        std::thread::sleep(POLL);
+        let interrupted = stop.load(Ordering::Relaxed);
+        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+
+        // New cgroups the program started watching by itself.
+        let new_ids: Vec<u64> = session
+            .tracer
+            .watched_ids()
+            .into_iter()
+            .filter(|id| !owner_of.contains_key(id))
+            .collect();
+        for id in new_ids {
+            match names.path_of(id) {
+                Some(dir) => {
+                    let new = Start {
+                        phase: phase::RUNTIME_SETUP,
+                        ..origin
+                    };
+                    let owner = adopt(
+                        &mut session.tracer,
+                        &mount,
+                        id,
+                        &dir,
+                        new,
+                        &mut tracked,
+                        quiet,
+                    )?;
+                    owner_of.insert(id, owner);
+                }
+                None => {
+                    // Created, used and removed before inotify told us its name: it cannot be
+                    // attributed; free its entry.
+                    log::warn!("cgroup id {id} disappeared before it could be named; its syscalls are not attributed");
+                    session.tracer.unwatch(id);
+                }
+            }
+        }
+        // Ignored cgroups that are gone: free their entries.
+        owner_of.retain(|id, owner| {
+            let gone = owner.is_none() && names.path_of(*id).is_none_or(|dir| !dir.exists());
+            if gone {
+                session.tracer.unwatch(*id);
+            }
+            !gone
+        });
+
+        let full = session.tracer.cgroups_not_watched();
+        if full > reported_full {
+            log::error!(
+                "{} cgroup(s) could not be watched because the recorder's maps are full: raise --max-cgroups (now {})",
+                full,
+                args.max_cgroups
+            );
+            reported_full = full;
+        }
+
+        // Containers that ended (or all of them, when recording stops).
+        let finished: Vec<String> = tracked
+            .iter_mut()
+            .filter_map(|(key, t)| {
+                let populated = cgroup::is_populated(&t.dir);
+                t.seen_populated |= populated;
+                let ended = !t.dir.exists() || (t.seen_populated && !populated);
+                (ended || interrupted || timed_out).then(|| key.clone())
+            })
+            .collect();
+        for key in finished {
+            let t = tracked.remove(&key).expect("key came from the map");
+            for id in &t.ids {
+                owner_of.remove(id);
+            }
+            write_container(&mut session.tracer, &mount, &args.output_dir, &t, quiet)?;
+            written += 1;
+        }
+        if interrupted || timed_out {
+            break;
+        }
+    }
+    if !quiet {
+        eprintln!(
+            "syscage: wrote {written} container profile(s) into {}",
+            args.output_dir.display()
+        );
+    }
+    Ok(0)
+}
+
+/// Decides what a newly seen cgroup is: part of a container (tracked, recorded from
+/// `start.phase`) or not (ignored). Returns the container's key.
+fn adopt(
+    tracer: &mut Tracer,
+    mount: &Path,
+    id: u64,
+    dir: &Path,
+    start: Start,
+    tracked: &mut BTreeMap<String, Tracked>,
+    quiet: bool,
+) -> Result<Option<String>> {
+    let rel = cgroup::relative_path(mount, dir);
+    let Some(mut container) = containers::classify(&rel) else {
+        tracer.ignore(id);
+        return Ok(None);
+    };
+    containers::refine_runtime(&mut container, Path::new("/run"));
+    let key = container.cgroup.clone();
+    if start.phase == phase::WORKLOAD {
+        tracer.watch(id, phase::WORKLOAD)?;
+    }
+    let entry = tracked.entry(key.clone()).or_insert_with(|| {
+        if !quiet {
+            eprintln!(
+                "syscage: recording container {} ({}, {})",
+                container.id, container.runtime, container.cgroup
+            );
+        }
+        Tracked {
+            dir: mount.join(key.trim_start_matches('/')),
+            container,
+            ids: Vec::new(),
+            start,
+            seen_populated: false,
+        }
+    });
+    entry.ids.push(id);
+    Ok(Some(key))
+}
+
+fn write_container(
+    tracer: &mut Tracer,
+    mount: &Path,
+    dir: &Path,
+    t: &Tracked,
+    quiet: bool,
+) -> Result<()> {
+    let mut merged = CgroupSyscalls::default();
+    for &id in &t.ids {
+        match tracer.read(id) {
+            Ok(seen) => merged.absorb(&seen),
+            Err(e) => log::warn!("container {}: {e:#}", t.container.id),
+        }
+        tracer.unwatch(id);
+    }
+    let mut target = target_of(mount, &t.dir);
+    target.container_id = Some(t.container.id.clone());
+    let subject = Subject {
+        command: None,
+        target: Some(target),
+        exit: None,
+    };
+    let recording = build_recording(&merged, t.start, subject)?;
+    let paths = OutputPaths::in_dir(dir, &file_name_for(&t.container.id));
+    let allowed = write_recording_and_profile(&recording, &paths, None)
+        .with_context(|| format!("container {}", t.container.id))?;
+    if !quiet {
+        eprintln!(
+            "syscage: container {}: {} syscalls recorded, {allowed} in the profile: {}",
+            t.container.id,
+            recording.syscalls.len(),
+            paths.profile.display()
+        );
+    }
+    Ok(())
+}
+
+/// Container ids are file-name safe in every runtime we know; anything else is replaced.
+fn file_name_for(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

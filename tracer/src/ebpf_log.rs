@@ -1,0 +1,66 @@
+//! Relays the eBPF program's aya-log lines (`syscage -v`) to syscage's logger.
+
+use std::io::Write as _;
+
+/// Relays the eBPF program's aya-log lines to our logger from a background thread with a
+/// small tokio runtime, for as long as the returned guard lives.
+pub(crate) fn spawn_log_pump(logger: aya_log::EbpfLogger<&'static dyn log::Log>) -> LogPump {
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => return log::warn!("eBPF log relay unavailable: {e}"),
+        };
+        rt.block_on(async move {
+            // SAFETY: the logger owns its ring buffer's fd and keeps it open, unchanged, for as
+            // long as it lives, and the AsyncFd owns the logger.
+            let registered = unsafe {
+                tokio::io::unix::AsyncFd::register_with_interest(
+                    logger,
+                    tokio::io::Interest::READABLE,
+                )
+            };
+            let mut fd = match registered {
+                Ok(fd) => fd,
+                Err(e) => return log::warn!("eBPF log relay unavailable: {e}"),
+            };
+            loop {
+                tokio::select! {
+                    _ = &mut stop_rx => break,
+                    guard = fd.readable_mut() => match guard {
+                        Ok(mut guard) => {
+                            guard.get_inner_mut().flush();
+                            guard.clear_ready();
+                        }
+                        Err(_) => break,
+                    },
+                }
+            }
+            fd.get_mut().flush();
+        });
+        let _ = std::io::stderr().flush();
+    });
+    LogPump {
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+pub(crate) struct LogPump {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for LogPump {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! A recording session: the attached tracer, its log relay, and the clock that turns the
+//! kernel's timestamps into a recording's microseconds.
+
+use std::time::SystemTime;
+
+use anyhow::{Context as _, Result};
+use profile_gen::{
+    host_info, native_arch, ExitInfo, Phase, PhaseTimes, Recording, SyscallRecord, Target,
+};
+use tracer_common::phase;
+
+use crate::{
+    bpf::{ebpf_log_level, AttachOptions, CgroupSyscalls, Tracer},
+    ebpf_log::{spawn_log_pump, LogPump},
+};
+
+pub(crate) struct Session {
+    pub(crate) tracer: Tracer,
+    /// Declared after the tracer: dropped after it, so the last log lines are still relayed.
+    _log_pump: Option<LogPump>,
+}
+
+impl Session {
+    /// Loads the tracer, lets `before_attach` fill its maps, then attaches it.
+    pub(crate) fn start(
+        max_watched: u32,
+        watch_new: bool,
+        verbosity: u8,
+        before_attach: impl FnOnce(&mut Tracer) -> Result<()>,
+    ) -> Result<Self> {
+        let opts = AttachOptions {
+            max_watched,
+            log_level: ebpf_log_level(verbosity),
+            watch_new,
+        };
+        let (mut tracer, logger) = Tracer::load(&opts)?;
+        let log_pump = logger.map(spawn_log_pump);
+        before_attach(&mut tracer)?;
+        tracer.attach()?;
+        Ok(Self {
+            tracer,
+            _log_pump: log_pump,
+        })
+    }
+}
+
+/// When a recording started, on both clocks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Start {
+    pub(crate) wall: SystemTime,
+    pub(crate) monotonic_ns: u64,
+    /// The phase the cgroup was watched from (tracer_common::phase).
+    pub(crate) phase: u32,
+}
+
+impl Start {
+    pub(crate) fn now(phase: u32) -> Self {
+        Self {
+            wall: SystemTime::now(),
+            monotonic_ns: monotonic_ns(),
+            phase,
+        }
+    }
+
+    fn micros_since(&self, ns: u64) -> u64 {
+        ns.saturating_sub(self.monotonic_ns) / 1000
+    }
+}
+
+/// What a recording is about, besides what the kernel saw.
+pub(crate) struct Subject {
+    pub(crate) command: Option<Vec<String>>,
+    pub(crate) target: Option<Target>,
+    pub(crate) exit: Option<ExitInfo>,
+}
+
+/// Builds the recording of one cgroup (or several merged, for a container with sub-cgroups).
+pub(crate) fn build_recording(
+    seen: &CgroupSyscalls,
+    start: Start,
+    subject: Subject,
+) -> Result<Recording> {
+    let arch = native_arch();
+    let mut recording = Recording::new(
+        arch,
+        subject.command,
+        start.wall,
+        host_info().context("uname")?,
+    );
+    recording.finish(SystemTime::now(), subject.exit);
+    // Commands start in the workload; containers carry their phases.
+    let with_phases = subject.target.is_some();
+    recording.target = subject.target;
+    recording.syscalls = seen
+        .seen
+        .iter()
+        .map(|(&nr, s)| {
+            let mut record =
+                SyscallRecord::new(arch, nr, s.count, start.micros_since(s.first_seen_ns));
+            if with_phases {
+                record.phases = phases_of(s.phases);
+            }
+            record
+        })
+        .collect();
+    recording.out_of_range_count = seen.out_of_range;
+    if with_phases {
+        let at = |ns: u64| (ns != 0).then(|| start.micros_since(ns));
+        recording.phases = Some(PhaseTimes {
+            started_in: phase_name(start.phase),
+            filter_loaded_us: at(seen.filter_loaded_ns),
+            entrypoint_exec_us: at(seen.exec_ns),
+        });
+    }
+    recording.sort_syscalls();
+    Ok(recording)
+}
+
+fn phases_of(bits: u8) -> Vec<Phase> {
+    (0..phase::COUNT as u32)
+        .filter(|p| bits & (1 << p) != 0)
+        .map(phase_name)
+        .collect()
+}
+
+fn phase_name(p: u32) -> Phase {
+    match p {
+        phase::RUNTIME_SETUP => Phase::RuntimeSetup,
+        phase::RUNTIME_AFTER_FILTER => Phase::RuntimeAfterFilter,
+        _ => Phase::Workload,
+    }
+}
+
+/// CLOCK_MONOTONIC in ns: the clock `bpf_ktime_get_ns()` stamps sightings with.
+pub(crate) fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer; CLOCK_MONOTONIC cannot fail on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
