@@ -13,7 +13,15 @@ use crate::shell::{run, Cmd};
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const BUILD_PACKAGES: &[&str] = &["libseccomp-dev", "pkg-config"];
-const TEST_PACKAGES: &[&str] = &["runc", "busybox-static", "gcc", "libc6-dev"];
+const TEST_PACKAGES: &[&str] = &[
+    "runc",
+    "crun",
+    "containerd",
+    "umoci",
+    "busybox-static",
+    "gcc",
+    "libc6-dev",
+];
 
 pub(crate) fn all(tests: bool) -> Result<()> {
     let mut packages = BUILD_PACKAGES.to_vec();
@@ -25,8 +33,43 @@ pub(crate) fn all(tests: bool) -> Result<()> {
     bpf_linker()?;
     if tests {
         python_tools()?;
+        containerd()?;
     }
     Ok(())
+}
+
+/// The container tests drive containerd through `ctr`; Debian's package starts it with systemd,
+/// which CI machines and containers may not run, so start it here when nothing answers.
+fn containerd() -> Result<()> {
+    let answers = || {
+        Cmd::new("ctr")
+            .args(["version"])
+            .with_sudo()
+            .output_if_ok()
+            .is_some()
+    };
+    if answers() {
+        return Ok(());
+    }
+    let log = std::env::temp_dir().join("syscage-containerd.log");
+    eprintln!(
+        "xtask: starting containerd in the background (log: {})",
+        log.display()
+    );
+    Cmd::new("sh")
+        .args(["-c", &format!("nohup containerd >{} 2>&1 &", log.display())])
+        .with_sudo()
+        .status()?;
+    for _ in 0..100 {
+        if answers() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    bail!(
+        "containerd did not answer within 10 s; see {}",
+        log.display()
+    )
 }
 
 /// The Kubernetes schema validator the profile-gen tests check generated manifests with, offline.

@@ -50,6 +50,7 @@ pub(crate) fn run(args: OciHookArgs, verbosity: u8) -> Result<u8> {
     let mount = cgroup::cgroup2_mount()?;
     let dir = cgroup::cgroup_of_pid(&mount, &pid.to_string())?;
     let cgroup_id = cgroup::cgroup_id(&dir)?;
+    let runtime = calling_runtime();
 
     let (ready_read, ready_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
@@ -90,25 +91,33 @@ pub(crate) fn run(args: OciHookArgs, verbosity: u8) -> Result<u8> {
                 Ok(ForkResult::Child) => {}
                 _ => unsafe { libc::_exit(0) },
             }
-            let code = match recorder(
-                &args,
-                verbosity,
-                &mount,
-                &dir,
+            let job = Job {
+                mount,
+                dir,
                 cgroup_id,
-                &state,
-                &paths,
-                ready_write,
-            ) {
+                state,
+                paths,
+                runtime,
+            };
+            let code = match recorder(&args, verbosity, &job, ready_write) {
                 Ok(()) => 0,
                 Err(e) => {
-                    log::error!("container {}: {e:#}", state.id());
+                    log::error!("container {}: {e:#}", job.state.id());
                     1
                 }
             };
             std::process::exit(code);
         }
     }
+}
+
+/// The runtime that runs hooks is the hook's parent: its command name (`runc`, `crun`, ...)
+/// says which runtime the profile was recorded under, which the cgroup path alone cannot.
+fn calling_runtime() -> Option<String> {
+    let ppid = std::os::unix::process::parent_id();
+    let comm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).ok()?;
+    let comm = comm.trim();
+    (!comm.is_empty()).then(|| comm.to_owned())
 }
 
 /// Closes every descriptor above stderr except `keep`.
@@ -143,18 +152,28 @@ fn output_paths(args: &OciHookArgs, state: &State) -> Result<OutputPaths> {
     Ok(paths)
 }
 
-/// The detached recorder: watch, tell the hook, wait for the container to end, write.
-#[allow(clippy::too_many_arguments)]
-fn recorder(
-    args: &OciHookArgs,
-    verbosity: u8,
-    mount: &Path,
-    dir: &Path,
+/// What the detached recorder records, and where it writes.
+struct Job {
+    mount: PathBuf,
+    dir: PathBuf,
     cgroup_id: u64,
-    state: &State,
-    paths: &OutputPaths,
-    ready: OwnedFd,
-) -> Result<()> {
+    state: State,
+    paths: OutputPaths,
+    /// The runtime that ran the hook, if known.
+    runtime: Option<String>,
+}
+
+/// The detached recorder: watch, tell the hook, wait for the container to end, write.
+fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Result<()> {
+    let Job {
+        mount,
+        dir,
+        cgroup_id,
+        state,
+        paths,
+        runtime,
+    } = job;
+    let cgroup_id = *cgroup_id;
     detach_stdio(args.log.as_deref())?;
     let mut ready = File::from(ready);
     let session = Session::start(4, false, verbosity, |tracer| {
@@ -186,6 +205,9 @@ fn recorder(
     drop(session);
     let mut target = target_of(mount, dir);
     target.container_id = Some(state.id().clone());
+    if runtime.is_some() {
+        target.runtime.clone_from(runtime);
+    }
     let recording = build_recording(
         &seen,
         start,
