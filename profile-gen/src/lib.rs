@@ -66,7 +66,7 @@ pub use profile::{
     GeneratedProfile,
 };
 pub use recording::{
-    format_timestamp, ExitInfo, Phase, PhaseTimes, Recording, SyscallRecord, Target,
+    format_timestamp, ArgsSeen, ExitInfo, Phase, PhaseTimes, Recording, SyscallRecord, Target,
     RECORDING_FORMAT, RECORDING_VERSION, SYSCAGE_VERSION,
 };
 pub use syscalls::{syscall_known, syscall_name};

@@ -58,6 +58,12 @@ pub fn profile_from_recording(rec: &Recording) -> Result<GeneratedProfile, Profi
 /// when this one at least knows the name, and dropped otherwise because no runtime linked
 /// against this libseccomp could enforce it.
 pub(crate) fn enforceable_name(arch: ScmpArch, record: &SyscallRecord) -> Option<String> {
+    // A compat call is numbered in its own architecture's table.
+    let arch = record
+        .arch
+        .as_deref()
+        .and_then(|a| crate::arch::parse_arch_name(a).ok())
+        .unwrap_or(arch);
     syscall_name(arch, record.nr).or_else(|| record.name.clone().filter(|n| syscall_known(n)))
 }
 

@@ -237,6 +237,29 @@ pub struct SyscallRecord {
     /// The phases it was seen in, in order (container recordings); empty means workload only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phases: Vec<Phase>,
+    /// The architecture whose syscall table `nr` and `name` come from, when it is not the
+    /// recording's: 32-bit compat calls on a 64-bit kernel (`SCMP_ARCH_X86` on x86_64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// The argument values seen, for the syscalls whose arguments the tracer captures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<ArgsSeen>,
+}
+
+/// Distinct argument values a syscall was called with.
+///
+/// The tracer keeps a bounded number of distinct tuples per syscall; past that it sets
+/// `overflow`, and a profile must then allow the syscall whatever its arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgsSeen {
+    /// Which arguments (0-based) each tuple in `values` holds, e.g. `[0, 1]` for socket's domain
+    /// and type.
+    pub indexes: Vec<u8>,
+    /// The distinct tuples of raw values (as the kernel saw the registers), sorted.
+    pub values: Vec<Vec<u64>>,
+    /// More distinct tuples were seen than the tracer keeps: `values` is incomplete.
+    pub overflow: bool,
 }
 
 impl SyscallRecord {
@@ -248,6 +271,8 @@ impl SyscallRecord {
             count,
             first_seen_us,
             phases: Vec::new(),
+            arch: None,
+            args: None,
         }
     }
 
@@ -368,9 +393,10 @@ impl Recording {
             })?;
         }
 
-        let mut first_index: HashMap<u32, usize> = HashMap::new();
+        let mut first_index: HashMap<(Option<&str>, u32), usize> = HashMap::new();
         for (index, record) in self.syscalls.iter().enumerate() {
-            if let Some(&first) = first_index.get(&record.nr) {
+            let key = (record.arch.as_deref(), record.nr);
+            if let Some(&first) = first_index.get(&key) {
                 return Err(RecordingError::DuplicateNr {
                     origin: origin.to_owned(),
                     index,
@@ -378,17 +404,24 @@ impl Recording {
                     first,
                 });
             }
-            first_index.insert(record.nr, index);
+            first_index.insert(key, index);
 
+            let record_arch = match &record.arch {
+                None => arch,
+                Some(name) => parse_arch_name(name).map_err(|cause| RecordingError::Arch {
+                    origin: format!("{origin}: syscalls[{index}].arch"),
+                    cause,
+                })?,
+            };
             // A number this libseccomp cannot name keeps whatever name a newer one gave it.
-            if let (Some(name), Some(expected)) = (&record.name, syscall_name(arch, record.nr)) {
+            if let (Some(name), Some(expected)) = (&record.name, syscall_name(record_arch, record.nr)) {
                 if *name != expected {
                     return Err(RecordingError::NameMismatch {
                         origin: origin.to_owned(),
                         index,
                         nr: record.nr,
                         name: name.clone(),
-                        arch: self.arch.clone(),
+                        arch: record.arch.clone().unwrap_or_else(|| self.arch.clone()),
                         expected,
                     });
                 }
