@@ -15,6 +15,14 @@
 //!   fall back (glibc's `clone3` -> `clone` in `pthread_create`/`posix_spawn`, `faccessat2` ->
 //!   `faccessat`, ...), but treat EPERM as a real failure. moby's default profile does the same
 //!   for `clone3`.
+//! - Recorded argument values become argument conditions ([`crate::args`]): `clone` and
+//!   `unshare` only for the namespaces seen, `socket` only for the families and types seen, and
+//!   so on. When `clone` is restricted so, `clone3` is answered with ENOSYS even if it was
+//!   recorded: its flags are in memory, where seccomp cannot check them, and libcs fall back to
+//!   `clone`, which is checked. `--args off` ([`PolicyOptions::args`]) gives the names-only
+//!   profile.
+//! - With a target architecture ([`PolicyOptions::target`], `--arch`) other than the inputs',
+//!   names are projected onto it ([`crate::project`]); what has no counterpart is reported.
 //!
 //! [`Format`] names the outputs users ship: the runtime-spec profile (`oci`), the same plus a
 //! Kubernetes Pod snippet (`localhost`), an SPO resource (`spo`), and the log-only profile
@@ -30,9 +38,10 @@ use thiserror::Error;
 
 use crate::arch::{arch_name, oci_arch_from_scmp, sub_arches};
 use crate::error::{ArchError, ProfileError};
-use crate::input::{Content, Input, InputKind};
+use crate::input::{ArgsNote, Content, Input, InputKind, PolicyOptions};
 use crate::policy::{NameRule, Policy, Verdict};
 use crate::profile::GeneratedProfile;
+use crate::project::Unmapped;
 use crate::recording::Recording;
 
 /// Syscalls a generated profile always allows; see the module documentation.
@@ -150,13 +159,119 @@ pub struct Generated {
     pub out_of_range_count: u64,
     /// [`ESSENTIAL`] names the inputs did not allow and the profile does.
     pub essentials_added: Vec<String>,
-    /// Names denied with ENOSYS for libc fallbacks ([`FALLBACKS`]).
+    /// Names denied with ENOSYS for libc fallbacks ([`FALLBACKS`]), and `clone3` when `clone`
+    /// has argument conditions.
     pub enosys: Vec<String>,
+    /// Syscalls allowed for any arguments although their values were recorded, and why.
+    pub args_unrestricted: Vec<ArgsNote>,
+    /// `clone3` was recorded but is answered with ENOSYS, because `clone` has argument
+    /// conditions that `clone3` would get around.
+    pub clone3_denied: bool,
+    /// `clone3` is allowed whatever its flags (seccomp cannot read them) and `clone` was not
+    /// recorded, so namespace creation through it is not checked.
+    pub clone3_unchecked: bool,
+    /// Names with no counterpart on the target architecture (left out), sorted.
+    pub unmapped: Vec<Unmapped>,
+    /// Names replaced by their successor on the target architecture, `(from, to)`, sorted.
+    pub renamed: Vec<(String, String)>,
+}
+
+/// How much a [`Note`] matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// The profile is looser than the recording would allow, or leaves something out.
+    Warning,
+    /// What generation did, for `-v`.
+    Info,
+}
+
+/// One line for the user about a generated profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub level: Level,
+    pub message: String,
+}
+
+impl Note {
+    fn warning(message: String) -> Self {
+        Self {
+            level: Level::Warning,
+            message,
+        }
+    }
+
+    fn info(message: String) -> Self {
+        Self {
+            level: Level::Info,
+            message,
+        }
+    }
+}
+
+impl Generated {
+    /// What the user should hear about the argument conditions, `clone3` and the projection,
+    /// one line each (unknown numbers, essentials and ENOSYS rules are separate fields).
+    pub fn notes(&self) -> Vec<Note> {
+        let mut notes = Vec::new();
+        for n in &self.args_unrestricted {
+            notes.push(Note::warning(format!(
+                "{}: {} is allowed for any arguments: {}",
+                n.origin,
+                n.name,
+                n.reason.describe()
+            )));
+        }
+        if self.clone3_denied {
+            notes.push(Note::warning(
+                "clone3 was recorded but is answered with ENOSYS: seccomp cannot see its flags, so \
+                 it would create namespaces past clone's argument conditions; libcs fall back to \
+                 clone, which is checked (--args off allows clone3 again)"
+                    .to_owned(),
+            ));
+        }
+        if self.clone3_unchecked {
+            notes.push(Note::info(
+                "clone3 is allowed for any flags (seccomp cannot see them) and clone was not \
+                 recorded, so namespace creation through clone3 is not restricted"
+                    .to_owned(),
+            ));
+        }
+        let target = arch_name(self.arch);
+        for u in &self.unmapped {
+            notes.push(Note::warning(format!(
+                "{}: no counterpart on {target}, left out of the profile: {}",
+                u.name, u.reason
+            )));
+        }
+        if !self.renamed.is_empty() {
+            let pairs: Vec<String> = self
+                .renamed
+                .iter()
+                .map(|(from, to)| format!("{from} -> {to}"))
+                .collect();
+            notes.push(Note::info(format!(
+                "projected onto {target}: {}",
+                pairs.join(", ")
+            )));
+        }
+        notes
+    }
+}
+
+/// Generates the profile for `inputs` with the default options (argument conditions on, the
+/// inputs' own architecture); see [`generate_with`].
+pub fn generate(inputs: &[Input], fallback_arch: ScmpArch) -> Result<Generated, GenerateError> {
+    generate_with(inputs, fallback_arch, &PolicyOptions::default())
 }
 
 /// Generates the profile for `inputs`; see the module documentation. `fallback_arch` is used
-/// when no input says which architecture it is about.
-pub fn generate(inputs: &[Input], fallback_arch: ScmpArch) -> Result<Generated, GenerateError> {
+/// when no input says which architecture it is about and `options` names no target. With a
+/// target, inputs of any architecture are projected onto it; without one, they must agree.
+pub fn generate_with(
+    inputs: &[Input],
+    fallback_arch: ScmpArch,
+    options: &PolicyOptions,
+) -> Result<Generated, GenerateError> {
     if inputs.is_empty() {
         return Err(GenerateError::NoInputs);
     }
@@ -166,6 +281,9 @@ pub fn generate(inputs: &[Input], fallback_arch: ScmpArch) -> Result<Generated, 
             return Err(GenerateError::DenyList {
                 origin: input.origin.clone(),
             });
+        }
+        if options.target.is_some() {
+            continue;
         }
         if let Some(found) = input.arch() {
             match arch {
@@ -181,17 +299,34 @@ pub fn generate(inputs: &[Input], fallback_arch: ScmpArch) -> Result<Generated, 
             }
         }
     }
-    let arch = arch.map_or(fallback_arch, |(a, _)| a);
+    let arch = options
+        .target
+        .or(arch.map(|(a, _)| a))
+        .unwrap_or(fallback_arch);
+    assemble(inputs, arch, options)
+        .map_err(|(origin, cause)| GenerateError::Arch { origin, cause })
+}
 
+/// [`generate_with`] once the architecture is settled; errors name the input they are about.
+fn assemble(
+    inputs: &[Input],
+    arch: ScmpArch,
+    options: &PolicyOptions,
+) -> Result<Generated, (String, ArchError)> {
     let mut policies = Vec::new();
     let mut unknown_numbers = Vec::new();
     let mut out_of_range_count: u64 = 0;
+    let mut args_unrestricted = Vec::new();
+    let mut unmapped = BTreeSet::new();
+    let mut renamed = BTreeSet::new();
     for input in inputs {
-        let policy = input.policy().map_err(|cause| GenerateError::Arch {
-            origin: input.origin.clone(),
-            cause,
-        })?;
+        let (policy, notes) = input
+            .policy_with(options)
+            .map_err(|cause| (input.origin.clone(), cause))?;
         policies.push(policy);
+        args_unrestricted.extend(notes.args_unrestricted);
+        unmapped.extend(notes.unmapped);
+        renamed.extend(notes.renamed);
         unknown_numbers.extend(
             input
                 .unknown_numbers()
@@ -204,50 +339,63 @@ pub fn generate(inputs: &[Input], fallback_arch: ScmpArch) -> Result<Generated, 
             Content::Profile(_) => 0,
         });
     }
-    let origin = inputs[0].origin.clone();
-    let (policy, essentials_added, enosys) =
-        build(arch, &policies).map_err(|cause| GenerateError::Arch { origin, cause })?;
+    let origin = inputs.first().map(|i| i.origin.clone()).unwrap_or_default();
+    let built = build(arch, &policies).map_err(|cause| (origin, cause))?;
     Ok(Generated {
-        profile: policy.to_profile(),
-        policy,
+        profile: built.policy.to_profile(),
+        policy: built.policy,
         arch,
         unknown_numbers,
         out_of_range_count,
-        essentials_added,
-        enosys,
+        essentials_added: built.essentials_added,
+        enosys: built.enosys,
+        args_unrestricted,
+        clone3_denied: built.clone3_denied,
+        clone3_unchecked: built.clone3_unchecked && options.args,
+        unmapped: unmapped.into_iter().collect(),
+        renamed: renamed.into_iter().collect(),
     })
 }
 
-/// What `record` writes: [`generate`] for one recording, in the shape of
+/// What `record` writes: [`generate_with`] for one recording, in the shape of
 /// [`GeneratedProfile`].
-pub(crate) fn from_recording(rec: &Recording) -> Result<GeneratedProfile, ProfileError> {
+pub(crate) fn from_recording(
+    rec: &Recording,
+    options: &PolicyOptions,
+) -> Result<GeneratedProfile, ProfileError> {
     let arch = rec.scmp_arch()?;
-    let arch_error = |cause| ProfileError::Arch {
-        origin: "recording".to_owned(),
-        field: "arch".to_owned(),
-        cause,
-    };
     let input = Input {
         origin: "recording".to_owned(),
         kind: InputKind::Recording,
         content: Content::Recording(Box::new(rec.clone())),
         warnings: Vec::new(),
     };
-    let policy = input.policy().map_err(arch_error)?;
-    let (policy, _, _) = build(arch, &[policy]).map_err(arch_error)?;
+    let target = options.target.unwrap_or(arch);
+    let generated = assemble(std::slice::from_ref(&input), target, options)
+        .map_err(|(origin, cause)| ProfileError::Arch {
+            origin,
+            field: "arch".to_owned(),
+            cause,
+        })?;
     Ok(GeneratedProfile {
-        profile: policy.to_profile(),
+        notes: generated.notes(),
+        profile: generated.profile,
         unknown_numbers: input.unknown_numbers(),
         out_of_range_count: rec.out_of_range_count,
     })
 }
 
-/// Unites the input policies and applies the errno semantics; returns the policy, the
-/// essential names added and the names given ENOSYS.
-fn build(
-    arch: ScmpArch,
-    inputs: &[Policy],
-) -> Result<(Policy, Vec<String>, Vec<String>), ArchError> {
+/// What [`build`] made.
+struct Built {
+    policy: Policy,
+    essentials_added: Vec<String>,
+    enosys: Vec<String>,
+    clone3_denied: bool,
+    clone3_unchecked: bool,
+}
+
+/// Unites the input policies and applies the errno semantics.
+fn build(arch: ScmpArch, inputs: &[Policy]) -> Result<Built, ArchError> {
     let architectures = sub_arches(arch)
         .into_iter()
         .map(oci_arch_from_scmp)
@@ -273,6 +421,19 @@ fn build(
     }
 
     let mut enosys = BTreeSet::new();
+    // clone3 passes its flags in memory, where seccomp cannot look: allowing it would let
+    // namespaces be created past clone's conditions. ENOSYS makes libcs use clone instead
+    // (moby's profile answers clone3 the same way).
+    let clone_restricted = matches!(policy.verdict("clone"), Verdict::AllowIf { .. });
+    let clone3_denied = clone_restricted && policy.verdict("clone3").can_run();
+    if clone3_denied {
+        policy
+            .rules
+            .insert("clone3".to_owned(), vec![NameRule::errno(ENOSYS)]);
+        enosys.insert("clone3".to_owned());
+    }
+    let clone3_unchecked =
+        policy.verdict("clone3") == Verdict::Allow && !policy.verdict("clone").can_run();
     for (newer, older) in FALLBACKS {
         let untouched = !policy.rules.contains_key(newer);
         if untouched && older.iter().any(|o| policy.verdict(o).can_run()) {
@@ -280,7 +441,13 @@ fn build(
             enosys.insert(newer.to_owned());
         }
     }
-    Ok((policy, essentials_added, enosys.into_iter().collect()))
+    Ok(Built {
+        policy,
+        essentials_added,
+        enosys: enosys.into_iter().collect(),
+        clone3_denied,
+        clone3_unchecked,
+    })
 }
 
 /// The "warn first" form of a profile: `SCMP_ACT_LOG` by default (the kernel logs what the

@@ -31,8 +31,11 @@
 //! - [`merge`]: merged recordings with per-syscall coverage.
 //! - [`diff`]: release diffs and RuntimeDefault comparisons, as text, markdown or JSON.
 //! - [`risk`]: how risky allowing a syscall is, with a reason.
+//! - [`args`]: argument conditions from recorded argument values, and the risk of new ones.
+//! - [`project`]: syscall names projected onto another architecture (`generate --arch`).
 
 pub mod arch;
+pub mod args;
 pub mod atomic;
 pub mod diff;
 pub mod docker;
@@ -45,6 +48,7 @@ pub mod kube;
 pub mod merge;
 pub mod policy;
 pub mod profile;
+pub mod project;
 pub mod recording;
 pub mod risk;
 pub mod runtime_default;
@@ -62,7 +66,7 @@ pub use enforce::{
 pub use error::{ActionError, ArchError, EnforceError, FieldPath, ProfileError, RecordingError};
 pub use host::{host_info, HostInfo};
 pub use profile::{
-    profile_from_json, profile_from_recording, profile_to_json, read_profile, validate_profile,
+    profile_from_json, profile_from_recording, profile_from_recording_with, profile_to_json, read_profile, validate_profile,
     GeneratedProfile,
 };
 pub use recording::{

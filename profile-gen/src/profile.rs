@@ -41,6 +41,9 @@ pub struct GeneratedProfile {
     pub unknown_numbers: Vec<u32>,
     /// The recording's count of syscalls past the tracer's table, also not in the profile.
     pub out_of_range_count: u64,
+    /// What the caller should tell the user about argument conditions and `clone3`
+    /// ([`crate::generate::Generated::notes`]): warnings and, for `-v`, information.
+    pub notes: Vec<crate::generate::Note>,
 }
 
 /// Generates the allow-list profile of a recording; see the module documentation.
@@ -49,7 +52,15 @@ pub struct GeneratedProfile {
 /// same profile: the recorded names, plus the names that are never dropped and the ENOSYS rules
 /// for libc fallbacks described in [`crate::generate`].
 pub fn profile_from_recording(rec: &Recording) -> Result<GeneratedProfile, ProfileError> {
-    crate::generate::from_recording(rec)
+    crate::generate::from_recording(rec, &crate::input::PolicyOptions::default())
+}
+
+/// [`profile_from_recording`] with options: `args: false` for the names-only profile.
+pub fn profile_from_recording_with(
+    rec: &Recording,
+    options: &crate::input::PolicyOptions,
+) -> Result<GeneratedProfile, ProfileError> {
+    crate::generate::from_recording(rec, options)
 }
 
 /// The name a runtime would resolve back to this record's number, if there is one.

@@ -414,7 +414,9 @@ impl Recording {
                 })?,
             };
             // A number this libseccomp cannot name keeps whatever name a newer one gave it.
-            if let (Some(name), Some(expected)) = (&record.name, syscall_name(record_arch, record.nr)) {
+            if let (Some(name), Some(expected)) =
+                (&record.name, syscall_name(record_arch, record.nr))
+            {
                 if *name != expected {
                     return Err(RecordingError::NameMismatch {
                         origin: origin.to_owned(),

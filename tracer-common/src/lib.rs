@@ -74,19 +74,30 @@ pub mod phase {
     pub const IGNORED: u32 = 0xff;
 }
 
+/// The syscall ABIs a 64-bit kernel distinguishes. Numbers are per ABI: i386's 20 is `getpid`,
+/// x86_64's 20 is `writev`, so sightings are kept apart by ABI.
+pub mod abi {
+    /// The kernel's own ABI (x86_64, aarch64, ...).
+    pub const NATIVE: usize = 0;
+    /// The 32-bit compat ABI (ia32 processes on x86_64).
+    pub const COMPAT: usize = 1;
+    /// Number of ABIs with their own tables.
+    pub const COUNT: usize = 2;
+}
+
 /// What one watched cgroup has done, shared by all CPUs.
 ///
-/// `seen` is a byte per (phase, syscall number) rather than a bit: racing CPUs only ever store
-/// `1`, so no atomic read-modify-write is needed and no sighting can be lost (a bit set by two
-/// CPUs at once with plain load/or/store could lose one of them).
+/// `seen` is a byte per (ABI, phase, syscall number) rather than a bit: racing CPUs only ever
+/// store `1`, so no atomic read-modify-write is needed and no sighting can be lost (a bit set by
+/// two CPUs at once with plain load/or/store could lose one of them).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct SyscallSet {
-    /// `seen[phase][nr]` is `1` once the syscall was entered by a task of the cgroup in `phase`.
-    pub seen: [[u8; MAX_SYSCALLS]; phase::COUNT],
+    /// `seen[abi][phase][nr]` is `1` once a task of the cgroup entered the syscall.
+    pub seen: [[[u8; MAX_SYSCALLS]; phase::COUNT]; abi::COUNT],
     /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) of the first sighting in any phase; written just
     /// before `seen` is set. Two CPUs racing on a first sighting leave one of their timestamps.
-    pub first_seen_ns: [u64; MAX_SYSCALLS],
+    pub first_seen_ns: [[u64; MAX_SYSCALLS]; abi::COUNT],
     /// One of [`phase`]'s values; only ever moves forward.
     pub phase: u32,
     /// Explicit padding, always zero.
@@ -99,8 +110,8 @@ pub struct SyscallSet {
 
 impl SyscallSet {
     pub const ZERO: Self = Self {
-        seen: [[0; MAX_SYSCALLS]; phase::COUNT],
-        first_seen_ns: [0; MAX_SYSCALLS],
+        seen: [[[0; MAX_SYSCALLS]; phase::COUNT]; abi::COUNT],
+        first_seen_ns: [[0; MAX_SYSCALLS]; abi::COUNT],
         phase: phase::RUNTIME_SETUP,
         _pad: 0,
         filter_loaded_ns: 0,
@@ -115,20 +126,112 @@ impl SyscallSet {
     }
 }
 
-/// Per-CPU call counters of one watched cgroup. Each CPU increments only its own copy, so
-/// CPUs never race; userspace sums the copies.
+/// Distinct argument values kept per captured syscall, per CPU.
+pub const ARG_VALUES: usize = 16;
+
+/// A syscall whose arguments the tracer captures: plain integers seccomp can compare, chosen
+/// because RuntimeDefault conditions them (namespace flags, socket families, personality) or
+/// because they say something about risk (ioctl requests, executable mappings).
+///
+/// Plain integers only: the eBPF side reads this table from its read-only data, where a pointer
+/// (a `&str` or a slice) would not be relocated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgCapture {
+    /// The syscall number on x86_64 (the only architecture whose numbers are wired up).
+    pub x86_64_nr: u32,
+    /// How many arguments are captured: 1, or 2 packed as `(first << 32) | (second & 0xffff_ffff)`.
+    pub arity: u8,
+    /// Which arguments (0-based; only the first `arity` entries count).
+    pub indexes: [u8; 2],
+}
+
+impl ArgCapture {
+    /// The captured argument indexes.
+    pub fn arg_indexes(&self) -> &[u8] {
+        &self.indexes[..usize::from(self.arity.min(2))]
+    }
+}
+
+/// The captured syscalls (clone, unshare, socket, personality, prctl, ioctl, mmap, mprotect); a
+/// capture's position here is its slot in [`SyscallCounts::args`].
+pub const ARG_CAPTURES: [ArgCapture; 8] = [
+    ArgCapture {
+        x86_64_nr: 56,
+        arity: 1,
+        indexes: [0, 0],
+    }, // clone(flags, ...)
+    ArgCapture {
+        x86_64_nr: 272,
+        arity: 1,
+        indexes: [0, 0],
+    }, // unshare(flags)
+    ArgCapture {
+        x86_64_nr: 41,
+        arity: 2,
+        indexes: [0, 1],
+    }, // socket(domain, type, ...)
+    ArgCapture {
+        x86_64_nr: 135,
+        arity: 1,
+        indexes: [0, 0],
+    }, // personality(persona)
+    ArgCapture {
+        x86_64_nr: 157,
+        arity: 1,
+        indexes: [0, 0],
+    }, // prctl(option, ...)
+    ArgCapture {
+        x86_64_nr: 16,
+        arity: 1,
+        indexes: [1, 0],
+    }, // ioctl(fd, request, ...)
+    ArgCapture {
+        x86_64_nr: 9,
+        arity: 1,
+        indexes: [2, 0],
+    }, // mmap(addr, len, prot, ...)
+    ArgCapture {
+        x86_64_nr: 10,
+        arity: 1,
+        indexes: [2, 0],
+    }, // mprotect(addr, len, prot)
+];
+
+/// The distinct argument values one CPU saw for one captured syscall.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ArgSlot {
+    pub values: [u64; ARG_VALUES],
+    pub len: u32,
+    /// 1 once a value did not fit: `values` is incomplete.
+    pub overflow: u32,
+}
+
+impl ArgSlot {
+    pub const ZERO: Self = Self {
+        values: [0; ARG_VALUES],
+        len: 0,
+        overflow: 0,
+    };
+}
+
+/// Per-CPU counters and argument values of one watched cgroup. Each CPU writes only its own
+/// copy, so CPUs never race; userspace sums (and unites) the copies.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct SyscallCounts {
-    pub count: [u64; MAX_SYSCALLS],
+    pub count: [[u64; MAX_SYSCALLS]; abi::COUNT],
     /// Syscalls whose number was `>= MAX_SYSCALLS` (or negative).
     pub out_of_range: u64,
+    /// Argument values, by [`ARG_CAPTURES`] slot.
+    pub args: [ArgSlot; ARG_CAPTURES.len()],
 }
 
 impl SyscallCounts {
     pub const ZERO: Self = Self {
-        count: [0; MAX_SYSCALLS],
+        count: [[0; MAX_SYSCALLS]; abi::COUNT],
         out_of_range: 0,
+        args: [ArgSlot::ZERO; ARG_CAPTURES.len()],
     };
 }
 
@@ -138,11 +241,17 @@ mod pod {
     unsafe impl aya::Pod for super::CgroupKey {}
     unsafe impl aya::Pod for super::SyscallSet {}
     unsafe impl aya::Pod for super::SyscallCounts {}
+    unsafe impl aya::Pod for super::ArgSlot {}
 }
 
 // The layouts must have no implicit padding: a padded key would carry garbage bytes.
 const _: () = assert!(core::mem::size_of::<CgroupKey>() == 8);
 const _: () = assert!(
-    core::mem::size_of::<SyscallSet>() == MAX_SYSCALLS * (phase::COUNT + 8) + 4 + 4 + 8 + 8
+    core::mem::size_of::<SyscallSet>()
+        == abi::COUNT * MAX_SYSCALLS * (phase::COUNT + 8) + 4 + 4 + 8 + 8
 );
-const _: () = assert!(core::mem::size_of::<SyscallCounts>() == MAX_SYSCALLS * 8 + 8);
+const _: () = assert!(core::mem::size_of::<ArgSlot>() == ARG_VALUES * 8 + 8);
+const _: () = assert!(
+    core::mem::size_of::<SyscallCounts>()
+        == abi::COUNT * MAX_SYSCALLS * 8 + 8 + ARG_CAPTURES.len() * (ARG_VALUES * 8 + 8)
+);

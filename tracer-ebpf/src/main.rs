@@ -21,8 +21,8 @@ use aya_ebpf::{
 };
 use aya_log_ebpf::info;
 use tracer_common::{
-    phase, CgroupKey, SyscallCounts, SyscallSet, DEFAULT_MAX_WATCHED, MAX_SYSCALLS, STATS_LEN,
-    STAT_WATCH_FULL,
+    abi, phase, CgroupKey, SyscallCounts, SyscallSet, ARG_CAPTURES, ARG_VALUES,
+    DEFAULT_MAX_WATCHED, MAX_SYSCALLS, STATS_LEN, STAT_WATCH_FULL,
 };
 
 /// cgroup id -> syscalls seen (and when first). Userspace sizes it at load time.
@@ -131,7 +131,9 @@ fn record(ctx: &RawTracePointContext) {
         }
         return;
     }
-    if current_phase == phase::RUNTIME_SETUP && loads_seccomp_filter(ctx, nr) {
+    let abi = syscall_abi(ctx);
+    if abi == abi::NATIVE && current_phase == phase::RUNTIME_SETUP && loads_seccomp_filter(ctx, nr)
+    {
         // SAFETY: live map value. The filter applies after this call returns, so the call
         // itself still counts as setup.
         unsafe {
@@ -142,25 +144,104 @@ fn record(ctx: &RawTracePointContext) {
     }
     let nr = nr as usize;
     let p = current_phase as usize;
-    // SAFETY: `set` and `counts` point at live map values; `nr < MAX_SYSCALLS` and
-    // `p < phase::COUNT` were checked above (unchecked indexing: a bounds-check panic path would
-    // not pass the verifier).
+    // SAFETY: `set` and `counts` point at live map values; `nr < MAX_SYSCALLS`,
+    // `p < phase::COUNT` and `abi < abi::COUNT` hold (unchecked indexing: a bounds-check panic
+    // path would not pass the verifier).
     unsafe {
-        if (*set).seen.get_unchecked(p).get_unchecked(nr) == &0 {
-            if (*set).first_seen_ns.get_unchecked(nr) == &0 {
-                *(*set).first_seen_ns.get_unchecked_mut(nr) = bpf_ktime_get_ns();
+        let seen = (*set)
+            .seen
+            .get_unchecked_mut(abi)
+            .get_unchecked_mut(p)
+            .get_unchecked_mut(nr);
+        if *seen == 0 {
+            let first = (*set)
+                .first_seen_ns
+                .get_unchecked_mut(abi)
+                .get_unchecked_mut(nr);
+            if *first == 0 {
+                *first = bpf_ktime_get_ns();
             }
-            *(*set).seen.get_unchecked_mut(p).get_unchecked_mut(nr) = 1;
-            // Once per (cgroup, phase, syscall): off the hot path. Shown with `syscage -v`.
+            *seen = 1;
+            // Once per (cgroup, ABI, phase, syscall): off the hot path. Shown with `syscage -v`.
             info!(
                 ctx,
-                "cgroup {} first entered syscall {} (phase {})", key.cgroup_id, nr, p
+                "cgroup {} first entered syscall {} (abi {}, phase {})", key.cgroup_id, nr, abi, p
             );
         }
         if let Some(counts) = counts {
-            *(*counts).count.get_unchecked_mut(nr) += 1;
+            *(*counts).count.get_unchecked_mut(abi).get_unchecked_mut(nr) += 1;
+            if abi == abi::NATIVE {
+                capture_args(ctx, nr as u32, &mut *counts);
+            }
         }
     }
+}
+
+/// Notes the argument values of the syscalls in ARG_CAPTURES, in this CPU's copy (no races
+/// between CPUs). Only those few syscalls pay for reading registers.
+#[inline(always)]
+fn capture_args(ctx: &RawTracePointContext, nr: u32, counts: &mut SyscallCounts) {
+    let mut slot = ARG_CAPTURES.len();
+    let mut i = 0;
+    while i < ARG_CAPTURES.len() {
+        if ARG_CAPTURES[i].x86_64_nr == nr {
+            slot = i;
+            break;
+        }
+        i += 1;
+    }
+    if slot >= ARG_CAPTURES.len() || !cfg!(bpf_target_arch = "x86_64") {
+        return;
+    }
+    let Some(args) = syscall_args(ctx) else {
+        return;
+    };
+    let capture = ARG_CAPTURES[slot];
+    let [a, b] = capture.indexes;
+    let value = if capture.arity == 2 {
+        (args[a as usize % 3] << 32) | (args[b as usize % 3] & 0xffff_ffff)
+    } else {
+        args[a as usize % 3]
+    };
+    // SAFETY: `slot < ARG_CAPTURES.len()` was checked above.
+    let slot = unsafe { counts.args.get_unchecked_mut(slot) };
+    let len = slot.len as usize;
+    let mut j = 0;
+    while j < ARG_VALUES && j < len {
+        // SAFETY: j < ARG_VALUES.
+        if unsafe { *slot.values.get_unchecked(j) } == value {
+            return;
+        }
+        j += 1;
+    }
+    if len < ARG_VALUES {
+        // SAFETY: len < ARG_VALUES.
+        unsafe { *slot.values.get_unchecked_mut(len) = value };
+        slot.len = len as u32 + 1;
+    } else {
+        slot.overflow = 1;
+    }
+}
+
+/// Which syscall table the call goes through. On x86_64 an ia32 process enters with the 32-bit
+/// user code segment (__USER32_CS = 0x23) in its saved registers. (A 64-bit process issuing
+/// `int 0x80` also uses the compat table but keeps the 64-bit segment: not told apart here.)
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn syscall_abi(ctx: &RawTracePointContext) -> usize {
+    const USER32_CS: u64 = 0x23;
+    let regs: *const aya_ebpf::bindings::pt_regs = ctx.arg(0);
+    // SAFETY: bpf_probe_read_kernel checks the address; `regs` is the tracepoint's pt_regs.
+    match unsafe { bpf_probe_read_kernel(&(*regs).cs) } {
+        Ok(USER32_CS) => abi::COMPAT,
+        _ => abi::NATIVE,
+    }
+}
+
+#[cfg(not(bpf_target_arch = "x86_64"))]
+#[inline(always)]
+fn syscall_abi(_ctx: &RawTracePointContext) -> usize {
+    abi::NATIVE
 }
 
 /// `record --all`: insert zeroed entries for a cgroup seen for the first time. A full map is

@@ -3,7 +3,7 @@
 //! The object is built by `build.rs` from the `tracer-ebpf` crate and embedded in the binary, so
 //! the single `syscage` file is all a user installs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{anyhow, Context as _, Result};
 use aya::{
@@ -13,9 +13,9 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use tracer_common::{
-    phase, CgroupKey, SyscallCounts, SyscallSet, COUNTS_MAP, COUNTS_TEMPLATE_MAP,
-    EXEC_PROGRAM_NAME, EXEC_TRACEPOINT, MAX_SYSCALLS, PROGRAM_NAME, SET_TEMPLATE_MAP, STATS_MAP,
-    STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP, WATCH_NEW_GLOBAL,
+    abi, phase, CgroupKey, SyscallCounts, SyscallSet, ARG_CAPTURES, COUNTS_MAP,
+    COUNTS_TEMPLATE_MAP, EXEC_PROGRAM_NAME, EXEC_TRACEPOINT, MAX_SYSCALLS, PROGRAM_NAME,
+    SET_TEMPLATE_MAP, STATS_MAP, STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP, WATCH_NEW_GLOBAL,
 };
 
 /// The compiled eBPF object. aya needs it 8-byte aligned to parse it in place.
@@ -24,7 +24,8 @@ static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"),
 /// What the kernel side saw for one cgroup.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct CgroupSyscalls {
-    pub(crate) seen: BTreeMap<u32, SeenSyscall>,
+    /// By (ABI, number): tracer_common::abi::NATIVE or COMPAT.
+    pub(crate) seen: BTreeMap<(usize, u32), SeenSyscall>,
     pub(crate) out_of_range: u64,
     /// The cgroup's phase now (see tracer_common::phase).
     pub(crate) phase: u32,
@@ -36,16 +37,24 @@ pub(crate) struct CgroupSyscalls {
 impl CgroupSyscalls {
     /// Adds another cgroup's sightings (a container's sub-cgroup) to these.
     pub(crate) fn absorb(&mut self, other: &Self) {
-        for (&nr, s) in &other.seen {
-            match self.seen.entry(nr) {
+        for (&key, s) in &other.seen {
+            match self.seen.entry(key) {
                 std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert(*s);
+                    slot.insert(s.clone());
                 }
                 std::collections::btree_map::Entry::Occupied(slot) => {
                     let mine = slot.into_mut();
                     mine.count += s.count;
                     mine.first_seen_ns = mine.first_seen_ns.min(s.first_seen_ns);
                     mine.phases |= s.phases;
+                    match (&mut mine.args, &s.args) {
+                        (Some((values, overflow)), Some((more, more_overflow))) => {
+                            values.extend(more.iter().copied());
+                            *overflow |= *more_overflow;
+                        }
+                        (mine_args @ None, Some(theirs)) => *mine_args = Some(theirs.clone()),
+                        (_, None) => {}
+                    }
                 }
             }
         }
@@ -61,13 +70,39 @@ impl CgroupSyscalls {
 }
 
 /// One syscall number of a cgroup.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct SeenSyscall {
     pub(crate) count: u64,
     /// CLOCK_MONOTONIC ns of the first sighting.
     pub(crate) first_seen_ns: u64,
     /// Bit `p` set: seen in phase `p`.
     pub(crate) phases: u8,
+    /// For captured syscalls (tracer_common::ARG_CAPTURES): the distinct packed values seen on
+    /// all CPUs, and whether any CPU ran out of room for them.
+    pub(crate) args: Option<(BTreeSet<u64>, bool)>,
+}
+
+/// The union over CPUs of the argument values captured for native syscall `nr`, if it is one
+/// whose arguments are captured on this architecture.
+fn captured_args(
+    per_cpu: &PerCpuValues<SyscallCounts>,
+    nr: usize,
+) -> Option<(BTreeSet<u64>, bool)> {
+    if !cfg!(target_arch = "x86_64") {
+        return None;
+    }
+    let slot = ARG_CAPTURES
+        .iter()
+        .position(|c| c.x86_64_nr as usize == nr)?;
+    let mut values = BTreeSet::new();
+    let mut overflow = false;
+    for cpu in per_cpu.iter() {
+        let captured = &cpu.args[slot];
+        let len = (captured.len as usize).min(captured.values.len());
+        values.extend(captured.values[..len].iter().copied());
+        overflow |= captured.overflow != 0;
+    }
+    Some((values, overflow))
 }
 
 /// How to load the program.
@@ -228,25 +263,32 @@ impl Tracer {
         for cpu in per_cpu.iter() {
             out.out_of_range += cpu.out_of_range;
         }
-        for nr in 0..MAX_SYSCALLS {
-            let mut phases = 0u8;
-            for (p, seen) in set.seen.iter().enumerate() {
-                if seen[nr] != 0 {
-                    phases |= 1 << p;
+        for (abi_index, (tables, first_seen)) in set.seen.iter().zip(&set.first_seen_ns).enumerate()
+        {
+            for nr in 0..MAX_SYSCALLS {
+                let mut phases = 0u8;
+                for (p, seen) in tables.iter().enumerate() {
+                    if seen[nr] != 0 {
+                        phases |= 1 << p;
+                    }
                 }
+                if phases == 0 {
+                    continue;
+                }
+                let count: u64 = per_cpu.iter().map(|cpu| cpu.count[abi_index][nr]).sum();
+                let args = (abi_index == abi::NATIVE)
+                    .then(|| captured_args(&per_cpu, nr))
+                    .flatten();
+                out.seen.insert(
+                    (abi_index, nr as u32),
+                    SeenSyscall {
+                        count,
+                        first_seen_ns: first_seen[nr],
+                        phases,
+                        args,
+                    },
+                );
             }
-            if phases == 0 {
-                continue;
-            }
-            let count: u64 = per_cpu.iter().map(|cpu| cpu.count[nr]).sum();
-            out.seen.insert(
-                nr as u32,
-                SeenSyscall {
-                    count,
-                    first_seen_ns: set.first_seen_ns[nr],
-                    phases,
-                },
-            );
         }
         Ok(out)
     }

@@ -14,7 +14,7 @@ use crate::bpf::CgroupSyscalls;
 
 pub(crate) struct LiveView {
     enabled: bool,
-    known: BTreeSet<u32>,
+    known: BTreeSet<(usize, u32)>,
     last_new: Instant,
     status_drawn: bool,
 }
@@ -35,19 +35,24 @@ impl LiveView {
             return;
         }
         let arch = native_arch();
-        let mut new: Vec<(u64, u32)> = seen
+        let mut new: Vec<(u64, (usize, u32))> = seen
             .seen
             .iter()
-            .filter(|(nr, _)| !self.known.contains(nr))
-            .map(|(&nr, s)| (s.first_seen_ns, nr))
+            .filter(|(key, _)| !self.known.contains(key))
+            .map(|(&key, s)| (s.first_seen_ns, key))
             .collect();
         new.sort_unstable();
         let mut err = std::io::stderr().lock();
         if !new.is_empty() {
             self.clear_status(&mut err);
-            for (_, nr) in new {
-                self.known.insert(nr);
-                let name = syscall_name(arch, nr).unwrap_or_else(|| format!("#{nr}"));
+            for (_, (abi_index, nr)) in new {
+                self.known.insert((abi_index, nr));
+                let name = match abi_index {
+                    tracer_common::abi::NATIVE => {
+                        syscall_name(arch, nr).unwrap_or_else(|| format!("#{nr}"))
+                    }
+                    _ => format!("compat #{nr}"),
+                };
                 let _ = writeln!(err, "  + {name}");
             }
             self.last_new = Instant::now();

@@ -1,13 +1,14 @@
 //! A recording session: the attached tracer, its log relay, and the clock that turns the
 //! kernel's timestamps into a recording's microseconds.
 
-use std::time::SystemTime;
+use std::{collections::BTreeSet, time::SystemTime};
 
 use anyhow::{Context as _, Result};
 use profile_gen::{
-    host_info, native_arch, ExitInfo, Phase, PhaseTimes, Recording, SyscallRecord, Target,
+    arch_name, host_info, native_arch, ArgsSeen, ExitInfo, Phase, PhaseTimes, Recording, ScmpArch,
+    SyscallRecord, Target,
 };
-use tracer_common::phase;
+use tracer_common::{abi, phase, ARG_CAPTURES};
 
 use crate::{
     bpf::{ebpf_log_level, AttachOptions, CgroupSyscalls, Tracer},
@@ -91,16 +92,33 @@ pub(crate) fn build_recording(
     // Commands start in the workload; containers carry their phases.
     let with_phases = subject.target.is_some();
     recording.target = subject.target;
+    let compat = compat_arch(arch);
     recording.syscalls = seen
         .seen
         .iter()
-        .map(|(&nr, s)| {
-            let mut record =
-                SyscallRecord::new(arch, nr, s.count, start.micros_since(s.first_seen_ns));
+        .filter_map(|(&(abi_index, nr), s)| {
+            let first_seen_us = start.micros_since(s.first_seen_ns);
+            let mut record = if abi_index == abi::NATIVE {
+                SyscallRecord::new(arch, nr, s.count, first_seen_us)
+            } else {
+                let Some(compat) = compat else {
+                    log::warn!(
+                        "compat syscall {nr} on an architecture without a compat table: left out"
+                    );
+                    return None;
+                };
+                let mut record = SyscallRecord::new(compat, nr, s.count, first_seen_us);
+                record.arch = Some(arch_name(compat));
+                record
+            };
             if with_phases {
                 record.phases = phases_of(s.phases);
             }
-            record
+            record.args = s
+                .args
+                .as_ref()
+                .and_then(|(values, overflow)| args_seen(nr, values, *overflow));
+            Some(record)
         })
         .collect();
     recording.out_of_range_count = seen.out_of_range;
@@ -114,6 +132,34 @@ pub(crate) fn build_recording(
     }
     recording.sort_syscalls();
     Ok(recording)
+}
+
+/// The 32-bit table a 64-bit kernel also serves (libseccomp's sub-architecture names).
+fn compat_arch(native: ScmpArch) -> Option<ScmpArch> {
+    match native {
+        ScmpArch::X8664 => Some(ScmpArch::X86),
+        ScmpArch::Aarch64 => Some(ScmpArch::Arm),
+        _ => None,
+    }
+}
+
+/// Unpacks the tracer's argument values (see tracer_common::ArgCapture) into tuples.
+fn args_seen(nr: u32, packed: &BTreeSet<u64>, overflow: bool) -> Option<ArgsSeen> {
+    let capture = ARG_CAPTURES.iter().find(|c| c.x86_64_nr == nr)?;
+    let values = packed
+        .iter()
+        .map(|&v| match capture.arity {
+            2 => vec![v >> 32, v & 0xffff_ffff],
+            _ => vec![v],
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Some(ArgsSeen {
+        indexes: capture.arg_indexes().to_vec(),
+        values,
+        overflow,
+    })
 }
 
 fn phases_of(bits: u8) -> Vec<Phase> {

@@ -4,6 +4,8 @@
 //! Each step checks before it changes anything, so running a command twice costs only the
 //! checks. Privileged steps use `sudo` when not already root.
 
+mod bench;
+mod fuzz;
 mod setup;
 mod shell;
 
@@ -45,6 +47,20 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Measure syscage's overhead side by side with an empty eBPF program, bpftrace and strace,
+    /// its attach time and memory, and generate/diff/merge on 1,000 recordings; print a
+    /// Markdown table (as root; takes several minutes). Not part of `test`.
+    Bench(bench::BenchArgs),
+    /// Run each cargo-fuzz target (one per file reader: recordings, merged recordings, OCI,
+    /// Docker and SPO profiles) for a while; fails if any finds a crash. Not part of `test`.
+    Fuzz {
+        /// How long to run each target.
+        #[arg(long, default_value_t = 180)]
+        seconds: u32,
+        /// Only these targets (default: all).
+        #[arg(value_name = "TARGET")]
+        targets: Vec<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -77,6 +93,12 @@ fn main() -> Result<()> {
             setup::all(true)?;
             test(&args)
         }
+        Task::Bench(args) => {
+            setup::all(false)?;
+            let bin = build_syscage()?;
+            bench::run(&root, &bin, &args)
+        }
+        Task::Fuzz { seconds, targets } => fuzz::run_all(&root, seconds, &targets),
     }
 }
 

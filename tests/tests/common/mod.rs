@@ -22,6 +22,8 @@ use std::{
 
 use serde_json::{json, Value};
 
+pub(crate) mod containers;
+
 /// How long any single syscage invocation may take before the test calls it hung.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(120);
 
