@@ -127,8 +127,9 @@ impl AnyReason {
     /// One line, saying why the syscall is allowed for any arguments.
     pub fn describe(&self) -> String {
         match self {
-            Self::Overflow => "more distinct argument values were seen than the tracer keeps"
-                .to_owned(),
+            Self::Overflow => {
+                "more distinct argument values were seen than the tracer keeps".to_owned()
+            }
             Self::TooMany { count } => {
                 format!("{count} distinct argument values, more than the {MAX_RULES} rules syscage writes per syscall")
             }
@@ -140,7 +141,9 @@ impl AnyReason {
             Self::NotCaptured { arch } => {
                 format!("some calls ({arch}) were recorded without argument values")
             }
-            Self::Mismatch => "its argument values were recorded for different arguments".to_owned(),
+            Self::Mismatch => {
+                "its argument values were recorded for different arguments".to_owned()
+            }
             Self::Renamed { from } => {
                 format!("projected from {from}, whose arguments are at other positions")
             }
@@ -149,7 +152,12 @@ impl AnyReason {
 }
 
 /// Builds one condition.
-fn cond(index: u8, op: LinuxSeccompOperator, value: u64, value_two: Option<u64>) -> LinuxSeccompArg {
+fn cond(
+    index: u8,
+    op: LinuxSeccompOperator,
+    value: u64,
+    value_two: Option<u64>,
+) -> LinuxSeccompArg {
     let builder = LinuxSeccompArgBuilder::default()
         .index(usize::from(index))
         .value(value)
@@ -237,7 +245,9 @@ pub fn rules_for(name: &str, seen: &ArgsSeen) -> ArgRules {
         // No values at all (an empty list without overflow) says nothing was called with
         // arguments, which cannot be for a recorded call: do not restrict.
         Ok(sets) if sets.is_empty() => ArgRules::Any(AnyReason::Mismatch),
-        Ok(sets) if sets.len() > MAX_RULES => ArgRules::Any(AnyReason::TooMany { count: sets.len() }),
+        Ok(sets) if sets.len() > MAX_RULES => {
+            ArgRules::Any(AnyReason::TooMany { count: sets.len() })
+        }
         Ok(sets) => ArgRules::Conditions(sets),
     }
 }
@@ -353,7 +363,9 @@ fn family_name(domain: u64) -> Option<&'static str> {
         "AF_XDP",
         "AF_MCTP",
     ];
-    usize::try_from(domain).ok().and_then(|d| NAMES.get(d).copied())
+    usize::try_from(domain)
+        .ok()
+        .and_then(|d| NAMES.get(d).copied())
 }
 
 fn socket_type_name(ty: u64) -> Option<&'static str> {
@@ -378,7 +390,10 @@ fn describe_family(domain: u64) -> String {
 fn family_risk(domain: u64) -> (Risk, &'static str) {
     match domain {
         1 => (Risk::Low, "starts using local (AF_UNIX) sockets"),
-        2 | 10 => (Risk::Medium, "starts using the network (AF_INET/AF_INET6 sockets)"),
+        2 | 10 => (
+            Risk::Medium,
+            "starts using the network (AF_INET/AF_INET6 sockets)",
+        ),
         16 => (
             Risk::High,
             "starts using netlink (AF_NETLINK): configures kernel subsystems (routing, \
@@ -397,7 +412,10 @@ fn family_risk(domain: u64) -> (Risk, &'static str) {
             Risk::High,
             "starts using vsock (AF_VSOCK): talks to the hypervisor; RuntimeDefault denies it",
         ),
-        15 => (Risk::High, "starts using IPsec key management sockets (AF_KEY)"),
+        15 => (
+            Risk::High,
+            "starts using IPsec key management sockets (AF_KEY)",
+        ),
         44 => (
             Risk::High,
             "starts using AF_XDP sockets: shares packet rings with the kernel",
@@ -427,11 +445,13 @@ fn describe_namespaces(flags: u64) -> String {
 /// The value a condition set of one of [`rules_for`]'s shapes checks on `index`: `(mask, value)`
 /// for a masked comparison, `(u64::MAX, value)` for equality.
 fn checked(set: &[LinuxSeccompArg], index: usize) -> Option<(u64, u64)> {
-    set.iter().find(|a| a.index() == index).and_then(|a| match a.op() {
-        LinuxSeccompOperator::ScmpCmpEq => Some((u64::MAX, a.value())),
-        LinuxSeccompOperator::ScmpCmpMaskedEq => Some((a.value(), a.value_two().unwrap_or(0))),
-        _ => None,
-    })
+    set.iter()
+        .find(|a| a.index() == index)
+        .and_then(|a| match a.op() {
+            LinuxSeccompOperator::ScmpCmpEq => Some((u64::MAX, a.value())),
+            LinuxSeccompOperator::ScmpCmpMaskedEq => Some((a.value(), a.value_two().unwrap_or(0))),
+            _ => None,
+        })
 }
 
 /// A condition set in words for `name`: `CLONE_NEWUSER`, `AF_PACKET/SOCK_RAW`, else the
@@ -439,7 +459,9 @@ fn checked(set: &[LinuxSeccompArg], index: usize) -> Option<(u64, u64)> {
 pub fn describe_set(name: &str, set: &[LinuxSeccompArg]) -> String {
     match name {
         "clone" | "unshare" => match checked(set, 0) {
-            Some((mask, value)) if mask & NAMESPACE_FLAGS == NAMESPACE_FLAGS || mask == 0x7e02_0000 => {
+            Some((mask, value))
+                if mask & NAMESPACE_FLAGS == NAMESPACE_FLAGS || mask == 0x7e02_0000 =>
+            {
                 describe_namespaces(value)
             }
             _ => crate::policy::describe_conditions(set),
@@ -526,7 +548,10 @@ pub fn widening_risk(
         "ioctl" => {
             // TIOCSTI pushes input into a terminal: the classic way out of a sandbox that
             // shares one.
-            if added.iter().any(|s| checked(s, 1).is_some_and(|(_, v)| v & 0xffff_ffff == 0x5412)) {
+            if added
+                .iter()
+                .any(|s| checked(s, 1).is_some_and(|(_, v)| v & 0xffff_ffff == 0x5412))
+            {
                 raise((
                     Risk::High,
                     "starts using TIOCSTI, which injects input into the controlling terminal",
@@ -548,9 +573,9 @@ pub fn widening_risk(
 pub fn unrestricted_risk(name: &str, old: &[Vec<LinuxSeccompArg>]) -> (Risk, &'static str) {
     match name {
         "mmap" | "mprotect"
-            if old
-                .iter()
-                .all(|s| checked(s, 2).is_some_and(|(m, v)| m & PROT_EXEC != 0 && v & PROT_EXEC == 0)) =>
+            if old.iter().all(|s| {
+                checked(s, 2).is_some_and(|(m, v)| m & PROT_EXEC != 0 && v & PROT_EXEC == 0)
+            }) =>
         {
             (
                 Risk::Medium,
@@ -596,7 +621,10 @@ mod tests {
     #[test]
     fn clone_and_unshare_check_the_namespace_bits() {
         // SIGCHLD, CLONE_VM|CLONE_FS|...|SIGCHLD (threads), CLONE_NEWUSER|CLONE_NEWNS|SIGCHLD.
-        let rules = rules_for("clone", &seen(&[0], &[&[17], &[0x003d_0f00], &[0x1002_0011]]));
+        let rules = rules_for(
+            "clone",
+            &seen(&[0], &[&[17], &[0x003d_0f00], &[0x1002_0011]]),
+        );
         assert_eq!(
             json_of(&rules),
             json!([
@@ -642,7 +670,10 @@ mod tests {
     #[test]
     fn value_rules_are_one_per_value() {
         assert_eq!(
-            json_of(&rules_for("personality", &seen(&[0], &[&[0xffff_ffff], &[0]]))),
+            json_of(&rules_for(
+                "personality",
+                &seen(&[0], &[&[0xffff_ffff], &[0]])
+            )),
             json!([[{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}],
                    [{"index": 0, "value": 0xffff_ffff_u64, "op": "SCMP_CMP_EQ"}]])
         );
@@ -722,7 +753,10 @@ mod tests {
         let (risk, reason) = widening_risk("clone", &[ns(0)], &[ns(CLONE_NEWUSER)]);
         assert_eq!(risk, Risk::High);
         assert!(reason.contains("user namespaces"), "{reason}");
-        assert_eq!(describe_set("clone", &ns(CLONE_NEWUSER | CLONE_NEWNS)), "CLONE_NEWUSER|CLONE_NEWNS");
+        assert_eq!(
+            describe_set("clone", &ns(CLONE_NEWUSER | CLONE_NEWNS)),
+            "CLONE_NEWUSER|CLONE_NEWNS"
+        );
         assert_eq!(describe_set("unshare", &ns(0)), "no namespace flags");
 
         let sock = |d: u64, t: u64| vec![eq(0, d), masked_eq(1, SOCK_TYPE_MASK, t)];
@@ -730,8 +764,14 @@ mod tests {
         assert_eq!(risk, Risk::High);
         assert!(reason.contains("AF_PACKET"), "{reason}");
         assert_eq!(describe_set("socket", &sock(16, 3)), "AF_NETLINK/SOCK_RAW");
-        assert_eq!(widening_risk("socket", &[sock(2, 1)], &[sock(2, 2)]).0, Risk::Low);
-        assert_eq!(widening_risk("socket", &[sock(1, 1)], &[sock(2, 1)]).0, Risk::Medium);
+        assert_eq!(
+            widening_risk("socket", &[sock(2, 1)], &[sock(2, 2)]).0,
+            Risk::Low
+        );
+        assert_eq!(
+            widening_risk("socket", &[sock(1, 1)], &[sock(2, 1)]).0,
+            Risk::Medium
+        );
 
         let (risk, _) = unrestricted_risk("mprotect", &[vec![masked_eq(2, PROT_EXEC, 0)]]);
         assert_eq!(risk, Risk::Medium);

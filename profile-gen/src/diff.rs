@@ -3,7 +3,10 @@
 //! Two comparisons, both on syscall names (what a runtime enforces):
 //! - [`release_diff`]: between two releases' profiles or recordings: the syscalls added (ranked
 //!   by [`crate::risk`], riskiest first, each with a one-line reason) and removed. A syscall that
-//!   was allowed only for some arguments and now is allowed for all counts as added.
+//!   was allowed only for some arguments and now is allowed for all counts as added, and so does
+//!   one allowed for new arguments ([`crate::args::widening_risk`]): a release whose `clone` or
+//!   `unshare` starts creating user namespaces, or whose `socket` starts using `AF_PACKET` or
+//!   `AF_NETLINK`, is a risky change although the syscall was allowed before.
 //! - [`baseline_diff`]: a workload against a baseline profile, usually a rendered RuntimeDefault
 //!   ([`crate::runtime_default`]): the syscalls the workload needs that the baseline denies (it
 //!   would break there), those the baseline allows only for some arguments, how many the baseline
@@ -21,9 +24,10 @@ use oci_spec::runtime::LinuxSeccompAction;
 use serde::Serialize;
 
 use crate::arch::arch_name;
+use crate::args::{describe_set, unrestricted_risk, widening_risk};
 use crate::error::ArchError;
 use crate::input::Input;
-use crate::policy::{arch_syscall_names, describe_conditions, Policy, Verdict};
+use crate::policy::{arch_syscall_names, condition_set_key, describe_conditions, Policy, Verdict};
 use crate::risk::{risk_of, Risk};
 
 /// A syscall with its risk.
@@ -35,16 +39,37 @@ pub struct RiskedName {
     /// Why it is listed, when not obvious (e.g. "was allowed only for some arguments").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'static str>,
+    /// For a syscall allowed before and now for more arguments: the new ones, in words
+    /// (`CLONE_NEWUSER`, `AF_PACKET/SOCK_RAW`, `arg1 == 0x5412`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub new_arguments: Vec<String>,
 }
 
 impl RiskedName {
     fn new(name: &str, note: Option<&'static str>) -> Self {
-        let (risk, reason) = risk_of(name);
+        Self::ranked(name, risk_of(name), note)
+    }
+
+    fn ranked(
+        name: &str,
+        (risk, reason): (Risk, &'static str),
+        note: Option<&'static str>,
+    ) -> Self {
         Self {
             name: name.to_owned(),
             risk,
             reason,
             note,
+            new_arguments: Vec::new(),
+        }
+    }
+
+    /// The note and the new arguments, as one parenthesised suffix for reports.
+    fn suffix(&self) -> String {
+        match (self.note, self.new_arguments.is_empty()) {
+            (None, _) => String::new(),
+            (Some(note), true) => format!(" ({note})"),
+            (Some(note), false) => format!(" ({note}: {})", self.new_arguments.join(", ")),
         }
     }
 }
@@ -144,15 +169,33 @@ fn release_diff_of(
         .collect();
     let mut unchanged = 0;
     for name in new_names.intersection(old_names) {
-        let widened = matches!(old_policy.verdict(name), Verdict::AllowIf { .. })
-            && new_policy.verdict(name) == Verdict::Allow;
-        if widened {
-            added.push(RiskedName::new(
-                name,
-                Some("now for any arguments; was allowed only for some"),
-            ));
-        } else {
-            unchanged += 1;
+        match (old_policy.verdict(name), new_policy.verdict(name)) {
+            (Verdict::AllowIf { conditions: old }, Verdict::Allow) => {
+                added.push(RiskedName::ranked(
+                    name,
+                    unrestricted_risk(name, &old),
+                    Some("now for any arguments; was allowed only for some"),
+                ));
+            }
+            (Verdict::AllowIf { conditions: old }, Verdict::AllowIf { conditions: new }) => {
+                let old_keys: BTreeSet<_> = old.iter().map(|s| condition_set_key(s)).collect();
+                let fresh: Vec<_> = new
+                    .into_iter()
+                    .filter(|s| !old_keys.contains(&condition_set_key(s)))
+                    .collect();
+                if fresh.is_empty() {
+                    unchanged += 1;
+                } else {
+                    let mut entry = RiskedName::ranked(
+                        name,
+                        widening_risk(name, &old, &fresh),
+                        Some("allowed before, now also for"),
+                    );
+                    entry.new_arguments = fresh.iter().map(|s| describe_set(name, s)).collect();
+                    added.push(entry);
+                }
+            }
+            _ => unchanged += 1,
         }
     }
     rank(&mut added);
@@ -390,7 +433,7 @@ fn release_text(d: &ReleaseDiff, paint: &Paint) -> String {
         let _ = writeln!(out, "\n{}", paint.bold("Added (riskiest first):"));
         let width = name_width(d.added.iter().map(|a| a.name.as_str()));
         for a in &d.added {
-            let note = a.note.map(|n| format!(" ({n})")).unwrap_or_default();
+            let note = a.suffix();
             let _ = writeln!(
                 out,
                 "  {} {:<width$}  {} {}{note}",
@@ -433,7 +476,7 @@ fn release_markdown(d: &ReleaseDiff) -> String {
             } else {
                 a.risk.name().to_owned()
             };
-            let note = a.note.map(|n| format!(" ({n})")).unwrap_or_default();
+            let note = a.suffix();
             let _ = writeln!(out, "| `{}` | {risk} | {}{note} |", a.name, a.reason);
         }
     }

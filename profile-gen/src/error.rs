@@ -183,6 +183,14 @@ pub enum RecordingError {
         value: String,
         cause: humantime::TimestampError,
     },
+    /// A value that breaks the format's rules (a compat arch of another kernel, argument values
+    /// that do not fit their indexes).
+    #[error("{origin}: {field}: {message}")]
+    Invalid {
+        origin: String,
+        field: String,
+        message: String,
+    },
 }
 
 /// Generating, reading or checking an OCI runtime-spec seccomp profile.

@@ -303,8 +303,7 @@ pub fn generate_with(
         .target
         .or(arch.map(|(a, _)| a))
         .unwrap_or(fallback_arch);
-    assemble(inputs, arch, options)
-        .map_err(|(origin, cause)| GenerateError::Arch { origin, cause })
+    assemble(inputs, arch, options).map_err(|(origin, cause)| GenerateError::Arch { origin, cause })
 }
 
 /// [`generate_with`] once the architecture is settled; errors name the input they are about.
@@ -371,11 +370,13 @@ pub(crate) fn from_recording(
         warnings: Vec::new(),
     };
     let target = options.target.unwrap_or(arch);
-    let generated = assemble(std::slice::from_ref(&input), target, options)
-        .map_err(|(origin, cause)| ProfileError::Arch {
-            origin,
-            field: "arch".to_owned(),
-            cause,
+    let generated =
+        assemble(std::slice::from_ref(&input), target, options).map_err(|(origin, cause)| {
+            ProfileError::Arch {
+                origin,
+                field: "arch".to_owned(),
+                cause,
+            }
         })?;
     Ok(GeneratedProfile {
         notes: generated.notes(),

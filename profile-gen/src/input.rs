@@ -18,10 +18,10 @@ use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::args::{
-    rules_for, AnyReason, ArgRules, FORK_CLONE_FLAGS, VFORK_CLONE_FLAGS,
-};
 use crate::arch::{arch_name, oci_arch_from_scmp, parse_arch_name, scmp_arch_from_oci, sub_arches};
+use crate::args::{
+    masked_eq, rules_for, AnyReason, ArgRules, FORK_CLONE_FLAGS, NAMESPACE_FLAGS, VFORK_CLONE_FLAGS,
+};
 use crate::docker::{self, Conditions, DockerError};
 use crate::error::{ArchError, FieldPath, ProfileError, RecordingError};
 use crate::kube::{self, KubeError};
@@ -363,7 +363,10 @@ impl Input {
                 let Some(projector) = projector else {
                     return Ok((policy, notes));
                 };
-                Ok((self.project_profile(&policy, &projector, &mut notes)?, notes))
+                Ok((
+                    self.project_profile(&policy, &projector, &mut notes)?,
+                    notes,
+                ))
             }
             Content::Recording(_) | Content::Merged(_) => {
                 let arch = own_arch.ok_or(ArchError::Native)?;
@@ -399,8 +402,12 @@ impl Input {
                         Projection::Same => by_name.entry(name).or_default().push(args),
                         Projection::Renamed(to) => {
                             let args = match (name.as_str(), to.as_str()) {
-                                ("fork", "clone") => RecordArgs::Seen(clone_flags(FORK_CLONE_FLAGS)),
-                                ("vfork", "clone") => RecordArgs::Seen(clone_flags(VFORK_CLONE_FLAGS)),
+                                ("fork", "clone") => {
+                                    RecordArgs::Seen(clone_flags(FORK_CLONE_FLAGS))
+                                }
+                                ("vfork", "clone") => {
+                                    RecordArgs::Seen(clone_flags(VFORK_CLONE_FLAGS))
+                                }
                                 _ if matches!(args, RecordArgs::Seen(_)) => {
                                     RecordArgs::Renamed(name.clone())
                                 }
@@ -473,44 +480,59 @@ impl Input {
         let mut unmapped = BTreeSet::new();
         let mut renamed = BTreeSet::new();
         for (name, rules) in &policy.rules {
-            match projector.project_profile_name(name) {
-                Projection::Same => {
-                    for rule in rules {
-                        projected.add_rule(name, rule.clone());
-                    }
-                }
-                Projection::Renamed(to) => {
-                    let mut any_allowed = false;
-                    for rule in rules.iter().filter(|r| r.lets_run()) {
-                        any_allowed = true;
-                        if rule.args.is_empty() {
-                            projected.add_rule(&to, rule.clone());
-                        } else {
-                            projected.add_rule(
-                                &to,
-                                NameRule {
-                                    args: Vec::new(),
-                                    ..rule.clone()
-                                },
-                            );
-                            notes.args_unrestricted.push(ArgsNote {
-                                origin: self.origin.clone(),
-                                name: to.clone(),
-                                reason: AnyReason::Renamed { from: name.clone() },
-                            });
-                        }
-                    }
-                    if any_allowed {
-                        renamed.insert((name.clone(), to));
-                    }
-                }
-                Projection::Unmapped(reason) => {
+            let targets = match projector.project_profile_name(name) {
+                Ok(targets) => targets,
+                Err(reason) => {
                     if rules.iter().any(NameRule::lets_run) {
                         unmapped.insert(Unmapped {
                             name: name.clone(),
                             reason,
                         });
                     }
+                    continue;
+                }
+            };
+            for to in targets {
+                if to == *name {
+                    for rule in rules {
+                        projected.add_rule(name, rule.clone());
+                    }
+                    continue;
+                }
+                let mut any_allowed = false;
+                for rule in rules.iter().filter(|r| r.lets_run()) {
+                    any_allowed = true;
+                    if rule.args.is_empty()
+                        && to == "clone"
+                        && matches!(name.as_str(), "fork" | "vfork")
+                    {
+                        // fork and vfork never create namespaces; the clone they become need not.
+                        projected.add_rule(
+                            &to,
+                            NameRule {
+                                args: vec![masked_eq(0, NAMESPACE_FLAGS, 0)],
+                                ..rule.clone()
+                            },
+                        );
+                    } else if rule.args.is_empty() {
+                        projected.add_rule(&to, rule.clone());
+                    } else {
+                        projected.add_rule(
+                            &to,
+                            NameRule {
+                                args: Vec::new(),
+                                ..rule.clone()
+                            },
+                        );
+                        notes.args_unrestricted.push(ArgsNote {
+                            origin: self.origin.clone(),
+                            name: to.clone(),
+                            reason: AnyReason::Renamed { from: name.clone() },
+                        });
+                    }
+                }
+                if any_allowed {
+                    renamed.insert((name.clone(), to));
                 }
             }
         }

@@ -66,8 +66,8 @@ pub use enforce::{
 pub use error::{ActionError, ArchError, EnforceError, FieldPath, ProfileError, RecordingError};
 pub use host::{host_info, HostInfo};
 pub use profile::{
-    profile_from_json, profile_from_recording, profile_from_recording_with, profile_to_json, read_profile, validate_profile,
-    GeneratedProfile,
+    profile_from_json, profile_from_recording, profile_from_recording_with, profile_to_json,
+    read_profile, validate_profile, GeneratedProfile,
 };
 pub use recording::{
     format_timestamp, ArgsSeen, ExitInfo, Phase, PhaseTimes, Recording, SyscallRecord, Target,

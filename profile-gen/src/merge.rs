@@ -15,7 +15,11 @@
 //!      "machine": "x86_64", "exit": {"code": 0}, "syscage_version": "0.1.0"}
 //!   ],
 //!   "syscalls": [
-//!     {"nr": 0, "name": "read", "count": 812, "first_seen_us": 35, "seen_in": 2}
+//!     {"nr": 0, "name": "read", "count": 812, "first_seen_us": 35, "seen_in": 2},
+//!     {"nr": 56, "name": "clone", "count": 9, "first_seen_us": 70, "seen_in": 2,
+//!      "args": {"indexes": [0], "values": [[17], [4001536]], "overflow": false}},
+//!     {"nr": 20, "name": "getpid", "count": 1, "first_seen_us": 90, "seen_in": 1,
+//!      "arch": "SCMP_ARCH_X86"}
 //!   ],
 //!   "out_of_range_count": 0
 //! }
@@ -23,22 +27,29 @@
 //!
 //! - `runs` holds the header of every recording merged in, sorted, so merging is commutative and
 //!   associative: merging merged recordings concatenates their runs.
-//! - `syscalls` is sorted by number; `count` is the sum over the runs, `first_seen_us` the
-//!   earliest, and `seen_in` how many runs saw the syscall (1 to the number of runs): the
-//!   coverage. A syscall seen in fewer runs than there are is one that some runs never reached.
+//! - `syscalls` has one entry per (`arch`, `nr`), as recordings do: the native calls (no
+//!   `arch`) by number, then each compat architecture's (`SCMP_ARCH_X86` on x86_64) by number.
+//!   `count` is the sum over the runs, `first_seen_us` the earliest, and `seen_in` how many runs
+//!   saw the syscall (1 to the number of runs): the coverage. A syscall seen in fewer runs than
+//!   there are is one that some runs never reached.
+//! - `args` is the union of the runs' argument values; it is marked `overflow` (incomplete, so
+//!   profiles do not restrict the arguments) when any run's was, when a run saw the syscall
+//!   without recording its arguments, or past [`crate::args::MAX_MERGED_VALUES`] tuples.
 //! - Merging a recording with itself counts it twice, as two replicas would; the syscall set, and
 //!   so the generated profile, stay the same (merge is idempotent on what it allows).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use libseccomp::ScmpArch;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::arch::parse_arch_name;
+use crate::arch::{parse_arch_name, sub_arches};
+use crate::args::{normalized, union_optional};
 use crate::error::{json_kind, FieldPath, RecordingError};
-use crate::recording::{ExitInfo, Recording, SyscallRecord, Target, SYSCAGE_VERSION};
+use crate::recording::{ArgsSeen, ExitInfo, Recording, SyscallRecord, Target, SYSCAGE_VERSION};
 use crate::syscalls::syscall_name;
 
 /// The value of every merged recording's `format` field.
@@ -61,7 +72,7 @@ pub struct MergedRecording {
     pub arch: String,
     /// One header per recording merged in, sorted.
     pub runs: Vec<Run>,
-    /// Syscalls seen in any run, sorted by number.
+    /// Syscalls seen in any run, sorted by (`arch`, number), native ones first.
     pub syscalls: Vec<MergedSyscall>,
     /// The sum of the runs' `out_of_range_count`.
     pub out_of_range_count: u64,
@@ -110,6 +121,20 @@ pub struct MergedSyscall {
     /// [`SyscallRecord::needed_under_filter`]). Written only when true.
     #[serde(default, skip_serializing_if = "is_false")]
     pub before_filter_only: bool,
+    /// The architecture whose table `nr` is from, when it is not the merged recording's: a
+    /// 32-bit compat call (as in recordings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// The union of the runs' argument values (see the module documentation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<ArgsSeen>,
+}
+
+impl MergedSyscall {
+    /// The key entries are unique and sorted by: native calls (no `arch`) first.
+    fn key(&self) -> (Option<String>, u32) {
+        (self.arch.clone(), self.nr)
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -190,9 +215,12 @@ impl MergedRecording {
                 first_seen_us: s.first_seen_us,
                 seen_in: 1,
                 before_filter_only: !s.needed_under_filter(rec.phases.as_ref()),
+                // The recording's own arch spelled out is the same as no arch.
+                arch: s.arch.clone().filter(|a| *a != rec.arch),
+                args: s.args.as_ref().map(normalized),
             })
             .collect();
-        syscalls.sort_by_key(|s| s.nr);
+        syscalls.sort_by_key(MergedSyscall::key);
         Self {
             format: MERGED_FORMAT.to_owned(),
             version: MERGED_VERSION,
@@ -224,11 +252,12 @@ impl MergedRecording {
         }
         let mut runs: Vec<Run> = self.runs.iter().chain(&other.runs).cloned().collect();
         runs.sort_by_cached_key(Run::sort_key);
-        let mut by_nr: BTreeMap<u32, MergedSyscall> = BTreeMap::new();
+        let mut by_key: BTreeMap<(Option<String>, u32), MergedSyscall> = BTreeMap::new();
         for s in self.syscalls.iter().chain(&other.syscalls) {
-            by_nr
-                .entry(s.nr)
+            by_key
+                .entry(s.key())
                 .and_modify(|m| {
+                    m.args = union_optional(m.args.as_ref(), s.args.as_ref());
                     m.count = m.count.saturating_add(s.count);
                     m.first_seen_us = m.first_seen_us.min(s.first_seen_us);
                     m.seen_in = m.seen_in.saturating_add(s.seen_in);
@@ -240,7 +269,10 @@ impl MergedRecording {
                         (a, b) => a.or_else(|| b.clone()),
                     };
                 })
-                .or_insert_with(|| s.clone());
+                .or_insert_with(|| MergedSyscall {
+                    args: s.args.as_ref().map(normalized),
+                    ..s.clone()
+                });
         }
         Ok(Self {
             format: MERGED_FORMAT.to_owned(),
@@ -248,26 +280,29 @@ impl MergedRecording {
             syscage_version: SYSCAGE_VERSION.to_owned(),
             arch: self.arch.clone(),
             runs,
-            syscalls: by_nr.into_values().collect(),
+            syscalls: by_key.into_values().collect(),
             out_of_range_count: self
                 .out_of_range_count
                 .saturating_add(other.out_of_range_count),
         })
     }
 
-    /// The syscalls a profile must allow, as plain records, in number order.
+    /// The syscalls a profile must allow, as plain records, in (`arch`, number) order.
     pub fn needed_records(&self) -> Vec<SyscallRecord> {
         self.syscalls
             .iter()
             .filter(|s| !s.before_filter_only)
             .map(|s| {
+                let arch = s.arch.as_deref().unwrap_or(&self.arch);
                 let mut record = SyscallRecord::new(
-                    parse_arch_name(&self.arch).unwrap_or(libseccomp::ScmpArch::Native),
+                    parse_arch_name(arch).unwrap_or(libseccomp::ScmpArch::Native),
                     s.nr,
                     s.count,
                     s.first_seen_us,
                 );
                 record.name = s.name.clone();
+                record.arch = s.arch.clone();
+                record.args = s.args.clone();
                 record
             })
             .collect()
@@ -350,8 +385,9 @@ impl MergedRecording {
         Ok(merged)
     }
 
-    /// Checks what the types cannot: arch, runs, one entry per number, coverage within the
-    /// number of runs, names that agree with libseccomp.
+    /// Checks what the types cannot: arch, runs, one entry per (`arch`, number), compat
+    /// architectures that belong to `arch`, coverage within the number of runs, names that
+    /// agree with libseccomp, argument values that fit their indexes.
     pub fn validate(&self, origin: &str) -> Result<(), MergeError> {
         let invalid = |field: String, message: String| MergeError::Invalid {
             origin: origin.to_owned(),
@@ -377,13 +413,37 @@ impl MergedRecording {
             }
         }
         let runs = self.runs.len() as u64;
-        let mut seen: HashMap<u32, usize> = HashMap::new();
+        let mut seen: HashMap<(ScmpArch, u32), usize> = HashMap::new();
         for (index, s) in self.syscalls.iter().enumerate() {
-            if let Some(first) = seen.insert(s.nr, index) {
+            let entry_arch = match &s.arch {
+                None => arch,
+                Some(name) => {
+                    let field = || format!("syscalls[{index}].arch");
+                    let compat =
+                        parse_arch_name(name).map_err(|c| invalid(field(), c.to_string()))?;
+                    if !sub_arches(arch).contains(&compat) {
+                        return Err(invalid(
+                            field(),
+                            format!(
+                                "{name} is not a compat architecture of {}, expected one of {}",
+                                self.arch,
+                                companions(arch)
+                            ),
+                        ));
+                    }
+                    compat
+                }
+            };
+            if let Some(first) = seen.insert((entry_arch, s.nr), index) {
                 return Err(invalid(
                     format!("syscalls[{index}].nr"),
                     format!("{} is listed twice, first at syscalls[{first}]", s.nr),
                 ));
+            }
+            if let Some(args) = &s.args {
+                args.check().map_err(|(field, message)| {
+                    invalid(format!("syscalls[{index}].args.{field}"), message)
+                })?;
             }
             if s.seen_in == 0 || s.seen_in > runs {
                 return Err(invalid(
@@ -391,19 +451,34 @@ impl MergedRecording {
                     format!("{}, expected 1 to {runs} (the number of runs)", s.seen_in),
                 ));
             }
-            if let (Some(name), Some(expected)) = (&s.name, syscall_name(arch, s.nr)) {
+            if let (Some(name), Some(expected)) = (&s.name, syscall_name(entry_arch, s.nr)) {
                 if *name != expected {
                     return Err(invalid(
                         format!("syscalls[{index}].name"),
                         format!(
                             "{name:?} is not syscall {} on {}, libseccomp names it {expected:?}",
-                            s.nr, self.arch
+                            s.nr,
+                            s.arch.as_deref().unwrap_or(&self.arch)
                         ),
                     ));
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// `SCMP_ARCH_X86, SCMP_ARCH_X32`: the compat architectures of `arch`, for messages.
+fn companions(arch: ScmpArch) -> String {
+    let names: Vec<String> = sub_arches(arch)
+        .into_iter()
+        .skip(1)
+        .map(crate::arch::arch_name)
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
     }
 }
 

@@ -115,6 +115,15 @@ fn arg_key(arg: &LinuxSeccompArg) -> ArgKey {
     )
 }
 
+/// A condition set in a form that compares equal exactly when the sets mean the same to
+/// libseccomp: its conditions' keys, sorted.
+pub fn condition_set_key(args: &[LinuxSeccompArg]) -> Vec<(usize, u32, u64, u64)> {
+    let mut keys: Vec<ArgKey> = args.iter().map(arg_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 /// What a profile does with one syscall.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "verdict")]

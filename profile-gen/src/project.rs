@@ -84,7 +84,10 @@ pub const REPLACEMENTS: &[(&str, &[&str])] = &[
     ("sendfile", &["sendfile64"]),
     ("fadvise64_64", &["fadvise64"]),
     ("fadvise64", &["fadvise64_64", "arm_fadvise64_64"]),
-    ("sync_file_range", &["sync_file_range2", "arm_sync_file_range"]),
+    (
+        "sync_file_range",
+        &["sync_file_range2", "arm_sync_file_range"],
+    ),
 ];
 
 /// Why some syscalls have no counterpart anywhere else.
@@ -94,9 +97,18 @@ const NO_COUNTERPART: &[(&[&str], &str)] = &[
         "x86-specific (FS/GS segment bases); other architectures set the thread pointer without a \
          syscall",
     ),
-    (&["iopl", "ioperm"], "x86 I/O port access has no counterpart"),
     (
-        &["modify_ldt", "vm86", "vm86old", "set_thread_area", "get_thread_area"],
+        &["iopl", "ioperm"],
+        "x86 I/O port access has no counterpart",
+    ),
+    (
+        &[
+            "modify_ldt",
+            "vm86",
+            "vm86old",
+            "set_thread_area",
+            "get_thread_area",
+        ],
         "x86 segmentation has no counterpart",
     ),
     (
@@ -201,7 +213,10 @@ impl Projector {
                 successors.join(" nor ")
             ));
         }
-        if let Some((_, reason)) = NO_COUNTERPART.iter().find(|(names, _)| names.contains(&name)) {
+        if let Some((_, reason)) = NO_COUNTERPART
+            .iter()
+            .find(|(names, _)| names.contains(&name))
+        {
             return Projection::Unmapped((*reason).to_owned());
         }
         Projection::Unmapped(format!(
@@ -212,14 +227,17 @@ impl Projector {
     }
 
     /// Projects a name of a profile, which does not say which ABI it is for: as a native call,
-    /// else kept when the target's companions know it.
-    pub fn project_profile_name(&self, name: &str) -> Projection {
+    /// and kept as it is too when the target's companions know it (an x86_64 profile's `open`
+    /// becomes `openat` for aarch64 and stays `open` for arm programs). `Err` says why nothing
+    /// on the target stands for it.
+    pub fn project_profile_name(&self, name: &str) -> Result<Vec<String>, String> {
+        let for_compat = self.compat.contains(name);
         match self.project(name, false) {
-            Projection::Unmapped(reason) if !self.compat.contains(name) => {
-                Projection::Unmapped(reason)
-            }
-            Projection::Unmapped(_) => Projection::Same,
-            other => other,
+            Projection::Same => Ok(vec![name.to_owned()]),
+            Projection::Renamed(to) if for_compat => Ok(vec![to, name.to_owned()]),
+            Projection::Renamed(to) => Ok(vec![to]),
+            Projection::Unmapped(_) if for_compat => Ok(vec![name.to_owned()]),
+            Projection::Unmapped(reason) => Err(reason),
         }
     }
 }
@@ -274,9 +292,14 @@ mod tests {
             assert_eq!(p.project(name, false), expected, "{name}");
         }
         // aarch64 kept renameat (arch/arm64 defines __ARCH_WANT_RENAMEAT); riscv64 did not.
-        assert!(matches!(p.project("rename", false), Projection::Renamed(ref to) if to.starts_with("renameat")));
+        assert!(
+            matches!(p.project("rename", false), Projection::Renamed(ref to) if to.starts_with("renameat"))
+        );
         let riscv = Projector::new(ScmpArch::Riscv64);
-        assert_eq!(riscv.project("renameat", false), Projection::Renamed("renameat2".into()));
+        assert_eq!(
+            riscv.project("renameat", false),
+            Projection::Renamed("renameat2".into())
+        );
 
         let Projection::Unmapped(reason) = p.project("arch_prctl", false) else {
             panic!("arch_prctl mapped");
@@ -315,14 +338,19 @@ mod tests {
         // arm has these, as i386 has.
         assert_eq!(p.project("mmap2", true), Projection::Same);
         assert_eq!(p.project("open", true), Projection::Same);
-        assert!(matches!(p.project("socketcall", true), Projection::Unmapped(_)));
+        assert!(matches!(
+            p.project("socketcall", true),
+            Projection::Unmapped(_)
+        ));
         let riscv = Projector::new(ScmpArch::Riscv64);
         let Projection::Unmapped(reason) = riscv.project("read", true) else {
             panic!("a compat call onto riscv64");
         };
         assert!(reason.contains("runs no 32-bit programs"), "{reason}");
         // A profile's names: native first, else what the companions know.
-        assert_eq!(p.project_profile_name("open"), Projection::Renamed("openat".into()));
-        assert_eq!(p.project_profile_name("mmap2"), Projection::Same);
+        assert_eq!(p.project_profile_name("open").unwrap(), ["openat", "open"]);
+        assert_eq!(p.project_profile_name("mmap2").unwrap(), ["mmap", "mmap2"]);
+        assert_eq!(p.project_profile_name("read").unwrap(), ["read"]);
+        assert!(p.project_profile_name("arch_prctl").is_err());
     }
 }

@@ -262,6 +262,43 @@ pub struct ArgsSeen {
     pub overflow: bool,
 }
 
+impl ArgsSeen {
+    /// Checks the shape: indexes 0 to 5, none twice, every tuple one value per index. Errors are
+    /// `(field, message)`, the field relative to the `args` object.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        for (i, &index) in self.indexes.iter().enumerate() {
+            if usize::from(index) > crate::translate::MAX_ARG_INDEX {
+                return Err((
+                    format!("indexes[{i}]"),
+                    format!("{index} is out of range, syscalls have arguments 0 to 5"),
+                ));
+            }
+            if self.indexes[..i].contains(&index) {
+                return Err((format!("indexes[{i}]"), format!("{index} is listed twice")));
+            }
+        }
+        if self.indexes.is_empty() {
+            return Err((
+                "indexes".to_owned(),
+                "is empty, expected the arguments the values are of".to_owned(),
+            ));
+        }
+        for (i, tuple) in self.values.iter().enumerate() {
+            if tuple.len() != self.indexes.len() {
+                return Err((
+                    format!("values[{i}]"),
+                    format!(
+                        "has {} values, expected {} (one per index)",
+                        tuple.len(),
+                        self.indexes.len()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl SyscallRecord {
     /// A record for `nr` on `arch`, named by libseccomp.
     pub fn new(arch: ScmpArch, nr: u32, count: u64, first_seen_us: u64) -> Self {
@@ -393,9 +430,43 @@ impl Recording {
             })?;
         }
 
-        let mut first_index: HashMap<(Option<&str>, u32), usize> = HashMap::new();
+        let mut first_index: HashMap<(ScmpArch, u32), usize> = HashMap::new();
         for (index, record) in self.syscalls.iter().enumerate() {
-            let key = (record.arch.as_deref(), record.nr);
+            let record_arch = match &record.arch {
+                None => arch,
+                Some(name) => {
+                    let invalid = |message: String| RecordingError::Invalid {
+                        origin: origin.to_owned(),
+                        field: format!("syscalls[{index}].arch"),
+                        message,
+                    };
+                    let compat =
+                        parse_arch_name(name).map_err(|cause| invalid(cause.to_string()))?;
+                    // A compat call of this kernel: the recording's arch or one of its
+                    // companions (x86_64: x86, x32).
+                    if !crate::arch::sub_arches(arch).contains(&compat) {
+                        return Err(invalid(format!(
+                            "{name} is not an ABI of {} kernels, expected one of {}",
+                            self.arch,
+                            crate::arch::sub_arches(arch)
+                                .into_iter()
+                                .map(arch_name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )));
+                    }
+                    compat
+                }
+            };
+            if let Some(args) = &record.args {
+                args.check()
+                    .map_err(|(field, message)| RecordingError::Invalid {
+                        origin: origin.to_owned(),
+                        field: format!("syscalls[{index}].args.{field}"),
+                        message,
+                    })?;
+            }
+            let key = (record_arch, record.nr);
             if let Some(&first) = first_index.get(&key) {
                 return Err(RecordingError::DuplicateNr {
                     origin: origin.to_owned(),
@@ -406,13 +477,6 @@ impl Recording {
             }
             first_index.insert(key, index);
 
-            let record_arch = match &record.arch {
-                None => arch,
-                Some(name) => parse_arch_name(name).map_err(|cause| RecordingError::Arch {
-                    origin: format!("{origin}: syscalls[{index}].arch"),
-                    cause,
-                })?,
-            };
             // A number this libseccomp cannot name keeps whatever name a newer one gave it.
             if let (Some(name), Some(expected)) =
                 (&record.name, syscall_name(record_arch, record.nr))

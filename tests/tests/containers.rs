@@ -559,6 +559,26 @@ fn record_attaches_to_a_running_container_by_id_prefix_cgroup_and_pid() {
         );
     }
 
+    // A prefix of both ids is refused, naming both.
+    let common_prefix = format!("syscage-e2e-{}-", std::process::id());
+    let mut cmd = syscage([
+        "record",
+        "--container",
+        &common_prefix,
+        "--duration",
+        "5s",
+        "--output",
+    ]);
+    cmd.arg(out("ambiguous"));
+    let outcome = common::run(&mut cmd);
+    outcome.assert_code(125);
+    assert!(
+        outcome.stderr.contains("ambiguous")
+            && outcome.stderr.contains(&a.id)
+            && outcome.stderr.contains(&b.id),
+        "an ambiguous prefix must be refused, naming the matches\n{outcome}"
+    );
+
     // No --duration: the recording ends when the container's cgroup empties.
     let mut cmd = syscage(["record", "--container", &a.id, "--output"]);
     cmd.arg(out("until-deleted"));
@@ -574,17 +594,6 @@ fn record_attaches_to_a_running_container_by_id_prefix_cgroup_and_pid() {
     assert!(
         names.contains("mkdir"),
         "mkdir not recorded: {names:?}\n{outcome}"
-    );
-
-    // A prefix of both ids is refused.
-    let common_prefix = format!("syscage-e2e-{}-", std::process::id());
-    let mut cmd = syscage(["record", "--container", &common_prefix, "--output"]);
-    cmd.arg(out("ambiguous"));
-    let outcome = common::run(&mut cmd);
-    outcome.assert_code(125);
-    assert!(
-        outcome.stderr.contains("ambiguous") && outcome.stderr.contains(&b.id),
-        "an ambiguous prefix must be refused, naming the matches\n{outcome}"
     );
 }
 

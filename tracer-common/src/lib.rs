@@ -30,6 +30,9 @@ pub const TRACEPOINT: &str = "sys_enter";
 pub const EXEC_PROGRAM_NAME: &str = "syscage_sched_process_exec";
 /// The raw tracepoint it attaches to (`sched:sched_process_exec`).
 pub const EXEC_TRACEPOINT: &str = "sched_process_exec";
+/// Name of the empty program on the same raw tracepoint as [`PROGRAM_NAME`]: the cost floor
+/// `cargo xtask bench` compares the recorder with. `record` never loads it.
+pub const EMPTY_PROGRAM_NAME: &str = "syscage_empty";
 /// Name of the read-only global (`u8`) that, when 1, makes the program start watching every
 /// cgroup it has not seen yet (`record --all`). Being read-only, the verifier prunes the insert
 /// path entirely when it is 0.

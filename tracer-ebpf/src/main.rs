@@ -12,6 +12,9 @@
 // `pub` and unmangled for the loader to find it by name.
 #![allow(unused_crate_dependencies, unreachable_pub)]
 
+/// The empty program `cargo xtask bench` measures the recorder against.
+mod empty;
+
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel},

@@ -333,3 +333,25 @@ impl Tracer {
         }
     }
 }
+
+/// Loads the object and attaches only the empty program (`tracer-ebpf/src/empty.rs`) to the
+/// recorder's raw tracepoint: the cost floor `cargo xtask bench` measures. The returned object
+/// holds the link; dropping it detaches the program.
+pub(crate) fn attach_empty() -> Result<Ebpf> {
+    let name = tracer_common::EMPTY_PROGRAM_NAME;
+    let mut ebpf = EbpfLoader::new()
+        .load(EBPF_OBJECT)
+        .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
+    let program: &mut RawTracePoint = ebpf
+        .program_mut(name)
+        .with_context(|| format!("eBPF object has no program {name}"))?
+        .try_into()?;
+    program
+        .load()
+        .map_err(|e| anyhow!("the kernel refused the eBPF program {name}: {e:#}"))?;
+    program
+        .attach(TRACEPOINT)
+        .map_err(|e| anyhow!("attaching {name} to raw tracepoint {TRACEPOINT}: {e:#}"))?;
+    log::info!("attached {name} to raw tracepoint {TRACEPOINT}");
+    Ok(ebpf)
+}

@@ -13,6 +13,8 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
+use crate::exit::{ExitCodeExt as _, EXIT_NO_KERNEL_SUPPORT};
+
 /// Directory under the cgroup2 root that holds syscage's own leaves, one per `record`.
 const SYSCAGE_PARENT: &str = "syscage";
 
@@ -34,11 +36,13 @@ pub(crate) fn cgroup2_mount() -> Result<PathBuf> {
             }
         }
     }
-    found.context(
-        "no cgroup v2 filesystem is mounted (looked in /proc/self/mountinfo); syscage needs \
+    found
+        .context(
+            "no cgroup v2 filesystem is mounted (looked in /proc/self/mountinfo); syscage needs \
          cgroup v2: mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified` or boot with \
          systemd.unified_cgroup_hierarchy=1",
-    )
+        )
+        .exit_code(EXIT_NO_KERNEL_SUPPORT)
 }
 
 /// mountinfo: `id parent major:minor root mountpoint options [optional...] - fstype source opts`.

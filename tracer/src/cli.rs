@@ -12,8 +12,13 @@ use clap::{ArgAction, ArgGroup, Args, Parser, Subcommand};
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
   record and run exit with the command's own status (128+N if signal N ended it).
-  1    diff: --fail-on tripped (generate, diff and merge otherwise exit 0 on success)
-  125  syscage itself failed (bad arguments or input, missing privileges, kernel support)
+  diff exits 1 when --fail-on trips.
+  120  missing privileges (not root, no CAP_BPF/CAP_PERFMON)
+  121  missing kernel support (no cgroup v2, the eBPF program refused)
+  122  the target does not exist (container id, cgroup, process)
+  123  an output cannot be written (directory missing or read-only, disk full)
+  124  an input file is unreadable or invalid (profile, recording)
+  125  any other syscage failure (bad arguments, ...)
   126  the command could not be executed
   127  the command was not found";
 
@@ -43,6 +48,9 @@ pub(crate) enum Command {
     Diff(crate::cmd::diff::DiffArgs),
     Merge(crate::cmd::merge::MergeArgs),
     OciHook(OciHookArgs),
+    /// For `cargo xtask bench` only.
+    #[command(hide = true)]
+    BenchAttach(crate::cmd::bench_attach::BenchAttachArgs),
 }
 
 /// Record the syscalls of a command, a cgroup, a process, a container or every container, and

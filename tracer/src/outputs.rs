@@ -10,7 +10,10 @@ use std::{
 use anyhow::{Context as _, Result};
 use profile_gen::{profile_from_recording, profile_to_json, write_atomic, Recording};
 
-use crate::user::Credentials;
+use crate::{
+    exit::{ExitCodeExt as _, EXIT_CANNOT_WRITE},
+    user::Credentials,
+};
 
 /// Where one recording goes.
 #[derive(Debug, Clone)]
@@ -23,8 +26,8 @@ impl OutputPaths {
     /// `--output` and `--recording` (default: next to the profile), checked before recording.
     pub(crate) fn new(profile: PathBuf, recording: Option<PathBuf>) -> Result<Self> {
         let recording = recording.unwrap_or_else(|| recording_path_for(&profile));
-        check_output_dir(&profile)?;
-        check_output_dir(&recording)?;
+        check_output_dir(&profile).exit_code(EXIT_CANNOT_WRITE)?;
+        check_output_dir(&recording).exit_code(EXIT_CANNOT_WRITE)?;
         Ok(Self { profile, recording })
     }
 
@@ -113,7 +116,9 @@ pub(crate) fn check_output_dir(path: &Path) -> Result<()> {
 /// Writes atomically and, under sudo, hands the file to the user the workload ran as, so a user
 /// can edit and move their own profile.
 fn write_output(path: &Path, contents: &[u8], owner: Option<&Credentials>) -> Result<()> {
-    write_atomic(path, contents).with_context(|| format!("writing {}", path.display()))?;
+    write_atomic(path, contents)
+        .with_context(|| format!("writing {}", path.display()))
+        .exit_code(EXIT_CANNOT_WRITE)?;
     if let Some(c) = owner {
         chown(path, Some(c.uid), Some(c.gid))
             .with_context(|| format!("chown {}", path.display()))?;

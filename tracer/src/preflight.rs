@@ -1,7 +1,9 @@
 //! Checks that `record` can work here, before anything is changed, so that a missing privilege
 //! gets one actionable line instead of a kernel errno from deep inside a load.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, Result};
+
+use crate::exit::{Failure, EXIT_NO_PRIVILEGE};
 
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
@@ -14,10 +16,14 @@ pub(crate) fn check_privileges() -> Result<()> {
     let has = |cap: u32| caps & (1u64 << cap) != 0;
     let can_bpf = has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON));
     if !can_bpf || !nix::unistd::Uid::effective().is_root() {
-        bail!(
-            "recording needs root (to load the eBPF program: CAP_BPF and CAP_PERFMON, and to \
-             create a cgroup): run it as `sudo syscage record ...`"
-        );
+        return Err(Failure::new(
+            EXIT_NO_PRIVILEGE,
+            anyhow!(
+                "recording needs root (to load the eBPF program: CAP_BPF and CAP_PERFMON, and to \
+                 create a cgroup): run it as `sudo syscage record ...`"
+            ),
+        )
+        .into());
     }
     Ok(())
 }

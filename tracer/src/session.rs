@@ -13,6 +13,7 @@ use tracer_common::{abi, phase, ARG_CAPTURES};
 use crate::{
     bpf::{ebpf_log_level, AttachOptions, CgroupSyscalls, Tracer},
     ebpf_log::{spawn_log_pump, LogPump},
+    exit::{ExitCodeExt as _, EXIT_NO_KERNEL_SUPPORT},
 };
 
 pub(crate) struct Session {
@@ -34,10 +35,10 @@ impl Session {
             log_level: ebpf_log_level(verbosity),
             watch_new,
         };
-        let (mut tracer, logger) = Tracer::load(&opts)?;
+        let (mut tracer, logger) = Tracer::load(&opts).exit_code(EXIT_NO_KERNEL_SUPPORT)?;
         let log_pump = logger.map(spawn_log_pump);
         before_attach(&mut tracer)?;
-        tracer.attach()?;
+        tracer.attach().exit_code(EXIT_NO_KERNEL_SUPPORT)?;
         Ok(Self {
             tracer,
             _log_pump: log_pump,

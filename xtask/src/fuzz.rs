@@ -136,7 +136,10 @@ fn run_target(
         .arg(fuzz.join("seeds"))
         .arg(root.join("profile-gen/data"))
         .arg(root.join("profile-gen/tests/fixtures"))
-        .arg(format!("-dict={}", fuzz.join("dict/seccomp.dict").display()))
+        .arg(format!(
+            "-dict={}",
+            fuzz.join("dict/seccomp.dict").display()
+        ))
         .arg(format!("-max_total_time={seconds}"))
         .arg(format!("-timeout={TIMEOUT_S}"))
         .arg("-print_final_stats=1")

@@ -12,8 +12,8 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
     docker::{Conditions, KernelVersion},
-    generate::{generate, log_profile, Format, Generated},
-    input::{read_input, Input},
+    generate::{generate_with, log_profile, Format, Generated, Level},
+    input::{read_input, Input, PolicyOptions},
     kube::{self, KUBELET_SECCOMP_DIR},
     native_arch, parse_arch_name, profile_to_json, write_atomic, ScmpArch,
 };
@@ -29,9 +29,20 @@ use profile_gen::{
 /// rt_sigreturn (a process that cannot exit spins forever); and denies a newer syscall with
 /// ENOSYS when its older fallback was used but it was not (clone3 when clone was used), so
 /// libcs fall back instead of failing.
+///
+/// Recorded argument values become argument conditions: clone and unshare only for the
+/// namespaces seen, socket only for the address families and types seen, personality, prctl
+/// and ioctl only for the values seen, mmap and mprotect without PROT_EXEC unless it was seen.
+/// clone3, whose flags seccomp cannot read, is then answered with ENOSYS so libcs use the
+/// checked clone. --args off gives the names-only profile.
+///
+/// --arch projects recordings of another architecture onto it (x86_64 open becomes aarch64
+/// openat, stat becomes newfstatat, ...) and reports what has no counterpart there.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     syscage generate --from app.recording.json -o app.json\n  \
+    syscage generate --from app.recording.json --args off -o app-names-only.json\n  \
+    syscage generate --from app.recording.json --arch aarch64 -o app-arm64.json\n  \
     syscage generate --from run1.recording.json run2.recording.json --format localhost -o app.json\n  \
     syscage generate --from app.recording.json --format spo --name my-app > app-seccomp.yaml\n  \
     syscage generate --from app.recording.json --format log -o app-warn.json")]
@@ -63,8 +74,20 @@ pub(crate) struct GenerateArgs {
     #[arg(long, value_name = "PATH")]
     pub(crate) localhost_profile: Option<String>,
 
+    /// Turn recorded argument values into argument conditions (on), or allow every recorded
+    /// syscall whatever its arguments (off: the names-only profile).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ArgsArg::On)]
+    pub(crate) args: ArgsArg,
+
     #[command(flatten)]
     pub(crate) eval: EvalArgs,
+}
+
+/// `--args` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ArgsArg {
+    On,
+    Off,
 }
 
 /// `--format` values.
@@ -95,7 +118,8 @@ impl From<FormatArg> for Format {
 #[derive(Debug, Args)]
 pub(crate) struct EvalArgs {
     /// Architecture (SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64, ...). Default: the inputs', else this
-    /// machine's.
+    /// machine's. For generate, the profile's: inputs of another architecture are projected
+    /// onto it.
     #[arg(long, value_name = "ARCH", value_parser = parse_arch)]
     pub(crate) arch: Option<ScmpArch>,
 
@@ -212,7 +236,11 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
         );
     }
     let (inputs, arch) = read_inputs(&args.from, &args.eval, docker_default_caps())?;
-    let generated = generate(&inputs, arch)?;
+    let options = PolicyOptions {
+        args: args.args == ArgsArg::On,
+        target: args.eval.arch,
+    };
+    let generated = generate_with(&inputs, arch, &options)?;
     report(&generated);
 
     let name = || object_name(args.name.as_deref(), &args.output, &args.from);
@@ -253,7 +281,7 @@ pub(crate) fn docker_default_caps() -> BTreeSet<String> {
 }
 
 /// Tells the user what generation added or could not include.
-fn report(generated: &Generated) {
+pub(crate) fn report(generated: &Generated) {
     for (origin, nr) in &generated.unknown_numbers {
         log::warn!(
             "{origin}: syscall number {nr} is not known to libseccomp for {}: left out of the \
@@ -292,6 +320,12 @@ fn report(generated: &Generated) {
             "denied with ENOSYS so libcs fall back to the recorded older syscalls: {}",
             generated.enosys.join(", ")
         );
+    }
+    for note in generated.notes() {
+        match note.level {
+            Level::Warning => log::warn!("{}", note.message),
+            Level::Info => log::info!("{}", note.message),
+        }
     }
 }
 

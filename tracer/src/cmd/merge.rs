@@ -9,7 +9,7 @@ use std::{
 use anyhow::{bail, Result};
 use clap::Args;
 use profile_gen::{
-    generate::generate,
+    generate::{generate, Level},
     input::{Content, Input, InputKind},
     merge::{merge_all, MergedRecording},
     native_arch, profile_to_json,
@@ -20,9 +20,10 @@ use crate::cmd::generate::{docker_default_caps, read_inputs, write_output, EvalA
 /// Merge recordings of several runs or replicas into one, with coverage, and write its profile.
 ///
 /// Writes NAME.recording.json, a merged recording that keeps every run's header and, per
-/// syscall, the total count, the earliest first sighting and how many runs saw it (seen_in), and
-/// NAME.json, the profile generated from it (as `generate` writes it). Merged recordings can be
-/// merged again. A syscall seen in only some runs is one that other runs never reached: check
+/// syscall (per ABI: 32-bit compat calls apart from native ones), the total count, the earliest
+/// first sighting, how many runs saw it (seen_in) and the union of its recorded argument values,
+/// and NAME.json, the profile generated from it (as `generate` writes it). Merged recordings can
+/// be merged again. A syscall seen in only some runs is one that other runs never reached: check
 /// the tests cover it.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
@@ -78,6 +79,12 @@ pub(crate) fn run(args: MergeArgs, quiet: bool) -> Result<u8> {
     let generated = generate(std::slice::from_ref(&merged_input), native_arch())?;
     for (_, nr) in &generated.unknown_numbers {
         log::warn!("syscall number {nr} is not known to libseccomp: kept in the merged recording, left out of the profile");
+    }
+    for note in generated.notes() {
+        match note.level {
+            Level::Warning => log::warn!("{}", note.message),
+            Level::Info => log::info!("{}", note.message),
+        }
     }
 
     write_output(&recording_path, &merged.to_json())?;

@@ -22,6 +22,7 @@ use crate::{
     cgroup,
     cli::OciHookArgs,
     cmd::record::{target_of, POLL},
+    exit::{ExitCodeExt as _, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE, EXIT_NO_TARGET},
     outputs::{check_output_dir, recording_path_for, write_recording_and_profile, OutputPaths},
     preflight,
     session::{build_recording, Session, Start, Subject},
@@ -37,7 +38,8 @@ pub(crate) fn run(args: OciHookArgs, verbosity: u8) -> Result<u8> {
         .read_to_string(&mut input)
         .context("reading the container state on stdin")?;
     let state: State = serde_json::from_str(&input)
-        .context("stdin: expected the OCI container state (JSON with id, pid, bundle)")?;
+        .context("stdin: expected the OCI container state (JSON with id, pid, bundle)")
+        .exit_code(EXIT_BAD_INPUT)?;
     anyhow::ensure!(
         !state.id().is_empty(),
         "container state on stdin: `id` is missing"
@@ -48,7 +50,7 @@ pub(crate) fn run(args: OciHookArgs, verbosity: u8) -> Result<u8> {
     let paths = output_paths(&args, &state)?;
     preflight::check_privileges()?;
     let mount = cgroup::cgroup2_mount()?;
-    let dir = cgroup::cgroup_of_pid(&mount, &pid.to_string())?;
+    let dir = cgroup::cgroup_of_pid(&mount, &pid.to_string()).exit_code(EXIT_NO_TARGET)?;
     let cgroup_id = cgroup::cgroup_id(&dir)?;
     let runtime = calling_runtime();
 
@@ -148,7 +150,7 @@ fn output_paths(args: &OciHookArgs, state: &State) -> Result<OutputPaths> {
             state.id()
         ),
     };
-    check_output_dir(&paths.profile)?;
+    check_output_dir(&paths.profile).exit_code(EXIT_CANNOT_WRITE)?;
     Ok(paths)
 }
 

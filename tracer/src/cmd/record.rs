@@ -18,6 +18,7 @@ use crate::{
     cgroup::{self, LeafCgroup},
     cli::{RecordArgs, RecordTarget},
     containers,
+    exit::{ExitCodeExt as _, EXIT_NO_TARGET},
     live::LiveView,
     outputs::{write_recording_and_profile, OutputPaths},
     preflight,
@@ -164,12 +165,14 @@ fn record_existing(
     preflight::check_privileges()?;
     let mount = cgroup::cgroup2_mount()?;
     let dir = match target {
-        RecordTarget::Cgroup(path) => cgroup::resolve_cgroup_arg(&mount, path)?,
-        RecordTarget::Pid(pid) => cgroup::cgroup_of_pid(&mount, &pid.to_string())?,
-        RecordTarget::Container(id) => cgroup::find_container(&mount, id)?,
+        RecordTarget::Cgroup(path) => cgroup::resolve_cgroup_arg(&mount, path),
+        RecordTarget::Pid(pid) => cgroup::cgroup_of_pid(&mount, &pid.to_string())
+            .with_context(|| format!("--pid {pid}: no such process")),
+        RecordTarget::Container(id) => cgroup::find_container(&mount, id),
         RecordTarget::Command(_) | RecordTarget::All => unreachable!("dispatched in run()"),
-    };
-    let id = cgroup::cgroup_id(&dir)?;
+    }
+    .exit_code(EXIT_NO_TARGET)?;
+    let id = cgroup::cgroup_id(&dir).exit_code(EXIT_NO_TARGET)?;
     let target = target_of(&mount, &dir);
     let label = target
         .container_id

@@ -23,6 +23,7 @@ use crate::{
     cli::RecordArgs,
     cmd::record::{stop_on_signals, target_of, POLL},
     containers::{self, ContainerCgroup},
+    exit::{ExitCodeExt as _, EXIT_CANNOT_WRITE},
     outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
     preflight,
     session::{build_recording, Session, Start, Subject},
@@ -38,7 +39,7 @@ struct Tracked {
 }
 
 pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
-    check_output_dir(&args.output_dir.join("x.json"))?;
+    check_output_dir(&args.output_dir.join("x.json")).exit_code(EXIT_CANNOT_WRITE)?;
     preflight::check_privileges()?;
     let mount = cgroup::cgroup2_mount()?;
     let stop = stop_on_signals()?;
