@@ -59,13 +59,12 @@ fn one_line(err: &impl Display) {
     );
 }
 
-/// `syscage generate|diff|merge` all start by reading files through this.
+/// `syscage generate|diff|merge` all start by reading files through this. (The conditions
+/// matter for Docker-format profiles only; `docker_profile` tries several.)
 fn dispatch(text: &str) {
-    for conditions in [conditions(ARCH, &[]), conditions(ScmpArch::Aarch64, &["ALL"])] {
-        match parse_input(text, ORIGIN, &conditions) {
-            Ok(input) => downstream(&input),
-            Err(e) => one_line(&e),
-        }
+    match parse_input(text, ORIGIN, &conditions(ARCH, &[])) {
+        Ok(input) => downstream(&input),
+        Err(e) => one_line(&e),
     }
 }
 
@@ -82,11 +81,6 @@ fn downstream(input: &Input) {
             let _ = policy.to_profile();
         }
         Err(e) => one_line(&e),
-    }
-    for arch in [ARCH, ScmpArch::Aarch64] {
-        if let Err(e) = input.runnable_names(arch) {
-            one_line(&e);
-        }
     }
     match release_diff(input, input, ARCH) {
         Ok(diff) => {

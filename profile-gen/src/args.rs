@@ -128,7 +128,9 @@ impl AnyReason {
     pub fn describe(&self) -> String {
         match self {
             Self::Overflow => {
-                "more distinct argument values were seen than the tracer keeps".to_owned()
+                "its recorded values are incomplete (overflow: more distinct values than the \
+                 tracer keeps, or a merged run that did not record them)"
+                    .to_owned()
             }
             Self::TooMany { count } => {
                 format!("{count} distinct argument values, more than the {MAX_RULES} rules syscage writes per syscall")

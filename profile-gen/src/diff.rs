@@ -723,6 +723,119 @@ mod tests {
         assert_eq!(d.unchanged, 0);
     }
 
+    /// A syscall number, the argument indexes and the value tuples recorded for it.
+    type WithArgs<'a> = (u32, &'a [u8], &'a [&'a [u64]]);
+
+    fn recording_with_args(records: &[WithArgs<'_>]) -> Input {
+        let mut rec = Recording::from_json(RECORDING, "r").unwrap();
+        rec.syscalls = records
+            .iter()
+            .map(|(nr, indexes, values)| {
+                let mut r = SyscallRecord::new(ScmpArch::X8664, *nr, 1, 0);
+                r.args = Some(crate::recording::ArgsSeen {
+                    indexes: indexes.to_vec(),
+                    values: values.iter().map(|v| v.to_vec()).collect(),
+                    overflow: false,
+                });
+                r
+            })
+            .collect();
+        input(&rec.to_json(), "app.recording.json")
+    }
+
+    #[test]
+    fn new_argument_values_are_changes_ranked_by_risk() {
+        // v1: fork-style clone, AF_UNIX stream sockets. v2: clone with CLONE_NEWUSER, netlink
+        // and AF_INET sockets.
+        let old = recording_with_args(&[(56, &[0], &[&[0x11]]), (41, &[0, 1], &[&[1, 0x8_0001]])]);
+        let new = recording_with_args(&[
+            (56, &[0], &[&[0x11], &[0x1000_0011]]),
+            (41, &[0, 1], &[&[1, 0x8_0001], &[16, 3], &[2, 1]]),
+        ]);
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        assert!(d.removed.is_empty());
+        assert_eq!(d.unchanged, 0);
+        let added: Vec<(&str, Risk, &str, Vec<String>)> = d
+            .added
+            .iter()
+            .map(|a| (a.name.as_str(), a.risk, a.reason, a.new_arguments.clone()))
+            .collect();
+        assert_eq!(
+            added,
+            [
+                (
+                    "clone",
+                    Risk::High,
+                    "starts creating user namespaces (CLONE_NEWUSER), which expose kernel code \
+                     otherwise reachable only by root",
+                    vec!["CLONE_NEWUSER".to_owned()]
+                ),
+                (
+                    "socket",
+                    Risk::High,
+                    "starts using netlink (AF_NETLINK): configures kernel subsystems (routing, \
+                     netfilter, audit...), a large attack surface",
+                    vec![
+                        "AF_INET/SOCK_STREAM".to_owned(),
+                        "AF_NETLINK/SOCK_RAW".to_owned()
+                    ]
+                ),
+            ]
+        );
+        let report = Report::Release(d);
+        assert_eq!(report.fails(FailOn::Risky), Ok(true));
+        let text = report.render(ReportFormat::Text { color: false });
+        assert!(
+            text.contains(
+                "  + clone   high     starts creating user namespaces (CLONE_NEWUSER), which \
+                 expose kernel code otherwise reachable only by root (allowed before, now also \
+                 for: CLONE_NEWUSER)"
+            ),
+            "{text}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&report.render(ReportFormat::Json)).unwrap();
+        assert_eq!(
+            json["added"][0]["new_arguments"],
+            serde_json::json!(["CLONE_NEWUSER"])
+        );
+
+        // The same values: nothing changed. New AF_INET only: worth a look, not risky.
+        let d = release_diff(&old, &old, ScmpArch::X8664).unwrap();
+        assert!(d.added.is_empty() && d.unchanged == 2);
+        let inet = recording_with_args(&[
+            (56, &[0], &[&[0x11]]),
+            (41, &[0, 1], &[&[1, 0x8_0001], &[2, 1]]),
+        ]);
+        let report = Report::Release(release_diff(&old, &inet, ScmpArch::X8664).unwrap());
+        assert_eq!(report.fails(FailOn::Added), Ok(true));
+        assert_eq!(report.fails(FailOn::Risky), Ok(false));
+        // A release that stops recording arguments (names only) allows clone for everything.
+        let names_only = recording(&[56, 41]);
+        let d = release_diff(&old, &names_only, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added.len(), 2);
+        assert!(
+            d.added.iter().all(|a| a.risk == Risk::High),
+            "{:?}",
+            d.added
+        );
+    }
+
+    #[test]
+    fn compat_calls_are_compared_by_their_own_names() {
+        // 20 is writev natively and getpid for i386 programs.
+        let old = recording(&[20]);
+        let mut rec = Recording::from_json(RECORDING, "r").unwrap();
+        let mut getpid = SyscallRecord::new(ScmpArch::X86, 20, 1, 0);
+        getpid.arch = Some("SCMP_ARCH_X86".into());
+        rec.syscalls = vec![SyscallRecord::new(ScmpArch::X8664, 20, 1, 0), getpid];
+        let new = input(&rec.to_json(), "new.recording.json");
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        let added: Vec<&str> = d.added.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(added, ["getpid"]);
+        assert_eq!(d.unchanged, 1);
+    }
+
     #[test]
     fn against_runtime_default() {
         // read, mount (165), clone (56), ptrace (101).

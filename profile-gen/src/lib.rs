@@ -51,6 +51,7 @@ pub mod profile;
 pub mod project;
 pub mod recording;
 pub mod risk;
+pub mod runtime_after_filter;
 pub mod runtime_default;
 pub mod syscalls;
 mod translate;

@@ -607,10 +607,140 @@ mod tests {
         );
     }
 
+    fn args(indexes: &[u8], values: &[&[u64]], overflow: bool) -> ArgsSeen {
+        ArgsSeen {
+            indexes: indexes.to_vec(),
+            values: values.iter().map(|v| v.to_vec()).collect(),
+            overflow,
+        }
+    }
+
+    fn compat(nr: u32) -> SyscallRecord {
+        let mut record = SyscallRecord::new(ScmpArch::X86, nr, 1, 5);
+        record.arch = Some("SCMP_ARCH_X86".into());
+        record
+    }
+
+    #[test]
+    fn compat_calls_are_kept_apart_by_arch_and_number() {
+        // 20 is writev on x86_64 and getpid on i386; merging by number alone would unite them.
+        let mut a = recording(1, &[(20, 1)]);
+        a.syscalls.push(compat(20));
+        let b = recording(2, &[(20, 2)]);
+        let mut c = recording(3, &[]);
+        c.syscalls.push(compat(20));
+        let m = merge_all([(&merged(&a), "a"), (&merged(&b), "b"), (&merged(&c), "c")]).unwrap();
+        let entries: Vec<(Option<&str>, u32, Option<&str>, u64)> = m
+            .syscalls
+            .iter()
+            .map(|s| (s.arch.as_deref(), s.nr, s.name.as_deref(), s.seen_in))
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                (None, 20, Some("writev"), 2),
+                (Some("SCMP_ARCH_X86"), 20, Some("getpid"), 2)
+            ]
+        );
+        let text = m.to_json();
+        assert_eq!(MergedRecording::from_json(&text, "m").unwrap(), m);
+        let records = m.needed_records();
+        assert_eq!(records[1].arch.as_deref(), Some("SCMP_ARCH_X86"));
+        assert_eq!(records[1].name.as_deref(), Some("getpid"));
+
+        // Reading checks the compat arch belongs to the recording's and the name to its table.
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        v["syscalls"][1]["arch"] = "SCMP_ARCH_AARCH64".into();
+        let err = MergedRecording::from_json(&v.to_string(), "m.json")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "m.json: syscalls[1].arch: SCMP_ARCH_AARCH64 is not a compat architecture of \
+             SCMP_ARCH_X86_64, expected one of SCMP_ARCH_X86, SCMP_ARCH_X32"
+        );
+        v["syscalls"][1]["arch"] = "SCMP_ARCH_X86".into();
+        v["syscalls"][1]["name"] = "writev".into();
+        let err = MergedRecording::from_json(&v.to_string(), "m.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"writev\" is not syscall 20 on SCMP_ARCH_X86"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn argument_values_are_united() {
+        let with = |start, values: &[&[u64]], overflow| {
+            let mut rec = recording(start, &[(56, 1)]);
+            rec.syscalls[0].args = Some(args(&[0], values, overflow));
+            merged(&rec)
+        };
+        let a = with(1, &[&[0x11]], false);
+        let b = with(2, &[&[0x1000_0011], &[0x11]], false);
+        let m = a.merge(&b, "b").unwrap();
+        assert_eq!(
+            m.syscalls[0].args,
+            Some(args(&[0], &[&[0x11], &[0x1000_0011]], false))
+        );
+        let v: Value = serde_json::from_str(&m.to_json()).unwrap();
+        assert_eq!(
+            v["syscalls"][0]["args"],
+            serde_json::json!({"indexes": [0], "values": [[17], [0x1000_0011]], "overflow": false})
+        );
+        // Any run's overflow makes the union incomplete.
+        let c = with(3, &[&[0x11]], true);
+        assert!(
+            m.merge(&c, "c").unwrap().syscalls[0]
+                .args
+                .as_ref()
+                .unwrap()
+                .overflow
+        );
+        // So does a run that saw the syscall without recording its arguments.
+        let d = merged(&recording(4, &[(56, 1)]));
+        let md = m.merge(&d, "d").unwrap();
+        let united = md.syscalls[0].args.as_ref().unwrap();
+        assert!(united.overflow);
+        assert_eq!(united.values.len(), 2);
+        // Past the bound, too, though every value is kept.
+        let many: Vec<Vec<u64>> = (0..=crate::args::MAX_MERGED_VALUES as u64)
+            .map(|v| vec![v])
+            .collect();
+        let refs: Vec<&[u64]> = many.iter().map(Vec::as_slice).collect();
+        let (left, right) = refs.split_at(refs.len() / 2);
+        let big = with(5, left, false)
+            .merge(&with(6, right, false), "r")
+            .unwrap();
+        let united = big.syscalls[0].args.as_ref().unwrap();
+        assert!(united.overflow);
+        assert_eq!(united.values.len(), crate::args::MAX_MERGED_VALUES + 1);
+
+        // Values that do not fit their indexes are refused.
+        let mut v: Value = serde_json::from_str(&m.to_json()).unwrap();
+        v["syscalls"][0]["args"]["values"][1] = serde_json::json!([1, 2]);
+        let err = MergedRecording::from_json(&v.to_string(), "m.json")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "m.json: syscalls[0].args.values[1]: has 2 values, expected 1 (one per index)"
+        );
+    }
+
     fn arb_recording() -> impl Strategy<Value = MergedRecording> {
+        let arb_args = proptest::option::of((
+            proptest::collection::btree_set(0u64..40, 1..8),
+            proptest::bool::weighted(0.1),
+        ));
         (
             0u64..1_000_000,
-            proptest::collection::btree_map(0u32..460, (1u64..100, 0u64..1000), 0..30),
+            proptest::collection::btree_map(
+                (0u32..460, proptest::bool::weighted(0.2)),
+                (1u64..100, 0u64..1000, arb_args),
+                0..30,
+            ),
         )
             .prop_map(|(start, calls)| {
                 let mut rec = golden();
@@ -619,15 +749,29 @@ mod tests {
                 );
                 rec.syscalls = calls
                     .into_iter()
-                    .map(|(nr, (count, us))| SyscallRecord::new(ScmpArch::X8664, nr, count, us))
+                    .map(|((nr, is_compat), (count, us, seen))| {
+                        let mut record = if is_compat {
+                            let mut r = SyscallRecord::new(ScmpArch::X86, nr, count, us);
+                            r.arch = Some("SCMP_ARCH_X86".into());
+                            r
+                        } else {
+                            SyscallRecord::new(ScmpArch::X8664, nr, count, us)
+                        };
+                        record.args = seen.map(|(values, overflow)| ArgsSeen {
+                            indexes: vec![0],
+                            values: values.into_iter().map(|v| vec![v]).collect(),
+                            overflow,
+                        });
+                        record
+                    })
                     .collect();
                 rec.sort_syscalls();
                 merged(&rec)
             })
     }
 
-    fn names(m: &MergedRecording) -> Vec<u32> {
-        m.syscalls.iter().map(|s| s.nr).collect()
+    fn names(m: &MergedRecording) -> Vec<(Option<String>, u32)> {
+        m.syscalls.iter().map(MergedSyscall::key).collect()
     }
 
     proptest! {
@@ -648,6 +792,9 @@ mod tests {
             let twice = a.merge(&a, "a").unwrap();
             prop_assert_eq!(names(&twice), names(&a));
             prop_assert!(twice.syscalls.iter().all(|s| s.seen_in == 2));
+            // The argument values, too, are the same.
+            let args = |m: &MergedRecording| m.syscalls.iter().map(|s| s.args.clone()).collect::<Vec<_>>();
+            prop_assert_eq!(args(&twice), args(&a));
             let rec = |m: &MergedRecording| m.needed_records().into_iter()
                 .filter_map(|s| s.name).collect::<Vec<_>>();
             prop_assert_eq!(rec(&twice), rec(&a));

@@ -8,9 +8,12 @@
 //! has one `SCMP_ACT_ALLOW` rule with the sorted recorded names plus `exit`, `exit_group` and
 //! `rt_sigreturn`, which are never dropped, and, where a libc fallback was recorded but the newer
 //! syscall was not (`clone` without `clone3`), an `SCMP_ACT_ERRNO` rule with ENOSYS (38) for the
-//! newer one ([`crate::generate`]). It lists the recording's arch and its 32-bit companions
-//! ([`crate::arch::sub_arches`]). The `syscalls` key is always present so tools reading generated
-//! profiles see one shape. It never allows by default.
+//! newer one ([`crate::generate`]). Syscalls whose argument values were recorded get
+//! `SCMP_ACT_ALLOW` rules with argument conditions instead ([`crate::args`]), and `clone3` is
+//! then answered with ENOSYS when `clone` is restricted. It lists the recording's arch and its
+//! 32-bit companions ([`crate::arch::sub_arches`]); compat calls are named with their own
+//! table. The `syscalls` key is always present so tools reading generated profiles see one
+//! shape. It never allows by default.
 
 use std::path::{Path, PathBuf};
 

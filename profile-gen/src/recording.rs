@@ -875,6 +875,63 @@ mod tests {
         );
     }
 
+    #[test]
+    fn compat_entries_and_argument_values_are_checked() {
+        // i386 20 (getpid) next to x86_64 20 (writev): one entry each.
+        let mut v = golden_value();
+        let calls = v["syscalls"].as_array_mut().unwrap();
+        calls.push(
+            serde_json::json!({"nr": 20, "name": "writev", "count": 1, "first_seen_us": 400}),
+        );
+        calls.push(
+            serde_json::json!({"nr": 20, "name": "getpid", "count": 1, "first_seen_us": 401,
+                                      "arch": "SCMP_ARCH_X86"}),
+        );
+        calls.push(
+            serde_json::json!({"nr": 56, "name": "clone", "count": 1, "first_seen_us": 402,
+            "args": {"indexes": [0], "values": [[17]], "overflow": false}}),
+        );
+        let rec = Recording::from_json(&v.to_string(), "rec.json").unwrap();
+        assert_eq!(rec.syscalls[9].arch.as_deref(), Some("SCMP_ARCH_X86"));
+        // Written back byte for byte.
+        assert_eq!(Recording::from_json(&rec.to_json(), "again").unwrap(), rec);
+
+        // The native arch spelled out is the same entry as none.
+        let mut dup = v.clone();
+        dup["syscalls"][8]["arch"] = "SCMP_ARCH_X86_64".into();
+        dup["syscalls"][9]["arch"] = "SCMP_ARCH_X86_64".into();
+        dup["syscalls"][9]["name"] = "writev".into();
+        assert!(read_err(&dup).starts_with("rec.json: syscalls[9].nr: 20 is listed twice"));
+
+        let mut bad = v.clone();
+        bad["syscalls"][9]["name"] = "writev".into();
+        assert_eq!(
+            read_err(&bad),
+            "rec.json: syscalls[9].name: \"writev\" is not syscall 20 on SCMP_ARCH_X86, \
+             libseccomp names it \"getpid\""
+        );
+        let mut bad = v.clone();
+        bad["syscalls"][9]["arch"] = "SCMP_ARCH_AARCH64".into();
+        assert_eq!(
+            read_err(&bad),
+            "rec.json: syscalls[9].arch: SCMP_ARCH_AARCH64 is not an ABI of SCMP_ARCH_X86_64 \
+             kernels, expected one of SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32"
+        );
+        let mut bad = v.clone();
+        bad["syscalls"][10]["args"]["indexes"] = serde_json::json!([6]);
+        assert_eq!(
+            read_err(&bad),
+            "rec.json: syscalls[10].args.indexes[0]: 6 is out of range, syscalls have arguments \
+             0 to 5"
+        );
+        let mut bad = v;
+        bad["syscalls"][10]["args"]["values"] = serde_json::json!([[17, 1]]);
+        assert_eq!(
+            read_err(&bad),
+            "rec.json: syscalls[10].args.values[0]: has 2 values, expected 1 (one per index)"
+        );
+    }
+
     mod prop {
         use super::*;
         use proptest::prelude::*;

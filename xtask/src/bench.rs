@@ -1,8 +1,1246 @@
-//! placeholder
-use anyhow::Result;
-use std::path::Path;
+//! `cargo xtask bench`: what recording costs, measured side by side in one run.
+//!
+//! Syscall overhead: two syscall-heavy workloads (`dd` of one-byte reads and writes, and a tight
+//! `getppid` loop built here from C) are timed untraced and under each setup below. The setups
+//! alternate within every repetition (in a rotating order, so none always runs first), and each
+//! ratio is a setup's time over the untraced time of the same repetition; the table shows the
+//! median and the range over the repetitions. The workload always runs in the same cgroup of
+//! its own, created here; "watched" means the tracer is told to record that cgroup,
+//! "unwatched" that it records another (empty) cgroup, which is what every other process on a
+//! node pays while syscage records something.
+//!
+//! - untraced;
+//! - the cost floor: an empty eBPF program on the recorder's attachment (raw tracepoint
+//!   `sys_enter`, `syscage bench-attach --program empty`);
+//! - syscage's recorder (`syscage bench-attach --program recorder --watch-cgroup ...`),
+//!   unwatched and watched; and `syscage record -- WORKLOAD` end to end (it runs the workload in
+//!   a cgroup of its own, so it includes loading, attaching and writing the profile);
+//! - the bpftrace one-liner an engineer would write instead (a classic tracepoint with a cgroup
+//!   filter and a count map), unwatched and watched;
+//! - `strace -f -c`, on a run `--strace-divisor` times shorter, scaled to the full length.
+//!
+//! The watched runs must have seen at least the workload's syscalls (checked from the
+//! recorder's and bpftrace's own counts), so a tracer that silently recorded nothing cannot
+//! look cheap.
+//!
+//! Also: attach time (from starting `syscage bench-attach` to its "ready" line, and `syscage
+//! record -- true` against `true`), the collector's peak RSS, and `generate`, `diff` and `merge`
+//! on 1,000 recordings (clones with variations of a few real recordings made here).
+//!
+//! Needs root (cgroups, eBPF); installs bpftrace, strace and gcc; mounts tracefs for bpftrace if
+//! it is not mounted (and unmounts it afterwards).
+
+use std::{
+    fmt::Write as _,
+    fs,
+    io::{BufRead as _, BufReader},
+    os::unix::process::CommandExt as _,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, ensure, Context as _, Result};
+use serde_json::Value;
+
+use crate::{setup, shell::is_root};
+
 #[derive(Debug, clap::Args)]
-pub(crate) struct BenchArgs {}
-pub(crate) fn run(_root: &Path, _bin: &Path, _args: &BenchArgs) -> Result<()> {
+pub(crate) struct BenchArgs {
+    /// Repetitions of every measurement; medians are reported.
+    #[arg(long, default_value_t = 7)]
+    reps: usize,
+    /// dd's count: one-byte reads and writes, two syscalls each.
+    #[arg(long, default_value_t = 2_000_000)]
+    dd_count: u64,
+    /// getppid calls of the loop workload.
+    #[arg(long, default_value_t = 4_000_000)]
+    getppid_count: u64,
+    /// strace runs workloads this many times shorter (it costs about 170 µs per syscall).
+    #[arg(long, default_value_t = 200)]
+    strace_divisor: u64,
+    /// How many recordings `generate`, `diff` and `merge` are timed on.
+    #[arg(long, default_value_t = 1000)]
+    recordings: usize,
+    /// Also write the Markdown report here (default: target/bench/report.md).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+const PACKAGES: &[&str] = &["bpftrace", "strace", "gcc", "libc6-dev"];
+
+/// How long a tracer may take to say it is attached (bpftrace compiles its program first).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+const GETPPID_C: &str = r"
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 1000000;
+    for (long i = 0; i < n; i++)
+        syscall(SYS_getppid);
+    return 0;
+}
+";
+
+pub(crate) fn run(root: &Path, syscage: &Path, args: &BenchArgs) -> Result<()> {
+    ensure!(
+        is_root(),
+        "the benchmark loads eBPF programs and creates cgroups: run it as root \
+         (`sudo -E cargo xtask bench`)"
+    );
+    ensure!(args.reps >= 1, "--reps must be at least 1");
+    ensure!(args.strace_divisor >= 1, "--strace-divisor must be at least 1");
+    setup::debian_packages(PACKAGES)?;
+    let env = BenchEnv::new(root)?;
+
+    let getppid = env.tmp.join("getppid-loop");
+    let source = env.tmp.join("getppid-loop.c");
+    fs::write(&source, GETPPID_C).with_context(|| format!("writing {}", source.display()))?;
+    let built = Command::new("gcc")
+        .args(["-O2", "-o"])
+        .arg(&getppid)
+        .arg(&source)
+        .status()
+        .context("running gcc")?;
+    ensure!(built.success(), "gcc failed to build the getppid loop");
+
+    let workloads = [
+        Workload::new(
+            "dd",
+            format!("dd bs=1 count={}", si(args.dd_count)),
+            |n| {
+                vec![
+                    "dd".into(),
+                    "if=/dev/zero".into(),
+                    "of=/dev/null".into(),
+                    "bs=1".into(),
+                    format!("count={n}"),
+                    "status=none".into(),
+                ]
+            },
+            args.dd_count,
+            2,
+        ),
+        Workload::new(
+            "getppid",
+            format!("getppid loop x{}", si(args.getppid_count)),
+            {
+                let bin = getppid.display().to_string();
+                move |n| vec![bin.clone(), n.to_string()]
+            },
+            args.getppid_count,
+            1,
+        ),
+    ];
+
+    let mut report = String::new();
+    let machine = machine_description();
+    writeln!(
+        report,
+        "### syscage benchmark: {machine}\n\nMeasured by `cargo xtask bench` ({} repetitions, \
+         setups alternating within each; ratio = time / untraced time of the same repetition, \
+         median [min-max]).\n",
+        args.reps
+    )?;
+    eprintln!("xtask: bench on {machine}");
+
+    let load_before = load_average();
+    let overhead = measure_overhead(&env, syscage, &workloads, args)?;
+    overhead.write_table(&mut report, &workloads)?;
+    writeln!(
+        report,
+        "- load average before / after the overhead runs: {load_before} / {}",
+        load_average()
+    )?;
+    if overhead.disturbed.is_empty() {
+        writeln!(
+            report,
+            "- no other process had a program on sys_enter during the {} measurements",
+            overhead.measurements
+        )?;
+    } else {
+        writeln!(
+            report,
+            "- **{} of {} measurements ran while another process had a program on sys_enter** \
+             (it taxes every setup, the untraced one too): {}",
+            overhead.disturbed.len(),
+            overhead.measurements,
+            overhead.disturbed.join("; ")
+        )?;
+    }
+
+    let attach = measure_attach(&env, syscage, args.reps.max(5))?;
+    let rss = overhead.rss_kb.iter().copied().max().unwrap_or(0);
+    let record_rss = overhead.record_rss_kb.iter().copied().max().unwrap_or(0);
+    writeln!(report, "\n| attach and memory | median | runs |\n|---|---|---|")?;
+    writeln!(
+        report,
+        "| `syscage bench-attach --program empty`: start to attached | {:.1} ms | {} |",
+        median(&overhead.ready_empty_ms),
+        overhead.ready_empty_ms.len()
+    )?;
+    writeln!(
+        report,
+        "| `syscage bench-attach --program recorder`: start to attached (and watching) | {:.1} \
+         ms | {} |",
+        median(&overhead.ready_recorder_ms),
+        overhead.ready_recorder_ms.len()
+    )?;
+    let steps: Vec<String> = ["checks", "load", "watch", "attach"]
+        .iter()
+        .filter_map(|step| {
+            let ms = overhead.ready_recorder_steps.get(*step)?;
+            Some(format!("{step} {:.1}", median(ms)))
+        })
+        .collect();
+    writeln!(
+        report,
+        "| of which after `main` started (ms: {}) | {:.1} ms | {} |",
+        steps.join(", "),
+        median(&overhead.ready_recorder_inner_ms),
+        overhead.ready_recorder_inner_ms.len()
+    )?;
+    writeln!(
+        report,
+        "| `syscage record -- true` minus `true` (end to end: cgroup, load, attach, run, read, \
+         write two files, clean up) | {:.1} ms | {} |",
+        attach.record_minus_true_ms, attach.runs
+    )?;
+    writeln!(
+        report,
+        "| collector peak RSS (VmHWM of `bench-attach --program recorder` after a watched run; \
+         max) | {:.1} MB | {} |",
+        rss as f64 / 1024.0,
+        overhead.rss_kb.len()
+    )?;
+    writeln!(
+        report,
+        "| `syscage record -- WORKLOAD` peak RSS (wait4 ru_maxrss; max) | {:.1} MB | {} |",
+        record_rss as f64 / 1024.0,
+        overhead.record_rss_kb.len()
+    )?;
+
+    let tools = measure_tools(&env, syscage, &getppid, args)?;
+    tools.write_table(&mut report, args.recordings)?;
+
+    write_targets(&mut report, &overhead, &attach, rss)?;
+
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| root.join("target/bench/report.md"));
+    if let Some(dir) = output.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    fs::write(&output, &report).with_context(|| format!("writing {}", output.display()))?;
+    println!("{report}");
+    eprintln!("xtask: report written to {}", output.display());
     Ok(())
+}
+
+/// 2000000 -> "2M".
+fn si(n: u64) -> String {
+    if n >= 1_000_000 && n.is_multiple_of(100_000) {
+        format!("{}M", n as f64 / 1e6)
+    } else if n >= 1000 && n.is_multiple_of(100) {
+        format!("{}k", n as f64 / 1e3)
+    } else {
+        n.to_string()
+    }
+}
+
+struct Workload {
+    key: &'static str,
+    label: String,
+    argv: Box<dyn Fn(u64) -> Vec<String>>,
+    units: u64,
+    syscalls_per_unit: u64,
+}
+
+impl Workload {
+    fn new(
+        key: &'static str,
+        label: String,
+        argv: impl Fn(u64) -> Vec<String> + 'static,
+        units: u64,
+        syscalls_per_unit: u64,
+    ) -> Self {
+        Self {
+            key,
+            label,
+            argv: Box::new(argv),
+            units,
+            syscalls_per_unit,
+        }
+    }
+
+    fn syscalls(&self) -> u64 {
+        self.units * self.syscalls_per_unit
+    }
+}
+
+/// The cgroups, the scratch directory and tracefs; undone on drop.
+struct BenchEnv {
+    /// `<cgroup2>/syscage-bench-<pid>`, with `work` (the workload runs here) and `other` (what
+    /// unwatched tracers watch instead).
+    cgroup_root: PathBuf,
+    work: PathBuf,
+    other: PathBuf,
+    tmp: PathBuf,
+    unmount_tracefs: bool,
+}
+
+impl BenchEnv {
+    fn new(root: &Path) -> Result<Self> {
+        let tmp = root.join(format!("target/bench/tmp-{}", std::process::id()));
+        fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mount = cgroup2_mount()?;
+        let cgroup_root = mount.join(format!("syscage-bench-{}", std::process::id()));
+        let work = cgroup_root.join("work");
+        let other = cgroup_root.join("other");
+        let mut env = Self {
+            cgroup_root,
+            work,
+            other,
+            tmp,
+            unmount_tracefs: false,
+        };
+        for dir in [&env.cgroup_root, &env.work, &env.other] {
+            fs::create_dir(dir).with_context(|| format!("creating cgroup {}", dir.display()))?;
+        }
+        // bpftrace's tracepoints need tracefs (syscage's raw tracepoints do not).
+        let tracefs = Path::new("/sys/kernel/tracing");
+        if !tracefs.join("events").is_dir() {
+            let status = Command::new("mount")
+                .args(["-t", "tracefs", "nodev"])
+                .arg(tracefs)
+                .status()
+                .context("running mount")?;
+            ensure!(status.success(), "mounting tracefs on {}", tracefs.display());
+            env.unmount_tracefs = true;
+            eprintln!("xtask: mounted tracefs on {} for bpftrace", tracefs.display());
+        }
+        Ok(env)
+    }
+}
+
+impl Drop for BenchEnv {
+    fn drop(&mut self) {
+        for dir in [&self.work, &self.other, &self.cgroup_root] {
+            if let Err(e) = fs::remove_dir(dir) {
+                eprintln!("xtask: warning: removing cgroup {}: {e}", dir.display());
+            }
+        }
+        let _ = fs::remove_dir_all(&self.tmp);
+        if self.unmount_tracefs {
+            let _ = Command::new("umount").arg("/sys/kernel/tracing").status();
+        }
+    }
+}
+
+fn cgroup2_mount() -> Result<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+    for line in info.lines() {
+        // ... mount-point ... - fstype source options
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        if right.split_whitespace().next() == Some("cgroup2") {
+            if let Some(point) = left.split_whitespace().nth(4) {
+                return Ok(PathBuf::from(point));
+            }
+        }
+    }
+    bail!("no cgroup2 mount in /proc/self/mountinfo")
+}
+
+fn cgroup_id(dir: &Path) -> Result<u64> {
+    use std::os::unix::fs::MetadataExt as _;
+    Ok(fs::metadata(dir)
+        .with_context(|| format!("stat {}", dir.display()))?
+        .ino())
+}
+
+/// A finished process: how long it ran and its peak RSS (with its waited-for children).
+struct Ran {
+    elapsed: Duration,
+    max_rss_kb: u64,
+}
+
+/// Runs `argv` (in `cgroup` if given), timing it from spawn to exit; it must succeed.
+fn run_timed(argv: &[String], cgroup: Option<&Path>) -> Result<Ran> {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    if let Some(cgroup) = cgroup {
+        let procs = fs::OpenOptions::new()
+            .write(true)
+            .open(cgroup.join("cgroup.procs"))
+            .with_context(|| format!("opening {}/cgroup.procs", cgroup.display()))?;
+        // SAFETY: only write(2) between fork and exec; `procs` outlives the spawn.
+        unsafe {
+            use std::os::fd::AsRawFd as _;
+            let fd = procs.as_raw_fd();
+            cmd.pre_exec(move || {
+                if libc::write(fd, b"0".as_ptr().cast(), 1) == 1 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        return spawn_wait(cmd, argv);
+    }
+    spawn_wait(cmd, argv)
+}
+
+fn spawn_wait(mut cmd: Command, argv: &[String]) -> Result<Ran> {
+    let started = Instant::now();
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", argv.join(" ")))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // wait4 rather than Child::wait: it also gives this child's peak RSS.
+    // SAFETY: valid out-pointers; `pid` is our unwaited child.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = started.elapsed();
+    ensure!(
+        waited == pid,
+        "waiting for {}: {}",
+        argv.join(" "),
+        std::io::Error::last_os_error()
+    );
+    ensure!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "`{}` failed (wait status {status})",
+        argv.join(" ")
+    );
+    drop(child);
+    Ok(Ran {
+        elapsed,
+        max_rss_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+    })
+}
+
+/// A tracer running in the background: started, ready, then stopped with SIGINT.
+struct Tracer {
+    child: Child,
+    /// Its stderr (bpftrace warns about RLIMIT_MEMLOCK on every start), shown on failure.
+    log: PathBuf,
+    lines: mpsc::Receiver<String>,
+    /// From spawn to the ready line.
+    ready_after: Duration,
+    /// The ready line.
+    ready_line: String,
+}
+
+impl Tracer {
+    fn start(argv: &[String], log: &Path) -> Result<Self> {
+        let stderr =
+            fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let started = Instant::now();
+        let mut child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("starting {}", argv[0]))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut tracer = Self {
+            child,
+            log: log.to_owned(),
+            lines,
+            ready_after: Duration::ZERO,
+            ready_line: String::new(),
+        };
+        loop {
+            let left = READY_TIMEOUT.saturating_sub(started.elapsed());
+            match tracer.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with("ready") => {
+                    tracer.ready_after = started.elapsed();
+                    tracer.ready_line = line;
+                    return Ok(tracer);
+                }
+                Ok(_) => {}
+                Err(_) => bail!(
+                    "`{}` did not say it was attached within {} s; its stderr: {}",
+                    argv.join(" "),
+                    READY_TIMEOUT.as_secs(),
+                    tracer.stderr()
+                ),
+            }
+        }
+    }
+
+    fn pid(&self) -> libc::pid_t {
+        self.child.id() as libc::pid_t
+    }
+
+    /// Peak RSS so far, from /proc.
+    fn vm_hwm_kb(&self) -> Option<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// SIGINT, wait, and return what it printed after the ready line.
+    fn stop(mut self) -> Result<Vec<String>> {
+        // SAFETY: kill(2) of our own child.
+        unsafe { libc::kill(self.pid(), libc::SIGINT) };
+        let status = self.child.wait().context("waiting for a tracer")?;
+        let lines: Vec<String> = self.lines.iter().collect();
+        ensure!(
+            status.success(),
+            "tracer exited with {status}; it printed: {lines:?}; its stderr: {}",
+            self.stderr()
+        );
+        Ok(lines)
+    }
+
+    fn stderr(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        // Only still running after an error: do not leave a program attached.
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: kill(2) of our own child.
+            unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    Untraced,
+    Empty,
+    SyscageUnwatched,
+    SyscageWatched,
+    SyscageRecord,
+    BpftraceUnwatched,
+    BpftraceWatched,
+    Strace,
+}
+
+impl Setup {
+    const ALL: [Self; 8] = [
+        Self::Untraced,
+        Self::Empty,
+        Self::SyscageUnwatched,
+        Self::SyscageWatched,
+        Self::SyscageRecord,
+        Self::BpftraceUnwatched,
+        Self::BpftraceWatched,
+        Self::Strace,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Untraced => "untraced",
+            Self::Empty => "cost floor: empty eBPF program, raw tracepoint sys_enter",
+            Self::SyscageUnwatched => "syscage attached, workload not watched",
+            Self::SyscageWatched => "syscage attached, workload watched",
+            Self::SyscageRecord => "`syscage record -- WORKLOAD` (end to end)",
+            Self::BpftraceUnwatched => "bpftrace one-liner, workload not watched",
+            Self::BpftraceWatched => "bpftrace one-liner, workload watched",
+            Self::Strace => "`strace -f -c` (shorter run, scaled)",
+        }
+    }
+}
+
+fn bpftrace_argv(cgroup: &Path) -> Vec<String> {
+    vec![
+        "bpftrace".into(),
+        "-B".into(),
+        "line".into(),
+        "-e".into(),
+        format!(
+            "tracepoint:raw_syscalls:sys_enter /cgroup == cgroupid(\"{}\")/ \
+             {{ @[args->id] = count(); }} BEGIN {{ printf(\"ready\\n\"); }}",
+            cgroup.display()
+        ),
+    ]
+}
+
+/// Per (setup, workload): the times and the ratios of each repetition.
+struct Overhead {
+    /// [setup][workload] -> seconds per repetition (scaled for strace).
+    times: Vec<Vec<Vec<f64>>>,
+    /// [setup][workload] -> time / untraced time of the same repetition.
+    ratios: Vec<Vec<Vec<f64>>>,
+    /// [workload] -> watched / empty and unwatched / empty of the same repetition.
+    watched_vs_floor: Vec<Vec<f64>>,
+    unwatched_vs_floor: Vec<Vec<f64>>,
+    /// [workload] -> syscalls of the full workload.
+    syscalls: Vec<u64>,
+    ready_empty_ms: Vec<f64>,
+    ready_recorder_ms: Vec<f64>,
+    ready_recorder_inner_ms: Vec<f64>,
+    /// The recorder's own steps (`load=12.3` on its ready line), in milliseconds.
+    ready_recorder_steps: std::collections::BTreeMap<String, Vec<f64>>,
+    rss_kb: Vec<u64>,
+    record_rss_kb: Vec<u64>,
+    /// Measurements during which another process had a program on sys_enter.
+    disturbed: Vec<String>,
+    measurements: usize,
+}
+
+fn measure_overhead(
+    env: &BenchEnv,
+    syscage: &Path,
+    workloads: &[Workload],
+    args: &BenchArgs,
+) -> Result<Overhead> {
+    let n_setups = Setup::ALL.len();
+    let mut o = Overhead {
+        times: vec![vec![Vec::new(); workloads.len()]; n_setups],
+        ratios: vec![vec![Vec::new(); workloads.len()]; n_setups],
+        watched_vs_floor: vec![Vec::new(); workloads.len()],
+        unwatched_vs_floor: vec![Vec::new(); workloads.len()],
+        syscalls: workloads.iter().map(Workload::syscalls).collect(),
+        ready_empty_ms: Vec::new(),
+        ready_recorder_ms: Vec::new(),
+        ready_recorder_inner_ms: Vec::new(),
+        ready_recorder_steps: std::collections::BTreeMap::new(),
+        rss_kb: Vec::new(),
+        record_rss_kb: Vec::new(),
+        disturbed: Vec::new(),
+        measurements: 0,
+    };
+    let syscage_s = syscage.display().to_string();
+    let attach = |program: &str, cgroup: &Path| {
+        vec![
+            syscage_s.clone(),
+            "bench-attach".into(),
+            "--program".into(),
+            program.into(),
+            "--watch-cgroup".into(),
+            cgroup.display().to_string(),
+        ]
+    };
+    let work_id = cgroup_id(&env.work)?;
+    let record_out = env.tmp.join("record.json");
+    let tracer_log = env.tmp.join("tracer.log");
+
+    for rep in 0..args.reps {
+        for (w, workload) in workloads.iter().enumerate() {
+            let full = (workload.argv)(workload.units);
+            let mut rep_time = vec![f64::NAN; n_setups];
+            // Rotate the order so that no setup always runs first or right after another.
+            let offset = (rep + w) % n_setups;
+            for k in 0..n_setups {
+                let s = (offset + k) % n_setups;
+                let setup = Setup::ALL[s];
+                eprintln!(
+                    "xtask: bench rep {}/{} {}: {}",
+                    rep + 1,
+                    args.reps,
+                    workload.key,
+                    setup.label()
+                );
+                let foreign = wait_for_quiet();
+                o.measurements += 1;
+                if !foreign.is_empty() {
+                    o.disturbed.push(format!(
+                        "{} / {} (rep {}): {}",
+                        workload.key,
+                        setup.label(),
+                        rep + 1,
+                        foreign.join(", ")
+                    ));
+                }
+                let seconds = match setup {
+                    Setup::Untraced => run_timed(&full, Some(&env.work))?.elapsed.as_secs_f64(),
+                    Setup::Empty => {
+                        let tracer = Tracer::start(
+                            &[
+                                syscage_s.clone(),
+                                "bench-attach".into(),
+                                "--program".into(),
+                                "empty".into(),
+                            ],
+                            &tracer_log,
+                        )?;
+                        o.ready_empty_ms
+                            .push(tracer.ready_after.as_secs_f64() * 1000.0);
+                        let ran = run_timed(&full, Some(&env.work))?;
+                        tracer.stop()?;
+                        ran.elapsed.as_secs_f64()
+                    }
+                    Setup::SyscageUnwatched | Setup::SyscageWatched => {
+                        let watched = setup == Setup::SyscageWatched;
+                        let cgroup = if watched { &env.work } else { &env.other };
+                        let tracer = Tracer::start(&attach("recorder", cgroup), &tracer_log)?;
+                        o.ready_recorder_ms
+                            .push(tracer.ready_after.as_secs_f64() * 1000.0);
+                        let mut words = tracer.ready_line.split_whitespace().skip(1);
+                        if let Some(inner) = words.next().and_then(|v| v.parse::<f64>().ok()) {
+                            o.ready_recorder_inner_ms.push(inner);
+                        }
+                        for (step, ms) in words.filter_map(|w| w.split_once('=')) {
+                            if let Ok(ms) = ms.parse::<f64>() {
+                                o.ready_recorder_steps
+                                    .entry(step.to_owned())
+                                    .or_default()
+                                    .push(ms);
+                            }
+                        }
+                        let ran = run_timed(&full, Some(&env.work))?;
+                        if watched {
+                            if let Some(kb) = tracer.vm_hwm_kb() {
+                                o.rss_kb.push(kb);
+                            }
+                        }
+                        let lines = tracer.stop()?;
+                        if watched {
+                            let calls = syscage_calls(&lines, work_id)?;
+                            ensure!(
+                                calls >= workload.syscalls(),
+                                "the watched recorder counted {calls} syscalls of `{}`, fewer \
+                                 than its {}",
+                                full.join(" "),
+                                workload.syscalls()
+                            );
+                        }
+                        ran.elapsed.as_secs_f64()
+                    }
+                    Setup::SyscageRecord => {
+                        let mut argv = vec![
+                            syscage_s.clone(),
+                            "record".into(),
+                            "--quiet".into(),
+                            "--user".into(),
+                            "root".into(),
+                            "--output".into(),
+                            record_out.display().to_string(),
+                            "--".into(),
+                        ];
+                        argv.extend(full.iter().cloned());
+                        let ran = run_timed(&argv, None)?;
+                        o.record_rss_kb.push(ran.max_rss_kb);
+                        let recording = env.tmp.join("record.recording.json");
+                        let calls = recording_calls(&recording)?;
+                        ensure!(
+                            calls >= workload.syscalls(),
+                            "`syscage record` counted {calls} syscalls of `{}`, fewer than its {}",
+                            full.join(" "),
+                            workload.syscalls()
+                        );
+                        ran.elapsed.as_secs_f64()
+                    }
+                    Setup::BpftraceUnwatched | Setup::BpftraceWatched => {
+                        let watched = setup == Setup::BpftraceWatched;
+                        let cgroup = if watched { &env.work } else { &env.other };
+                        let tracer = Tracer::start(&bpftrace_argv(cgroup), &tracer_log)?;
+                        let ran = run_timed(&full, Some(&env.work))?;
+                        let lines = tracer.stop()?;
+                        if watched {
+                            let calls = bpftrace_calls(&lines);
+                            ensure!(
+                                calls >= workload.syscalls(),
+                                "bpftrace counted {calls} syscalls of `{}`, fewer than its {}",
+                                full.join(" "),
+                                workload.syscalls()
+                            );
+                        }
+                        ran.elapsed.as_secs_f64()
+                    }
+                    Setup::Strace => {
+                        let short = (workload.units / args.strace_divisor).max(1);
+                        let mut argv = vec![
+                            "strace".to_owned(),
+                            "-f".into(),
+                            "-c".into(),
+                            "-o".into(),
+                            env.tmp.join("strace.txt").display().to_string(),
+                            "--".into(),
+                        ];
+                        argv.extend((workload.argv)(short));
+                        let ran = run_timed(&argv, Some(&env.work))?;
+                        // Scaled per unit of work to the full length.
+                        ran.elapsed.as_secs_f64() * workload.units as f64 / short as f64
+                    }
+                };
+                rep_time[s] = seconds;
+                o.times[s][w].push(seconds);
+            }
+            let untraced = rep_time[0];
+            for (ratios, time) in o.ratios.iter_mut().zip(&rep_time) {
+                ratios[w].push(time / untraced);
+            }
+            let empty = rep_time[1];
+            o.unwatched_vs_floor[w].push(rep_time[2] / empty);
+            o.watched_vs_floor[w].push(rep_time[3] / empty);
+        }
+    }
+    Ok(o)
+}
+
+/// Other processes' programs on `sys_enter` (`record --all` of another user of the machine, a
+/// bpftrace): they would tax the untraced runs too. Found by their links' fdinfo
+/// (`tp_name: sys_enter`); classic-tracepoint perf events are not seen this way.
+fn foreign_sys_enter_tracers() -> Vec<String> {
+    let own = std::process::id().to_string();
+    let mut found = Vec::new();
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in procs.flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if pid == own || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(fds) = fs::read_dir(entry.path().join("fdinfo")) else {
+            continue;
+        };
+        let attached = fds.flatten().any(|fd| {
+            fs::read_to_string(fd.path()).is_ok_and(|info| {
+                info.lines().any(|l| {
+                    l.strip_prefix("tp_name:")
+                        .is_some_and(|name| name.trim() == "sys_enter")
+                })
+            })
+        });
+        if attached {
+            let comm = fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            found.push(format!("{pid} ({})", comm.trim()));
+        }
+    }
+    found
+}
+
+/// Waits up to a minute for other sys_enter tracers to go; returns those still there.
+fn wait_for_quiet() -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = foreign_sys_enter_tracers();
+        if found.is_empty() || Instant::now() >= deadline {
+            return found;
+        }
+        eprintln!(
+            "xtask: waiting for other programs on sys_enter to go: {}",
+            found.join(", ")
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// The call count `bench-attach` printed for cgroup `id`.
+fn syscage_calls(lines: &[String], id: u64) -> Result<u64> {
+    let prefix = format!("cgroup {id}: ");
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(", ").nth(1))
+        .and_then(|calls| calls.trim_end_matches(" calls").parse().ok())
+        .with_context(|| format!("bench-attach printed no count for cgroup {id}: {lines:?}"))
+}
+
+/// The sum of bpftrace's `@[nr]: count` lines.
+fn bpftrace_calls(lines: &[String]) -> u64 {
+    lines
+        .iter()
+        .filter(|l| l.starts_with("@["))
+        .filter_map(|l| l.rsplit(": ").next()?.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// The sum of a recording's call counts.
+fn recording_calls(path: &Path) -> Result<u64> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(value["syscalls"]
+        .as_array()
+        .map(|calls| calls.iter().filter_map(|c| c["count"].as_u64()).sum())
+        .unwrap_or(0))
+}
+
+fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+fn range(values: &[f64]) -> (f64, f64) {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, max)
+}
+
+fn ratio_cell(values: &[f64]) -> String {
+    let (min, max) = range(values);
+    format!("{:.2}x [{min:.2}-{max:.2}]", median(values))
+}
+
+impl Overhead {
+    fn write_table(&self, out: &mut String, workloads: &[Workload]) -> Result<()> {
+        write!(out, "| setup |")?;
+        for w in workloads {
+            write!(
+                out,
+                " {} ({:.1}M syscalls): time | ratio | added per syscall |",
+                w.label,
+                w.syscalls() as f64 / 1e6
+            )?;
+        }
+        write!(out, "\n|---|")?;
+        for _ in workloads {
+            write!(out, "---|---|---|")?;
+        }
+        writeln!(out)?;
+        for (s, setup) in Setup::ALL.iter().enumerate() {
+            write!(out, "| {} |", setup.label())?;
+            for w in 0..workloads.len() {
+                let time = median(&self.times[s][w]);
+                let untraced = median(&self.times[0][w]);
+                let added_ns = (time - untraced) / self.syscalls[w] as f64 * 1e9;
+                let added = if s == 0 {
+                    "-".to_owned()
+                } else {
+                    format!("{added_ns:.0} ns")
+                };
+                write!(
+                    out,
+                    " {time:.3} s | {} | {added} |",
+                    ratio_cell(&self.ratios[s][w])
+                )?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(out)?;
+        for (w, workload) in workloads.iter().enumerate() {
+            writeln!(
+                out,
+                "- {}: syscage / empty program of the same repetition: unwatched {}, watched {}",
+                workload.key,
+                ratio_cell(&self.unwatched_vs_floor[w]),
+                ratio_cell(&self.watched_vs_floor[w])
+            )?;
+        }
+        Ok(())
+    }
+}
+
+struct Attach {
+    record_minus_true_ms: f64,
+    runs: usize,
+}
+
+/// `syscage record -- true` against `true`, alternating.
+fn measure_attach(env: &BenchEnv, syscage: &Path, reps: usize) -> Result<Attach> {
+    let out = env.tmp.join("true.json");
+    let record = vec![
+        syscage.display().to_string(),
+        "record".into(),
+        "--quiet".into(),
+        "--user".into(),
+        "root".into(),
+        "--output".into(),
+        out.display().to_string(),
+        "--".into(),
+        "true".into(),
+    ];
+    let plain = vec!["true".to_owned()];
+    let mut diffs = Vec::new();
+    for rep in 0..reps {
+        eprintln!("xtask: bench attach {}/{reps}", rep + 1);
+        let a = run_timed(&plain, None)?.elapsed.as_secs_f64();
+        let b = run_timed(&record, None)?.elapsed.as_secs_f64();
+        diffs.push((b - a) * 1000.0);
+    }
+    Ok(Attach {
+        record_minus_true_ms: median(&diffs),
+        runs: reps,
+    })
+}
+
+struct Tools {
+    generate_s: Vec<f64>,
+    merge_s: Vec<f64>,
+    diff_total_s: f64,
+    diff_each_ms: Vec<f64>,
+    diff_merged_ms: Vec<f64>,
+}
+
+/// `generate`, `merge` and `diff` on `args.recordings` recordings: clones with variations of a
+/// few recordings of real commands.
+fn measure_tools(
+    env: &BenchEnv,
+    syscage: &Path,
+    getppid: &Path,
+    args: &BenchArgs,
+) -> Result<Tools> {
+    let dir = env.tmp.join("recordings");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let commands: [&[&str]; 5] = [
+        &["ls", "-l", "/"],
+        &["sh", "-c", "echo hi | cat > /dev/null"],
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=1k", "count=10", "status=none"],
+        &["date"],
+        &[&getppid.display().to_string(), "10"],
+    ];
+    let mut bases = Vec::new();
+    for (i, command) in commands.iter().enumerate() {
+        let out = dir.join(format!("base-{i}.json"));
+        let mut argv = vec![
+            syscage.display().to_string(),
+            "record".into(),
+            "--quiet".into(),
+            "--user".into(),
+            "root".into(),
+            "--output".into(),
+            out.display().to_string(),
+            "--".into(),
+        ];
+        argv.extend(command.iter().map(|s| (*s).to_owned()));
+        run_timed(&argv, None)?;
+        let path = dir.join(format!("base-{i}.recording.json"));
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        bases.push(serde_json::from_str::<Value>(&text)?);
+    }
+    let files = clone_recordings(&bases, &dir, args.recordings)?;
+    let s = syscage.display().to_string();
+    let mut t = Tools {
+        generate_s: Vec::new(),
+        merge_s: Vec::new(),
+        diff_total_s: 0.0,
+        diff_each_ms: Vec::new(),
+        diff_merged_ms: Vec::new(),
+    };
+    let reps = args.reps.clamp(1, 5);
+    let merged = dir.join("merged");
+    for rep in 0..reps {
+        eprintln!(
+            "xtask: bench generate/merge on {} recordings {}/{reps}",
+            files.len(),
+            rep + 1
+        );
+        let mut generate = vec![s.clone(), "--quiet".into(), "generate".into(), "--from".into()];
+        generate.extend(files.iter().cloned());
+        generate.extend(["-o".into(), dir.join("generated.json").display().to_string()]);
+        t.generate_s
+            .push(run_timed(&generate, None)?.elapsed.as_secs_f64());
+
+        let mut merge = vec![s.clone(), "--quiet".into(), "merge".into()];
+        merge.extend(files.iter().cloned());
+        merge.extend(["--output".into(), merged.display().to_string()]);
+        t.merge_s.push(run_timed(&merge, None)?.elapsed.as_secs_f64());
+
+        let diff_merged = vec![
+            s.clone(),
+            "diff".into(),
+            files[0].clone(),
+            format!("{}.recording.json", merged.display()),
+        ];
+        t.diff_merged_ms
+            .push(run_timed(&diff_merged, None)?.elapsed.as_secs_f64() * 1000.0);
+    }
+    eprintln!("xtask: bench diff of {} pairs", files.len() - 1);
+    let started = Instant::now();
+    for pair in files.windows(2) {
+        let argv = vec![s.clone(), "diff".into(), pair[0].clone(), pair[1].clone()];
+        t.diff_each_ms
+            .push(run_timed(&argv, None)?.elapsed.as_secs_f64() * 1000.0);
+    }
+    t.diff_total_s = started.elapsed().as_secs_f64();
+    Ok(t)
+}
+
+/// Writes `count` recordings: clone `i` is base `i % len` with a tenth of its syscalls dropped
+/// (never execve), its counts scaled and its first sightings shifted, by a fixed pseudo-random
+/// sequence, so the set differs between clones as replicas' do.
+fn clone_recordings(bases: &[Value], dir: &Path, count: usize) -> Result<Vec<String>> {
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        // xorshift64
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut files = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut rec = bases[i % bases.len()].clone();
+        if let Some(command) = rec["command"].as_array_mut() {
+            command.push(Value::from(format!("--replica={i}")));
+        }
+        if let Some(syscalls) = rec["syscalls"].as_array_mut() {
+            syscalls.retain_mut(|s| {
+                if s["name"] != "execve" && next() % 10 == 0 {
+                    return false;
+                }
+                let scale = 1 + next() % 5;
+                let count = s["count"].as_u64().unwrap_or(1);
+                s["count"] = Value::from(count * scale);
+                let first = s["first_seen_us"].as_u64().unwrap_or(0);
+                s["first_seen_us"] = Value::from(first + next() % 1000);
+                true
+            });
+        }
+        let path = dir.join(format!("r{i:04}.recording.json"));
+        let text = serde_json::to_string_pretty(&rec)? + "\n";
+        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        files.push(path.display().to_string());
+    }
+    Ok(files)
+}
+
+impl Tools {
+    fn write_table(&self, out: &mut String, count: usize) -> Result<()> {
+        writeln!(
+            out,
+            "\n| on {count} recordings | median | runs |\n|---|---|---|"
+        )?;
+        writeln!(
+            out,
+            "| `syscage generate --from` all {count} | {:.3} s | {} |",
+            median(&self.generate_s),
+            self.generate_s.len()
+        )?;
+        writeln!(
+            out,
+            "| `syscage merge` all {count} | {:.3} s | {} |",
+            median(&self.merge_s),
+            self.merge_s.len()
+        )?;
+        writeln!(
+            out,
+            "| `syscage diff A B`, one pair | {:.1} ms | {} (all: {:.1} s) |",
+            median(&self.diff_each_ms),
+            self.diff_each_ms.len(),
+            self.diff_total_s
+        )?;
+        writeln!(
+            out,
+            "| `syscage diff` one recording against the merge of all {count} | {:.1} ms | {} |",
+            median(&self.diff_merged_ms),
+            self.diff_merged_ms.len()
+        )?;
+        Ok(())
+    }
+}
+
+/// The issue's targets, each with what was measured.
+fn write_targets(out: &mut String, o: &Overhead, attach: &Attach, rss_kb: u64) -> Result<()> {
+    writeln!(out, "\n| target | measured | met |\n|---|---|---|")?;
+    let yes = |ok: bool| if ok { "yes" } else { "**no**" };
+    let floor = |values: &[Vec<f64>]| {
+        values
+            .iter()
+            .map(|v| median(v))
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let unwatched = floor(&o.unwatched_vs_floor);
+    let watched = floor(&o.watched_vs_floor);
+    writeln!(
+        out,
+        "| unwatched within 5% of the empty program | up to {:+.1}% | {} |",
+        (unwatched - 1.0) * 100.0,
+        yes(unwatched <= 1.05)
+    )?;
+    writeln!(
+        out,
+        "| watched within 10% of the empty program | up to {:+.1}% | {} |",
+        (watched - 1.0) * 100.0,
+        yes(watched <= 1.10)
+    )?;
+    // "Cheaper" compares what each tool adds to the untraced time; the total-time ratio is
+    // shown too.
+    let mut worst_added = f64::INFINITY;
+    let mut worst_total = f64::INFINITY;
+    for (sc, bt) in [
+        (Setup::SyscageUnwatched, Setup::BpftraceUnwatched),
+        (Setup::SyscageWatched, Setup::BpftraceWatched),
+    ] {
+        for w in 0..o.syscalls.len() {
+            let sc_ratio = median(&o.ratios[sc as usize][w]);
+            let bt_ratio = median(&o.ratios[bt as usize][w]);
+            worst_added = worst_added.min((bt_ratio - 1.0) / (sc_ratio - 1.0));
+            worst_total = worst_total.min(bt_ratio / sc_ratio);
+        }
+    }
+    writeln!(
+        out,
+        "| at least 2x cheaper than the bpftrace one-liner (added time) | at least {worst_added:.1}x \
+         less added time (total time: at least {worst_total:.2}x less) | {} |",
+        yes(worst_added >= 2.0)
+    )?;
+    let attach_ms = median(&o.ready_recorder_ms);
+    writeln!(
+        out,
+        "| attach under 50 ms | {attach_ms:.1} ms from process start to watching \
+         ({:.1} ms in the process; `record -- true` costs {:.1} ms over `true`) | {} |",
+        median(&o.ready_recorder_inner_ms),
+        attach.record_minus_true_ms,
+        yes(attach_ms < 50.0)
+    )?;
+    writeln!(
+        out,
+        "| collector RSS under 30 MB | {:.1} MB | {} |",
+        rss_kb as f64 / 1024.0,
+        yes(rss_kb > 0 && rss_kb < 30 * 1024)
+    )?;
+    Ok(())
+}
+
+/// `2026-11-26, Linux 6.18.44 x86_64, 2 CPUs (model name)`.
+fn machine_description() -> String {
+    let output = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let date = output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let kernel = output("uname", &["-rm"]);
+    let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let model = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_default();
+    format!("{date}, Linux {kernel}, {cpus} CPUs ({model})")
 }

@@ -1,9 +1,10 @@
 //! `cargo xtask fuzz`: runs every cargo-fuzz target in `fuzz/` (one per file reader of
 //! profile-gen) for a fixed time and fails if any of them found a crash.
 //!
-//! cargo-fuzz builds with `-Zsanitizer=address` and libFuzzer's coverage flags, which stable
-//! rustc accepts with `RUSTC_BOOTSTRAP=1` (its sanitizer runtimes ship in rust-std). It is set
-//! for cargo-fuzz's own build only: `fuzz/` is a separate workspace with its own target
+//! cargo-fuzz builds optimised but with debug assertions and overflow checks (an overflow on a
+//! crafted count is a bug too), with `-Zsanitizer=address` and libFuzzer's coverage flags, which
+//! stable rustc accepts with `RUSTC_BOOTSTRAP=1` (its sanitizer runtimes ship in rust-std). It
+//! is set for cargo-fuzz's own build only: `fuzz/` is a separate workspace with its own target
 //! directory, so the main build cache is untouched. A nightly toolchain is not needed.
 //!
 //! Each target starts from its corpus of earlier runs (`fuzz/corpus/<target>`, not checked in),
@@ -54,7 +55,7 @@ pub(crate) fn run_all(root: &Path, seconds: u32, only: &[String]) -> Result<()> 
         .collect();
     cargo_fuzz()?;
     let bootstrap = !rustc_is_nightly();
-    let mut build = Cmd::new("cargo").args(["fuzz", "build", "-O"]);
+    let mut build = Cmd::new("cargo").args(["fuzz", "build"]);
     if bootstrap {
         build = build.env("RUSTC_BOOTSTRAP", "1");
     }

@@ -6,6 +6,7 @@
 
 mod bench;
 mod fuzz;
+mod observe;
 mod setup;
 mod shell;
 
@@ -53,6 +54,13 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Run each cargo-fuzz target (one per file reader: recordings, merged recordings, OCI,
     /// Docker and SPO profiles) for a while; fails if any finds a crash. Not part of `test`.
+    /// Regenerate profile-gen/data/runtime-after-filter.json: what runc and crun do after
+    /// loading a container's seccomp filter, united over many starts (as root).
+    ObserveRuntimes {
+        /// Container starts per runtime.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+    },
     Fuzz {
         /// How long to run each target.
         #[arg(long, default_value_t = 180)]
@@ -97,6 +105,11 @@ fn main() -> Result<()> {
             setup::all(false)?;
             let bin = build_syscage()?;
             bench::run(&root, &bin, &args)
+        }
+        Task::ObserveRuntimes { runs } => {
+            setup::all(true)?;
+            let bin = build_syscage()?;
+            observe::observe(&bin, runs)
         }
         Task::Fuzz { seconds, targets } => fuzz::run_all(&root, seconds, &targets),
     }

@@ -91,7 +91,7 @@ fn python_tools() -> Result<()> {
     Ok(())
 }
 
-fn debian_packages(wanted: &[&str]) -> Result<()> {
+pub(crate) fn debian_packages(wanted: &[&str]) -> Result<()> {
     let missing: Vec<&str> = wanted
         .iter()
         .copied()

@@ -38,6 +38,11 @@ impl Cmd {
         self
     }
 
+    pub(crate) fn arg_path(mut self, path: &std::path::Path) -> Self {
+        self.args.push(path.as_os_str().to_owned());
+        self
+    }
+
     pub(crate) fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.envs
             .push((key.as_ref().to_owned(), value.as_ref().to_owned()));

@@ -698,3 +698,64 @@ impl PhaseSets {
             .collect()
     }
 }
+
+/// Every name a profile allows, for all arguments or for some: the names of its
+/// `SCMP_ACT_ALLOW` rules (the first one unconditional, later ones possibly with `args`), after
+/// checking that the profile denies everything else with an errno and never allows by default.
+#[track_caller]
+pub(crate) fn allowed_names(profile: &Value) -> BTreeSet<String> {
+    let pretty = || serde_json::to_string_pretty(profile).unwrap_or_default();
+    assert_eq!(
+        profile["defaultAction"],
+        "SCMP_ACT_ERRNO",
+        "profile:\n{}",
+        pretty()
+    );
+    let rules = profile["syscalls"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no syscalls array:\n{}", pretty()));
+    assert_eq!(
+        rules.first().map(|r| &r["action"]),
+        Some(&json!("SCMP_ACT_ALLOW")),
+        "the first rule must be the ALLOW rule:\n{}",
+        pretty()
+    );
+    rules
+        .iter()
+        .filter(|rule| rule["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|rule| {
+            rule["names"]
+                .as_array()
+                .unwrap_or_else(|| panic!("rule without names: {rule}\n{}", pretty()))
+        })
+        .map(|n| {
+            n.as_str()
+                .unwrap_or_else(|| panic!("non-string name {n}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// `profile` with `name` taken out of every ALLOW rule (and rules left without names dropped);
+/// panics if no rule allowed it (the test would then prove nothing).
+#[track_caller]
+pub(crate) fn profile_without(profile: &Value, name: &str) -> Value {
+    assert!(
+        allowed_names(profile).contains(name),
+        "the profile does not allow {name}:\n{}",
+        serde_json::to_string_pretty(profile).unwrap_or_default()
+    );
+    let mut profile = profile.clone();
+    let rules = profile["syscalls"]
+        .as_array_mut()
+        .expect("checked by allowed_names");
+    for rule in rules.iter_mut() {
+        if rule["action"] == "SCMP_ACT_ALLOW" {
+            if let Some(names) = rule["names"].as_array_mut() {
+                names.retain(|n| n != name);
+            }
+        }
+    }
+    rules.retain(|rule| rule["names"].as_array().is_some_and(|n| !n.is_empty()));
+    profile
+}

@@ -1,7 +1,9 @@
 //! `syscage bench-attach` (hidden from `--help`): attaches an eBPF program to `sys_enter` the
 //! way `record` does and holds it until SIGINT/SIGTERM, so that `cargo xtask bench` can time a
 //! workload with it attached. It prints `ready <ms>` on stdout once attached (milliseconds since
-//! this process started: load, verifier and attach), and on the way out, per watched cgroup,
+//! this process started), for the recorder followed by the steps' shares (`checks=`
+//! privileges and cgroups, `load=` object, maps and verifier, `watch=` map entries, `attach=`),
+//! and on the way out, per watched cgroup,
 //! `cgroup <id>: <distinct> distinct syscalls, <calls> calls` so the bench can check that the
 //! recorder saw the workload.
 
@@ -16,7 +18,12 @@ use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 use tracer_common::phase;
 
-use crate::{bpf, cgroup, cmd::record::stop_on_signals, preflight, session::Session};
+use crate::{
+    bpf::{self, ebpf_log_level, AttachOptions, Tracer},
+    cgroup,
+    cmd::record::stop_on_signals,
+    preflight,
+};
 
 /// Attach an eBPF program and wait for SIGINT/SIGTERM (for `cargo xtask bench`).
 #[derive(Debug, Args)]
@@ -53,22 +60,42 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
         .collect::<Result<Vec<u64>>>()?;
 
     // Whichever is attached stays attached until these are dropped at the end.
-    let mut session = None;
+    let mut tracer = None;
     let mut _empty = None;
+    let mut steps = String::new();
     match args.program {
         Program::Empty => _empty = Some(bpf::attach_empty()?),
         Program::Recorder => {
-            let capacity = u32::try_from(ids.len()).unwrap_or(u32::MAX).max(1);
-            session = Some(Session::start(capacity, false, verbosity, |tracer| {
-                ids.iter()
-                    .try_for_each(|&id| tracer.watch(id, phase::WORKLOAD))
-            })?);
+            // What Session::start does, with a clock on each step.
+            let opts = AttachOptions {
+                max_watched: u32::try_from(ids.len()).unwrap_or(u32::MAX).max(1),
+                log_level: ebpf_log_level(verbosity),
+                watch_new: false,
+            };
+            let t0 = Instant::now();
+            let (mut loaded, _logger) = Tracer::load(&opts)?;
+            let t1 = Instant::now();
+            for &id in &ids {
+                loaded.watch(id, phase::WORKLOAD)?;
+            }
+            let t2 = Instant::now();
+            loaded.attach()?;
+            let t3 = Instant::now();
+            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
+            steps = format!(
+                " checks={:.3} load={:.3} watch={:.3} attach={:.3}",
+                ms(started, t0),
+                ms(t0, t1),
+                ms(t1, t2),
+                ms(t2, t3)
+            );
+            tracer = Some(loaded);
         }
     }
     let mut stdout = std::io::stdout();
     writeln!(
         stdout,
-        "ready {:.3}",
+        "ready {:.3}{steps}",
         started.elapsed().as_secs_f64() * 1000.0
     )
     .and_then(|()| stdout.flush())
@@ -77,9 +104,9 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    if let Some(session) = &mut session {
+    if let Some(tracer) = &mut tracer {
         for &id in &ids {
-            let seen = session.tracer.read(id)?;
+            let seen = tracer.read(id)?;
             let calls: u64 = seen.seen.values().map(|s| s.count).sum();
             writeln!(
                 stdout,
@@ -87,7 +114,7 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
                 seen.seen.len()
             )
             .context("writing to stdout")?;
-            session.tracer.unwatch(id);
+            tracer.unwatch(id);
         }
     }
     Ok(0)

@@ -244,18 +244,67 @@ pub(crate) mod tests {
 
     /// Writes a recording of these x86_64 syscall numbers to `dir/name`.
     pub(crate) fn write_recording(dir: &Path, name: &str, nrs: &[u32]) -> PathBuf {
+        let records = nrs
+            .iter()
+            .map(|&nr| SyscallRecord::new(ScmpArch::X8664, nr, 2, u64::from(nr)))
+            .collect();
+        write_records(dir, name, records)
+    }
+
+    /// Writes a recording of these records to `dir/name`.
+    pub(crate) fn write_records(dir: &Path, name: &str, records: Vec<SyscallRecord>) -> PathBuf {
         let mut rec = Recording::from_json(
             include_str!("../../../profile-gen/tests/fixtures/recording-v1.json"),
             "fixture",
         )
         .unwrap();
-        rec.syscalls = nrs
-            .iter()
-            .map(|&nr| SyscallRecord::new(ScmpArch::X8664, nr, 2, u64::from(nr)))
-            .collect();
+        rec.syscalls = records;
         let path = dir.join(name);
         std::fs::write(&path, rec.to_json()).unwrap();
         path
+    }
+
+    /// An x86_64 record of `nr` with these argument values.
+    pub(crate) fn with_args(nr: u32, indexes: &[u8], values: &[&[u64]]) -> SyscallRecord {
+        let mut record = SyscallRecord::new(ScmpArch::X8664, nr, 1, u64::from(nr));
+        record.args = Some(profile_gen::ArgsSeen {
+            indexes: indexes.to_vec(),
+            values: values.iter().map(|v| v.to_vec()).collect(),
+            overflow: false,
+        });
+        record
+    }
+
+    #[test]
+    fn a_release_that_starts_creating_user_namespaces_is_risky() {
+        let dir = TempDir::new("diff-args");
+        let out = dir.0.join("report.json");
+        // clone (56): fork-style in v1, CLONE_NEWUSER too in v2; getpid (39) in both.
+        let plain = SyscallRecord::new(ScmpArch::X8664, 39, 1, 0);
+        let v1 = write_records(
+            &dir.0,
+            "v1.recording.json",
+            vec![plain.clone(), with_args(56, &[0], &[&[0x11]])],
+        );
+        let v2 = write_records(
+            &dir.0,
+            "v2.recording.json",
+            vec![plain, with_args(56, &[0], &[&[0x11], &[0x1000_0011]])],
+        );
+        let code = run(args(&v1, Some(&v2), None, Some(FailOnArg::Risky), &out)).unwrap();
+        assert_eq!(code, EXIT_POLICY_FAILED);
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!(report["added"][0]["name"], "clone");
+        assert_eq!(report["added"][0]["risk"], "high");
+        assert_eq!(
+            report["added"][0]["new_arguments"],
+            serde_json::json!(["CLONE_NEWUSER"])
+        );
+        assert_eq!(
+            run(args(&v1, Some(&v1), None, Some(FailOnArg::Risky), &out)).unwrap(),
+            0
+        );
     }
 
     fn eval() -> EvalArgs {

@@ -281,7 +281,7 @@ pub(crate) fn docker_default_caps() -> BTreeSet<String> {
 }
 
 /// Tells the user what generation added or could not include.
-pub(crate) fn report(generated: &Generated) {
+fn report(generated: &Generated) {
     for (origin, nr) in &generated.unknown_numbers {
         log::warn!(
             "{origin}: syscall number {nr} is not known to libseccomp for {}: left out of the \
@@ -397,6 +397,97 @@ mod tests {
         assert!(parse_arch("vax").is_err());
         assert!(parse_kernel("6.1").is_ok());
         assert!(parse_kernel("six").is_err());
+    }
+
+    fn generate_args(
+        from: &Path,
+        output: &Path,
+        args: ArgsArg,
+        arch: Option<ScmpArch>,
+    ) -> GenerateArgs {
+        GenerateArgs {
+            from: vec![from.to_path_buf()],
+            format: FormatArg::Oci,
+            output: output.to_path_buf(),
+            snippet: None,
+            name: None,
+            localhost_profile: None,
+            args,
+            eval: EvalArgs {
+                arch,
+                cap_add: Vec::new(),
+                cap_drop: Vec::new(),
+                kernel: Some(KernelVersion { major: 6, minor: 1 }),
+            },
+        }
+    }
+
+    #[test]
+    fn args_and_arch_flags() {
+        use crate::cmd::diff::tests::{with_args, write_records, TempDir};
+        use profile_gen::SyscallRecord;
+        let dir = TempDir::new("generate");
+        // open (2), stat (4), pipe (22), arch_prctl (158), socket (41) AF_UNIX stream.
+        let mut records: Vec<SyscallRecord> = [2, 4, 22, 158]
+            .into_iter()
+            .map(|nr| SyscallRecord::new(ScmpArch::X8664, nr, 1, u64::from(nr)))
+            .collect();
+        records.push(with_args(41, &[0, 1], &[&[1, 1]]));
+        let rec = write_records(&dir.0, "app.recording.json", records);
+        let out = dir.0.join("app.json");
+        let read = |path: &Path| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        };
+
+        run(generate_args(&rec, &out, ArgsArg::On, None)).unwrap();
+        let socket = serde_json::json!([
+            {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+            {"index": 1, "value": 15, "valueTwo": 1, "op": "SCMP_CMP_MASKED_EQ"}
+        ]);
+        let profile = read(&out);
+        assert_eq!(
+            profile["syscalls"][1]["names"],
+            serde_json::json!(["socket"])
+        );
+        assert_eq!(profile["syscalls"][1]["args"], socket);
+
+        run(generate_args(&rec, &out, ArgsArg::Off, None)).unwrap();
+        let profile = read(&out);
+        let allowed = &profile["syscalls"][0];
+        assert!(allowed["names"]
+            .as_array()
+            .unwrap()
+            .contains(&"socket".into()));
+        assert!(profile["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("args").is_none()));
+
+        run(generate_args(
+            &rec,
+            &out,
+            ArgsArg::On,
+            Some(ScmpArch::Aarch64),
+        ))
+        .unwrap();
+        let profile = read(&out);
+        assert_eq!(
+            profile["architectures"],
+            serde_json::json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])
+        );
+        assert_eq!(
+            profile["syscalls"][0]["names"],
+            serde_json::json!([
+                "exit",
+                "exit_group",
+                "newfstatat",
+                "openat",
+                "pipe2",
+                "rt_sigreturn"
+            ])
+        );
+        assert_eq!(profile["syscalls"][1]["args"], socket);
     }
 
     #[test]

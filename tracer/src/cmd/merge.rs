@@ -179,6 +179,72 @@ mod tests {
     }
 
     #[test]
+    fn merge_unites_argument_values_and_keeps_abis_apart() {
+        use crate::cmd::diff::tests::{with_args, write_records};
+        use profile_gen::{ScmpArch, SyscallRecord};
+        let dir = TempDir::new("merge-args");
+        let getpid_i386 = || {
+            let mut r = SyscallRecord::new(ScmpArch::X86, 20, 1, 0);
+            r.arch = Some("SCMP_ARCH_X86".into());
+            r
+        };
+        // writev (20) natively, getpid (20) for i386; socket (41) AF_UNIX, then AF_INET too.
+        let a = write_records(
+            &dir.0,
+            "a.recording.json",
+            vec![
+                SyscallRecord::new(ScmpArch::X8664, 20, 1, 0),
+                with_args(41, &[0, 1], &[&[1, 1]]),
+            ],
+        );
+        let b = write_records(
+            &dir.0,
+            "b.recording.json",
+            vec![getpid_i386(), with_args(41, &[0, 1], &[&[2, 2]])],
+        );
+        run(
+            MergeArgs {
+                inputs: vec![a, b],
+                output: dir.0.join("ab"),
+            },
+            true,
+        )
+        .unwrap();
+        let merged = MergedRecording::read(&dir.0.join("ab.recording.json")).unwrap();
+        let entries: Vec<(Option<&str>, u32, Option<&str>)> = merged
+            .syscalls
+            .iter()
+            .map(|s| (s.arch.as_deref(), s.nr, s.name.as_deref()))
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                (None, 20, Some("writev")),
+                (None, 41, Some("socket")),
+                (Some("SCMP_ARCH_X86"), 20, Some("getpid"))
+            ]
+        );
+        assert_eq!(
+            merged.syscalls[1].args.as_ref().unwrap().values,
+            [vec![1, 1], vec![2, 2]]
+        );
+        let profile = profile_gen::read_profile(&dir.0.join("ab.json")).unwrap();
+        let policy = profile_gen::policy::Policy::from_profile(&profile);
+        assert_eq!(
+            policy.verdict("getpid"),
+            profile_gen::policy::Verdict::Allow
+        );
+        assert_eq!(
+            policy.verdict("writev"),
+            profile_gen::policy::Verdict::Allow
+        );
+        let profile_gen::policy::Verdict::AllowIf { conditions } = policy.verdict("socket") else {
+            panic!("socket: {:?}", policy.verdict("socket"));
+        };
+        assert_eq!(conditions.len(), 2);
+    }
+
+    #[test]
     fn output_names() {
         assert_eq!(
             output_paths(Path::new("out/merged")),

@@ -22,7 +22,7 @@ use crate::{
     cgroup,
     cli::OciHookArgs,
     cmd::record::{target_of, POLL},
-    exit::{ExitCodeExt as _, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE, EXIT_NO_TARGET},
+    exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE, EXIT_NO_TARGET},
     outputs::{check_output_dir, recording_path_for, write_recording_and_profile, OutputPaths},
     preflight,
     session::{build_recording, Session, Start, Subject},
@@ -40,13 +40,14 @@ pub(crate) fn run(args: OciHookArgs, verbosity: u8) -> Result<u8> {
     let state: State = serde_json::from_str(&input)
         .context("stdin: expected the OCI container state (JSON with id, pid, bundle)")
         .exit_code(EXIT_BAD_INPUT)?;
-    anyhow::ensure!(
-        !state.id().is_empty(),
-        "container state on stdin: `id` is missing"
-    );
+    if state.id().is_empty() {
+        let missing = anyhow::anyhow!("container state on stdin: `id` is missing");
+        return Err(Failure::new(EXIT_BAD_INPUT, missing).into());
+    }
     let pid = state
         .pid()
-        .context("container state on stdin: `pid` is missing")?;
+        .context("container state on stdin: `pid` is missing")
+        .exit_code(EXIT_BAD_INPUT)?;
     let paths = output_paths(&args, &state)?;
     preflight::check_privileges()?;
     let mount = cgroup::cgroup2_mount()?;

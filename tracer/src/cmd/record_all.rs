@@ -14,6 +14,7 @@ use std::{
 };
 
 use anyhow::{Context as _, Result};
+use profile_gen::Target;
 use tracer_common::phase;
 
 use crate::{
@@ -21,7 +22,7 @@ use crate::{
     cgroup,
     cgroup_names::CgroupNames,
     cli::RecordArgs,
-    cmd::record::{stop_on_signals, target_of, POLL},
+    cmd::record::{stop_on_signals, POLL},
     containers::{self, ContainerCgroup},
     exit::{ExitCodeExt as _, EXIT_CANNOT_WRITE},
     outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
@@ -141,8 +142,9 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
             for id in &t.ids {
                 owner_of.remove(id);
             }
-            write_container(&mut session.tracer, &mount, &args.output_dir, &t, quiet)?;
-            written += 1;
+            if write_container(&mut session.tracer, &mount, &args.output_dir, &t, quiet)? {
+                written += 1;
+            }
         }
         if interrupted || timed_out {
             break;
@@ -203,7 +205,7 @@ fn write_container(
     dir: &Path,
     t: &Tracked,
     quiet: bool,
-) -> Result<()> {
+) -> Result<bool> {
     let mut merged = CgroupSyscalls::default();
     for &id in &t.ids {
         match tracer.read(id) {
@@ -212,8 +214,21 @@ fn write_container(
         }
         tracer.unwatch(id);
     }
-    let mut target = target_of(mount, &t.dir);
-    target.container_id = Some(t.container.id.clone());
+    if merged.seen.is_empty() {
+        // A cgroup that looked like a container but never ran anything while recorded (for
+        // example containerd's namespace level `/default`): nothing to write.
+        log::info!("{}: no syscalls recorded, no profile written", t.container.cgroup);
+        return Ok(false);
+    }
+    // The runtime as found while the container ran: its state directory may be gone by now.
+    let target = Target {
+        cgroup: cgroup::relative_path(mount, &t.dir),
+        container_id: Some(t.container.id.clone()),
+        runtime: Some(t.container.runtime.clone()),
+        pod_uid: t.container.pod_uid.clone(),
+        container_name: None,
+        namespace: t.container.namespace.clone(),
+    };
     let subject = Subject {
         command: None,
         target: Some(target),
@@ -231,7 +246,7 @@ fn write_container(
             paths.profile.display()
         );
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Container ids are file-name safe in every runtime we know; anything else is replaced.
