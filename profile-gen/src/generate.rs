@@ -174,6 +174,9 @@ pub struct Generated {
     pub unmapped: Vec<Unmapped>,
     /// Names replaced by their successor on the target architecture, `(from, to)`, sorted.
     pub renamed: Vec<(String, String)>,
+    /// Per container recording: its runtime and the names added because that runtime was
+    /// observed making them after loading the filter, though this recording did not see them.
+    pub runtime_additions: Vec<(String, String, Vec<String>)>,
 }
 
 /// How much a [`Note`] matters.
@@ -241,6 +244,13 @@ impl Generated {
             notes.push(Note::warning(format!(
                 "{}: no counterpart on {target}, left out of the profile: {}",
                 u.name, u.reason
+            )));
+        }
+        for (origin, runtime, added) in &self.runtime_additions {
+            notes.push(Note::info(format!(
+                "{origin}: also allowed what {runtime} was seen doing after loading the filter in \
+                 other starts: {}",
+                added.join(", ")
             )));
         }
         if !self.renamed.is_empty() {
@@ -318,11 +328,18 @@ fn assemble(
     let mut args_unrestricted = Vec::new();
     let mut unmapped = BTreeSet::new();
     let mut renamed = BTreeSet::new();
+    let mut runtime_additions = Vec::new();
     for input in inputs {
         let (policy, notes) = input
             .policy_with(options)
             .map_err(|cause| (input.origin.clone(), cause))?;
         policies.push(policy);
+        if let Some((runtime, added, extra)) = runtime_after_filter_policy(input) {
+            policies.push(extra);
+            if !added.is_empty() {
+                runtime_additions.push((input.origin.clone(), runtime, added));
+            }
+        }
         args_unrestricted.extend(notes.args_unrestricted);
         unmapped.extend(notes.unmapped);
         renamed.extend(notes.renamed);
@@ -353,7 +370,28 @@ fn assemble(
         clone3_unchecked: built.clone3_unchecked && options.args,
         unmapped: unmapped.into_iter().collect(),
         renamed: renamed.into_iter().collect(),
+        runtime_additions,
     })
+}
+
+/// For a container recording, what the runtime that will run the profile does after loading the
+/// filter, as observed over many starts ([`crate::runtime_after_filter`]): one recording may miss
+/// some of it (runc's Go runtime calls `futex` or `tgkill` only now and then). Returns the
+/// runtime, the names the recording itself lacked, and the policy allowing all of them.
+fn runtime_after_filter_policy(input: &Input) -> Option<(String, Vec<String>, Policy)> {
+    let Content::Recording(rec) = &input.content else {
+        return None;
+    };
+    rec.phases?;
+    let runtime = rec.target.as_ref()?.runtime.clone()?;
+    let names = crate::runtime_after_filter::after_filter(&runtime)?;
+    let recorded = rec.names();
+    let mut policy = Policy::deny_all(Vec::new());
+    for name in &names {
+        policy.allow(name);
+    }
+    let added = names.difference(&recorded).cloned().collect();
+    Some((runtime, added, policy))
 }
 
 /// What `record` writes: [`generate_with`] for one recording, in the shape of

@@ -332,6 +332,34 @@ mod tests {
     }
 
     #[test]
+    fn container_profiles_allow_what_their_runtime_does_after_the_filter_in_other_starts() {
+        let mut rec = container_recording(true);
+        let recorded = allowed_names(&rec);
+        rec.target = Some(crate::recording::Target {
+            cgroup: "/c1".to_owned(),
+            runtime: Some("runc".to_owned()),
+            ..Default::default()
+        });
+        let generated = profile_from_recording(&rec).unwrap();
+        let names: std::collections::BTreeSet<String> =
+            generated.profile.syscalls().as_ref().unwrap()[0]
+                .names()
+                .iter()
+                .cloned()
+                .collect();
+        let runc = crate::runtime_after_filter::after_filter("runc").unwrap();
+        assert!(runc.is_subset(&names), "{runc:?} not all in {names:?}");
+        assert!(names.len() > recorded.len());
+        assert!(
+            generated
+                .notes
+                .iter()
+                .any(|n| n.message.contains("runc was seen doing")),
+            "the addition is reported"
+        );
+    }
+
+    #[test]
     fn runtime_setup_stays_in_when_no_filter_load_was_seen() {
         // Without a filter load the recording cannot tell where the runtime would load one:
         // keep its setup syscalls rather than break the container.

@@ -28,7 +28,8 @@ struct Observed {
 fn data() -> &'static Data {
     static DATA_PARSED: OnceLock<Data> = OnceLock::new();
     DATA_PARSED.get_or_init(|| {
-        serde_json::from_str(DATA).expect("data/runtime-after-filter.json is valid (checked by a unit test)")
+        serde_json::from_str(DATA)
+            .expect("data/runtime-after-filter.json is valid (checked by a unit test)")
     })
 }
 
@@ -57,9 +58,18 @@ mod tests {
     #[test]
     fn observations_parse_and_name_real_syscalls() {
         let runc = after_filter("runc").expect("runc was observed");
-        assert!(runc.contains("execve") && runc.contains("futex"), "{runc:?}");
-        for name in runc.iter().chain(after_filter("crun").expect("crun was observed").iter()) {
-            assert!(crate::syscall_known(name), "{name} is not a syscall libseccomp knows");
+        assert!(
+            runc.contains("execve") && runc.contains("futex"),
+            "{runc:?}"
+        );
+        for name in runc
+            .iter()
+            .chain(after_filter("crun").expect("crun was observed").iter())
+        {
+            assert!(
+                crate::syscall_known(name),
+                "{name} is not a syscall libseccomp knows"
+            );
         }
     }
 

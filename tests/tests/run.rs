@@ -145,13 +145,13 @@ fn allow_all_exerciser_needs(dir: &Path) -> Value {
 }
 
 /// Runs `exerciser mkdir` under the profile file `name` and checks syscage refused it: exit
-/// 125, one `syscage:` line naming the file and containing one of `hints`, and the command never
+/// 124 (an invalid input file), one `syscage:` line naming the file and containing one of `hints`, and the command never
 /// ran (its directory does not exist).
 fn assert_refused(dir: &Path, name: &str, hints: &[&str]) {
     let profile = dir.join(name);
     let target = dir.join(format!("{name}-dir"));
     let outcome = run_with_profile(&profile, &[exerciser(), "mkdir", path_str(&target)]);
-    outcome.assert_code(125);
+    outcome.assert_code(124);
     assert!(
         outcome.stdout.is_empty(),
         "the command must not run\n{outcome}"

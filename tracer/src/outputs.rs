@@ -47,6 +47,12 @@ pub(crate) fn write_recording_and_profile(
 ) -> Result<usize> {
     let generated = profile_from_recording(recording)
         .with_context(|| format!("generating the profile for {}", paths.profile.display()))?;
+    for note in &generated.notes {
+        match note.level {
+            profile_gen::generate::Level::Warning => log::warn!("{}", note.message),
+            profile_gen::generate::Level::Info => log::info!("{}", note.message),
+        }
+    }
     for nr in &generated.unknown_numbers {
         log::warn!(
             "syscall number {nr} is not known to libseccomp for {}: kept in the recording, left out of the profile",

@@ -92,7 +92,10 @@ pub(crate) fn run(root: &Path, syscage: &Path, args: &BenchArgs) -> Result<()> {
          (`sudo -E cargo xtask bench`)"
     );
     ensure!(args.reps >= 1, "--reps must be at least 1");
-    ensure!(args.strace_divisor >= 1, "--strace-divisor must be at least 1");
+    ensure!(
+        args.strace_divisor >= 1,
+        "--strace-divisor must be at least 1"
+    );
     setup::debian_packages(PACKAGES)?;
     let env = BenchEnv::new(root)?;
 
@@ -175,7 +178,10 @@ pub(crate) fn run(root: &Path, syscage: &Path, args: &BenchArgs) -> Result<()> {
     let attach = measure_attach(&env, syscage, args.reps.max(5))?;
     let rss = overhead.rss_kb.iter().copied().max().unwrap_or(0);
     let record_rss = overhead.record_rss_kb.iter().copied().max().unwrap_or(0);
-    writeln!(report, "\n| attach and memory | median | runs |\n|---|---|---|")?;
+    writeln!(
+        report,
+        "\n| attach and memory | median | runs |\n|---|---|---|"
+    )?;
     writeln!(
         report,
         "| `syscage bench-attach --program empty`: start to attached | {:.1} ms | {} |",
@@ -319,9 +325,16 @@ impl BenchEnv {
                 .arg(tracefs)
                 .status()
                 .context("running mount")?;
-            ensure!(status.success(), "mounting tracefs on {}", tracefs.display());
+            ensure!(
+                status.success(),
+                "mounting tracefs on {}",
+                tracefs.display()
+            );
             env.unmount_tracefs = true;
-            eprintln!("xtask: mounted tracefs on {} for bpftrace", tracefs.display());
+            eprintln!(
+                "xtask: mounted tracefs on {} for bpftrace",
+                tracefs.display()
+            );
         }
         Ok(env)
     }
@@ -1012,7 +1025,14 @@ fn measure_tools(
     let commands: [&[&str]; 5] = [
         &["ls", "-l", "/"],
         &["sh", "-c", "echo hi | cat > /dev/null"],
-        &["dd", "if=/dev/zero", "of=/dev/null", "bs=1k", "count=10", "status=none"],
+        &[
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=1k",
+            "count=10",
+            "status=none",
+        ],
         &["date"],
         &[&getppid.display().to_string(), "10"],
     ];
@@ -1053,16 +1073,25 @@ fn measure_tools(
             files.len(),
             rep + 1
         );
-        let mut generate = vec![s.clone(), "--quiet".into(), "generate".into(), "--from".into()];
+        let mut generate = vec![
+            s.clone(),
+            "--quiet".into(),
+            "generate".into(),
+            "--from".into(),
+        ];
         generate.extend(files.iter().cloned());
-        generate.extend(["-o".into(), dir.join("generated.json").display().to_string()]);
+        generate.extend([
+            "-o".into(),
+            dir.join("generated.json").display().to_string(),
+        ]);
         t.generate_s
             .push(run_timed(&generate, None)?.elapsed.as_secs_f64());
 
         let mut merge = vec![s.clone(), "--quiet".into(), "merge".into()];
         merge.extend(files.iter().cloned());
         merge.extend(["--output".into(), merged.display().to_string()]);
-        t.merge_s.push(run_timed(&merge, None)?.elapsed.as_secs_f64());
+        t.merge_s
+            .push(run_timed(&merge, None)?.elapsed.as_secs_f64());
 
         let diff_merged = vec![
             s.clone(),

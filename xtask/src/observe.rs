@@ -27,7 +27,10 @@ const RUNTIMES: [&str; 2] = ["runc", "crun"];
 pub(crate) const DATA_FILE: &str = "profile-gen/data/runtime-after-filter.json";
 
 pub(crate) fn observe(syscage: &Path, runs: usize) -> Result<()> {
-    anyhow::ensure!(crate::shell::is_root(), "observe-runtimes runs containers: run it as root");
+    anyhow::ensure!(
+        crate::shell::is_root(),
+        "observe-runtimes runs containers: run it as root"
+    );
     let work = std::env::temp_dir().join(format!("syscage-observe-{}", std::process::id()));
     let result = observe_in(&work, syscage, runs);
     let _ = fs::remove_dir_all(&work);
@@ -40,7 +43,10 @@ fn observe_in(work: &Path, syscage: &Path, runs: usize) -> Result<()> {
     let cpus = std::thread::available_parallelism().map_or(2, usize::from);
     let mut runtimes = BTreeMap::new();
     for runtime in RUNTIMES {
-        let version = Cmd::new(runtime).args(["--version"]).output_if_ok().with_context(|| format!("{runtime} is not installed"))?;
+        let version = Cmd::new(runtime)
+            .args(["--version"])
+            .output_if_ok()
+            .with_context(|| format!("{runtime} is not installed"))?;
         let version = version.lines().next().unwrap_or_default().to_owned();
         let bundle = work.join(runtime);
         let outputs = work.join(format!("{runtime}-profiles"));
@@ -51,12 +57,22 @@ fn observe_in(work: &Path, syscage: &Path, runs: usize) -> Result<()> {
         for i in 0..runs {
             if i == runs / 2 {
                 for _ in 0..cpus {
-                    load.push(std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn()?);
+                    load.push(
+                        std::process::Command::new("sh")
+                            .args(["-c", "while :; do :; done"])
+                            .spawn()?,
+                    );
                 }
             }
             let id = format!("syscage-observe-{}-{runtime}-{i}", std::process::id());
-            let status = Cmd::new(runtime).args(["run", "--bundle"]).arg_path(&bundle).args([id.as_str()]).status()?;
-            let _ = Cmd::new(runtime).args(["delete", "-f", id.as_str()]).output_if_ok();
+            let status = Cmd::new(runtime)
+                .args(["run", "--bundle"])
+                .arg_path(&bundle)
+                .args([id.as_str()])
+                .status()?;
+            let _ = Cmd::new(runtime)
+                .args(["delete", "-f", id.as_str()])
+                .output_if_ok();
             if !status.success() {
                 bail!("{runtime} run {id} failed: {status}");
             }
@@ -67,7 +83,9 @@ fn observe_in(work: &Path, syscage: &Path, runs: usize) -> Result<()> {
                 "{id}: syscage saw no filter load; cannot tell what {runtime} does after it"
             );
             for syscall in recording["syscalls"].as_array().context("syscalls")? {
-                let after = syscall["phases"].as_array().is_some_and(|p| p.iter().any(|p| p == "runtime_after_filter"));
+                let after = syscall["phases"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p == "runtime_after_filter"));
                 if after {
                     after_filter.insert(syscall["name"].as_str().context("name")?.to_owned());
                 }
@@ -78,7 +96,10 @@ fn observe_in(work: &Path, syscage: &Path, runs: usize) -> Result<()> {
             let _ = busy.wait();
         }
         eprintln!("xtask: {runtime} ({version}), {runs} starts: {} syscalls after the filter: {after_filter:?}", after_filter.len());
-        runtimes.insert(runtime, json!({"version": version, "runs": runs, "after_filter": after_filter}));
+        runtimes.insert(
+            runtime,
+            json!({"version": version, "runs": runs, "after_filter": after_filter}),
+        );
     }
     let data = json!({
         "about": "Syscalls each OCI runtime made between loading a container's seccomp filter and exec'ing its entrypoint, united over many starts of a busybox container (half of them with every CPU busy) on Debian 12 / Linux 6.18 x86_64. Regenerate with `sudo cargo xtask observe-runtimes`.",
@@ -97,12 +118,15 @@ fn make_bundle(bundle: &Path, runtime: &str, syscage: &Path, outputs: &Path) -> 
     let bin = bundle.join("rootfs/bin");
     fs::create_dir_all(&bin)?;
     fs::create_dir_all(bundle.join("rootfs/tmp"))?;
-    fs::copy("/bin/busybox", bin.join("busybox")).context("copying /bin/busybox (Debian's busybox-static)")?;
+    fs::copy("/bin/busybox", bin.join("busybox"))
+        .context("copying /bin/busybox (Debian's busybox-static)")?;
     for applet in ["sh", "true"] {
         symlink("busybox", bin.join(applet))?;
     }
     let _ = fs::remove_file(bundle.join("config.json"));
-    run(Cmd::new(runtime).args(["spec", "--bundle"]).arg_path(bundle))?;
+    run(Cmd::new(runtime)
+        .args(["spec", "--bundle"])
+        .arg_path(bundle))?;
     let config_path = bundle.join("config.json");
     let mut config: Value = serde_json::from_str(&fs::read_to_string(&config_path)?)?;
     config["process"]["terminal"] = json!(false);

@@ -31,7 +31,8 @@ use std::{
 #[cfg(test)]
 use {serde_json as _, tempfile as _};
 
-const USAGE: &str = "usage: fault-prober call NAME [MILLIS] | hold NAME [AFTER] | spin NAME | segv NAME | \
+const USAGE: &str =
+    "usage: fault-prober call NAME [MILLIS] | hold NAME [AFTER] | spin NAME | segv NAME | \
                      daemon PARENT DAEMON | names";
 
 fn main() -> ExitCode {

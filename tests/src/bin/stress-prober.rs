@@ -129,7 +129,9 @@ fn coordinate(processes: usize, threads: usize, millis: Option<u64>) -> ExitCode
     let mut workers = BTreeSet::new();
     let mut ok = true;
     for (p, child) in children.into_iter().enumerate() {
-        let output = child.wait_with_output().expect("waiting for a worker process");
+        let output = child
+            .wait_with_output()
+            .expect("waiting for a worker process");
         if !output.status.success() {
             eprintln!("stress-prober: process {p} ended with {}", output.status);
             ok = false;

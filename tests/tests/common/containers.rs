@@ -57,6 +57,25 @@ pub(crate) fn native_arch() -> &'static str {
     }
 }
 
+/// The syscalls syscage's data says `runtime` makes after loading the filter (observed over
+/// many starts with `cargo xtask observe-runtimes`); containerd runs containers through runc.
+pub(crate) fn observed_after_filter(runtime: &str) -> BTreeSet<String> {
+    let data: Value = serde_json::from_str(include_str!(
+        "../../../profile-gen/data/runtime-after-filter.json"
+    ))
+    .expect("profile-gen/data/runtime-after-filter.json is JSON");
+    let key = match runtime {
+        "containerd" => "runc",
+        other => other,
+    };
+    data["runtimes"][key]["after_filter"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no observations for runtime {runtime:?} in profile-gen/data"))
+        .iter()
+        .map(|n| n.as_str().expect("name").to_owned())
+        .collect()
+}
+
 /// A container (or image) name unique to this test process: `syscage-e2e-<pid>-<n>-<tag>`.
 pub(crate) fn unique_name(tag: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);

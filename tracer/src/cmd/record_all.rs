@@ -217,7 +217,10 @@ fn write_container(
     if merged.seen.is_empty() {
         // A cgroup that looked like a container but never ran anything while recorded (for
         // example containerd's namespace level `/default`): nothing to write.
-        log::info!("{}: no syscalls recorded, no profile written", t.container.cgroup);
+        log::info!(
+            "{}: no syscalls recorded, no profile written",
+            t.container.cgroup
+        );
         return Ok(false);
     }
     // The runtime as found while the container ran: its state directory may be gone by now.

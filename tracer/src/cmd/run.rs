@@ -18,6 +18,7 @@ use profile_gen::{
 
 use crate::{
     cli::RunArgs,
+    exit::{Failure, EXIT_BAD_INPUT},
     supervise::{exit_code_of, resolve_program, run_child},
     user,
 };
@@ -27,6 +28,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8> {
     let native = native_arch();
     let profile = read_profile(&args.profile)?;
     validate_profile(&profile, native, &origin)?;
+    check_runnable(&profile, &origin)?;
     let filter = build_filter(&profile, native)
         .with_context(|| format!("{origin}: building the seccomp filter"))?;
     // Compile to classic BPF here, in the parent: the child, between fork and exec, may only
@@ -48,6 +50,32 @@ pub(crate) fn run(args: RunArgs) -> Result<u8> {
         install_filter(&bpf)
     })?;
     Ok(exit_code_of(status))
+}
+
+/// The filter is loaded before exec, as a runtime does: a profile that denies `execve` cannot
+/// start anything, and one that denies both ways to exit leaves a failing process spinning in
+/// libc's exit loop. Both are refused up front instead.
+fn check_runnable(profile: &profile_gen::LinuxSeccomp, origin: &str) -> Result<()> {
+    let policy = profile_gen::policy::Policy::from_profile(profile);
+    if !policy.verdict("execve").can_run() {
+        return Err(Failure::new(
+            EXIT_BAD_INPUT,
+            anyhow::anyhow!(
+                "{origin}: the profile denies execve, so no command can start under it"
+            ),
+        )
+        .into());
+    }
+    if !policy.verdict("exit_group").can_run() && !policy.verdict("exit").can_run() {
+        return Err(Failure::new(
+            EXIT_BAD_INPUT,
+            anyhow::anyhow!(
+                "{origin}: the profile denies exit and exit_group, so a command could never end"
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// libseccomp's compiled filter as `struct sock_filter` instructions (8 bytes each).
