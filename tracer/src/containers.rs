@@ -172,7 +172,10 @@ mod tests {
     const ID: &str = "3f1e0bd0a3c5a7e2c4b7d3a1f0e9c8b7a6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1";
     const UID: &str = "0d8a6f0e-6d3c-4c52-9a0b-7b5c1f2e3d4a";
 
-    fn c(path: &str) -> Option<(String, String, Option<String>, Option<String>, String)> {
+    /// (id, runtime, pod uid, namespace, container cgroup)
+    type Classified = (String, String, Option<String>, Option<String>, String);
+
+    fn c(path: &str) -> Option<Classified> {
         classify(path).map(|c| (c.id, c.runtime, c.pod_uid, c.namespace, c.cgroup))
     }
 

@@ -8,6 +8,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use crate::exit::{ExitCodeExt as _, EXIT_CANNOT_WRITE};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
@@ -358,13 +359,15 @@ pub(crate) fn write_output(path: &Path, text: &str) -> Result<()> {
     if path == Path::new("-") {
         let mut out = std::io::stdout().lock();
         match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                Err(e).context("writing to stdout")
-            }
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e)
+                .context("writing to stdout")
+                .exit_code(EXIT_CANNOT_WRITE),
             _ => Ok(()),
         }
     } else {
-        write_atomic(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+        write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
+            .exit_code(EXIT_CANNOT_WRITE)
     }
 }
 
