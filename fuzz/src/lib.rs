@@ -126,8 +126,10 @@ fn check_generated(profile: &profile_gen::LinuxSeccomp, arch: ScmpArch, strict: 
     let _ = log_profile(profile);
     match kube::spo_yaml("fuzz", profile) {
         Ok(yaml) => {
-            let read = parse_input(&yaml, "fuzz.yaml", &conditions(arch, &[]))
-                .unwrap_or_else(|e| panic!("a generated SPO resource does not read back: {e}\n{yaml}"));
+            let read =
+                parse_input(&yaml, "fuzz.yaml", &conditions(arch, &[])).unwrap_or_else(|e| {
+                    panic!("a generated SPO resource does not read back: {e}\n{yaml}")
+                });
             assert_eq!(read.kind, InputKind::SpoProfile);
         }
         Err(e) => one_line(&e),
@@ -140,8 +142,9 @@ pub fn recording(data: &[u8]) {
     match Recording::from_json(&text, ORIGIN) {
         Ok(rec) => {
             let json = rec.to_json();
-            let back = Recording::from_json(&json, ORIGIN)
-                .unwrap_or_else(|e| panic!("a recording's own JSON does not read back: {e}\n{json}"));
+            let back = Recording::from_json(&json, ORIGIN).unwrap_or_else(|e| {
+                panic!("a recording's own JSON does not read back: {e}\n{json}")
+            });
             assert_eq!(back, rec, "a recording reads back differently");
             let _ = rec.names();
             let _ = rec.unknown_numbers();
@@ -194,8 +197,13 @@ pub fn merged_recording(data: &[u8]) {
 fn check_merged(merged: &MergedRecording) {
     match merged.merge(merged, ORIGIN) {
         Ok(twice) => {
-            let set = |m: &MergedRecording| m.syscalls.iter().map(|s| s.nr).collect::<BTreeSet<_>>();
-            assert_eq!(set(&twice), set(merged), "merging with itself changed the syscalls");
+            let set =
+                |m: &MergedRecording| m.syscalls.iter().map(|s| s.nr).collect::<BTreeSet<_>>();
+            assert_eq!(
+                set(&twice),
+                set(merged),
+                "merging with itself changed the syscalls"
+            );
             let json = twice.to_json();
             if let Err(e) = MergedRecording::from_json(&json, ORIGIN) {
                 panic!("a merge result does not read back: {e}\n{json}");

@@ -35,7 +35,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::arch::{arch_name, oci_arch_from_scmp, scmp_arch_from_oci, sub_arches};
-use crate::error::{json_kind, FieldPath};
+use crate::error::{json_kind, one_line, FieldPath};
 
 /// The keys that make a profile a Docker-format one (the runtime spec has none of them).
 pub const DOCKER_KEYS: [&str; 3] = ["archMap", "includes", "excludes"];
@@ -342,7 +342,7 @@ pub fn parse(text: &str, origin: &str) -> Result<DockerProfile, DockerError> {
     serde_path_to_error::deserialize(&mut de).map_err(|err| DockerError::Field {
         origin: origin.to_owned(),
         field: FieldPath::from_serde(err.path()),
-        message: err.inner().to_string(),
+        message: one_line(err.inner()),
     })
 }
 
@@ -358,7 +358,7 @@ pub fn parse_value(value: Value, origin: &str) -> Result<DockerProfile, DockerEr
     serde_path_to_error::deserialize(value).map_err(|err| DockerError::Field {
         origin: origin.to_owned(),
         field: FieldPath::from_serde(err.path()),
-        message: err.inner().to_string(),
+        message: one_line(err.inner()),
     })
 }
 

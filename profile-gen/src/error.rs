@@ -24,12 +24,13 @@ impl FieldPath {
     }
 
     /// Converts serde_path_to_error's path; its root (`.`) becomes "the document".
+    /// Keys of the document are part of the path: control characters in them are escaped.
     pub(crate) fn from_serde(path: &serde_path_to_error::Path) -> Self {
         let text = path.to_string();
         if text == "." {
             Self(None)
         } else {
-            Self(Some(text))
+            Self(Some(one_line(text)))
         }
     }
 }
@@ -41,6 +42,25 @@ impl fmt::Display for FieldPath {
             None => Ok(()),
         }
     }
+}
+
+/// `text` with line breaks and other control characters escaped (`\n`, `\u{1b}`), so that a
+/// message quoting the input (serde's "unknown variant `...`", a key of the document) keeps an
+/// error on one line.
+pub(crate) fn one_line(text: impl fmt::Display) -> String {
+    let text = text.to_string();
+    if !text.contains(char::is_control) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// "an array", "a string", ...: what a JSON value is, for messages.

@@ -23,7 +23,7 @@ use crate::args::{
     masked_eq, rules_for, AnyReason, ArgRules, FORK_CLONE_FLAGS, NAMESPACE_FLAGS, VFORK_CLONE_FLAGS,
 };
 use crate::docker::{self, Conditions, DockerError};
-use crate::error::{ArchError, FieldPath, ProfileError, RecordingError};
+use crate::error::{one_line, ArchError, FieldPath, ProfileError, RecordingError};
 use crate::kube::{self, KubeError};
 use crate::merge::{MergeError, MergedRecording, MERGED_FORMAT};
 use crate::policy::{arch_syscall_names, NameRule, Policy};
@@ -227,7 +227,7 @@ pub fn parse_input(text: &str, origin: &str, conditions: &Conditions) -> Result<
             serde_path_to_error::deserialize(value).map_err(|err| InputError::Field {
                 origin: origin.to_owned(),
                 field: FieldPath::from_serde(err.path()),
-                message: err.inner().to_string(),
+                message: one_line(err.inner()),
             })?
         };
         return Ok(input(
@@ -242,7 +242,7 @@ pub fn parse_input(text: &str, origin: &str, conditions: &Conditions) -> Result<
         found: if keys.is_empty() {
             "found an empty object".to_owned()
         } else {
-            format!("found an object with keys {}", keys.join(", "))
+            format!("found an object with keys {}", one_line(keys.join(", ")))
         },
     })
 }
@@ -254,7 +254,7 @@ fn yaml_document(text: &str, origin: &str) -> Result<Value, InputError> {
     for document in serde_yaml_ng::Deserializer::from_str(text) {
         let value = Value::deserialize(document).map_err(|e| InputError::NotYaml {
             origin: origin.to_owned(),
-            message: e.to_string(),
+            message: one_line(e),
         })?;
         if !value.is_null() {
             documents.push(value);
@@ -726,6 +726,52 @@ mod tests {
             err,
             "in: 2 YAML documents, expected one (or exactly one SeccompProfile among them)"
         );
+    }
+
+    /// Found by `cargo xtask fuzz` (spo_profile, minimised): serde's messages quote the input,
+    /// and a value or key with a line break in it broke the one-line rule. Every reader's
+    /// messages now escape control characters.
+    #[test]
+    fn errors_quoting_the_input_stay_on_one_line() {
+        let fuzzed = "apiVersion: security-profiles-operator.x-k8s.io/\nkind: SeccompProfile\n\
+            metadata:\n n:\nspec:\n architectures:\n - C\n\n  h";
+        let cases: &[(&str, &str)] = &[
+            (fuzzed, "C\\nh"),
+            (
+                "apiVersion: security-profiles-operator.x-k8s.io/v1beta1\nkind: SeccompProfile\n\
+                 metadata: {name: app}\nspec: {defaultAction: \"SCMP\\nX\"}\n",
+                "spec.defaultAction: unknown variant `SCMP\\nX`",
+            ),
+            (
+                r#"{"defaultAction": "SCMP_ACT_ERRNO\nX"}"#,
+                "defaultAction: unknown variant `SCMP_ACT_ERRNO\\nX`",
+            ),
+            (
+                "defaultAction: SCMP_ACT_ERRNO\nsyscalls: [{names: [a], action: \"A\\tB\"}]\n",
+                "syscalls[0].action: unknown variant `A\\tB`",
+            ),
+            (r#"{"a\nb": 1}"#, "found an object with keys a\\nb"),
+            (
+                r#"{"format": "syscage-recording", "version": 1, "x\ny": 1}"#,
+                "unknown field `x\\ny`",
+            ),
+            (
+                r#"{"format": "syscage-merged-recording", "version": 1, "x\ny": 1}"#,
+                "unknown field `x\\ny`",
+            ),
+            (
+                r#"{"defaultAction": "SCMP_ACT_ERRNO", "archMap": [{"architecture": "A\nB"}]}"#,
+                "unknown variant `A\\nB`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(!err.contains(['\n', '\r', '\t']), "{text:?}\n{err}");
+            assert!(
+                err.contains(expected),
+                "{text:?}\nexpected {expected:?} in\n{err}"
+            );
+        }
     }
 
     #[test]

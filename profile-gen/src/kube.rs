@@ -27,7 +27,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::arch::oci_arch_name;
-use crate::error::{json_kind, FieldPath};
+use crate::error::{json_kind, one_line, FieldPath};
 
 /// Where the kubelet looks for `Localhost` profiles (its default `--root-dir` + `seccomp`).
 pub const KUBELET_SECCOMP_DIR: &str = "/var/lib/kubelet/seccomp";
@@ -354,7 +354,7 @@ pub fn parse_spo(value: Value, origin: &str) -> Result<SpoProfile, KubeError> {
         });
     }
     let resource: SpoResource = serde_path_to_error::deserialize(value)
-        .map_err(|err| field_error(FieldPath::from_serde(err.path()), err.inner().to_string()))?;
+        .map_err(|err| field_error(FieldPath::from_serde(err.path()), one_line(err.inner())))?;
     let mut spec = resource.spec;
     let mut warnings = Vec::new();
     let Some(object) = spec.as_object_mut() else {
@@ -386,9 +386,9 @@ pub fn parse_spo(value: Value, origin: &str) -> Result<SpoProfile, KubeError> {
         let field = if path == "." {
             FieldPath::field("spec")
         } else {
-            FieldPath::field(format!("spec.{path}"))
+            FieldPath::field(format!("spec.{}", one_line(path)))
         };
-        field_error(field, err.inner().to_string())
+        field_error(field, one_line(err.inner()))
     })?;
     Ok(SpoProfile {
         name: resource.metadata.name,

@@ -48,7 +48,7 @@ use thiserror::Error;
 
 use crate::arch::{parse_arch_name, sub_arches};
 use crate::args::{normalized, union_optional};
-use crate::error::{json_kind, FieldPath, RecordingError};
+use crate::error::{json_kind, one_line, FieldPath, RecordingError};
 use crate::recording::{ArgsSeen, ExitInfo, Recording, SyscallRecord, Target, SYSCAGE_VERSION};
 use crate::syscalls::syscall_name;
 
@@ -379,7 +379,7 @@ impl MergedRecording {
             serde_path_to_error::deserialize(&mut de).map_err(|err| MergeError::Field {
                 origin: origin.to_owned(),
                 field: FieldPath::from_serde(err.path()),
-                message: err.inner().to_string(),
+                message: one_line(err.inner()),
             })?;
         merged.validate(origin)?;
         Ok(merged)

@@ -22,7 +22,7 @@ use oci_spec::runtime::LinuxSeccomp;
 use serde_json::Value;
 
 use crate::arch::{arch_name, oci_arch_name, scmp_arch_from_oci};
-use crate::error::{json_kind, ActionError, FieldPath, ProfileError};
+use crate::error::{json_kind, one_line, ActionError, FieldPath, ProfileError};
 use crate::recording::{Recording, SyscallRecord};
 use crate::syscalls::{syscall_known, syscall_name};
 use crate::translate::{scmp_action, scmp_condition};
@@ -138,7 +138,7 @@ fn profile_from_slice(bytes: &[u8], origin: &str) -> Result<LinuxSeccomp, Profil
     serde_path_to_error::deserialize(&mut de).map_err(|err| ProfileError::Field {
         origin: origin.to_owned(),
         field: FieldPath::from_serde(err.path()),
-        message: err.inner().to_string(),
+        message: one_line(err.inner()),
     })
 }
 

@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::arch::{arch_name, parse_arch_name};
-use crate::error::{json_kind, FieldPath, RecordingError};
+use crate::error::{json_kind, one_line, FieldPath, RecordingError};
 use crate::host::HostInfo;
 use crate::syscalls::syscall_name;
 
@@ -398,7 +398,7 @@ impl Recording {
             serde_path_to_error::deserialize(&mut de).map_err(|err| RecordingError::Field {
                 origin: origin.to_owned(),
                 field: FieldPath::from_serde(err.path()),
-                message: err.inner().to_string(),
+                message: one_line(err.inner()),
             })?;
         recording.validate(origin)?;
         Ok(recording)

@@ -49,7 +49,7 @@ fn record_workloads(dir: &Path) -> Vec<Recorded> {
             128 + libc::SIGSEGV,
         ),
         ("true", &["/bin/true"], 0),
-        ("ls", &["ls", "-l", "/"], 0),
+        ("ls", &["ls", "-l", "/usr"], 0),
     ];
     workloads
         .iter()

@@ -164,6 +164,51 @@ fn recording_without_cgroup_v2_exits_121() {
     );
 }
 
+/// tracefs is no requirement (README: the program attaches to the raw tracepoint by name): with
+/// every tracefs unmounted in a private mount namespace, a recording works and is complete.
+#[test]
+fn recording_works_without_tracefs() {
+    let dir = temp_dir();
+    let out = dir.path().join("no-tracefs.json");
+    // Unmount each tracefs (listed in mountinfo), check none is left, then record.
+    let script = "for m in $(grep ' - tracefs ' /proc/self/mountinfo | cut -d' ' -f5); do \
+                  umount -l \"$m\" || exit 98; done; \
+                  grep -q ' - tracefs ' /proc/self/mountinfo && exit 99; exec \"$@\"";
+    let outcome = run(&mut wrapped(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ],
+        &[
+            "record".as_ref(),
+            "--output".as_ref(),
+            out.as_os_str(),
+            "--".as_ref(),
+            exerciser().as_ref(),
+            "all".as_ref(),
+        ],
+    ));
+    outcome.assert_code(0);
+    let made: std::collections::BTreeSet<String> =
+        outcome.stdout.lines().map(str::to_owned).collect();
+    assert!(
+        made.len() >= 10,
+        "the exerciser printed too little\n{outcome}"
+    );
+    let recorded = common::recording_names(&read_json(&default_recording_path(&out)));
+    let missing: Vec<_> = made.difference(&recorded).collect();
+    assert!(
+        missing.is_empty(),
+        "made but not recorded: {missing:?}\n{outcome}"
+    );
+}
+
 /// A container id, cgroup or pid that does not exist: 122, one line naming it, no output.
 #[test]
 fn recording_a_target_that_does_not_exist_exits_122() {

@@ -43,7 +43,9 @@ pub const SET_TEMPLATE_MAP: &str = "SET_TEMPLATE";
 pub const COUNTS_TEMPLATE_MAP: &str = "COUNTS_TEMPLATE";
 /// Name of the per-CPU array of tracer statistics, indexed by the `STAT_*` constants.
 pub const STATS_MAP: &str = "STATS";
-/// Cgroups `--all` could not start watching because the maps were full.
+/// Syscalls `--all` could not record because their cgroup could not be inserted: the maps were
+/// full. (Counted per syscall: telling cgroups apart would need room in a map, which is what ran
+/// out.)
 pub const STAT_WATCH_FULL: u32 = 0;
 /// Number of entries in [`STATS_MAP`].
 pub const STATS_LEN: u32 = 1;

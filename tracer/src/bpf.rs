@@ -314,8 +314,8 @@ impl Tracer {
         }
     }
 
-    /// How many cgroups `--all` could not start watching because the maps were full.
-    pub(crate) fn cgroups_not_watched(&self) -> u64 {
+    /// How many syscalls `--all` could not record because their cgroup did not fit in the maps.
+    pub(crate) fn syscalls_lost_to_full_maps(&self) -> u64 {
         self.stats
             .get(&STAT_WATCH_FULL, 0)
             .map_or(0, |per_cpu| per_cpu.iter().sum())

@@ -83,6 +83,7 @@ pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
             || e.is::<profile_gen::input::InputError>()
             || e.is::<profile_gen::merge::MergeError>()
             || e.is::<profile_gen::docker::DockerError>()
+            || e.is::<profile_gen::generate::GenerateError>()
     });
     if bad_input {
         EXIT_BAD_INPUT

@@ -175,6 +175,8 @@ pub(crate) fn run(root: &Path, syscage: &Path, args: &BenchArgs) -> Result<()> {
         )?;
     }
 
+    write_prog_costs(&mut report, &env, syscage, &workloads[1])?;
+
     let attach = measure_attach(&env, syscage, args.reps.max(5))?;
     let rss = overhead.rss_kb.iter().copied().max().unwrap_or(0);
     let record_rss = overhead.record_rss_kb.iter().copied().max().unwrap_or(0);
@@ -1185,6 +1187,114 @@ impl Tools {
         )?;
         Ok(())
     }
+}
+
+/// The programs' own run time per call, from the kernel's BPF statistics
+/// (`kernel.bpf_stats_enabled`, which adds two clock reads per run and so is off during the
+/// timed runs above): what the program body costs, apart from the price of calling a program on
+/// the tracepoint at all. Counted over every syscall on the machine while the workload runs.
+fn write_prog_costs(
+    out: &mut String,
+    env: &BenchEnv,
+    syscage: &Path,
+    workload: &Workload,
+) -> Result<()> {
+    let sysctl = Path::new("/proc/sys/kernel/bpf_stats_enabled");
+    let before = fs::read_to_string(sysctl).context("reading kernel.bpf_stats_enabled")?;
+    fs::write(sysctl, "1").context("enabling kernel.bpf_stats_enabled")?;
+    let result = prog_costs(env, syscage, workload);
+    fs::write(sysctl, before.trim()).context("restoring kernel.bpf_stats_enabled")?;
+    let costs = result?;
+    writeln!(
+        out,
+        "\n| program body, per call (kernel BPF stats, {}) | run time | calls |\n|---|---|---|",
+        workload.label
+    )?;
+    for (label, ns, calls) in costs {
+        writeln!(out, "| {label} | {ns:.1} ns | {calls} |")?;
+    }
+    Ok(())
+}
+
+fn prog_costs(
+    env: &BenchEnv,
+    syscage: &Path,
+    workload: &Workload,
+) -> Result<Vec<(String, f64, u64)>> {
+    let s = syscage.display().to_string();
+    let log = env.tmp.join("stats.log");
+    let full = (workload.argv)(workload.units);
+    let mut costs = Vec::new();
+    for (label, argv) in [
+        (
+            "empty program",
+            vec![
+                s.clone(),
+                "bench-attach".into(),
+                "--program".into(),
+                "empty".into(),
+            ],
+        ),
+        (
+            "syscage, workload not watched",
+            vec![
+                s.clone(),
+                "bench-attach".into(),
+                "--program".into(),
+                "recorder".into(),
+                "--watch-cgroup".into(),
+                env.other.display().to_string(),
+            ],
+        ),
+        (
+            "syscage, workload watched",
+            vec![
+                s.clone(),
+                "bench-attach".into(),
+                "--program".into(),
+                "recorder".into(),
+                "--watch-cgroup".into(),
+                env.work.display().to_string(),
+            ],
+        ),
+    ] {
+        eprintln!("xtask: bench BPF stats: {label}");
+        let tracer = Tracer::start(&argv, &log)?;
+        run_timed(&full, Some(&env.work))?;
+        // The sys_enter program is the tracer's program that ran most.
+        let busiest = sys_enter_prog_stats(tracer.pid());
+        tracer.stop()?;
+        let (run_time_ns, run_cnt) =
+            busiest.with_context(|| format!("no BPF program statistics for {label}"))?;
+        costs.push((
+            label.to_owned(),
+            run_time_ns as f64 / run_cnt as f64,
+            run_cnt,
+        ));
+    }
+    Ok(costs)
+}
+
+/// (run_time_ns, run_cnt) of the process's BPF program that ran most often.
+fn sys_enter_prog_stats(pid: libc::pid_t) -> Option<(u64, u64)> {
+    let fds = fs::read_dir(format!("/proc/{pid}/fdinfo")).ok()?;
+    let mut best: Option<(u64, u64)> = None;
+    for fd in fds.flatten() {
+        let Ok(info) = fs::read_to_string(fd.path()) else {
+            continue;
+        };
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if let (Some(time), Some(count)) = (field("run_time_ns:"), field("run_cnt:")) {
+            if count > best.map_or(0, |b| b.1) {
+                best = Some((time, count));
+            }
+        }
+    }
+    best
 }
 
 /// The targets, each with what was measured.

@@ -6,7 +6,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use profile_gen::{
     generate::{generate, Level},
@@ -55,12 +55,18 @@ pub(crate) fn run(args: MergeArgs, quiet: bool) -> Result<u8> {
         merged_inputs.push(match &input.content {
             Content::Recording(rec) => MergedRecording::from_recording(rec),
             Content::Merged(m) => m.clone(),
-            Content::Profile(_) => bail!(
-                "{}: is a {}, expected a syscage recording: merge counts how many runs saw each \
-                 syscall; to unite profiles use `syscage generate --from A B`",
-                input.origin,
-                input.kind
-            ),
+            Content::Profile(_) => {
+                return Err(crate::exit::Failure::new(
+                    crate::exit::EXIT_BAD_INPUT,
+                    anyhow::anyhow!(
+                        "{}: is a {}, expected a syscage recording: merge counts how many runs saw \
+                         each syscall; to unite profiles use `syscage generate --from A B`",
+                        input.origin,
+                        input.kind
+                    ),
+                )
+                .into())
+            }
         });
     }
     let merged = merge_all(

@@ -30,6 +30,9 @@ use crate::{
     session::{build_recording, Session, Start, Subject},
 };
 
+/// How many polls a new cgroup id may wait for its name.
+const NAMING_POLLS: u32 = 20;
+
 /// A container being recorded: its own cgroup plus any sub-cgroups it made.
 struct Tracked {
     container: ContainerCgroup,
@@ -69,6 +72,9 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
 
     let deadline = args.duration.map(|d| Instant::now() + d);
     let mut reported_full = 0;
+    let mut unnamed: HashMap<u64, u32> = HashMap::new();
+    // Containers already written: their cgroups may linger (runc keeps one until `delete`).
+    let mut written_keys: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut written = 0usize;
     loop {
         std::thread::sleep(POLL);
@@ -83,6 +89,9 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
             .filter(|id| !owner_of.contains_key(id))
             .collect();
         for id in new_ids {
+            // The inotify thread names a new cgroup within moments of its mkdir, but a loaded
+            // machine may delay it: give it a few polls before calling the cgroup lost.
+            let tries = unnamed.entry(id).or_insert(0);
             match names.path_of(id) {
                 Some(dir) => {
                     let new = Start {
@@ -99,12 +108,15 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
                         quiet,
                     )?;
                     owner_of.insert(id, owner);
+                    unnamed.remove(&id);
                 }
+                None if *tries < NAMING_POLLS => *tries += 1,
                 None => {
                     // Created, used and removed before inotify told us its name: it cannot be
                     // attributed; free its entry.
                     log::warn!("cgroup id {id} disappeared before it could be named; its syscalls are not attributed");
                     session.tracer.unwatch(id);
+                    unnamed.remove(&id);
                 }
             }
         }
@@ -117,14 +129,26 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
             !gone
         });
 
-        let full = session.tracer.cgroups_not_watched();
-        if full > reported_full {
+        let lost = session.tracer.syscalls_lost_to_full_maps();
+        if lost > reported_full {
+            let watched: std::collections::HashSet<u64> =
+                session.tracer.watched_ids().into_iter().collect();
+            let mut left_out: Vec<String> = names
+                .snapshot()
+                .into_iter()
+                .filter(|(id, dir)| !watched.contains(id) && dir.exists())
+                .filter_map(|(_, dir)| containers::classify(&cgroup::relative_path(&mount, &dir)))
+                .filter(|c| !tracked.contains_key(&c.cgroup) && !written_keys.contains(&c.cgroup))
+                .map(|c| c.id)
+                .collect();
+            left_out.sort();
+            left_out.dedup();
             log::error!(
-                "{} cgroup(s) could not be watched because the recorder's maps are full: raise --max-cgroups (now {})",
-                full,
-                args.max_cgroups
+                "the recorder's maps are full (--max-cgroups {}): {lost} syscalls of cgroups it could not watch went unrecorded; containers left out, which get no profile: {}",
+                args.max_cgroups,
+                if left_out.is_empty() { "none running now".to_owned() } else { left_out.join(", ") }
             );
-            reported_full = full;
+            reported_full = lost;
         }
 
         // Containers that ended (or all of them, when recording stops).
@@ -145,6 +169,7 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
             if write_container(&mut session.tracer, &mount, &args.output_dir, &t, quiet)? {
                 written += 1;
             }
+            written_keys.insert(key);
         }
         if interrupted || timed_out {
             break;
