@@ -798,6 +798,17 @@ fn measure_overhead(
                         ran.elapsed.as_secs_f64() * workload.units as f64 / short as f64
                     }
                 };
+                // One may have started while this ran, too.
+                let during = foreign_sys_enter_tracers();
+                if foreign.is_empty() && !during.is_empty() {
+                    o.disturbed.push(format!(
+                        "{} / {} (rep {}, after): {}",
+                        workload.key,
+                        setup.label(),
+                        rep + 1,
+                        during.join(", ")
+                    ));
+                }
                 rep_time[s] = seconds;
                 o.times[s][w].push(seconds);
             }

@@ -329,16 +329,35 @@ impl Recorder {
         (common::read_json(&profile), common::read_json(&recording))
     }
 
-    /// Waits (up to `timeout` in all) until every cgroup in `names` has its profile; returns
-    /// the (profile, recording) of each that has one, and the names of those that have none.
+    /// Waits until every cgroup in `names` has its profile, as long as syscage keeps writing
+    /// profiles (it is given `stall` without a new one, and two minutes in all); returns the
+    /// (profile, recording) of each that has one, and the names of those that have none.
     pub(crate) fn outputs_of_all<'a>(
         &self,
         names: impl IntoIterator<Item = &'a str> + Clone,
-        timeout: Duration,
+        stall: Duration,
     ) -> (Vec<(&'a str, Value, Value)>, Vec<&'a str>) {
         let profile = |name: &str| self.output_dir.join(format!("{name}.json"));
         let start = Instant::now();
-        while names.clone().into_iter().any(|n| !profile(n).exists()) && start.elapsed() < timeout {
+        let mut last_progress = Instant::now();
+        let mut present = 0;
+        loop {
+            let now_present = names
+                .clone()
+                .into_iter()
+                .filter(|n| profile(n).exists())
+                .count();
+            let all = names.clone().into_iter().count();
+            if now_present == all
+                || last_progress.elapsed() > stall
+                || start.elapsed() > Duration::from_secs(120)
+            {
+                break;
+            }
+            if now_present > present {
+                present = now_present;
+                last_progress = Instant::now();
+            }
             thread::sleep(Duration::from_millis(50));
         }
         let mut found = Vec::new();
@@ -522,17 +541,6 @@ impl Tmpfs {
             dir,
             _parent: parent,
         }
-    }
-
-    /// Remounts it read-only (after files were put in).
-    #[track_caller]
-    pub(crate) fn remount_ro(&self) {
-        common::run(
-            Command::new("mount")
-                .args(["-o", "remount,ro"])
-                .arg(&self.dir),
-        )
-        .assert_code(0);
     }
 
     /// Fills it with `fill` until only `leave` bytes remain free (0: completely full); returns
