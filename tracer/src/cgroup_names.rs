@@ -11,6 +11,7 @@ use std::{
     ffi::OsStr,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
+    time::Instant,
 };
 
 use anyhow::{Context as _, Result};
@@ -21,7 +22,8 @@ use crate::cgroup;
 /// cgroup id -> path; shared with the watcher thread.
 #[derive(Clone)]
 pub(crate) struct CgroupNames {
-    known: Arc<Mutex<HashMap<u64, PathBuf>>>,
+    /// id -> (path, when it was first seen: at the start, or at its creation).
+    known: Arc<Mutex<HashMap<u64, (PathBuf, Instant)>>>,
 }
 
 impl CgroupNames {
@@ -59,17 +61,33 @@ impl CgroupNames {
     }
 
     pub(crate) fn path_of(&self, id: u64) -> Option<PathBuf> {
-        self.known.lock().ok()?.get(&id).cloned()
+        self.known
+            .lock()
+            .ok()?
+            .get(&id)
+            .map(|(path, _)| path.clone())
+    }
+
+    /// When the cgroup was first seen: its creation for cgroups made while following.
+    pub(crate) fn seen_at(&self, id: u64) -> Option<Instant> {
+        self.known.lock().ok()?.get(&id).map(|(_, at)| *at)
     }
 
     /// Every cgroup known, by id (including removed ones).
     pub(crate) fn snapshot(&self) -> HashMap<u64, PathBuf> {
-        self.known.lock().map(|m| m.clone()).unwrap_or_default()
+        self.known
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|(id, (path, _))| (*id, path.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn insert(&self, id: u64, path: PathBuf) {
         if let Ok(mut known) = self.known.lock() {
-            known.insert(id, path);
+            known.entry(id).or_insert((path, Instant::now()));
         }
     }
 }

@@ -145,7 +145,7 @@ impl Runtime {
 /// hugetlb yet; unified hosts and hosts that have it are left alone. The mount stays: it is what
 /// an administrator running crun on such a host does once.
 #[track_caller]
-fn prepare_crun_for_hybrid_cgroups() {
+pub(crate) fn prepare_crun_for_hybrid_cgroups() {
     if cgroup2_mount() == Path::new("/sys/fs/cgroup") {
         return; // unified: crun is happy.
     }

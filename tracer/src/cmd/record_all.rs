@@ -73,6 +73,8 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let deadline = args.duration.map(|d| Instant::now() + d);
     let mut reported_full = 0;
     let mut unnamed: HashMap<u64, u32> = HashMap::new();
+    let mut lost_seen = 0;
+    let mut last_loss: Option<Instant> = None;
     // Containers already written: their cgroups may linger (runc keeps one until `delete`).
     let mut written_keys: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut written = 0usize;
@@ -88,12 +90,33 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
             .into_iter()
             .filter(|id| !owner_of.contains_key(id))
             .collect();
+        // Whether syscalls were lost to full maps since the last poll: a cgroup created before
+        // that may have been left out for a while and inserted later, once room was freed.
+        let lost = session.tracer.syscalls_lost_to_full_maps();
+        if lost > lost_seen {
+            lost_seen = lost;
+            last_loss = Some(Instant::now());
+        }
         for id in new_ids {
             // The inotify thread names a new cgroup within moments of its mkdir, but a loaded
             // machine may delay it: give it a few polls before calling the cgroup lost.
             let tries = unnamed.entry(id).or_insert(0);
             match names.path_of(id) {
                 Some(dir) => {
+                    unnamed.remove(&id);
+                    let missed_start = last_loss.is_some_and(|loss| {
+                        names.seen_at(id).is_none_or(|created| created <= loss)
+                    });
+                    if missed_start {
+                        // Recording it from now on would give a profile without its start.
+                        log::error!(
+                            "{}: created while the recorder's maps were full, so its first syscalls went unrecorded: no profile for it (raise --max-cgroups)",
+                            cgroup::relative_path(&mount, &dir)
+                        );
+                        session.tracer.ignore(id);
+                        owner_of.insert(id, None);
+                        continue;
+                    }
                     let new = Start {
                         phase: phase::RUNTIME_SETUP,
                         ..origin
@@ -108,7 +131,6 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
                         quiet,
                     )?;
                     owner_of.insert(id, owner);
-                    unnamed.remove(&id);
                 }
                 None if *tries < NAMING_POLLS => *tries += 1,
                 None => {
@@ -129,7 +151,6 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
             !gone
         });
 
-        let lost = session.tracer.syscalls_lost_to_full_maps();
         if lost > reported_full {
             let watched: std::collections::HashSet<u64> =
                 session.tracer.watched_ids().into_iter().collect();
