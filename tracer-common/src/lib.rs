@@ -33,6 +33,9 @@ pub const EXEC_TRACEPOINT: &str = "sched_process_exec";
 /// Name of the empty program on the same raw tracepoint as [`PROGRAM_NAME`]: the cost floor
 /// `cargo xtask bench` compares the recorder with. `record` never loads it.
 pub const EMPTY_PROGRAM_NAME: &str = "syscage_empty";
+/// Name of the program that only reads the caller's cgroup id and compares it with a constant:
+/// the floor of any recorder keyed by cgroup, for `cargo xtask bench`. `record` never loads it.
+pub const CGROUP_FLOOR_PROGRAM_NAME: &str = "syscage_cgroup_floor";
 /// Name of the read-only global (`u8`) that, when 1, makes the program start watching every
 /// cgroup it has not seen yet (`record --all`). Being read-only, the verifier prunes the insert
 /// path entirely when it is 0.

@@ -334,11 +334,10 @@ impl Tracer {
     }
 }
 
-/// Loads the object and attaches only the empty program (`tracer-ebpf/src/empty.rs`) to the
-/// recorder's raw tracepoint: the cost floor `cargo xtask bench` measures. The returned object
-/// holds the link; dropping it detaches the program.
-pub(crate) fn attach_empty() -> Result<Ebpf> {
-    let name = tracer_common::EMPTY_PROGRAM_NAME;
+/// Loads the object and attaches only the program `name`, one of the cost floors in
+/// `tracer-ebpf/src/empty.rs`, to the recorder's raw tracepoint, for `cargo xtask bench`. The
+/// returned object holds the link; dropping it detaches the program.
+pub(crate) fn attach_floor(name: &str) -> Result<Ebpf> {
     let mut ebpf = EbpfLoader::new()
         .load(EBPF_OBJECT)
         .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;

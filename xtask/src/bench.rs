@@ -551,6 +551,7 @@ impl Drop for Tracer {
 enum Setup {
     Untraced,
     Empty,
+    CgroupFloor,
     SyscageUnwatched,
     SyscageWatched,
     SyscageRecord,
@@ -560,9 +561,10 @@ enum Setup {
 }
 
 impl Setup {
-    const ALL: [Self; 8] = [
+    const ALL: [Self; 9] = [
         Self::Untraced,
         Self::Empty,
+        Self::CgroupFloor,
         Self::SyscageUnwatched,
         Self::SyscageWatched,
         Self::SyscageRecord,
@@ -575,6 +577,7 @@ impl Setup {
         match self {
             Self::Untraced => "untraced",
             Self::Empty => "cost floor: empty eBPF program, raw tracepoint sys_enter",
+            Self::CgroupFloor => "cgroup floor: a program that only reads the cgroup id",
             Self::SyscageUnwatched => "syscage attached, workload not watched",
             Self::SyscageWatched => "syscage attached, workload watched",
             Self::SyscageRecord => "`syscage record -- WORKLOAD` (end to end)",
@@ -608,6 +611,8 @@ struct Overhead {
     /// [workload] -> watched / empty and unwatched / empty of the same repetition.
     watched_vs_floor: Vec<Vec<f64>>,
     unwatched_vs_floor: Vec<Vec<f64>>,
+    /// [workload] -> unwatched / cgroup floor of the same repetition.
+    unwatched_vs_cgroup_floor: Vec<Vec<f64>>,
     /// [workload] -> syscalls of the full workload.
     syscalls: Vec<u64>,
     ready_empty_ms: Vec<f64>,
@@ -634,6 +639,7 @@ fn measure_overhead(
         ratios: vec![vec![Vec::new(); workloads.len()]; n_setups],
         watched_vs_floor: vec![Vec::new(); workloads.len()],
         unwatched_vs_floor: vec![Vec::new(); workloads.len()],
+        unwatched_vs_cgroup_floor: vec![Vec::new(); workloads.len()],
         syscalls: workloads.iter().map(Workload::syscalls).collect(),
         ready_empty_ms: Vec::new(),
         ready_recorder_ms: Vec::new(),
@@ -688,18 +694,25 @@ fn measure_overhead(
                 }
                 let seconds = match setup {
                     Setup::Untraced => run_timed(&full, Some(&env.work))?.elapsed.as_secs_f64(),
-                    Setup::Empty => {
+                    Setup::Empty | Setup::CgroupFloor => {
+                        let program = if setup == Setup::Empty {
+                            "empty"
+                        } else {
+                            "cgroup-floor"
+                        };
                         let tracer = Tracer::start(
                             &[
                                 syscage_s.clone(),
                                 "bench-attach".into(),
                                 "--program".into(),
-                                "empty".into(),
+                                program.into(),
                             ],
                             &tracer_log,
                         )?;
-                        o.ready_empty_ms
-                            .push(tracer.ready_after.as_secs_f64() * 1000.0);
+                        if setup == Setup::Empty {
+                            o.ready_empty_ms
+                                .push(tracer.ready_after.as_secs_f64() * 1000.0);
+                        }
                         let ran = run_timed(&full, Some(&env.work))?;
                         tracer.stop()?;
                         ran.elapsed.as_secs_f64()
@@ -812,13 +825,16 @@ fn measure_overhead(
                 rep_time[s] = seconds;
                 o.times[s][w].push(seconds);
             }
-            let untraced = rep_time[0];
+            let time = |setup: Setup| rep_time[setup as usize];
+            let untraced = time(Setup::Untraced);
             for (ratios, time) in o.ratios.iter_mut().zip(&rep_time) {
                 ratios[w].push(time / untraced);
             }
-            let empty = rep_time[1];
-            o.unwatched_vs_floor[w].push(rep_time[2] / empty);
-            o.watched_vs_floor[w].push(rep_time[3] / empty);
+            let empty = time(Setup::Empty);
+            o.unwatched_vs_floor[w].push(time(Setup::SyscageUnwatched) / empty);
+            o.watched_vs_floor[w].push(time(Setup::SyscageWatched) / empty);
+            o.unwatched_vs_cgroup_floor[w]
+                .push(time(Setup::SyscageUnwatched) / time(Setup::CgroupFloor));
         }
     }
     Ok(o)
@@ -974,10 +990,12 @@ impl Overhead {
         for (w, workload) in workloads.iter().enumerate() {
             writeln!(
                 out,
-                "- {}: syscage / empty program of the same repetition: unwatched {}, watched {}",
+                "- {}: syscage / empty program of the same repetition: unwatched {}, watched {}; \
+                 unwatched / cgroup floor: {}",
                 workload.key,
                 ratio_cell(&self.unwatched_vs_floor[w]),
-                ratio_cell(&self.watched_vs_floor[w])
+                ratio_cell(&self.watched_vs_floor[w]),
+                ratio_cell(&self.unwatched_vs_cgroup_floor[w])
             )?;
         }
         Ok(())
@@ -1244,6 +1262,15 @@ fn prog_costs(
                 "bench-attach".into(),
                 "--program".into(),
                 "empty".into(),
+            ],
+        ),
+        (
+            "cgroup floor (reads the cgroup id only)",
+            vec![
+                s.clone(),
+                "bench-attach".into(),
+                "--program".into(),
+                "cgroup-floor".into(),
             ],
         ),
         (

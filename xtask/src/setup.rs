@@ -14,6 +14,7 @@ use crate::shell::{run, Cmd};
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const BUILD_PACKAGES: &[&str] = &["libseccomp-dev", "pkg-config"];
 const TEST_PACKAGES: &[&str] = &[
+    "podman",
     "gcc-multilib",
     "runc",
     "crun",

@@ -29,7 +29,8 @@ use crate::{
 #[derive(Debug, Args)]
 pub(crate) struct BenchAttachArgs {
     /// `empty`: a program that returns at once (the cost floor of any recorder on this hook);
-    /// `recorder`: syscage's own, as `record` loads it.
+    /// `cgroup-floor`: one that reads the caller's cgroup id and nothing else (the floor of any
+    /// recorder keyed by cgroup); `recorder`: syscage's own, as `record` loads it.
     #[arg(long, value_enum)]
     program: Program,
 
@@ -41,6 +42,7 @@ pub(crate) struct BenchAttachArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Program {
     Empty,
+    CgroupFloor,
     Recorder,
 }
 
@@ -61,10 +63,13 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
 
     // Whichever is attached stays attached until these are dropped at the end.
     let mut tracer = None;
-    let mut _empty = None;
+    let mut _floor = None;
     let mut steps = String::new();
     match args.program {
-        Program::Empty => _empty = Some(bpf::attach_empty()?),
+        Program::Empty => _floor = Some(bpf::attach_floor(tracer_common::EMPTY_PROGRAM_NAME)?),
+        Program::CgroupFloor => {
+            _floor = Some(bpf::attach_floor(tracer_common::CGROUP_FLOOR_PROGRAM_NAME)?);
+        }
         Program::Recorder => {
             // What Session::start does, with a clock on each step.
             let opts = AttachOptions {
