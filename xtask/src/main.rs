@@ -52,8 +52,6 @@ enum Task {
     /// its attach time and memory, and generate/diff/merge on 1,000 recordings; print a
     /// Markdown table (as root; takes several minutes). Not part of `test`.
     Bench(bench::BenchArgs),
-    /// Run each cargo-fuzz target (one per file reader: recordings, merged recordings, OCI,
-    /// Docker and SPO profiles) for a while; fails if any finds a crash. Not part of `test`.
     /// Regenerate profile-gen/data/runtime-after-filter.json: what runc and crun do after
     /// loading a container's seccomp filter, united over many starts (as root).
     ObserveRuntimes {
@@ -61,6 +59,8 @@ enum Task {
         #[arg(long, default_value_t = 200)]
         runs: usize,
     },
+    /// Run each cargo-fuzz target (one per file reader: recordings, merged recordings, OCI,
+    /// Docker and SPO profiles) for a while; fails if any finds a crash. Not part of `test`.
     Fuzz {
         /// How long to run each target.
         #[arg(long, default_value_t = 180)]
