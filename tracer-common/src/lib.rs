@@ -40,6 +40,9 @@ pub const CGROUP_FLOOR_PROGRAM_NAME: &str = "syscage_cgroup_floor";
 /// cgroup it has not seen yet (`record --all`). Being read-only, the verifier prunes the insert
 /// path entirely when it is 0.
 pub const WATCH_NEW_GLOBAL: &str = "SYSCAGE_WATCH_NEW";
+/// Name of the read-only global (`u8`) that, when 1, records names only: no ABI check and no
+/// argument capture (the names-only baseline the benchmark compares argument capture with).
+pub const NAMES_ONLY_GLOBAL: &str = "SYSCAGE_NAMES_ONLY";
 /// Name of the one-entry arrays holding zeroed values the program copies when it inserts a new
 /// cgroup (a 5 KiB value cannot live on the 512-byte eBPF stack).
 pub const SET_TEMPLATE_MAP: &str = "SET_TEMPLATE";

@@ -52,6 +52,11 @@ static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STATS_LEN, 0);
 #[unsafe(no_mangle)]
 static SYSCAGE_WATCH_NEW: u8 = 0;
 
+/// 1: names only, no ABI check and no argument capture (the benchmark's baseline for what those
+/// cost). Read-only: with 0 the verifier keeps only the full path.
+#[unsafe(no_mangle)]
+static SYSCAGE_NAMES_ONLY: u8 = 0;
+
 /// Syscalls that load a seccomp filter, with the argument that says so. Only x86_64's numbers
 /// are wired up; other architectures never leave RUNTIME_SETUP through a filter load (the
 /// profile then keeps the runtime's setup syscalls: looser, never broken).
@@ -134,7 +139,13 @@ fn record(ctx: &RawTracePointContext) {
         }
         return;
     }
-    let abi = syscall_abi(ctx);
+    // SAFETY: reading a read-only global.
+    let names_only = unsafe { core::ptr::read_volatile(&SYSCAGE_NAMES_ONLY) } != 0;
+    let abi = if names_only {
+        abi::NATIVE
+    } else {
+        syscall_abi(ctx)
+    };
     if abi == abi::NATIVE && current_phase == phase::RUNTIME_SETUP && loads_seccomp_filter(ctx, nr)
     {
         // SAFETY: live map value. The filter applies after this call returns, so the call
@@ -173,7 +184,7 @@ fn record(ctx: &RawTracePointContext) {
         }
         if let Some(counts) = counts {
             *(*counts).count.get_unchecked_mut(abi).get_unchecked_mut(nr) += 1;
-            if abi == abi::NATIVE {
+            if abi == abi::NATIVE && !names_only {
                 capture_args(ctx, nr as u32, &mut *counts);
             }
         }

@@ -14,8 +14,9 @@ use aya::{
 };
 use tracer_common::{
     abi, phase, CgroupKey, SyscallCounts, SyscallSet, ARG_CAPTURES, COUNTS_MAP,
-    COUNTS_TEMPLATE_MAP, EXEC_PROGRAM_NAME, EXEC_TRACEPOINT, MAX_SYSCALLS, PROGRAM_NAME,
-    SET_TEMPLATE_MAP, STATS_MAP, STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP, WATCH_NEW_GLOBAL,
+    COUNTS_TEMPLATE_MAP, EXEC_PROGRAM_NAME, EXEC_TRACEPOINT, MAX_SYSCALLS, NAMES_ONLY_GLOBAL,
+    PROGRAM_NAME, SET_TEMPLATE_MAP, STATS_MAP, STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP,
+    WATCH_NEW_GLOBAL,
 };
 
 /// The compiled eBPF object. aya needs it 8-byte aligned to parse it in place.
@@ -113,6 +114,8 @@ pub(crate) struct AttachOptions {
     pub(crate) log_level: u8,
     /// Start watching every cgroup the program has not seen yet (`record --all`).
     pub(crate) watch_new: bool,
+    /// Record names only: no ABI check, no argument capture (the benchmark's baseline).
+    pub(crate) names_only: bool,
 }
 
 /// The loaded and attached program with its maps. Dropping it detaches the program and frees
@@ -146,11 +149,13 @@ impl Tracer {
         opts: &AttachOptions,
     ) -> Result<(Self, Option<aya_log::EbpfLogger<&'static dyn log::Log>>)> {
         let watch_new = u8::from(opts.watch_new);
+        let names_only = u8::from(opts.names_only);
         let mut ebpf = EbpfLoader::new()
             .map_max_entries(WATCHED_MAP, opts.max_watched)
             .map_max_entries(COUNTS_MAP, opts.max_watched)
             .override_global("AYA_LOG_LEVEL", &opts.log_level, true)
             .override_global(WATCH_NEW_GLOBAL, &watch_new, true)
+            .override_global(NAMES_ONLY_GLOBAL, &names_only, true)
             .load(EBPF_OBJECT)
             .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
 

@@ -34,6 +34,7 @@ impl Session {
             max_watched,
             log_level: ebpf_log_level(verbosity),
             watch_new,
+            names_only: false,
         };
         let (mut tracer, logger) = Tracer::load(&opts).exit_code(EXIT_NO_KERNEL_SUPPORT)?;
         let log_pump = logger.map(spawn_log_pump);

@@ -554,6 +554,7 @@ enum Setup {
     CgroupFloor,
     SyscageUnwatched,
     SyscageWatched,
+    SyscageWatchedNamesOnly,
     SyscageRecord,
     BpftraceUnwatched,
     BpftraceWatched,
@@ -561,12 +562,13 @@ enum Setup {
 }
 
 impl Setup {
-    const ALL: [Self; 9] = [
+    const ALL: [Self; 10] = [
         Self::Untraced,
         Self::Empty,
         Self::CgroupFloor,
         Self::SyscageUnwatched,
         Self::SyscageWatched,
+        Self::SyscageWatchedNamesOnly,
         Self::SyscageRecord,
         Self::BpftraceUnwatched,
         Self::BpftraceWatched,
@@ -580,6 +582,9 @@ impl Setup {
             Self::CgroupFloor => "cgroup floor: a program that only reads the cgroup id",
             Self::SyscageUnwatched => "syscage attached, workload not watched",
             Self::SyscageWatched => "syscage attached, workload watched",
+            Self::SyscageWatchedNamesOnly => {
+                "syscage attached, workload watched, names only (no ABI check, no argument capture)"
+            }
             Self::SyscageRecord => "`syscage record -- WORKLOAD` (end to end)",
             Self::BpftraceUnwatched => "bpftrace one-liner, workload not watched",
             Self::BpftraceWatched => "bpftrace one-liner, workload watched",
@@ -613,6 +618,9 @@ struct Overhead {
     unwatched_vs_floor: Vec<Vec<f64>>,
     /// [workload] -> unwatched / cgroup floor of the same repetition.
     unwatched_vs_cgroup_floor: Vec<Vec<f64>>,
+    /// [workload] -> watched / watched names-only of the same repetition: what the ABI check and
+    /// argument capture cost.
+    capture_vs_names_only: Vec<Vec<f64>>,
     /// [workload] -> syscalls of the full workload.
     syscalls: Vec<u64>,
     ready_empty_ms: Vec<f64>,
@@ -640,6 +648,7 @@ fn measure_overhead(
         watched_vs_floor: vec![Vec::new(); workloads.len()],
         unwatched_vs_floor: vec![Vec::new(); workloads.len()],
         unwatched_vs_cgroup_floor: vec![Vec::new(); workloads.len()],
+        capture_vs_names_only: vec![Vec::new(); workloads.len()],
         syscalls: workloads.iter().map(Workload::syscalls).collect(),
         ready_empty_ms: Vec::new(),
         ready_recorder_ms: Vec::new(),
@@ -717,10 +726,17 @@ fn measure_overhead(
                         tracer.stop()?;
                         ran.elapsed.as_secs_f64()
                     }
-                    Setup::SyscageUnwatched | Setup::SyscageWatched => {
-                        let watched = setup == Setup::SyscageWatched;
+                    Setup::SyscageUnwatched
+                    | Setup::SyscageWatched
+                    | Setup::SyscageWatchedNamesOnly => {
+                        let watched = setup != Setup::SyscageUnwatched;
                         let cgroup = if watched { &env.work } else { &env.other };
-                        let tracer = Tracer::start(&attach("recorder", cgroup), &tracer_log)?;
+                        let program = if setup == Setup::SyscageWatchedNamesOnly {
+                            "recorder-names-only"
+                        } else {
+                            "recorder"
+                        };
+                        let tracer = Tracer::start(&attach(program, cgroup), &tracer_log)?;
                         o.ready_recorder_ms
                             .push(tracer.ready_after.as_secs_f64() * 1000.0);
                         let mut words = tracer.ready_line.split_whitespace().skip(1);
@@ -833,6 +849,8 @@ fn measure_overhead(
             let empty = time(Setup::Empty);
             o.unwatched_vs_floor[w].push(time(Setup::SyscageUnwatched) / empty);
             o.watched_vs_floor[w].push(time(Setup::SyscageWatched) / empty);
+            o.capture_vs_names_only[w]
+                .push(time(Setup::SyscageWatched) / time(Setup::SyscageWatchedNamesOnly));
             o.unwatched_vs_cgroup_floor[w]
                 .push(time(Setup::SyscageUnwatched) / time(Setup::CgroupFloor));
         }
@@ -991,11 +1009,13 @@ impl Overhead {
             writeln!(
                 out,
                 "- {}: syscage / empty program of the same repetition: unwatched {}, watched {}; \
-                 unwatched / cgroup floor: {}",
+                 unwatched / cgroup floor: {}; watched / watched names-only (the cost of the ABI \
+                 check and argument capture): {}",
                 workload.key,
                 ratio_cell(&self.unwatched_vs_floor[w]),
                 ratio_cell(&self.watched_vs_floor[w]),
-                ratio_cell(&self.unwatched_vs_cgroup_floor[w])
+                ratio_cell(&self.unwatched_vs_cgroup_floor[w]),
+                ratio_cell(&self.capture_vs_names_only[w])
             )?;
         }
         Ok(())

@@ -44,13 +44,16 @@ enum Program {
     Empty,
     CgroupFloor,
     Recorder,
+    /// The recorder without the ABI check and argument capture.
+    RecorderNamesOnly,
 }
 
 pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
     let started = Instant::now();
     preflight::check_privileges()?;
     anyhow::ensure!(
-        args.program == Program::Recorder || args.watch_cgroup.is_empty(),
+        matches!(args.program, Program::Recorder | Program::RecorderNamesOnly)
+            || args.watch_cgroup.is_empty(),
         "bench-attach: --watch-cgroup needs --program recorder"
     );
     let stop = stop_on_signals()?;
@@ -70,12 +73,13 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
         Program::CgroupFloor => {
             _floor = Some(bpf::attach_floor(tracer_common::CGROUP_FLOOR_PROGRAM_NAME)?);
         }
-        Program::Recorder => {
+        Program::Recorder | Program::RecorderNamesOnly => {
             // What Session::start does, with a clock on each step.
             let opts = AttachOptions {
                 max_watched: u32::try_from(ids.len()).unwrap_or(u32::MAX).max(1),
                 log_level: ebpf_log_level(verbosity),
                 watch_new: false,
+                names_only: args.program == Program::RecorderNamesOnly,
             };
             let t0 = Instant::now();
             let (mut loaded, _logger) = Tracer::load(&opts)?;
