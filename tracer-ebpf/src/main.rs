@@ -195,16 +195,30 @@ fn record(ctx: &RawTracePointContext) {
 /// between CPUs). Only those few syscalls pay for reading registers.
 #[inline(always)]
 fn capture_args(ctx: &RawTracePointContext, nr: u32, counts: &mut SyscallCounts) {
-    let mut slot = ARG_CAPTURES.len();
-    let mut i = 0;
-    while i < ARG_CAPTURES.len() {
-        if ARG_CAPTURES[i].x86_64_nr == nr {
-            slot = i;
-            break;
-        }
-        i += 1;
-    }
-    if slot >= ARG_CAPTURES.len() || !cfg!(bpf_target_arch = "x86_64") {
+    // Compared against constants rather than by a loop over the table in read-only data: every
+    // watched syscall passes here, and only a handful are captured.
+    const NR: [u32; 8] = [
+        ARG_CAPTURES[0].x86_64_nr,
+        ARG_CAPTURES[1].x86_64_nr,
+        ARG_CAPTURES[2].x86_64_nr,
+        ARG_CAPTURES[3].x86_64_nr,
+        ARG_CAPTURES[4].x86_64_nr,
+        ARG_CAPTURES[5].x86_64_nr,
+        ARG_CAPTURES[6].x86_64_nr,
+        ARG_CAPTURES[7].x86_64_nr,
+    ];
+    let slot = match nr {
+        n if n == NR[0] => 0,
+        n if n == NR[1] => 1,
+        n if n == NR[2] => 2,
+        n if n == NR[3] => 3,
+        n if n == NR[4] => 4,
+        n if n == NR[5] => 5,
+        n if n == NR[6] => 6,
+        n if n == NR[7] => 7,
+        _ => return,
+    };
+    if !cfg!(bpf_target_arch = "x86_64") {
         return;
     }
     let Some(args) = syscall_args(ctx) else {
@@ -237,18 +251,28 @@ fn capture_args(ctx: &RawTracePointContext, nr: u32, counts: &mut SyscallCounts)
     }
 }
 
-/// Which syscall table the call goes through. On x86_64 an ia32 process enters with the 32-bit
-/// user code segment (__USER32_CS = 0x23) in its saved registers. (A 64-bit process issuing
-/// `int 0x80` also uses the compat table but keeps the 64-bit segment: not told apart here.)
+/// Which syscall table the call goes through. x86_64 marks a task that entered through the
+/// 32-bit compat entry points (an ia32 process, or `int 0x80` from a 64-bit one) with TS_COMPAT
+/// in `thread_info.status`. `thread_info` opens `task_struct` (THREAD_INFO_IN_TASK) and has been
+/// `{ flags, syscall_work, status, cpu }` since Linux 5.11, so `status` sits at byte 16. Reading
+/// it through the BTF-typed task pointer is a plain load the verifier checks against the
+/// kernel's own BTF (it refuses the program if the field is not there), and costs far less than
+/// copying the saved registers with bpf_probe_read_kernel on every call.
 #[cfg(bpf_target_arch = "x86_64")]
 #[inline(always)]
-fn syscall_abi(ctx: &RawTracePointContext) -> usize {
-    const USER32_CS: u64 = 0x23;
-    let regs: *const aya_ebpf::bindings::pt_regs = ctx.arg(0);
-    // SAFETY: bpf_probe_read_kernel checks the address; `regs` is the tracepoint's pt_regs.
-    match unsafe { bpf_probe_read_kernel(&(*regs).cs) } {
-        Ok(USER32_CS) => abi::COMPAT,
-        _ => abi::NATIVE,
+fn syscall_abi(_ctx: &RawTracePointContext) -> usize {
+    const THREAD_INFO_STATUS: usize = 16;
+    const TS_COMPAT: u32 = 0x0002;
+    // SAFETY: the helper returns the current task (never null in a tracing program); the load
+    // is checked by the verifier against task_struct's BTF.
+    let status = unsafe {
+        let task = aya_ebpf::helpers::generated::bpf_get_current_task_btf() as *const u8;
+        core::ptr::read_volatile(task.add(THREAD_INFO_STATUS) as *const u32)
+    };
+    if status & TS_COMPAT != 0 {
+        abi::COMPAT
+    } else {
+        abi::NATIVE
     }
 }
 
