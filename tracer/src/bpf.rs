@@ -172,14 +172,7 @@ impl Tracer {
         };
 
         for name in [EXEC_PROGRAM_NAME, PROGRAM_NAME] {
-            let program: &mut RawTracePoint = ebpf
-                .program_mut(name)
-                .with_context(|| format!("eBPF object has no program {name}"))?
-                .try_into()?;
-            // A verifier rejection carries the verifier's log in the error's Display.
-            program
-                .load()
-                .map_err(|e| anyhow!("the kernel refused the eBPF program {name}: {e:#}"))?;
+            load_program(&mut ebpf, name)?;
         }
         let watched = HashMap::try_from(
             ebpf.take_map(WATCHED_MAP)
@@ -219,15 +212,7 @@ impl Tracer {
             (EXEC_PROGRAM_NAME, EXEC_TRACEPOINT),
             (PROGRAM_NAME, TRACEPOINT),
         ] {
-            let program: &mut RawTracePoint = self
-                .ebpf
-                .program_mut(name)
-                .with_context(|| format!("eBPF object has no program {name}"))?
-                .try_into()?;
-            program
-                .attach(tracepoint)
-                .map_err(|e| anyhow!("attaching {name} to raw tracepoint {tracepoint}: {e:#}"))?;
-            log::info!("attached {name} to raw tracepoint {tracepoint}");
+            attach_program(&mut self.ebpf, name, tracepoint)?;
         }
         Ok(())
     }
@@ -346,16 +331,30 @@ pub(crate) fn attach_floor(name: &str) -> Result<Ebpf> {
     let mut ebpf = EbpfLoader::new()
         .load(EBPF_OBJECT)
         .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
-    let program: &mut RawTracePoint = ebpf
+    load_program(&mut ebpf, name)?;
+    attach_program(&mut ebpf, name, TRACEPOINT)?;
+    Ok(ebpf)
+}
+
+fn raw_tracepoint<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut RawTracePoint> {
+    Ok(ebpf
         .program_mut(name)
         .with_context(|| format!("eBPF object has no program {name}"))?
-        .try_into()?;
-    program
+        .try_into()?)
+}
+
+/// Loads one program into the kernel. A verifier rejection carries the verifier's log in the
+/// error's Display, so it is shown.
+fn load_program(ebpf: &mut Ebpf, name: &str) -> Result<()> {
+    raw_tracepoint(ebpf, name)?
         .load()
-        .map_err(|e| anyhow!("the kernel refused the eBPF program {name}: {e:#}"))?;
-    program
-        .attach(TRACEPOINT)
-        .map_err(|e| anyhow!("attaching {name} to raw tracepoint {TRACEPOINT}: {e:#}"))?;
-    log::info!("attached {name} to raw tracepoint {TRACEPOINT}");
-    Ok(ebpf)
+        .map_err(|e| anyhow!("the kernel refused the eBPF program {name}: {e:#}"))
+}
+
+fn attach_program(ebpf: &mut Ebpf, name: &str, tracepoint: &str) -> Result<()> {
+    raw_tracepoint(ebpf, name)?
+        .attach(tracepoint)
+        .map_err(|e| anyhow!("attaching {name} to raw tracepoint {tracepoint}: {e:#}"))?;
+    log::info!("attached {name} to raw tracepoint {tracepoint}");
+    Ok(())
 }
