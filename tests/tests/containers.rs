@@ -20,7 +20,6 @@ use common::{
     containers::{
         all_output, allowed_names, cgroup_of, permissive_seccomp, profile_without,
         wait_for_outputs, Bundle, Container, CtrContainer, CtrImage, PhaseSets, RecordAll, Runtime,
-        ALWAYS_ALLOWED,
     },
     read_json, recording_names, syscage, temp_dir, write_json, Outcome,
 };
@@ -32,10 +31,6 @@ const WORKLOAD: &str = "mkdir /tmp/d && echo hello > /tmp/d/f && cat /tmp/d/f &&
 const WORKLOAD_OUTPUT: &str = "hello\nf\n";
 /// What busybox's mkdir prints when the profile denies mkdir.
 const MKDIR_EPERM: &str = "mkdir: can't create directory '/tmp/d': Operation not permitted";
-
-/// Syscalls only a runtime's setup makes (switching to the container's root), before any
-/// seccomp filter: every runtime here makes them, none of them may be in a profile.
-const SETUP_ONLY: [&str; 2] = ["pivot_root", "mount"];
 
 /// How often the container runs under its recorded profile. One good run proves little when the
 /// runtime's own threads are nondeterministic (runc's init is a Go program: whether its runtime
@@ -281,82 +276,15 @@ fn record_ctr_run(work: &Path) -> (CtrImage, Recorded, BTreeSet<String>) {
 /// The recording tells the runtime's setup, the runtime after the filter load and the workload
 /// apart, and the profile allows exactly what ran under the filter. Prints the figures.
 fn check_phases(recorded: &Recorded) {
-    let context = recorded.describe();
-    let phases = &recorded.recording["phases"];
-    assert_eq!(
-        phases["started_in"], "runtime_setup",
-        "recording began before the container ran user code\n{context}"
-    );
-    let filter = phases["filter_loaded_us"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("the permissive filter's load was not seen\n{context}"));
-    let exec = phases["entrypoint_exec_us"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("the entrypoint's exec was not seen\n{context}"));
-    assert!(
-        filter <= exec,
-        "the filter is loaded before the entrypoint's exec ({filter} > {exec} µs)\n{context}"
-    );
-
-    let sets = PhaseSets::of(&recorded.recording);
-    // The runtime execs the entrypoint under the filter: that exec is the runtime's, after it.
-    assert!(
-        sets.after_filter.contains("execve"),
-        "execve is not in runtime_after_filter: {:?}\n{context}",
-        sets.after_filter
-    );
-    assert!(
-        sets.workload.contains("mkdir"),
-        "mkdir is not a workload syscall: {:?}\n{context}",
-        sets.workload
-    );
-    let allowed = allowed_names(&recorded.profile);
-    // What the runtime was seen doing after the filter load in other starts is allowed too (a
-    // single start of runc may not show futex or tgkill; see profile-gen/data).
     let runtime = recorded.recording["target"]["runtime"]
         .as_str()
         .unwrap_or_default();
-    let observed = common::containers::observed_after_filter(runtime);
-    for name in SETUP_ONLY {
-        assert!(
-            sets.setup_only.contains(name),
-            "{name} (the runtime's setup) is not recorded as runtime_setup only: {:?}\n{context}",
-            sets.setup_only
-        );
-        assert!(
-            !allowed.contains(name),
-            "the profile allows {name}, which only the runtime's setup made\n{context}"
-        );
-    }
-    let leaked: Vec<_> = sets
-        .setup_only
-        .intersection(&allowed)
-        .filter(|name| !observed.contains(*name))
-        .collect();
-    assert!(
-        leaked.is_empty(),
-        "the profile allows {leaked:?}, seen only before the filter load\n{context}"
-    );
-    let mut expected = sets.needed_under_filter();
-    expected.extend(observed.iter().cloned());
-    assert_eq!(
-        allowed, expected,
-        "the profile must allow exactly what ran under the filter (runtime_after_filter and \
-         workload) plus {ALWAYS_ALLOWED:?} plus what {runtime} was observed doing after the filter \
-         in other starts\n{context}"
-    );
-
-    let runtime_only = sets.runtime_only();
-    eprintln!(
-        "FIGURES {}: profile allows {} names; {} of them only because the runtime made them after \
-         the filter load: {runtime_only:?}; after-filter set: {:?}; {} names seen only in the \
-         runtime's setup, left out; {} names in the whole recording",
+    common::containers::check_container_phases(
+        &recorded.recording,
+        &recorded.profile,
+        runtime,
         recorded.label,
-        allowed.len(),
-        runtime_only.len(),
-        sets.after_filter,
-        sets.setup_only.len(),
-        recording_names(&recorded.recording).len(),
+        recorded.describe().as_str(),
     );
 }
 

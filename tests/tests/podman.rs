@@ -28,11 +28,11 @@ use std::{
 
 use common::{
     containers::{
-        all_output, allowed_names, fill_rootfs, observed_after_filter, permissive_seccomp,
-        prepare_crun_for_hybrid_cgroups, require_tool, run_ok, unique_name, PhaseSets,
-        ALWAYS_ALLOWED, CONTAINER_DEADLINE, PROFILE_DEADLINE,
+        all_output, check_container_phases, fill_rootfs, permissive_seccomp,
+        prepare_crun_for_hybrid_cgroups, require_tool, run_ok, unique_name, CONTAINER_DEADLINE,
+        PROFILE_DEADLINE,
     },
-    describe, read_json, recording_names, require_root, syscage_bin, temp_dir, write_json, Outcome,
+    describe, read_json, require_root, syscage_bin, temp_dir, write_json, Outcome,
 };
 use serde_json::{json, Value};
 
@@ -42,10 +42,6 @@ const WORKLOAD: &str = "mkdir /tmp/d && echo hello > /tmp/d/f && cat /tmp/d/f &&
 const WORKLOAD_OUTPUT: &str = "hello\nf\n";
 /// What busybox's mkdir prints when the profile denies mkdir.
 const MKDIR_EPERM: &str = "mkdir: can't create directory '/tmp/d': Operation not permitted";
-
-/// Syscalls only the runtime's setup makes (switching to the container's root), before any
-/// seccomp filter: none of them may be in a profile.
-const SETUP_ONLY: [&str; 2] = ["pivot_root", "mount"];
 
 /// How often each container runs under its recorded profile (about 0.4 s a run). One good run
 /// proves little: runc's init is a Go program whose threads do not do the same thing every time.
@@ -427,67 +423,12 @@ fn check_recording(podman: &Podman, recorded: &Recorded) {
         "the recording's target does not name the container\n{context}"
     );
 
-    let phases = &recorded.recording["phases"];
-    assert_eq!(
-        phases["started_in"], "runtime_setup",
-        "recording began before the container ran user code\n{context}"
-    );
-    let filter = phases["filter_loaded_us"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("the permissive filter's load was not seen\n{context}"));
-    let exec = phases["entrypoint_exec_us"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("the entrypoint's exec was not seen\n{context}"));
-    assert!(
-        filter <= exec,
-        "the filter is loaded before the entrypoint's exec ({filter} > {exec} µs)\n{context}"
-    );
-
-    let sets = PhaseSets::of(&recorded.recording);
-    assert!(
-        sets.after_filter.contains("execve"),
-        "execve is not in runtime_after_filter: {:?}\n{context}",
-        sets.after_filter
-    );
-    assert!(
-        sets.workload.contains("mkdir"),
-        "mkdir is not a workload syscall: {:?}\n{context}",
-        sets.workload
-    );
-    let allowed = allowed_names(&recorded.profile);
-    let observed = observed_after_filter(&podman.runtime);
-    for name in SETUP_ONLY {
-        assert!(
-            sets.setup_only.contains(name),
-            "{name} (the runtime's setup) is not recorded as runtime_setup only: {:?}\n{context}",
-            sets.setup_only
-        );
-        assert!(
-            !allowed.contains(name),
-            "the profile allows {name}, which only the runtime's setup made\n{context}"
-        );
-    }
-    let mut expected = sets.needed_under_filter();
-    expected.extend(observed.iter().cloned());
-    assert_eq!(
-        allowed, expected,
-        "the profile must allow exactly what ran under the filter (runtime_after_filter and \
-         workload) plus {ALWAYS_ALLOWED:?} plus what {} was observed doing after the filter in \
-         other starts\n{context}",
-        podman.runtime
-    );
-
-    let runtime_only = sets.runtime_only();
-    eprintln!(
-        "FIGURES podman/{}: profile allows {} names; {} of them only because the runtime made \
-         them after the filter load: {runtime_only:?}; after-filter set: {:?}; {} names seen \
-         only in the runtime's setup, left out; {} names in the whole recording",
-        podman.runtime,
-        allowed.len(),
-        runtime_only.len(),
-        sets.after_filter,
-        sets.setup_only.len(),
-        recording_names(&recorded.recording).len(),
+    check_container_phases(
+        &recorded.recording,
+        &recorded.profile,
+        &podman.runtime,
+        &format!("podman/{}", podman.runtime),
+        &context,
     );
 }
 

@@ -12,6 +12,11 @@
 
 use std::process::ExitCode;
 
+// The crate's dev-dependencies are for its integration tests; `cargo test` builds this binary
+// with them too.
+#[cfg(test)]
+use {serde_json as _, tempfile as _};
+
 /// What `script` does; the test's expectations are written against this list.
 const SCRIPT: &[(&str, &[u64])] = &[
     ("clone", &[0]),

@@ -39,45 +39,11 @@ use rare::call;
 #[cfg(test)]
 use {serde_json as _, tempfile as _};
 
-/// Called in tight loops, two per worker.
-const HOT: [&str; 16] = [
-    "getpriority",
-    "getcpu",
-    "sysinfo",
-    "times",
-    "getresuid",
-    "getresgid",
-    "sched_getscheduler",
-    "sched_get_priority_max",
-    "capget",
-    "getitimer",
-    "getrusage",
-    "umask",
-    "getpgid",
-    "getsid",
-    "sched_getparam",
-    "ioprio_get",
-];
+/// Called in tight loops, two per worker: the first half of the shared table.
+const HOT: &[&str] = rare::NAMES.split_at(16).0;
 
-/// Each made exactly once in the whole run, by one worker.
-const ONCE: [&str; 16] = [
-    "sched_get_priority_min",
-    "sched_rr_get_interval",
-    "clock_getres",
-    "getgroups",
-    "membarrier",
-    "sched_getattr",
-    "get_robust_list",
-    "rt_sigpending",
-    "mincore",
-    "getcwd",
-    "statfs",
-    "pidfd_open",
-    "uname",
-    "personality",
-    "getrlimit",
-    "fstatfs",
-];
+/// Each made exactly once in the whole run, by one worker: the second half.
+const ONCE: &[&str] = rare::NAMES.split_at(16).1;
 
 const USAGE: &str =
     "usage: stress-prober run PROCESSES THREADS MILLIS | quiet PROCESSES THREADS | list";
@@ -92,7 +58,7 @@ fn main() -> ExitCode {
         ["quiet", processes, threads] => coordinate(parse(processes), parse(threads), None),
         ["process", p, threads, millis] => process(parse(p), parse(threads), millis),
         ["list"] => {
-            for name in HOT.iter().chain(&ONCE) {
+            for name in HOT.iter().chain(ONCE) {
                 println!("{name}");
             }
             ExitCode::SUCCESS

@@ -778,3 +778,94 @@ pub(crate) fn profile_without(profile: &Value, name: &str) -> Value {
     rules.retain(|rule| rule["names"].as_array().is_some_and(|n| !n.is_empty()));
     profile
 }
+
+/// Syscalls only a runtime's setup makes (before any filter is loaded): never in a profile.
+pub(crate) const SETUP_ONLY: [&str; 2] = ["pivot_root", "mount"];
+
+/// The checks every recorded container passes, whichever runtime started it: recording began
+/// before user code ran; the filter load and the entrypoint's exec were seen, in that order; the
+/// entrypoint's `execve` ran under the filter and `mkdir` in the workload; `pivot_root` and
+/// `mount` are setup only and not allowed; and the profile allows exactly what ran under the
+/// filter plus the always-allowed syscalls plus what `runtime` was observed doing after the
+/// filter in other starts. Prints the figures under `label`.
+#[track_caller]
+pub(crate) fn check_container_phases(
+    recording: &Value,
+    profile: &Value,
+    runtime: &str,
+    label: &str,
+    context: &str,
+) {
+    let phases = &recording["phases"];
+    assert_eq!(
+        phases["started_in"], "runtime_setup",
+        "recording began before the container ran user code\n{context}"
+    );
+    let filter = phases["filter_loaded_us"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the permissive filter's load was not seen\n{context}"));
+    let exec = phases["entrypoint_exec_us"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the entrypoint's exec was not seen\n{context}"));
+    assert!(
+        filter <= exec,
+        "the filter is loaded before the entrypoint's exec ({filter} > {exec} µs)\n{context}"
+    );
+
+    let sets = PhaseSets::of(recording);
+    // The runtime execs the entrypoint under the filter: that exec is the runtime's, after it.
+    assert!(
+        sets.after_filter.contains("execve"),
+        "execve is not in runtime_after_filter: {:?}\n{context}",
+        sets.after_filter
+    );
+    assert!(
+        sets.workload.contains("mkdir"),
+        "mkdir is not a workload syscall: {:?}\n{context}",
+        sets.workload
+    );
+    let allowed = allowed_names(profile);
+    // What the runtime was seen doing after the filter load in other starts is allowed too (a
+    // single start of runc may not show futex or tgkill; see profile-gen/data).
+    let observed = observed_after_filter(runtime);
+    for name in SETUP_ONLY {
+        assert!(
+            sets.setup_only.contains(name),
+            "{name} (the runtime's setup) is not recorded as runtime_setup only: {:?}\n{context}",
+            sets.setup_only
+        );
+        assert!(
+            !allowed.contains(name),
+            "the profile allows {name}, which only the runtime's setup made\n{context}"
+        );
+    }
+    let leaked: Vec<_> = sets
+        .setup_only
+        .intersection(&allowed)
+        .filter(|name| !observed.contains(*name))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the profile allows {leaked:?}, seen only before the filter load\n{context}"
+    );
+    let mut expected = sets.needed_under_filter();
+    expected.extend(observed.iter().cloned());
+    assert_eq!(
+        allowed, expected,
+        "the profile must allow exactly what ran under the filter (runtime_after_filter and \
+         workload) plus {ALWAYS_ALLOWED:?} plus what {runtime} was observed doing after the filter \
+         in other starts\n{context}"
+    );
+
+    let runtime_only = sets.runtime_only();
+    eprintln!(
+        "FIGURES {label}: profile allows {} names; {} of them only because the runtime made them \
+         after the filter load: {runtime_only:?}; after-filter set: {:?}; {} names seen only in \
+         the runtime's setup, left out; {} names in the whole recording",
+        allowed.len(),
+        runtime_only.len(),
+        sets.after_filter,
+        sets.setup_only.len(),
+        super::recording_names(recording).len(),
+    );
+}
