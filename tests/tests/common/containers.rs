@@ -718,41 +718,11 @@ impl PhaseSets {
     }
 }
 
-/// Every name a profile allows, for all arguments or for some: the names of its
-/// `SCMP_ACT_ALLOW` rules (the first one unconditional, later ones possibly with `args`), after
-/// checking that the profile denies everything else with an errno and never allows by default.
+/// Every name a profile allows, for all arguments or for some (see
+/// [`super::profile_names_in_order`], which also checks the profile's shape).
 #[track_caller]
 pub(crate) fn allowed_names(profile: &Value) -> BTreeSet<String> {
-    let pretty = || serde_json::to_string_pretty(profile).unwrap_or_default();
-    assert_eq!(
-        profile["defaultAction"],
-        "SCMP_ACT_ERRNO",
-        "profile:\n{}",
-        pretty()
-    );
-    let rules = profile["syscalls"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no syscalls array:\n{}", pretty()));
-    assert_eq!(
-        rules.first().map(|r| &r["action"]),
-        Some(&json!("SCMP_ACT_ALLOW")),
-        "the first rule must be the ALLOW rule:\n{}",
-        pretty()
-    );
-    rules
-        .iter()
-        .filter(|rule| rule["action"] == "SCMP_ACT_ALLOW")
-        .flat_map(|rule| {
-            rule["names"]
-                .as_array()
-                .unwrap_or_else(|| panic!("rule without names: {rule}\n{}", pretty()))
-        })
-        .map(|n| {
-            n.as_str()
-                .unwrap_or_else(|| panic!("non-string name {n}"))
-                .to_owned()
-        })
-        .collect()
+    super::profile_names(profile)
 }
 
 /// `profile` with `name` taken out of every ALLOW rule (and rules left without names dropped);

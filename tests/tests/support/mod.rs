@@ -70,34 +70,11 @@ pub(crate) fn assert_one_line_error(outcome: &Outcome, code: i32) {
     );
 }
 
-/// The names a profile allows, for any arguments or some: every rule whose action is
-/// SCMP_ACT_ALLOW. Checks first that the profile denies by default with an errno.
+/// Every name a profile allows, for all arguments or for some (see
+/// [`common::profile_names_in_order`], which also checks the profile's shape).
 #[track_caller]
 pub(crate) fn allowed_names(profile: &Value) -> BTreeSet<String> {
-    let pretty = || serde_json::to_string_pretty(profile).unwrap_or_default();
-    assert_eq!(
-        profile["defaultAction"],
-        "SCMP_ACT_ERRNO",
-        "a profile must deny by default:\n{}",
-        pretty()
-    );
-    let rules = profile["syscalls"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no syscalls array:\n{}", pretty()));
-    rules
-        .iter()
-        .filter(|rule| rule["action"] == "SCMP_ACT_ALLOW")
-        .flat_map(|rule| {
-            rule["names"]
-                .as_array()
-                .unwrap_or_else(|| panic!("rule without names: {rule}"))
-        })
-        .map(|n| {
-            n.as_str()
-                .unwrap_or_else(|| panic!("non-string name {n}"))
-                .to_owned()
-        })
-        .collect()
+    common::profile_names(profile)
 }
 
 /// Newer syscalls a profile may answer with ENOSYS although they were recorded, because libcs
