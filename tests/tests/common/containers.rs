@@ -529,6 +529,45 @@ impl Drop for CtrContainer {
     }
 }
 
+/// Starts `syscage record --all -v --output-dir DIR [extra...]` with its stderr in `log`, and
+/// waits until it records: its `-v` line "recording every container" comes after the eBPF
+/// program is attached and the existing cgroups are indexed.
+#[track_caller]
+pub(crate) fn spawn_record_all(output_dir: &Path, log: &Path, extra: &[&str]) -> Child {
+    fs::create_dir_all(output_dir).expect("creating the output directory");
+    let log_file = fs::File::create(log).expect("creating the recorder's log");
+    let mut cmd = syscage(["record", "--all", "-v", "--output-dir"]);
+    cmd.arg(output_dir)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file);
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", describe(&cmd)));
+    let log_text = || fs::read_to_string(log).unwrap_or_default();
+    let start = Instant::now();
+    while !log_text().contains("recording every container") {
+        if let Some(status) = child.try_wait().expect("waiting for syscage") {
+            panic!(
+                "{} ended before it recorded: {status}\n{}",
+                describe(&cmd),
+                log_text()
+            );
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "syscage record --all did not start recording within 30 s\n{}",
+                log_text()
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 /// `syscage record --all --output-dir DIR -v` in the background, its stderr in a log file.
 /// Killed on drop if the test did not stop it.
 pub(crate) struct RecordAll {
@@ -538,43 +577,13 @@ pub(crate) struct RecordAll {
 }
 
 impl RecordAll {
-    /// Starts it and waits until it records (its `-v` line "recording every container" comes
-    /// after the eBPF program is attached and the existing cgroups are indexed).
+    /// Starts it and waits until it records (see [`spawn_record_all`]).
     #[track_caller]
     pub(crate) fn start(output_dir: &Path, log: &Path) -> Self {
-        fs::create_dir_all(output_dir).expect("creating the output directory");
-        let log_file = fs::File::create(log).expect("creating the recorder's log");
-        let mut cmd = syscage(["record", "--all", "-v", "--output-dir"]);
-        cmd.arg(output_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", describe(&cmd)));
-        let mut recorder = Self {
-            child: Some(child),
+        Self {
+            child: Some(spawn_record_all(output_dir, log, &[])),
             output_dir: output_dir.to_owned(),
             log: log.to_owned(),
-        };
-        let start = Instant::now();
-        loop {
-            if recorder.log_text().contains("recording every container") {
-                return recorder;
-            }
-            let child = recorder.child.as_mut().expect("just started");
-            if let Some(status) = child.try_wait().expect("waiting for syscage") {
-                panic!(
-                    "syscage record --all ended before it recorded: {status}\n{}",
-                    recorder.log_text()
-                );
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "syscage record --all did not start recording within 30 s\n{}",
-                recorder.log_text()
-            );
-            thread::sleep(Duration::from_millis(20));
         }
     }
 

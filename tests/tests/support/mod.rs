@@ -24,7 +24,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::common::{self, cgroup2_mount, describe, syscage, wait_for, Outcome};
+use crate::common::{self, cgroup2_mount, describe, wait_for, Outcome};
 
 /// The fault prober (`tests/src/bin/fault-prober.rs`).
 pub(crate) fn fault_prober() -> &'static str {
@@ -221,47 +221,19 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    /// Starts it and waits until it records (`-v` says "recording every container" once the
-    /// program is attached).
+    /// Starts it and waits until it records (see [`common::containers::spawn_record_all`]).
     #[track_caller]
     pub(crate) fn start(work: &Path, extra: &[&str]) -> Self {
         let output_dir = work.join("profiles");
-        fs::create_dir_all(&output_dir).expect("creating the output directory");
         let log = work.join("record-all.log");
-        let log_file = fs::File::create(&log).expect("creating the recorder's log");
-        let mut cmd = syscage(["record", "--all", "-v", "--output-dir"]);
-        cmd.arg(&output_dir)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", describe(&cmd)));
+        let child = common::containers::spawn_record_all(&output_dir, &log, extra);
         let pid = i32::try_from(child.id()).expect("pid fits in pid_t");
-        let mut recorder = Self {
+        Self {
             child: Some(child),
             pid,
             output_dir,
             log,
-        };
-        let start = Instant::now();
-        while !recorder.log_text().contains("recording every container") {
-            if let Some(status) = recorder.child.as_mut().and_then(|c| c.try_wait().ok()?) {
-                panic!(
-                    "{} ended before it recorded: {status}\n{}",
-                    describe(&cmd),
-                    recorder.log_text()
-                );
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "syscage record --all did not start recording within 30 s\n{}",
-                recorder.log_text()
-            );
-            thread::sleep(Duration::from_millis(20));
         }
-        recorder
     }
 
     pub(crate) fn log_text(&self) -> String {
