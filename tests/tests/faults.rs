@@ -15,8 +15,8 @@ use common::{
 };
 use serde_json::{json, Value};
 use support::{
-    assert_profile_covers_recording, cgroup_of, fault_prober, is_running, kill_and_wait_gone,
-    read_line, TopCgroup,
+    assert_profile_covers_recording, bpf_ids, cgroup_of, fault_prober, is_running,
+    kill_and_wait_gone, read_line, TopCgroup,
 };
 
 /// The recording and profile of a `record` run, checked against each other.
@@ -169,29 +169,6 @@ fn a_command_that_exits_at_once_is_recorded_from_execve_to_exit_group() {
 
 // ---------------------------------------------------------------------------------------------
 // syscage is stopped or killed.
-
-/// The ids of the BPF programs and links a process holds, from /proc/<pid>/fdinfo.
-fn bpf_ids(pid: u32) -> Vec<(&'static str, u32)> {
-    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
-        return Vec::new();
-    };
-    let mut ids = Vec::new();
-    for fd in fds.filter_map(Result::ok) {
-        let info = fs::read_to_string(fd.path()).unwrap_or_default();
-        let field = |key: &str| {
-            info.lines()
-                .find_map(|l| l.strip_prefix(key)?.trim().parse::<u32>().ok())
-        };
-        if let Some(id) = field("link_id:") {
-            ids.push(("link", id));
-        } else if let Some(id) = field("prog_id:") {
-            ids.push(("prog", id));
-        }
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
 
 /// Whether the kernel still has the BPF program or link with this id (bpf(2)
 /// BPF_PROG_GET_FD_BY_ID = 13, BPF_LINK_GET_FD_BY_ID = 30).

@@ -16,11 +16,23 @@
 /// 46x, aarch64 and riscv64 at 46x as of Linux 6.18) with room to grow.
 pub const MAX_SYSCALLS: usize = 512;
 
-/// Name of the hash map `cgroup id -> SyscallSet`. A cgroup is watched exactly when it has an
-/// entry here; userspace inserts zeroed entries before the workload starts, so the eBPF side
-/// never inserts and can never fail for lack of room.
+/// Name of the one-entry array holding [`SlotIds`]: the cgroups watched by `record`, the OCI
+/// hook and the benchmark, which all know their few targets before the program is attached.
+/// Looking a cgroup up there is a handful of loads, where a hash lookup costs about 30 ns on
+/// every syscall of every task on the node.
+pub const SLOT_IDS_MAP: &str = "SLOT_IDS";
+/// Name of the array `slot -> SyscallSet` of the cgroups in [`SLOT_IDS_MAP`].
+pub const SLOT_SETS_MAP: &str = "SLOT_SETS";
+/// Name of the per-CPU array `slot -> SyscallCounts` of the cgroups in [`SLOT_IDS_MAP`].
+pub const SLOT_COUNTS_MAP: &str = "SLOT_COUNTS";
+/// How many cgroups can be watched by slot.
+pub const MAX_SLOTS: usize = 8;
+
+/// Name of the hash map `cgroup id -> SyscallSet` used by `record --all`, which watches cgroups
+/// it does not know in advance (the eBPF side inserts them). A cgroup is watched there exactly
+/// when it has an entry.
 pub const WATCHED_MAP: &str = "WATCHED";
-/// Name of the per-CPU hash map `cgroup id -> SyscallCounts`.
+/// Name of the per-CPU hash map `cgroup id -> SyscallCounts`, with the keys of [`WATCHED_MAP`].
 pub const COUNTS_MAP: &str = "COUNTS";
 /// Name of the eBPF program attached to the `sys_enter` raw tracepoint.
 pub const PROGRAM_NAME: &str = "syscage_sys_enter";
@@ -30,12 +42,20 @@ pub const TRACEPOINT: &str = "sys_enter";
 pub const EXEC_PROGRAM_NAME: &str = "syscage_sched_process_exec";
 /// The raw tracepoint it attaches to (`sched:sched_process_exec`).
 pub const EXEC_TRACEPOINT: &str = "sched_process_exec";
+/// Names of the programs that invalidate the program's per-CPU cache of "which cgroup is the
+/// task on this CPU in", and the raw tracepoints they attach to: a new task may reuse a dead
+/// one's kernel stack (the cache's key), and a task moved to another cgroup is in a new one.
+pub const FORK_PROGRAM_NAME: &str = "syscage_sched_process_fork";
+pub const FORK_TRACEPOINT: &str = "sched_process_fork";
+pub const CGROUP_MOVE_PROGRAM_NAME: &str = "syscage_cgroup_attach_task";
+pub const CGROUP_MOVE_TRACEPOINT: &str = "cgroup_attach_task";
 /// Name of the empty program on the same raw tracepoint as [`PROGRAM_NAME`]: the cost floor
 /// `cargo xtask bench` compares the recorder with. `record` never loads it.
 pub const EMPTY_PROGRAM_NAME: &str = "syscage_empty";
-/// Name of the program that only reads the caller's cgroup id and compares it with a constant:
-/// the floor of any recorder keyed by cgroup, for `cargo xtask bench`. `record` never loads it.
-pub const CGROUP_FLOOR_PROGRAM_NAME: &str = "syscage_cgroup_floor";
+/// Name of the program that reads the caller's cgroup id on every call, without the recorder's
+/// per-CPU cache (a helper call for the task pointer, then four loads), for `cargo xtask bench`:
+/// what the cache saves. `record` never loads it.
+pub const CGROUP_ID_PROGRAM_NAME: &str = "syscage_cgroup_id";
 /// Name of the read-only global (`u8`) that, when 1, makes the program start watching every
 /// cgroup it has not seen yet (`record --all`). Being read-only, the verifier prunes the insert
 /// path entirely when it is 0.
@@ -43,6 +63,9 @@ pub const WATCH_NEW_GLOBAL: &str = "SYSCAGE_WATCH_NEW";
 /// Name of the read-only global (`u8`) that, when 1, records names only: no ABI check and no
 /// argument capture (the names-only baseline the benchmark compares argument capture with).
 pub const NAMES_ONLY_GLOBAL: &str = "SYSCAGE_NAMES_ONLY";
+/// Name of the read-only global ([`KernelOffsets`]) that tells the program where the fields it
+/// walks sit in this kernel's structs; userspace reads them from the kernel's BTF at load time.
+pub const KERNEL_OFFSETS_GLOBAL: &str = "SYSCAGE_KERNEL_OFFSETS";
 /// Name of the one-entry arrays holding zeroed values the program copies when it inserts a new
 /// cgroup (a 5 KiB value cannot live on the 512-byte eBPF stack).
 pub const SET_TEMPLATE_MAP: &str = "SET_TEMPLATE";
@@ -55,8 +78,39 @@ pub const STATS_MAP: &str = "STATS";
 pub const STAT_WATCH_FULL: u32 = 0;
 /// Number of entries in [`STATS_MAP`].
 pub const STATS_LEN: u32 = 1;
-/// Default capacity of both maps when userspace does not size them at load time.
+/// Default capacity of the per-cgroup maps when userspace does not size them at load time.
 pub const DEFAULT_MAX_WATCHED: u32 = 64;
+
+/// The cgroup ids of the watched slots; `0` (no cgroup has id 0) marks a free or retired slot.
+/// Userspace fills slots before attaching the program and never reuses one while it is
+/// attached, so the program never sees a slot change owner under it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotIds {
+    pub ids: [u64; MAX_SLOTS],
+}
+
+impl SlotIds {
+    pub const EMPTY: Self = Self {
+        ids: [0; MAX_SLOTS],
+    };
+}
+
+/// Byte offsets, in the running kernel, of the fields the program reads through the current
+/// task pointer: `task->cgroups->dfl_cgrp->kn->id` is the caller's cgroup v2 id (what
+/// `bpf_get_current_cgroup_id()` returns, for a fraction of its cost), and `task_status` is
+/// `task->thread_info.status` (x86's TS_COMPAT flag).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelOffsets {
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    pub kernfs_node_id: u32,
+    pub task_status: u32,
+    /// Explicit padding, always zero.
+    pub _pad: u32,
+}
 
 /// Map key: a cgroup v2 id, as returned by `bpf_get_current_cgroup_id()` (equal to the inode
 /// number of the cgroup's directory). A struct rather than a bare `u64` so that adding a field
@@ -253,10 +307,14 @@ mod pod {
     unsafe impl aya::Pod for super::SyscallSet {}
     unsafe impl aya::Pod for super::SyscallCounts {}
     unsafe impl aya::Pod for super::ArgSlot {}
+    unsafe impl aya::Pod for super::SlotIds {}
+    unsafe impl aya::Pod for super::KernelOffsets {}
 }
 
 // The layouts must have no implicit padding: a padded key would carry garbage bytes.
 const _: () = assert!(core::mem::size_of::<CgroupKey>() == 8);
+const _: () = assert!(core::mem::size_of::<SlotIds>() == MAX_SLOTS * 8);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 6 * 4);
 const _: () = assert!(
     core::mem::size_of::<SyscallSet>()
         == abi::COUNT * MAX_SYSCALLS * (phase::COUNT + 8) + 4 + 4 + 8 + 8

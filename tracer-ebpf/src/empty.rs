@@ -1,27 +1,24 @@
-//! The cost floors for `cargo xtask bench`: programs on the same attachment as the recorder
-//! (`sys_enter` raw tracepoint) that do (almost) nothing. `record` never loads them
-//! (`syscage bench-attach --program empty|cgroup-floor` does).
+//! The reference programs of `cargo xtask bench`, on the same attachment as the recorder
+//! (`sys_enter` raw tracepoint). `record` never loads them (`syscage bench-attach --program
+//! empty|cgroup-id` does).
 //!
 //! - `syscage_empty` returns at once: what a syscall pays with it attached is the kernel's price
-//!   of calling any program there, which no recorder on this hook can go below.
-//! - `syscage_cgroup_floor` reads the caller's cgroup id and compares it with a constant, the
-//!   least any recorder keyed by cgroup does for an unwatched task (the recorder adds its
-//!   `WATCHED` hash lookup to this).
+//!   of calling any program there, the cost floor no recorder on this hook can go below.
+//! - `syscage_cgroup_id` reads the caller's cgroup id on every call, the way the recorder does
+//!   when its per-CPU cache misses (a helper call for the task pointer, then four loads), and
+//!   compares it with a constant: what the recorder's cache saves an unwatched task.
 
-use aya_ebpf::{
-    helpers::bpf_get_current_cgroup_id, macros::raw_tracepoint, programs::RawTracePointContext,
-};
+use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
 
-// The names are tracer_common::EMPTY_PROGRAM_NAME and CGROUP_FLOOR_PROGRAM_NAME.
+// The names are tracer_common::EMPTY_PROGRAM_NAME and CGROUP_ID_PROGRAM_NAME.
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn syscage_empty(_ctx: RawTracePointContext) -> i32 {
     0
 }
 
 #[raw_tracepoint(tracepoint = "sys_enter")]
-pub fn syscage_cgroup_floor(_ctx: RawTracePointContext) -> i32 {
-    // SAFETY: a helper without arguments, available to tracing programs.
-    let id = unsafe { bpf_get_current_cgroup_id() };
-    // No cgroup has id 0: never taken, but the comparison keeps the helper call and its result.
+pub fn syscage_cgroup_id(_ctx: RawTracePointContext) -> i32 {
+    let id = crate::cgroup_id::cgroup_id_of(crate::cgroup_id::current_task());
+    // No cgroup has id 0: never taken, but the comparison keeps the loads and their result.
     i32::from(id == 0)
 }

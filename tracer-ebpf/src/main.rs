@@ -2,17 +2,21 @@
 //! tracepoint, which costs about half of a classic tracepoint here), note the syscall number for
 //! the caller's cgroup if userspace is watching that cgroup.
 //!
-//! It must stay cheap for everyone else on the node: the first thing it does is one hash lookup
-//! of the current cgroup id, and unwatched tasks return right there. It must never lose a
-//! sighting: it only writes into map entries userspace created beforehand (no in-kernel inserts
-//! that could fail on a full map), and it uses no perf or ring buffer for the syscall set.
+//! It must stay cheap for everyone else on the node: a task entering syscalls in a row finds
+//! its cgroup id in a per-CPU cache and compares it with at most eight watched ids, with no
+//! helper call at all (helper calls cost 15-20 ns each on these machines; see cgroup_id.rs and
+//! tracer/src/kernel_btf.rs). It must never lose a sighting: outside `--all` it only writes
+//! into array slots userspace set up beforehand, and it uses no perf or ring buffer for the
+//! syscall set.
 #![no_std]
 #![no_main]
 // The bin target links the (empty) lib target of the same crate, and the entry point must be
 // `pub` and unmangled for the loader to find it by name.
 #![allow(unused_crate_dependencies, unreachable_pub)]
 
-/// The empty program `cargo xtask bench` measures the recorder against.
+/// The task's cgroup id, through a per-CPU cache (and the programs that void it).
+mod cgroup_id;
+/// The reference programs `cargo xtask bench` measures the recorder against.
 mod empty;
 
 use aya_ebpf::{
@@ -23,16 +27,29 @@ use aya_ebpf::{
     programs::RawTracePointContext,
 };
 use aya_log_ebpf::info;
+use cgroup_id::{current_cgroup_id, current_task, kernel_offset, SYSCAGE_KERNEL_OFFSETS};
 use tracer_common::{
-    abi, phase, CgroupKey, SyscallCounts, SyscallSet, ARG_CAPTURES, ARG_VALUES,
-    DEFAULT_MAX_WATCHED, MAX_SYSCALLS, STATS_LEN, STAT_WATCH_FULL,
+    abi, phase, CgroupKey, SlotIds, SyscallCounts, SyscallSet, ARG_CAPTURES, ARG_VALUES,
+    DEFAULT_MAX_WATCHED, MAX_SLOTS, MAX_SYSCALLS, STATS_LEN, STAT_WATCH_FULL,
 };
 
-/// cgroup id -> syscalls seen (and when first). Userspace sizes it at load time.
+/// The cgroup ids watched by slot (every mode but `--all`).
+#[map(name = "SLOT_IDS")]
+static SLOT_IDS: Array<SlotIds> = Array::with_max_entries(1, 0);
+
+/// slot -> syscalls seen (and when first). Userspace sizes it at load time.
+#[map(name = "SLOT_SETS")]
+static SLOT_SETS: Array<SyscallSet> = Array::with_max_entries(MAX_SLOTS as u32, 0);
+
+/// slot -> per-CPU call counters.
+#[map(name = "SLOT_COUNTS")]
+static SLOT_COUNTS: PerCpuArray<SyscallCounts> = PerCpuArray::with_max_entries(MAX_SLOTS as u32, 0);
+
+/// `--all`: cgroup id -> syscalls seen (and when first). Userspace sizes it at load time.
 #[map(name = "WATCHED")]
 static WATCHED: HashMap<CgroupKey, SyscallSet> = HashMap::with_max_entries(DEFAULT_MAX_WATCHED, 0);
 
-/// cgroup id -> per-CPU call counters. Same keys as `WATCHED`.
+/// `--all`: cgroup id -> per-CPU call counters. Same keys as `WATCHED`.
 #[map(name = "COUNTS")]
 static COUNTS: PerCpuHashMap<CgroupKey, SyscallCounts> =
     PerCpuHashMap::with_max_entries(DEFAULT_MAX_WATCHED, 0);
@@ -47,8 +64,9 @@ static COUNTS_TEMPLATE: Array<SyscallCounts> = Array::with_max_entries(1, 0);
 #[map(name = "STATS")]
 static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STATS_LEN, 0);
 
-/// 1: start watching any cgroup not in `WATCHED` yet (`record --all`). Userspace sets it at
-/// load time; it is read-only afterwards, so with 0 the verifier drops the insert path.
+/// 1: `record --all`, watch cgroups by hash and start watching any cgroup not in `WATCHED` yet;
+/// 0: watch the cgroups in `SLOT_IDS`. Userspace sets it at load time; it is read-only
+/// afterwards, so the verifier drops the path not taken.
 #[unsafe(no_mangle)]
 static SYSCAGE_WATCH_NEW: u8 = 0;
 
@@ -84,41 +102,79 @@ pub fn syscage_sys_enter(ctx: RawTracePointContext) -> i32 {
 /// still in a runtime phase is the container's entrypoint.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn syscage_sched_process_exec(ctx: RawTracePointContext) -> i32 {
-    let key = current_cgroup();
-    if let Some(set) = WATCHED.get_ptr_mut(&key) {
+    // Once per exec, so the helper's cost does not matter, while walking the fields here too
+    // would make the verifier look up the walk's BTF types again (milliseconds of load time).
+    // SAFETY: a helper without arguments, available to tracing programs.
+    let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    if let Some(watched) = watched_cgroup(cgroup_id, false) {
+        let set = watched.set;
         // SAFETY: live map value.
         unsafe {
             if (*set).phase < phase::WORKLOAD {
                 (*set).exec_ns = bpf_ktime_get_ns();
                 (*set).phase = phase::WORKLOAD;
-                info!(&ctx, "cgroup {} exec'd its entrypoint", key.cgroup_id);
+                info!(&ctx, "cgroup {} exec'd its entrypoint", watched.cgroup_id);
             }
         }
     }
     0
 }
 
+/// A watched cgroup's map values.
+struct Watched {
+    cgroup_id: u64,
+    set: *mut SyscallSet,
+    /// This CPU's counters (absent only if a map entry was removed under us).
+    counts: Option<*mut SyscallCounts>,
+}
+
+/// Where the current task's cgroup records, if it is watched. With `insert` (sys_enter under
+/// `--all`), a cgroup seen for the first time starts being watched.
 #[inline(always)]
-fn current_cgroup() -> CgroupKey {
-    // SAFETY: a helper without arguments, available to tracing programs.
-    CgroupKey {
-        cgroup_id: unsafe { bpf_get_current_cgroup_id() },
+fn watched_cgroup(cgroup_id: u64, insert: bool) -> Option<Watched> {
+    // SAFETY: reading a read-only global.
+    if unsafe { core::ptr::read_volatile(&SYSCAGE_WATCH_NEW) } == 0 {
+        let ids = SLOT_IDS.get(0)?;
+        // Compare with every slot, then branch once: one copy of the recording path below, and
+        // one path for the verifier to walk.
+        let mut found = MAX_SLOTS as u32;
+        for (slot, &id) in ids.ids.iter().enumerate() {
+            if id == cgroup_id {
+                found = slot as u32;
+            }
+        }
+        if found as usize >= MAX_SLOTS || cgroup_id == 0 {
+            // Not watched: the cost every other task on the node pays ends here.
+            return None;
+        }
+        return Some(Watched {
+            cgroup_id,
+            set: SLOT_SETS.get_ptr_mut(found)?,
+            counts: SLOT_COUNTS.get_ptr_mut(found),
+        });
     }
+    let key = CgroupKey { cgroup_id };
+    let set = match WATCHED.get_ptr_mut(&key) {
+        Some(set) => set,
+        None if insert => start_watching(&key)?,
+        None => return None,
+    };
+    Some(Watched {
+        cgroup_id,
+        set,
+        counts: COUNTS.get_ptr_mut(&key),
+    })
 }
 
 #[inline(always)]
 fn record(ctx: &RawTracePointContext) {
-    let key = current_cgroup();
-    let set = match WATCHED.get_ptr_mut(&key) {
-        Some(set) => set,
-        // SAFETY: reading a read-only global.
-        None if unsafe { core::ptr::read_volatile(&SYSCAGE_WATCH_NEW) } != 0 => {
-            match start_watching(&key) {
-                Some(set) => set,
-                None => return,
-            }
-        }
-        None => return, // not watched: the cost every other task on the node pays ends here
+    let Some(Watched {
+        cgroup_id,
+        set,
+        counts,
+    }) = watched_cgroup(current_cgroup_id(ctx), true)
+    else {
+        return;
     };
     // SAFETY: live map value.
     let current_phase = unsafe { (*set).phase };
@@ -131,7 +187,6 @@ fn record(ctx: &RawTracePointContext) {
     let id: i64 = ctx.arg(1);
     let nr = id as u64;
 
-    let counts = COUNTS.get_ptr_mut(&key);
     if nr >= MAX_SYSCALLS as u64 {
         if let Some(counts) = counts {
             // SAFETY: map value pointer of this CPU's copy, valid for the program's run.
@@ -144,7 +199,7 @@ fn record(ctx: &RawTracePointContext) {
     let abi = if names_only {
         abi::NATIVE
     } else {
-        syscall_abi(ctx)
+        syscall_abi(current_task())
     };
     if abi == abi::NATIVE && current_phase == phase::RUNTIME_SETUP && loads_seccomp_filter(ctx, nr)
     {
@@ -154,7 +209,7 @@ fn record(ctx: &RawTracePointContext) {
             (*set).filter_loaded_ns = bpf_ktime_get_ns();
             (*set).phase = phase::RUNTIME_AFTER_FILTER;
         }
-        info!(ctx, "cgroup {} loads a seccomp filter", key.cgroup_id);
+        info!(ctx, "cgroup {} loads a seccomp filter", cgroup_id);
     }
     let nr = nr as usize;
     let p = current_phase as usize;
@@ -179,7 +234,7 @@ fn record(ctx: &RawTracePointContext) {
             // Once per (cgroup, ABI, phase, syscall): off the hot path. Shown with `syscage -v`.
             info!(
                 ctx,
-                "cgroup {} first entered syscall {} (abi {}, phase {})", key.cgroup_id, nr, abi, p
+                "cgroup {} first entered syscall {} (abi {}, phase {})", cgroup_id, nr, abi, p
             );
         }
         if let Some(counts) = counts {
@@ -253,22 +308,16 @@ fn capture_args(ctx: &RawTracePointContext, nr: u32, counts: &mut SyscallCounts)
 
 /// Which syscall table the call goes through. x86_64 marks a task that entered through the
 /// 32-bit compat entry points (an ia32 process, or `int 0x80` from a 64-bit one) with TS_COMPAT
-/// in `thread_info.status`. `thread_info` opens `task_struct` (THREAD_INFO_IN_TASK) and has been
-/// `{ flags, syscall_work, status, cpu }` since Linux 5.11, so `status` sits at byte 16. Reading
-/// it through the BTF-typed task pointer is a plain load the verifier checks against the
-/// kernel's own BTF (it refuses the program if the field is not there), and costs far less than
-/// copying the saved registers with bpf_probe_read_kernel on every call.
+/// in `thread_info.status`. Reading it through the BTF-typed task pointer is a plain load the
+/// verifier checks against the kernel's own BTF, and costs far less than copying the saved
+/// registers with bpf_probe_read_kernel on every call.
 #[cfg(bpf_target_arch = "x86_64")]
 #[inline(always)]
-fn syscall_abi(_ctx: &RawTracePointContext) -> usize {
-    const THREAD_INFO_STATUS: usize = 16;
+fn syscall_abi(task: *const u8) -> usize {
     const TS_COMPAT: u32 = 0x0002;
-    // SAFETY: the helper returns the current task (never null in a tracing program); the load
-    // is checked by the verifier against task_struct's BTF.
-    let status = unsafe {
-        let task = aya_ebpf::helpers::generated::bpf_get_current_task_btf() as *const u8;
-        core::ptr::read_volatile(task.add(THREAD_INFO_STATUS) as *const u32)
-    };
+    let status_at = kernel_offset(&SYSCAGE_KERNEL_OFFSETS.task_status);
+    // SAFETY: a load the verifier checks against task_struct's BTF.
+    let status = unsafe { core::ptr::read_volatile(task.wrapping_add(status_at) as *const u32) };
     if status & TS_COMPAT != 0 {
         abi::COMPAT
     } else {
@@ -278,7 +327,7 @@ fn syscall_abi(_ctx: &RawTracePointContext) -> usize {
 
 #[cfg(not(bpf_target_arch = "x86_64"))]
 #[inline(always)]
-fn syscall_abi(_ctx: &RawTracePointContext) -> usize {
+fn syscall_abi(_task: *const u8) -> usize {
     abi::NATIVE
 }
 
@@ -348,7 +397,7 @@ fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}
 }
 
-// The GPL-compatible licence is what lets the program call bpf_get_current_cgroup_id and the
+// The GPL-compatible licence is what lets the program call bpf_get_current_task_btf and the
 // tracing helpers.
 #[unsafe(link_section = "license")]
 #[unsafe(no_mangle)]

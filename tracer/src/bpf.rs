@@ -3,21 +3,28 @@
 //! The object is built by `build.rs` from the `tracer-ebpf` crate and embedded in the binary, so
 //! the single `syscage` file is all a user installs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
 
 use anyhow::{anyhow, Context as _, Result};
 use aya::{
-    maps::{HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues},
     programs::RawTracePoint,
     util::nr_cpus,
     Ebpf, EbpfLoader,
 };
 use tracer_common::{
-    abi, phase, CgroupKey, SyscallCounts, SyscallSet, ARG_CAPTURES, COUNTS_MAP,
-    COUNTS_TEMPLATE_MAP, EXEC_PROGRAM_NAME, EXEC_TRACEPOINT, MAX_SYSCALLS, NAMES_ONLY_GLOBAL,
-    PROGRAM_NAME, SET_TEMPLATE_MAP, STATS_MAP, STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP,
+    abi, phase, CgroupKey, KernelOffsets, SlotIds, SyscallCounts, SyscallSet, ARG_CAPTURES,
+    CGROUP_MOVE_PROGRAM_NAME, CGROUP_MOVE_TRACEPOINT, COUNTS_MAP, COUNTS_TEMPLATE_MAP,
+    EXEC_PROGRAM_NAME, EXEC_TRACEPOINT, FORK_PROGRAM_NAME, FORK_TRACEPOINT, KERNEL_OFFSETS_GLOBAL,
+    MAX_SLOTS, MAX_SYSCALLS, NAMES_ONLY_GLOBAL, PROGRAM_NAME, SET_TEMPLATE_MAP, SLOT_COUNTS_MAP,
+    SLOT_IDS_MAP, SLOT_SETS_MAP, STATS_MAP, STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP,
     WATCH_NEW_GLOBAL,
 };
+
+use crate::kernel_btf::{KernelBtf, VMLINUX_BTF};
 
 /// The compiled eBPF object. aya needs it 8-byte aligned to parse it in place.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/syscage-ebpf"));
@@ -70,6 +77,49 @@ impl CgroupSyscalls {
     }
 }
 
+impl CgroupSyscalls {
+    /// Turns one cgroup's map values (its set and every CPU's counters) into sightings.
+    fn from_maps(set: &SyscallSet, per_cpu: &PerCpuValues<SyscallCounts>) -> Self {
+        let mut out = Self {
+            phase: set.phase,
+            filter_loaded_ns: set.filter_loaded_ns,
+            exec_ns: set.exec_ns,
+            ..Default::default()
+        };
+        for cpu in per_cpu.iter() {
+            out.out_of_range += cpu.out_of_range;
+        }
+        for (abi_index, (tables, first_seen)) in set.seen.iter().zip(&set.first_seen_ns).enumerate()
+        {
+            for nr in 0..MAX_SYSCALLS {
+                let mut phases = 0u8;
+                for (p, seen) in tables.iter().enumerate() {
+                    if seen[nr] != 0 {
+                        phases |= 1 << p;
+                    }
+                }
+                if phases == 0 {
+                    continue;
+                }
+                let count: u64 = per_cpu.iter().map(|cpu| cpu.count[abi_index][nr]).sum();
+                let args = (abi_index == abi::NATIVE)
+                    .then(|| captured_args(per_cpu, nr))
+                    .flatten();
+                out.seen.insert(
+                    (abi_index, nr as u32),
+                    SeenSyscall {
+                        count,
+                        first_seen_ns: first_seen[nr],
+                        phases,
+                        args,
+                    },
+                );
+            }
+        }
+        out
+    }
+}
+
 /// One syscall number of a cgroup.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct SeenSyscall {
@@ -108,7 +158,7 @@ fn captured_args(
 
 /// How to load the program.
 pub(crate) struct AttachOptions {
-    /// Capacity of the per-cgroup maps.
+    /// How many cgroups can be watched at once (at most [`MAX_SLOTS`] outside `--all`).
     pub(crate) max_watched: u32,
     /// aya-log level for the eBPF side ([`ebpf_log_level`]).
     pub(crate) log_level: u8,
@@ -118,15 +168,48 @@ pub(crate) struct AttachOptions {
     pub(crate) names_only: bool,
 }
 
+/// Where the program keeps what it records, per the mode it was loaded in. (One per process: the
+/// size difference between the variants does not matter.)
+#[allow(clippy::large_enum_variant)]
+enum Watches {
+    /// Every mode but `--all`: a few cgroups, each given a slot before the program is attached.
+    /// A slot is never given to another cgroup while the program is attached (a run in flight
+    /// could still write to it), so unwatching retires it.
+    Slots {
+        ids_map: Array<MapData, SlotIds>,
+        sets: Array<MapData, SyscallSet>,
+        counts: PerCpuArray<MapData, SyscallCounts>,
+        /// What `ids_map` holds.
+        ids: SlotIds,
+        /// Slots handed out so far (free ones follow).
+        used: usize,
+        capacity: usize,
+    },
+    /// `record --all`: any number of cgroups, which the program inserts itself.
+    Hashed {
+        watched: HashMap<MapData, CgroupKey, SyscallSet>,
+        counts: PerCpuHashMap<MapData, CgroupKey, SyscallCounts>,
+    },
+}
+
+/// The recorder's programs and their raw tracepoints, in attach order: the recorder goes last,
+/// so that no exec, fork or cgroup move it depends on can slip by unseen.
+const PROGRAMS: [(&str, &str); 4] = [
+    (EXEC_PROGRAM_NAME, EXEC_TRACEPOINT),
+    (FORK_PROGRAM_NAME, FORK_TRACEPOINT),
+    (CGROUP_MOVE_PROGRAM_NAME, CGROUP_MOVE_TRACEPOINT),
+    (PROGRAM_NAME, TRACEPOINT),
+];
+
 /// The loaded and attached program with its maps. Dropping it detaches the program and frees
 /// the maps (aya closes the link and map fds).
 pub(crate) struct Tracer {
     /// Owns the programs and their links (and the log ring buffer); maps are taken out below.
     ebpf: Ebpf,
-    watched: HashMap<MapData, CgroupKey, SyscallSet>,
-    counts: PerCpuHashMap<MapData, CgroupKey, SyscallCounts>,
+    watches: Watches,
     stats: PerCpuArray<MapData, u64>,
     nr_cpus: usize,
+    attached: bool,
 }
 
 /// aya-log level for the eBPF side's messages (`AYA_LOG_LEVEL`): 0 keeps it silent so that no
@@ -141,6 +224,28 @@ pub(crate) fn ebpf_log_level(verbosity: u8) -> u8 {
     }
 }
 
+/// The offsets of the fields the program reads, from the running kernel's BTF.
+fn kernel_offsets() -> Result<KernelOffsets> {
+    let started = std::time::Instant::now();
+    let offsets = KernelBtf::read(Path::new(VMLINUX_BTF))?.kernel_offsets()?;
+    log::debug!(
+        "kernel field offsets {offsets:?}, read in {:?}",
+        started.elapsed()
+    );
+    Ok(offsets)
+}
+
+/// Takes map `name` out of the object as a typed map.
+fn take_map<M>(ebpf: &mut Ebpf, name: &str) -> Result<M>
+where
+    M: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+{
+    let map = ebpf
+        .take_map(name)
+        .with_context(|| format!("eBPF object has no map {name}"))?;
+    M::try_from(map).with_context(|| format!("eBPF map {name} has an unexpected type"))
+}
+
 impl Tracer {
     /// Loads the object and its programs into the kernel without attaching them (see
     /// [`Tracer::attach`]): maps can be filled before anything is recorded. The logger is
@@ -150,12 +255,31 @@ impl Tracer {
     ) -> Result<(Self, Option<aya_log::EbpfLogger<&'static dyn log::Log>>)> {
         let watch_new = u8::from(opts.watch_new);
         let names_only = u8::from(opts.names_only);
+        let offsets = kernel_offsets()?;
+        let max_watched = opts.max_watched.max(1);
+        // The maps of the mode not taken keep one entry: the kernel refuses zero-sized maps.
+        let (slots, hashed) = if opts.watch_new {
+            (1, max_watched)
+        } else {
+            anyhow::ensure!(
+                max_watched as usize <= MAX_SLOTS,
+                "syscage watches at most {MAX_SLOTS} cgroups at once outside --all \
+                 ({max_watched} asked)"
+            );
+            (max_watched, 1)
+        };
         let mut ebpf = EbpfLoader::new()
-            .map_max_entries(WATCHED_MAP, opts.max_watched)
-            .map_max_entries(COUNTS_MAP, opts.max_watched)
+            // The object has no CO-RE relocations, so aya need not parse the kernel's BTF again
+            // (it takes a few milliseconds of the attach time).
+            .btf(None)
+            .map_max_entries(SLOT_SETS_MAP, slots)
+            .map_max_entries(SLOT_COUNTS_MAP, slots)
+            .map_max_entries(WATCHED_MAP, hashed)
+            .map_max_entries(COUNTS_MAP, hashed)
             .override_global("AYA_LOG_LEVEL", &opts.log_level, true)
             .override_global(WATCH_NEW_GLOBAL, &watch_new, true)
             .override_global(NAMES_ONLY_GLOBAL, &names_only, true)
+            .override_global(KERNEL_OFFSETS_GLOBAL, &offsets, true)
             .load(EBPF_OBJECT)
             .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
 
@@ -171,35 +295,39 @@ impl Tracer {
             None
         };
 
-        for name in [EXEC_PROGRAM_NAME, PROGRAM_NAME] {
+        for (name, _) in PROGRAMS {
             load_program(&mut ebpf, name)?;
         }
-        let watched = HashMap::try_from(
-            ebpf.take_map(WATCHED_MAP)
-                .with_context(|| format!("eBPF object has no map {WATCHED_MAP}"))?,
-        )?;
-        let counts = PerCpuHashMap::try_from(
-            ebpf.take_map(COUNTS_MAP)
-                .with_context(|| format!("eBPF object has no map {COUNTS_MAP}"))?,
-        )?;
-        let stats = PerCpuArray::try_from(
-            ebpf.take_map(STATS_MAP)
-                .with_context(|| format!("eBPF object has no map {STATS_MAP}"))?,
-        )?;
-        for template in [SET_TEMPLATE_MAP, COUNTS_TEMPLATE_MAP] {
-            anyhow::ensure!(
-                ebpf.map(template).is_some(),
-                "eBPF object has no map {template}"
-            );
-        }
+        let watches = if opts.watch_new {
+            for template in [SET_TEMPLATE_MAP, COUNTS_TEMPLATE_MAP] {
+                anyhow::ensure!(
+                    ebpf.map(template).is_some(),
+                    "eBPF object has no map {template}"
+                );
+            }
+            Watches::Hashed {
+                watched: take_map(&mut ebpf, WATCHED_MAP)?,
+                counts: take_map(&mut ebpf, COUNTS_MAP)?,
+            }
+        } else {
+            Watches::Slots {
+                ids_map: take_map(&mut ebpf, SLOT_IDS_MAP)?,
+                sets: take_map(&mut ebpf, SLOT_SETS_MAP)?,
+                counts: take_map(&mut ebpf, SLOT_COUNTS_MAP)?,
+                ids: SlotIds::EMPTY,
+                used: 0,
+                capacity: slots as usize,
+            }
+        };
+        let stats = take_map(&mut ebpf, STATS_MAP)?;
         let nr_cpus = nr_cpus().map_err(|(path, e)| anyhow!("reading {path}: {e}"))?;
         Ok((
             Self {
                 ebpf,
-                watched,
-                counts,
+                watches,
                 stats,
                 nr_cpus,
+                attached: false,
             },
             logger,
         ))
@@ -207,100 +335,121 @@ impl Tracer {
 
     /// Attaches the programs: recording starts.
     pub(crate) fn attach(&mut self) -> Result<()> {
-        // The exec marker goes first so that no exec can slip between the two attachments.
-        for (name, tracepoint) in [
-            (EXEC_PROGRAM_NAME, EXEC_TRACEPOINT),
-            (PROGRAM_NAME, TRACEPOINT),
-        ] {
+        for (name, tracepoint) in PROGRAMS {
             attach_program(&mut self.ebpf, name, tracepoint)?;
         }
+        self.attached = true;
         Ok(())
     }
 
     /// Starts recording a cgroup in `start_phase`: creates its zeroed entries so the eBPF side
-    /// only ever writes.
+    /// only ever writes. Outside `--all` this must happen before [`Tracer::attach`].
     pub(crate) fn watch(&mut self, cgroup_id: u64, start_phase: u32) -> Result<()> {
-        let key = CgroupKey { cgroup_id };
         let zeroed = PerCpuValues::try_from(vec![SyscallCounts::ZERO; self.nr_cpus])?;
-        self.counts
-            .insert(key, zeroed, 0)
-            .with_context(|| format!("adding cgroup {cgroup_id} to map {COUNTS_MAP}"))?;
-        // The set goes in last: it is what turns recording on for the cgroup.
-        self.watched
-            .insert(key, SyscallSet::starting_in(start_phase), 0)
-            .with_context(|| format!("adding cgroup {cgroup_id} to map {WATCHED_MAP}"))?;
+        match &mut self.watches {
+            Watches::Slots {
+                ids_map,
+                sets,
+                counts,
+                ids,
+                used,
+                capacity,
+            } => {
+                anyhow::ensure!(
+                    !self.attached,
+                    "internal error: cgroup {cgroup_id} must be watched before the program is \
+                     attached"
+                );
+                anyhow::ensure!(
+                    *used < *capacity,
+                    "syscage watches at most {capacity} cgroups at once here; cgroup \
+                     {cgroup_id} is one too many"
+                );
+                let slot = *used;
+                let index = slot as u32;
+                counts
+                    .set(index, zeroed, 0)
+                    .with_context(|| format!("setting up slot {slot} of {SLOT_COUNTS_MAP}"))?;
+                sets.set(index, SyscallSet::starting_in(start_phase), 0)
+                    .with_context(|| format!("setting up slot {slot} of {SLOT_SETS_MAP}"))?;
+                // The id goes in last: it is what turns recording on for the cgroup.
+                ids.ids[slot] = cgroup_id;
+                ids_map
+                    .set(0, *ids, 0)
+                    .with_context(|| format!("adding cgroup {cgroup_id} to {SLOT_IDS_MAP}"))?;
+                *used += 1;
+            }
+            Watches::Hashed { watched, counts } => {
+                let key = CgroupKey { cgroup_id };
+                counts
+                    .insert(key, zeroed, 0)
+                    .with_context(|| format!("adding cgroup {cgroup_id} to map {COUNTS_MAP}"))?;
+                // The set goes in last: it is what turns recording on for the cgroup.
+                watched
+                    .insert(key, SyscallSet::starting_in(start_phase), 0)
+                    .with_context(|| format!("adding cgroup {cgroup_id} to map {WATCHED_MAP}"))?;
+            }
+        }
         log::debug!("watching cgroup id {cgroup_id}");
         Ok(())
     }
 
     /// Reads what a watched cgroup did so far.
     pub(crate) fn read(&self, cgroup_id: u64) -> Result<CgroupSyscalls> {
-        let key = CgroupKey { cgroup_id };
-        let set = self
-            .watched
-            .get(&key, 0)
-            .with_context(|| format!("reading cgroup {cgroup_id} from map {WATCHED_MAP}"))?;
-        let per_cpu = self
-            .counts
-            .get(&key, 0)
-            .with_context(|| format!("reading cgroup {cgroup_id} from map {COUNTS_MAP}"))?;
-        let mut out = CgroupSyscalls {
-            phase: set.phase,
-            filter_loaded_ns: set.filter_loaded_ns,
-            exec_ns: set.exec_ns,
-            ..Default::default()
-        };
-        for cpu in per_cpu.iter() {
-            out.out_of_range += cpu.out_of_range;
-        }
-        for (abi_index, (tables, first_seen)) in set.seen.iter().zip(&set.first_seen_ns).enumerate()
-        {
-            for nr in 0..MAX_SYSCALLS {
-                let mut phases = 0u8;
-                for (p, seen) in tables.iter().enumerate() {
-                    if seen[nr] != 0 {
-                        phases |= 1 << p;
-                    }
-                }
-                if phases == 0 {
-                    continue;
-                }
-                let count: u64 = per_cpu.iter().map(|cpu| cpu.count[abi_index][nr]).sum();
-                let args = (abi_index == abi::NATIVE)
-                    .then(|| captured_args(&per_cpu, nr))
-                    .flatten();
-                out.seen.insert(
-                    (abi_index, nr as u32),
-                    SeenSyscall {
-                        count,
-                        first_seen_ns: first_seen[nr],
-                        phases,
-                        args,
-                    },
-                );
+        let (set, per_cpu) = match &self.watches {
+            Watches::Slots {
+                sets, counts, ids, ..
+            } => {
+                let slot = slot_of(ids, cgroup_id)
+                    .with_context(|| format!("cgroup {cgroup_id} is not watched"))?;
+                let set = sets
+                    .get(&slot, 0)
+                    .with_context(|| format!("reading slot {slot} of {SLOT_SETS_MAP}"))?;
+                let per_cpu = counts
+                    .get(&slot, 0)
+                    .with_context(|| format!("reading slot {slot} of {SLOT_COUNTS_MAP}"))?;
+                (set, per_cpu)
             }
-        }
-        Ok(out)
+            Watches::Hashed { watched, counts } => {
+                let key = CgroupKey { cgroup_id };
+                let set = watched.get(&key, 0).with_context(|| {
+                    format!("reading cgroup {cgroup_id} from map {WATCHED_MAP}")
+                })?;
+                let per_cpu = counts
+                    .get(&key, 0)
+                    .with_context(|| format!("reading cgroup {cgroup_id} from map {COUNTS_MAP}"))?;
+                (set, per_cpu)
+            }
+        };
+        Ok(CgroupSyscalls::from_maps(&set, &per_cpu))
     }
 
-    /// The ids of every cgroup in the map (those `--all` started watching on its own too).
+    /// The ids of every watched cgroup (with `--all`, those the program started watching on its
+    /// own too).
     pub(crate) fn watched_ids(&self) -> Vec<u64> {
-        self.watched
-            .keys()
-            .filter_map(Result::ok)
-            .map(|k| k.cgroup_id)
-            .collect()
+        match &self.watches {
+            Watches::Slots { ids, .. } => ids.ids.iter().copied().filter(|&id| id != 0).collect(),
+            Watches::Hashed { watched, .. } => watched
+                .keys()
+                .filter_map(Result::ok)
+                .map(|k| k.cgroup_id)
+                .collect(),
+        }
     }
 
     /// Stops recording a cgroup but keeps it in the map, so that `--all` does not insert it again
     /// on its next syscall.
     pub(crate) fn ignore(&mut self, cgroup_id: u64) {
-        let key = CgroupKey { cgroup_id };
-        if let Err(e) = self
-            .watched
-            .insert(key, SyscallSet::starting_in(phase::IGNORED), 0)
-        {
-            log::warn!("marking cgroup {cgroup_id} ignored in map {WATCHED_MAP}: {e}");
+        let ignored = SyscallSet::starting_in(phase::IGNORED);
+        let result = match &mut self.watches {
+            Watches::Slots { sets, ids, .. } => match slot_of(ids, cgroup_id) {
+                Some(slot) => sets.set(slot, ignored, 0),
+                None => return,
+            },
+            Watches::Hashed { watched, .. } => watched.insert(CgroupKey { cgroup_id }, ignored, 0),
+        };
+        if let Err(e) = result {
+            log::warn!("marking cgroup {cgroup_id} ignored: {e}");
         }
     }
 
@@ -311,24 +460,48 @@ impl Tracer {
             .map_or(0, |per_cpu| per_cpu.iter().sum())
     }
 
-    /// Stops recording a cgroup and frees its entries.
+    /// Stops recording a cgroup and frees its entries (outside `--all`: retires its slot).
     pub(crate) fn unwatch(&mut self, cgroup_id: u64) {
-        let key = CgroupKey { cgroup_id };
-        // The set goes first: recording stops before the counters disappear.
-        if let Err(e) = self.watched.remove(&key) {
-            log::warn!("removing cgroup {cgroup_id} from map {WATCHED_MAP}: {e}");
-        }
-        if let Err(e) = self.counts.remove(&key) {
-            log::warn!("removing cgroup {cgroup_id} from map {COUNTS_MAP}: {e}");
+        match &mut self.watches {
+            Watches::Slots { ids_map, ids, .. } => {
+                let Some(slot) = slot_of(ids, cgroup_id) else {
+                    return;
+                };
+                ids.ids[slot as usize] = 0;
+                if let Err(e) = ids_map.set(0, *ids, 0) {
+                    log::warn!("removing cgroup {cgroup_id} from {SLOT_IDS_MAP}: {e}");
+                }
+            }
+            Watches::Hashed { watched, counts } => {
+                let key = CgroupKey { cgroup_id };
+                // The set goes first: recording stops before the counters disappear.
+                if let Err(e) = watched.remove(&key) {
+                    log::warn!("removing cgroup {cgroup_id} from map {WATCHED_MAP}: {e}");
+                }
+                if let Err(e) = counts.remove(&key) {
+                    log::warn!("removing cgroup {cgroup_id} from map {COUNTS_MAP}: {e}");
+                }
+            }
         }
     }
+}
+
+/// The slot watching `cgroup_id`.
+fn slot_of(ids: &SlotIds, cgroup_id: u64) -> Option<u32> {
+    (cgroup_id != 0)
+        .then(|| ids.ids.iter().position(|&id| id == cgroup_id))
+        .flatten()
+        .map(|slot| slot as u32)
 }
 
 /// Loads the object and attaches only the program `name`, one of the cost floors in
 /// `tracer-ebpf/src/empty.rs`, to the recorder's raw tracepoint, for `cargo xtask bench`. The
 /// returned object holds the link; dropping it detaches the program.
 pub(crate) fn attach_floor(name: &str) -> Result<Ebpf> {
+    let offsets = kernel_offsets()?;
     let mut ebpf = EbpfLoader::new()
+        .btf(None)
+        .override_global(KERNEL_OFFSETS_GLOBAL, &offsets, true)
         .load(EBPF_OBJECT)
         .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
     load_program(&mut ebpf, name)?;

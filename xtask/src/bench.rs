@@ -12,6 +12,9 @@
 //! - untraced;
 //! - the cost floor: an empty eBPF program on the recorder's attachment (raw tracepoint
 //!   `sys_enter`, `syscage bench-attach --program empty`);
+//! - a program that reads the caller's cgroup id on every call, as the recorder does only when
+//!   its per-CPU cache misses (`--program cgroup-id`): what a task pays that does not make
+//!   syscalls in a row;
 //! - syscage's recorder (`syscage bench-attach --program recorder --watch-cgroup ...`),
 //!   unwatched and watched; and `syscage record -- WORKLOAD` end to end (it runs the workload in
 //!   a cgroup of its own, so it includes loading, attaching and writing the profile);
@@ -551,7 +554,7 @@ impl Drop for Tracer {
 enum Setup {
     Untraced,
     Empty,
-    CgroupFloor,
+    CgroupId,
     SyscageUnwatched,
     SyscageWatched,
     SyscageWatchedNamesOnly,
@@ -565,7 +568,7 @@ impl Setup {
     const ALL: [Self; 10] = [
         Self::Untraced,
         Self::Empty,
-        Self::CgroupFloor,
+        Self::CgroupId,
         Self::SyscageUnwatched,
         Self::SyscageWatched,
         Self::SyscageWatchedNamesOnly,
@@ -579,7 +582,7 @@ impl Setup {
         match self {
             Self::Untraced => "untraced",
             Self::Empty => "cost floor: empty eBPF program, raw tracepoint sys_enter",
-            Self::CgroupFloor => "cgroup floor: a program that only reads the cgroup id",
+            Self::CgroupId => "a program that reads the cgroup id on every call (no per-CPU cache)",
             Self::SyscageUnwatched => "syscage attached, workload not watched",
             Self::SyscageWatched => "syscage attached, workload watched",
             Self::SyscageWatchedNamesOnly => {
@@ -616,8 +619,8 @@ struct Overhead {
     /// [workload] -> watched / empty and unwatched / empty of the same repetition.
     watched_vs_floor: Vec<Vec<f64>>,
     unwatched_vs_floor: Vec<Vec<f64>>,
-    /// [workload] -> unwatched / cgroup floor of the same repetition.
-    unwatched_vs_cgroup_floor: Vec<Vec<f64>>,
+    /// [workload] -> unwatched / the uncached cgroup-id program, same repetition.
+    unwatched_vs_cgroup_id: Vec<Vec<f64>>,
     /// [workload] -> watched / watched names-only of the same repetition: what the ABI check and
     /// argument capture cost.
     capture_vs_names_only: Vec<Vec<f64>>,
@@ -647,7 +650,7 @@ fn measure_overhead(
         ratios: vec![vec![Vec::new(); workloads.len()]; n_setups],
         watched_vs_floor: vec![Vec::new(); workloads.len()],
         unwatched_vs_floor: vec![Vec::new(); workloads.len()],
-        unwatched_vs_cgroup_floor: vec![Vec::new(); workloads.len()],
+        unwatched_vs_cgroup_id: vec![Vec::new(); workloads.len()],
         capture_vs_names_only: vec![Vec::new(); workloads.len()],
         syscalls: workloads.iter().map(Workload::syscalls).collect(),
         ready_empty_ms: Vec::new(),
@@ -703,11 +706,11 @@ fn measure_overhead(
                 }
                 let seconds = match setup {
                     Setup::Untraced => run_timed(&full, Some(&env.work))?.elapsed.as_secs_f64(),
-                    Setup::Empty | Setup::CgroupFloor => {
+                    Setup::Empty | Setup::CgroupId => {
                         let program = if setup == Setup::Empty {
                             "empty"
                         } else {
-                            "cgroup-floor"
+                            "cgroup-id"
                         };
                         let tracer = Tracer::start(
                             &[
@@ -851,8 +854,7 @@ fn measure_overhead(
             o.watched_vs_floor[w].push(time(Setup::SyscageWatched) / empty);
             o.capture_vs_names_only[w]
                 .push(time(Setup::SyscageWatched) / time(Setup::SyscageWatchedNamesOnly));
-            o.unwatched_vs_cgroup_floor[w]
-                .push(time(Setup::SyscageUnwatched) / time(Setup::CgroupFloor));
+            o.unwatched_vs_cgroup_id[w].push(time(Setup::SyscageUnwatched) / time(Setup::CgroupId));
         }
     }
     Ok(o)
@@ -1009,12 +1011,12 @@ impl Overhead {
             writeln!(
                 out,
                 "- {}: syscage / empty program of the same repetition: unwatched {}, watched {}; \
-                 unwatched / cgroup floor: {}; watched / watched names-only (the cost of the ABI \
+                 unwatched / uncached cgroup-id program: {}; watched / watched names-only (the cost of the ABI \
                  check and argument capture): {}",
                 workload.key,
                 ratio_cell(&self.unwatched_vs_floor[w]),
                 ratio_cell(&self.watched_vs_floor[w]),
-                ratio_cell(&self.unwatched_vs_cgroup_floor[w]),
+                ratio_cell(&self.unwatched_vs_cgroup_id[w]),
                 ratio_cell(&self.capture_vs_names_only[w])
             )?;
         }
@@ -1285,12 +1287,12 @@ fn prog_costs(
             ],
         ),
         (
-            "cgroup floor (reads the cgroup id only)",
+            "cgroup id read on every call (no cache)",
             vec![
                 s.clone(),
                 "bench-attach".into(),
                 "--program".into(),
-                "cgroup-floor".into(),
+                "cgroup-id".into(),
             ],
         ),
         (

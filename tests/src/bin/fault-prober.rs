@@ -6,6 +6,10 @@
 //! fault-prober hold NAME [AFTER]      makes NAME, prints `made NAME`, waits for EOF on stdin,
 //!                                     makes AFTER (default: NAME again), exits 0
 //! fault-prober spin NAME              makes NAME every 10 ms forever; prints `spinning` first
+//! fault-prober busy NAME FLAG         prints `busy`, makes getppid in a tight loop (checking
+//!                                     with access(2) every 4096 calls whether file FLAG
+//!                                     exists) until FLAG exists, then makes NAME from that same
+//!                                     single thread, prints `made NAME` and exits 0
 //! fault-prober segv NAME              makes NAME, prints `made NAME`, writes through a null
 //!                                     pointer (SIGSEGV)
 //! fault-prober daemon PARENT DAEMON   forks a daemon (new session, stdio on /dev/null) that
@@ -32,8 +36,8 @@ use std::{
 use {serde_json as _, tempfile as _};
 
 const USAGE: &str =
-    "usage: fault-prober call NAME [MILLIS] | hold NAME [AFTER] | spin NAME | segv NAME | \
-                     daemon PARENT DAEMON | names";
+    "usage: fault-prober call NAME [MILLIS] | hold NAME [AFTER] | spin NAME | busy NAME FLAG | \
+                     segv NAME | daemon PARENT DAEMON | names";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
                 thread::sleep(Duration::from_millis(10));
             }
         }
+        ["busy", name, flag] => busy_until_flag(name, flag),
         ["segv", name] => {
             made(name);
             // SAFETY: none; this is the crash the test wants.
@@ -97,6 +102,24 @@ fn hold(name: &str, after: &str) -> ExitCode {
     let _ = std::io::stdin().read_to_end(&mut rest);
     rare::call(after);
     ExitCode::SUCCESS
+}
+
+/// Keeps its only thread entering syscalls back to back (so the recorder's per-CPU cache holds
+/// its cgroup) until `flag` exists, then makes `name`. Nothing else in the process makes a
+/// syscall meanwhile: the test's finding must not depend on another task passing by.
+fn busy_until_flag(name: &str, flag: &str) -> ExitCode {
+    let flag = std::ffi::CString::new(flag).expect("FLAG has no NUL byte");
+    say("busy");
+    loop {
+        for _ in 0..4096 {
+            // SAFETY: getppid has no arguments and cannot fail.
+            unsafe { libc::syscall(libc::SYS_getppid) };
+        }
+        // SAFETY: a valid NUL-terminated path.
+        if unsafe { libc::access(flag.as_ptr(), libc::F_OK) } == 0 {
+            return made(name);
+        }
+    }
 }
 
 /// Forks a daemon that makes `daemon` and outlives us; makes `parent` once the daemon made its.

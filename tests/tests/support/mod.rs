@@ -546,3 +546,26 @@ pub(crate) fn free_bytes(dir: &Path) -> u64 {
     );
     st.f_bavail * st.f_frsize
 }
+
+/// The ids of the BPF programs and links a process holds, from /proc/<pid>/fdinfo.
+pub(crate) fn bpf_ids(pid: u32) -> Vec<(&'static str, u32)> {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return Vec::new();
+    };
+    let mut ids = Vec::new();
+    for fd in fds.filter_map(Result::ok) {
+        let info = fs::read_to_string(fd.path()).unwrap_or_default();
+        let field = |key: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(key)?.trim().parse::<u32>().ok())
+        };
+        if let Some(id) = field("link_id:") {
+            ids.push(("link", id));
+        } else if let Some(id) = field("prog_id:") {
+            ids.push(("prog", id));
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}

@@ -29,8 +29,9 @@ use crate::{
 #[derive(Debug, Args)]
 pub(crate) struct BenchAttachArgs {
     /// `empty`: a program that returns at once (the cost floor of any recorder on this hook);
-    /// `cgroup-floor`: one that reads the caller's cgroup id and nothing else (the floor of any
-    /// recorder keyed by cgroup); `recorder`: syscage's own, as `record` loads it.
+    /// `cgroup-id`: one that reads the caller's cgroup id on every call, as the recorder does when
+    /// its per-CPU cache misses (what the cache saves); `recorder`: syscage's own, as `record`
+    /// loads it.
     #[arg(long, value_enum)]
     program: Program,
 
@@ -42,7 +43,7 @@ pub(crate) struct BenchAttachArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Program {
     Empty,
-    CgroupFloor,
+    CgroupId,
     Recorder,
     /// The recorder without the ABI check and argument capture.
     RecorderNamesOnly,
@@ -70,8 +71,8 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
     let mut steps = String::new();
     match args.program {
         Program::Empty => _floor = Some(bpf::attach_floor(tracer_common::EMPTY_PROGRAM_NAME)?),
-        Program::CgroupFloor => {
-            _floor = Some(bpf::attach_floor(tracer_common::CGROUP_FLOOR_PROGRAM_NAME)?);
+        Program::CgroupId => {
+            _floor = Some(bpf::attach_floor(tracer_common::CGROUP_ID_PROGRAM_NAME)?);
         }
         Program::Recorder | Program::RecorderNamesOnly => {
             // What Session::start does, with a clock on each step.

@@ -1,0 +1,172 @@
+//! Which cgroup the task entering a syscall is in, cheaply: helper calls cost 15-20 ns each on
+//! these machines (`bpf_get_current_cgroup_id()` makes three, about 45 ns), more than the rest
+//! of the unwatched path together. A task entering syscalls in a row finds its cgroup id in a
+//! per-CPU cache with no helper call at all; otherwise the id is walked to from the task
+//! pointer with plain loads at offsets userspace read from the kernel's BTF.
+
+use aya_ebpf::{
+    helpers::bpf_ktime_get_ns,
+    macros::{map, raw_tracepoint},
+    maps::{Array, PerCpuArray},
+    programs::RawTracePointContext,
+};
+use tracer_common::KernelOffsets;
+
+/// Which cgroup the task that last entered a syscall on this CPU is in, so that a task making
+/// syscalls in a row (the common case, and the one that costs) pays neither for fetching its
+/// task pointer, a helper call that measured about 20 ns here, nor for walking to its cgroup.
+///
+/// The key is the `pt_regs` pointer `sys_enter` passes: it sits at the top of the task's own
+/// kernel stack, so live tasks never share it and it comes free with the tracepoint. An entry
+/// holds only while `CACHE_GENERATION` is unchanged: that moves on every fork (the new task may
+/// get a dead task's stack) and every cgroup migration (the task is elsewhere now).
+#[map(name = "CGROUP_CACHE")]
+static CGROUP_CACHE: PerCpuArray<CgroupCacheEntry> = PerCpuArray::with_max_entries(1, 0);
+
+/// When the cache was last invalidated (`bpf_ktime_get_ns()`; 0: never).
+#[map(name = "CACHE_GENERATION")]
+static CACHE_GENERATION: Array<u64> = Array::with_max_entries(1, 0);
+
+/// One CPU's cached answer. `check` ties the fields together: an entry whose fields were not
+/// all written by the same run (which only a preempted writer could cause) fails it and is
+/// recomputed rather than trusted.
+#[repr(C)]
+struct CgroupCacheEntry {
+    regs: u64,
+    generation: u64,
+    cgroup_id: u64,
+    check: u64,
+}
+
+impl CgroupCacheEntry {
+    #[inline(always)]
+    fn check_of(regs: u64, generation: u64, cgroup_id: u64) -> u64 {
+        regs ^ generation.rotate_left(21) ^ cgroup_id.rotate_left(42)
+    }
+}
+
+/// Where this kernel keeps the fields the program reads through the task pointer. Userspace
+/// sets it from the kernel's BTF at load time; being read-only, the verifier sees constants and
+/// checks each load against the same BTF.
+#[unsafe(no_mangle)]
+pub(crate) static SYSCAGE_KERNEL_OFFSETS: KernelOffsets = KernelOffsets {
+    task_cgroups: 0,
+    css_set_dfl_cgrp: 0,
+    cgroup_kn: 0,
+    kernfs_node_id: 0,
+    task_status: 0,
+    _pad: 0,
+};
+
+/// A new task may be given the kernel stack (and so the `pt_regs` address) of one that died:
+/// the cache's entries from before are void. Runs before the new task can run.
+#[raw_tracepoint(tracepoint = "sched_process_fork")]
+pub fn syscage_sched_process_fork(_ctx: RawTracePointContext) -> i32 {
+    invalidate_cgroup_cache();
+    0
+}
+
+/// A task changed cgroup (this fires once the move is done): entries from before are void.
+#[raw_tracepoint(tracepoint = "cgroup_attach_task")]
+pub fn syscage_cgroup_attach_task(_ctx: RawTracePointContext) -> i32 {
+    invalidate_cgroup_cache();
+    0
+}
+
+/// Moves the cache generation on. A timestamp rather than a counter: two CPUs racing here may
+/// leave either one's value, but never one that an entry computed before both events carries
+/// (no atomic add is needed).
+#[inline(always)]
+fn invalidate_cgroup_cache() {
+    if let Some(generation) = CACHE_GENERATION.get_ptr_mut(0) {
+        // SAFETY: live map value; a plain 8-byte store.
+        unsafe { core::ptr::write_volatile(generation, bpf_ktime_get_ns()) };
+    }
+}
+
+/// The cgroup v2 id of the task entering a syscall, from this CPU's cache when it is still
+/// valid for that task.
+#[inline(always)]
+pub(crate) fn current_cgroup_id(ctx: &RawTracePointContext) -> u64 {
+    // sys_enter's TP_PROTO is (struct pt_regs *regs, long id).
+    let regs: u64 = ctx.arg(0);
+    // The generation is read before walking: an invalidation that lands while walking leaves
+    // an entry with the old generation, which the next call then recomputes. (Both lookups are
+    // of index 0 of arrays: they never fail, but without them there is simply no cache.)
+    let cache = match (CACHE_GENERATION.get(0), CGROUP_CACHE.get_ptr_mut(0)) {
+        (Some(&generation), Some(entry)) => Some((generation, entry)),
+        _ => None,
+    };
+    if let Some((generation, entry)) = cache {
+        // SAFETY: this CPU's copy of a live per-CPU map value; `check` catches an entry
+        // written half by another run.
+        let cached = unsafe { &*entry };
+        if cached.regs == regs
+            && cached.generation == generation
+            && cached.check == CgroupCacheEntry::check_of(regs, generation, cached.cgroup_id)
+        {
+            return cached.cgroup_id;
+        }
+    }
+    let cgroup_id = cgroup_id_of(current_task());
+    if let Some((generation, entry)) = cache {
+        // SAFETY: as above; the program does not run nested on one CPU.
+        unsafe {
+            *entry = CgroupCacheEntry {
+                regs,
+                generation,
+                cgroup_id,
+                check: CgroupCacheEntry::check_of(regs, generation, cgroup_id),
+            };
+        }
+    }
+    cgroup_id
+}
+
+/// The current task, as the BTF-typed pointer the verifier lets the program read fields of.
+#[inline(always)]
+pub(crate) fn current_task() -> *const u8 {
+    // SAFETY: a helper without arguments; never null in a tracing program.
+    unsafe { aya_ebpf::helpers::generated::bpf_get_current_task_btf() as *const u8 }
+}
+
+/// Reads a `u32` of the read-only offsets (a constant to the verifier).
+#[inline(always)]
+pub(crate) fn kernel_offset(field: &u32) -> usize {
+    // SAFETY: reading a read-only global; volatile so the value set at load time is read rather
+    // than the zero compiled in.
+    unsafe { core::ptr::read_volatile(field) as usize }
+}
+
+/// The task's cgroup v2 id: `task->cgroups->dfl_cgrp->kn->id`, what
+/// `bpf_get_current_cgroup_id()` returns without its two out-of-line RCU calls (the program
+/// already runs under the tracepoint's RCU read lock). 0 if a pointer is unexpectedly null.
+#[inline(always)]
+pub(crate) fn cgroup_id_of(task: *const u8) -> u64 {
+    let offsets = &SYSCAGE_KERNEL_OFFSETS;
+    // SAFETY: every load goes through a BTF-typed pointer at an offset the verifier checks
+    // against the kernel's BTF (a faulting load of an untrusted pointer reads as 0).
+    unsafe {
+        let css_set = core::ptr::read_volatile(
+            task.wrapping_add(kernel_offset(&offsets.task_cgroups)) as *const *const u8,
+        );
+        if css_set.is_null() {
+            return 0;
+        }
+        let cgroup = core::ptr::read_volatile(
+            css_set.wrapping_add(kernel_offset(&offsets.css_set_dfl_cgrp)) as *const *const u8,
+        );
+        if cgroup.is_null() {
+            return 0;
+        }
+        let kernfs_node = core::ptr::read_volatile(
+            cgroup.wrapping_add(kernel_offset(&offsets.cgroup_kn)) as *const *const u8,
+        );
+        if kernfs_node.is_null() {
+            return 0;
+        }
+        core::ptr::read_volatile(
+            kernfs_node.wrapping_add(kernel_offset(&offsets.kernfs_node_id)) as *const u64,
+        )
+    }
+}
