@@ -16,14 +16,14 @@
 /// 46x, aarch64 and riscv64 at 46x as of Linux 6.18) with room to grow.
 pub const MAX_SYSCALLS: usize = 512;
 
-/// Name of the one-entry array holding [`SlotIds`]: the cgroups watched by `record`, the OCI
-/// hook and the benchmark, which all know their few targets before the program is attached.
-/// Looking a cgroup up there is a handful of loads, where a hash lookup costs about 30 ns on
-/// every syscall of every task on the node.
-pub const SLOT_IDS_MAP: &str = "SLOT_IDS";
-/// Name of the array `slot -> SyscallSet` of the cgroups in [`SLOT_IDS_MAP`].
+/// Name of the read-only global ([`SlotIds`]) holding the cgroups watched by `record`, the OCI
+/// hook and the benchmark, which all know their few targets before the program is loaded.
+/// Checking a cgroup against it is a few loads of constants, where a hash lookup costs about
+/// 30 ns on every syscall of every task on the node.
+pub const SLOT_IDS_GLOBAL: &str = "SYSCAGE_SLOTS";
+/// Name of the array `slot -> SyscallSet` of the cgroups in [`SLOT_IDS_GLOBAL`].
 pub const SLOT_SETS_MAP: &str = "SLOT_SETS";
-/// Name of the per-CPU array `slot -> SyscallCounts` of the cgroups in [`SLOT_IDS_MAP`].
+/// Name of the per-CPU array `slot -> SyscallCounts` of the cgroups in [`SLOT_IDS_GLOBAL`].
 pub const SLOT_COUNTS_MAP: &str = "SLOT_COUNTS";
 /// How many cgroups can be watched by slot.
 pub const MAX_SLOTS: usize = 8;
@@ -81,19 +81,43 @@ pub const STATS_LEN: u32 = 1;
 /// Default capacity of the per-cgroup maps when userspace does not size them at load time.
 pub const DEFAULT_MAX_WATCHED: u32 = 64;
 
-/// The cgroup ids of the watched slots; `0` (no cgroup has id 0) marks a free or retired slot.
-/// Userspace fills slots before attaching the program and never reuses one while it is
-/// attached, so the program never sees a slot change owner under it.
+/// The cgroup ids of the watched slots, fixed when the program is loaded; `0` (no cgroup has
+/// id 0) marks an unused slot. `filter` has bit `id % 64` set for each of them, so that almost
+/// every unwatched task is turned away by one test instead of eight comparisons.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotIds {
     pub ids: [u64; MAX_SLOTS],
+    pub filter: u64,
 }
 
 impl SlotIds {
     pub const EMPTY: Self = Self {
         ids: [0; MAX_SLOTS],
+        filter: 0,
     };
+
+    /// Slots for `ids`, in order; `None` if there are more than [`MAX_SLOTS`] or one is 0.
+    pub fn new(ids: &[u64]) -> Option<Self> {
+        if ids.len() > MAX_SLOTS {
+            return None;
+        }
+        let mut slots = Self::EMPTY;
+        for (slot, &id) in slots.ids.iter_mut().zip(ids) {
+            if id == 0 {
+                return None;
+            }
+            *slot = id;
+            slots.filter |= Self::filter_bit(id);
+        }
+        Some(slots)
+    }
+
+    /// The bit of `filter` that cgroup `id` sets.
+    #[inline(always)]
+    pub const fn filter_bit(id: u64) -> u64 {
+        1 << (id % 64)
+    }
 }
 
 /// Byte offsets, in the running kernel, of the fields the program reads through the current
@@ -313,7 +337,7 @@ mod pod {
 
 // The layouts must have no implicit padding: a padded key would carry garbage bytes.
 const _: () = assert!(core::mem::size_of::<CgroupKey>() == 8);
-const _: () = assert!(core::mem::size_of::<SlotIds>() == MAX_SLOTS * 8);
+const _: () = assert!(core::mem::size_of::<SlotIds>() == MAX_SLOTS * 8 + 8);
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 6 * 4);
 const _: () = assert!(
     core::mem::size_of::<SyscallSet>()

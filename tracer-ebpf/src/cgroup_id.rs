@@ -7,7 +7,7 @@
 use aya_ebpf::{
     helpers::bpf_ktime_get_ns,
     macros::{map, raw_tracepoint},
-    maps::{Array, PerCpuArray},
+    maps::PerCpuArray,
     programs::RawTracePointContext,
 };
 use tracer_common::KernelOffsets;
@@ -23,26 +23,20 @@ use tracer_common::KernelOffsets;
 #[map(name = "CGROUP_CACHE")]
 static CGROUP_CACHE: PerCpuArray<CgroupCacheEntry> = PerCpuArray::with_max_entries(1, 0);
 
-/// When the cache was last invalidated (`bpf_ktime_get_ns()`; 0: never).
-#[map(name = "CACHE_GENERATION")]
-static CACHE_GENERATION: Array<u64> = Array::with_max_entries(1, 0);
+/// When the cache was last invalidated (`bpf_ktime_get_ns()`; 0: never). A writable global
+/// rather than a map: the program reads it on every syscall, and a global is one load where a
+/// map lookup is ten instructions.
+static mut CACHE_GENERATION: u64 = 0;
 
-/// One CPU's cached answer. `check` ties the fields together: an entry whose fields were not
-/// all written by the same run (which only a preempted writer could cause) fails it and is
-/// recomputed rather than trusted.
+/// One CPU's cached answer. Its fields are written by one run of the program at a time: the
+/// kernel runs tracing programs with preemption off and never nests one on a CPU (a run that
+/// would nest is skipped and counted as a recursion miss, which `syscage` reports), so no
+/// entry is ever half one task's and half another's.
 #[repr(C)]
 struct CgroupCacheEntry {
     regs: u64,
     generation: u64,
     cgroup_id: u64,
-    check: u64,
-}
-
-impl CgroupCacheEntry {
-    #[inline(always)]
-    fn check_of(regs: u64, generation: u64, cgroup_id: u64) -> u64 {
-        regs ^ generation.rotate_left(21) ^ cgroup_id.rotate_left(42)
-    }
 }
 
 /// Where this kernel keeps the fields the program reads through the task pointer. Userspace
@@ -78,10 +72,8 @@ pub fn syscage_cgroup_attach_task(_ctx: RawTracePointContext) -> i32 {
 /// (no atomic add is needed).
 #[inline(always)]
 fn invalidate_cgroup_cache() {
-    if let Some(generation) = CACHE_GENERATION.get_ptr_mut(0) {
-        // SAFETY: live map value; a plain 8-byte store.
-        unsafe { core::ptr::write_volatile(generation, bpf_ktime_get_ns()) };
-    }
+    // SAFETY: a plain aligned 8-byte store to the program's global data.
+    unsafe { core::ptr::write_volatile(&raw mut CACHE_GENERATION, bpf_ktime_get_ns()) };
 }
 
 /// The cgroup v2 id of the task entering a syscall, from this CPU's cache when it is still
@@ -91,36 +83,26 @@ pub(crate) fn current_cgroup_id(ctx: &RawTracePointContext) -> u64 {
     // sys_enter's TP_PROTO is (struct pt_regs *regs, long id).
     let regs: u64 = ctx.arg(0);
     // The generation is read before walking: an invalidation that lands while walking leaves
-    // an entry with the old generation, which the next call then recomputes. (Both lookups are
-    // of index 0 of arrays: they never fail, but without them there is simply no cache.)
-    let cache = match (CACHE_GENERATION.get(0), CGROUP_CACHE.get_ptr_mut(0)) {
-        (Some(&generation), Some(entry)) => Some((generation, entry)),
-        _ => None,
+    // an entry with the old generation, which the next call then recomputes.
+    // SAFETY: a plain aligned 8-byte load of the program's global data.
+    let generation = unsafe { core::ptr::read_volatile(&raw const CACHE_GENERATION) };
+    // (A lookup of index 0 of an array: it never fails, but without it there is no cache.)
+    let Some(entry) = CGROUP_CACHE.get_ptr_mut(0) else {
+        return cgroup_id_of(current_task());
     };
-    if let Some((generation, entry)) = cache {
-        // SAFETY: this CPU's copy of a live per-CPU map value; `check` catches an entry
-        // written half by another run.
-        let cached = unsafe { &*entry };
-        if cached.regs == regs
-            && cached.generation == generation
-            && cached.check == CgroupCacheEntry::check_of(regs, generation, cached.cgroup_id)
-        {
-            return cached.cgroup_id;
+    // SAFETY: this CPU's copy of a live per-CPU map value.
+    unsafe {
+        if (*entry).regs == regs && (*entry).generation == generation {
+            return (*entry).cgroup_id;
         }
+        let cgroup_id = cgroup_id_of(current_task());
+        *entry = CgroupCacheEntry {
+            regs,
+            generation,
+            cgroup_id,
+        };
+        cgroup_id
     }
-    let cgroup_id = cgroup_id_of(current_task());
-    if let Some((generation, entry)) = cache {
-        // SAFETY: as above; the program does not run nested on one CPU.
-        unsafe {
-            *entry = CgroupCacheEntry {
-                regs,
-                generation,
-                cgroup_id,
-                check: CgroupCacheEntry::check_of(regs, generation, cgroup_id),
-            };
-        }
-    }
-    cgroup_id
 }
 
 /// The current task, as the BTF-typed pointer the verifier lets the program read fields of.

@@ -33,9 +33,10 @@ use tracer_common::{
     DEFAULT_MAX_WATCHED, MAX_SLOTS, MAX_SYSCALLS, STATS_LEN, STAT_WATCH_FULL,
 };
 
-/// The cgroup ids watched by slot (every mode but `--all`).
-#[map(name = "SLOT_IDS")]
-static SLOT_IDS: Array<SlotIds> = Array::with_max_entries(1, 0);
+/// The cgroups watched by slot (every mode but `--all`), set by userspace at load time.
+/// Read-only: the program reads them as constants, with no map lookup.
+#[unsafe(no_mangle)]
+static SYSCAGE_SLOTS: SlotIds = SlotIds::EMPTY;
 
 /// slot -> syscalls seen (and when first). Userspace sizes it at load time.
 #[map(name = "SLOT_SETS")]
@@ -65,7 +66,7 @@ static COUNTS_TEMPLATE: Array<SyscallCounts> = Array::with_max_entries(1, 0);
 static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STATS_LEN, 0);
 
 /// 1: `record --all`, watch cgroups by hash and start watching any cgroup not in `WATCHED` yet;
-/// 0: watch the cgroups in `SLOT_IDS`. Userspace sets it at load time; it is read-only
+/// 0: watch the cgroups in `SYSCAGE_SLOTS`. Userspace sets it at load time; it is read-only
 /// afterwards, so the verifier drops the path not taken.
 #[unsafe(no_mangle)]
 static SYSCAGE_WATCH_NEW: u8 = 0;
@@ -134,17 +135,23 @@ struct Watched {
 fn watched_cgroup(cgroup_id: u64, insert: bool) -> Option<Watched> {
     // SAFETY: reading a read-only global.
     if unsafe { core::ptr::read_volatile(&SYSCAGE_WATCH_NEW) } == 0 {
-        let ids = SLOT_IDS.get(0)?;
+        let slots = &SYSCAGE_SLOTS;
+        // SAFETY (both reads): a read-only global; volatile so that the values set at load time
+        // are read rather than the empty ones compiled in.
+        let filter = unsafe { core::ptr::read_volatile(&slots.filter) };
+        if filter & SlotIds::filter_bit(cgroup_id) == 0 {
+            // Not watched: the cost every other task on the node pays ends here.
+            return None;
+        }
         // Compare with every slot, then branch once: one copy of the recording path below, and
         // one path for the verifier to walk.
         let mut found = MAX_SLOTS as u32;
-        for (slot, &id) in ids.ids.iter().enumerate() {
-            if id == cgroup_id {
+        for (slot, id) in slots.ids.iter().enumerate() {
+            if unsafe { core::ptr::read_volatile(id) } == cgroup_id {
                 found = slot as u32;
             }
         }
         if found as usize >= MAX_SLOTS || cgroup_id == 0 {
-            // Not watched: the cost every other task on the node pays ends here.
             return None;
         }
         return Some(Watched {

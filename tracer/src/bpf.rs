@@ -20,7 +20,7 @@ use tracer_common::{
     CGROUP_MOVE_PROGRAM_NAME, CGROUP_MOVE_TRACEPOINT, COUNTS_MAP, COUNTS_TEMPLATE_MAP,
     EXEC_PROGRAM_NAME, EXEC_TRACEPOINT, FORK_PROGRAM_NAME, FORK_TRACEPOINT, KERNEL_OFFSETS_GLOBAL,
     MAX_SLOTS, MAX_SYSCALLS, NAMES_ONLY_GLOBAL, PROGRAM_NAME, SET_TEMPLATE_MAP, SLOT_COUNTS_MAP,
-    SLOT_IDS_MAP, SLOT_SETS_MAP, STATS_MAP, STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP,
+    SLOT_IDS_GLOBAL, SLOT_SETS_MAP, STATS_MAP, STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP,
     WATCH_NEW_GLOBAL,
 };
 
@@ -156,34 +156,33 @@ fn captured_args(
     Some((values, overflow))
 }
 
+/// Which cgroups the program records.
+pub(crate) enum Watching {
+    /// These cgroups (at most [`MAX_SLOTS`]), each from the given phase (tracer_common::phase).
+    /// They are fixed when the program is loaded.
+    Cgroups(Vec<(u64, u32)>),
+    /// Every cgroup the program meets (`record --all`), up to this many at once.
+    All { max_cgroups: u32 },
+}
+
 /// How to load the program.
 pub(crate) struct AttachOptions {
-    /// How many cgroups can be watched at once (at most [`MAX_SLOTS`] outside `--all`).
-    pub(crate) max_watched: u32,
+    pub(crate) watching: Watching,
     /// aya-log level for the eBPF side ([`ebpf_log_level`]).
     pub(crate) log_level: u8,
-    /// Start watching every cgroup the program has not seen yet (`record --all`).
-    pub(crate) watch_new: bool,
     /// Record names only: no ABI check, no argument capture (the benchmark's baseline).
     pub(crate) names_only: bool,
 }
 
-/// Where the program keeps what it records, per the mode it was loaded in. (One per process: the
-/// size difference between the variants does not matter.)
+/// Where the program keeps what it records, per the mode it was loaded in.
+/// (One per process: the size difference between the variants does not matter.)
 #[allow(clippy::large_enum_variant)]
 enum Watches {
-    /// Every mode but `--all`: a few cgroups, each given a slot before the program is attached.
-    /// A slot is never given to another cgroup while the program is attached (a run in flight
-    /// could still write to it), so unwatching retires it.
+    /// Every mode but `--all`: a few cgroups, each in the slot it was given at load time.
     Slots {
-        ids_map: Array<MapData, SlotIds>,
+        ids: SlotIds,
         sets: Array<MapData, SyscallSet>,
         counts: PerCpuArray<MapData, SyscallCounts>,
-        /// What `ids_map` holds.
-        ids: SlotIds,
-        /// Slots handed out so far (free ones follow).
-        used: usize,
-        capacity: usize,
     },
     /// `record --all`: any number of cgroups, which the program inserts itself.
     Hashed {
@@ -209,7 +208,6 @@ pub(crate) struct Tracer {
     watches: Watches,
     stats: PerCpuArray<MapData, u64>,
     nr_cpus: usize,
-    attached: bool,
 }
 
 /// aya-log level for the eBPF side's messages (`AYA_LOG_LEVEL`): 0 keeps it silent so that no
@@ -248,29 +246,30 @@ where
 
 impl Tracer {
     /// Loads the object and its programs into the kernel without attaching them (see
-    /// [`Tracer::attach`]): maps can be filled before anything is recorded. The logger is
-    /// returned when `log_level > 0`; its lines must be pumped by the caller.
+    /// [`Tracer::attach`]); with [`Watching::Cgroups`], the cgroups' map entries are set up too.
+    /// The logger is returned when `log_level > 0`; its lines must be pumped by the caller.
     pub(crate) fn load(
         opts: &AttachOptions,
     ) -> Result<(Self, Option<aya_log::EbpfLogger<&'static dyn log::Log>>)> {
-        let watch_new = u8::from(opts.watch_new);
         let names_only = u8::from(opts.names_only);
         let offsets = kernel_offsets()?;
-        let max_watched = opts.max_watched.max(1);
-        // The maps of the mode not taken keep one entry: the kernel refuses zero-sized maps.
-        let (slots, hashed) = if opts.watch_new {
-            (1, max_watched)
-        } else {
-            anyhow::ensure!(
-                max_watched as usize <= MAX_SLOTS,
-                "syscage watches at most {MAX_SLOTS} cgroups at once outside --all \
-                 ({max_watched} asked)"
-            );
-            (max_watched, 1)
+        let (watch_new, slot_ids, slots, hashed) = match &opts.watching {
+            Watching::Cgroups(cgroups) => {
+                let ids: Vec<u64> = cgroups.iter().map(|&(id, _)| id).collect();
+                let slot_ids = SlotIds::new(&ids).with_context(|| {
+                    format!(
+                        "syscage watches at most {MAX_SLOTS} cgroups at once outside --all \
+                         ({} asked)",
+                        ids.len()
+                    )
+                })?;
+                // The maps of the mode not taken keep one entry: the kernel refuses empty maps.
+                (0u8, slot_ids, cgroups.len().max(1) as u32, 1)
+            }
+            Watching::All { max_cgroups } => (1u8, SlotIds::EMPTY, 1, (*max_cgroups).max(1)),
         };
         let mut ebpf = EbpfLoader::new()
-            // The object has no CO-RE relocations, so aya need not parse the kernel's BTF again
-            // (it takes a few milliseconds of the attach time).
+            // The object has no CO-RE relocations: aya's own copy of the kernel's BTF is unused.
             .btf(None)
             .map_max_entries(SLOT_SETS_MAP, slots)
             .map_max_entries(SLOT_COUNTS_MAP, slots)
@@ -280,6 +279,7 @@ impl Tracer {
             .override_global(WATCH_NEW_GLOBAL, &watch_new, true)
             .override_global(NAMES_ONLY_GLOBAL, &names_only, true)
             .override_global(KERNEL_OFFSETS_GLOBAL, &offsets, true)
+            .override_global(SLOT_IDS_GLOBAL, &slot_ids, true)
             .load(EBPF_OBJECT)
             .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
 
@@ -298,36 +298,47 @@ impl Tracer {
         for (name, _) in PROGRAMS {
             load_program(&mut ebpf, name)?;
         }
-        let watches = if opts.watch_new {
-            for template in [SET_TEMPLATE_MAP, COUNTS_TEMPLATE_MAP] {
-                anyhow::ensure!(
-                    ebpf.map(template).is_some(),
-                    "eBPF object has no map {template}"
-                );
+        let nr_cpus = nr_cpus().map_err(|(path, e)| anyhow!("reading {path}: {e}"))?;
+        let watches = match &opts.watching {
+            Watching::Cgroups(cgroups) => {
+                let mut sets: Array<MapData, SyscallSet> = take_map(&mut ebpf, SLOT_SETS_MAP)?;
+                let mut counts: PerCpuArray<MapData, SyscallCounts> =
+                    take_map(&mut ebpf, SLOT_COUNTS_MAP)?;
+                for (slot, &(cgroup_id, start_phase)) in (0u32..).zip(cgroups) {
+                    let zeroed = PerCpuValues::try_from(vec![SyscallCounts::ZERO; nr_cpus])?;
+                    counts
+                        .set(slot, zeroed, 0)
+                        .with_context(|| format!("setting up slot {slot} of {SLOT_COUNTS_MAP}"))?;
+                    sets.set(slot, SyscallSet::starting_in(start_phase), 0)
+                        .with_context(|| format!("setting up slot {slot} of {SLOT_SETS_MAP}"))?;
+                    log::debug!("watching cgroup id {cgroup_id} in slot {slot}");
+                }
+                Watches::Slots {
+                    ids: slot_ids,
+                    sets,
+                    counts,
+                }
             }
-            Watches::Hashed {
-                watched: take_map(&mut ebpf, WATCHED_MAP)?,
-                counts: take_map(&mut ebpf, COUNTS_MAP)?,
-            }
-        } else {
-            Watches::Slots {
-                ids_map: take_map(&mut ebpf, SLOT_IDS_MAP)?,
-                sets: take_map(&mut ebpf, SLOT_SETS_MAP)?,
-                counts: take_map(&mut ebpf, SLOT_COUNTS_MAP)?,
-                ids: SlotIds::EMPTY,
-                used: 0,
-                capacity: slots as usize,
+            Watching::All { .. } => {
+                for template in [SET_TEMPLATE_MAP, COUNTS_TEMPLATE_MAP] {
+                    anyhow::ensure!(
+                        ebpf.map(template).is_some(),
+                        "eBPF object has no map {template}"
+                    );
+                }
+                Watches::Hashed {
+                    watched: take_map(&mut ebpf, WATCHED_MAP)?,
+                    counts: take_map(&mut ebpf, COUNTS_MAP)?,
+                }
             }
         };
         let stats = take_map(&mut ebpf, STATS_MAP)?;
-        let nr_cpus = nr_cpus().map_err(|(path, e)| anyhow!("reading {path}: {e}"))?;
         Ok((
             Self {
                 ebpf,
                 watches,
                 stats,
                 nr_cpus,
-                attached: false,
             },
             logger,
         ))
@@ -338,58 +349,27 @@ impl Tracer {
         for (name, tracepoint) in PROGRAMS {
             attach_program(&mut self.ebpf, name, tracepoint)?;
         }
-        self.attached = true;
         Ok(())
     }
 
-    /// Starts recording a cgroup in `start_phase`: creates its zeroed entries so the eBPF side
-    /// only ever writes. Outside `--all` this must happen before [`Tracer::attach`].
+    /// `record --all`: starts recording a cgroup in `start_phase`, creating its zeroed entries
+    /// (the program would insert them itself on the cgroup's next syscall, in the workload
+    /// phase).
     pub(crate) fn watch(&mut self, cgroup_id: u64, start_phase: u32) -> Result<()> {
+        let Watches::Hashed { watched, counts } = &mut self.watches else {
+            anyhow::bail!(
+                "internal error: outside --all, cgroups are given when the program is loaded"
+            );
+        };
+        let key = CgroupKey { cgroup_id };
         let zeroed = PerCpuValues::try_from(vec![SyscallCounts::ZERO; self.nr_cpus])?;
-        match &mut self.watches {
-            Watches::Slots {
-                ids_map,
-                sets,
-                counts,
-                ids,
-                used,
-                capacity,
-            } => {
-                anyhow::ensure!(
-                    !self.attached,
-                    "internal error: cgroup {cgroup_id} must be watched before the program is \
-                     attached"
-                );
-                anyhow::ensure!(
-                    *used < *capacity,
-                    "syscage watches at most {capacity} cgroups at once here; cgroup \
-                     {cgroup_id} is one too many"
-                );
-                let slot = *used;
-                let index = slot as u32;
-                counts
-                    .set(index, zeroed, 0)
-                    .with_context(|| format!("setting up slot {slot} of {SLOT_COUNTS_MAP}"))?;
-                sets.set(index, SyscallSet::starting_in(start_phase), 0)
-                    .with_context(|| format!("setting up slot {slot} of {SLOT_SETS_MAP}"))?;
-                // The id goes in last: it is what turns recording on for the cgroup.
-                ids.ids[slot] = cgroup_id;
-                ids_map
-                    .set(0, *ids, 0)
-                    .with_context(|| format!("adding cgroup {cgroup_id} to {SLOT_IDS_MAP}"))?;
-                *used += 1;
-            }
-            Watches::Hashed { watched, counts } => {
-                let key = CgroupKey { cgroup_id };
-                counts
-                    .insert(key, zeroed, 0)
-                    .with_context(|| format!("adding cgroup {cgroup_id} to map {COUNTS_MAP}"))?;
-                // The set goes in last: it is what turns recording on for the cgroup.
-                watched
-                    .insert(key, SyscallSet::starting_in(start_phase), 0)
-                    .with_context(|| format!("adding cgroup {cgroup_id} to map {WATCHED_MAP}"))?;
-            }
-        }
+        counts
+            .insert(key, zeroed, 0)
+            .with_context(|| format!("adding cgroup {cgroup_id} to map {COUNTS_MAP}"))?;
+        // The set goes in last: it is what turns recording on for the cgroup.
+        watched
+            .insert(key, SyscallSet::starting_in(start_phase), 0)
+            .with_context(|| format!("adding cgroup {cgroup_id} to map {WATCHED_MAP}"))?;
         log::debug!("watching cgroup id {cgroup_id}");
         Ok(())
     }
@@ -460,17 +440,19 @@ impl Tracer {
             .map_or(0, |per_cpu| per_cpu.iter().sum())
     }
 
-    /// Stops recording a cgroup and frees its entries (outside `--all`: retires its slot).
+    /// Stops recording a cgroup and frees its entries (outside `--all`, where the cgroups are
+    /// fixed at load time: marks its slot ignored, so the program stops writing there, and
+    /// forgets it).
     pub(crate) fn unwatch(&mut self, cgroup_id: u64) {
         match &mut self.watches {
-            Watches::Slots { ids_map, ids, .. } => {
+            Watches::Slots { sets, ids, .. } => {
                 let Some(slot) = slot_of(ids, cgroup_id) else {
                     return;
                 };
-                ids.ids[slot as usize] = 0;
-                if let Err(e) = ids_map.set(0, *ids, 0) {
-                    log::warn!("removing cgroup {cgroup_id} from {SLOT_IDS_MAP}: {e}");
+                if let Err(e) = sets.set(slot, SyscallSet::starting_in(phase::IGNORED), 0) {
+                    log::warn!("marking slot {slot} of {SLOT_SETS_MAP} ignored: {e}");
                 }
+                ids.ids[slot as usize] = 0;
             }
             Watches::Hashed { watched, counts } => {
                 let key = CgroupKey { cgroup_id };

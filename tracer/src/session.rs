@@ -11,7 +11,7 @@ use profile_gen::{
 use tracer_common::{abi, phase, ARG_CAPTURES};
 
 use crate::{
-    bpf::{ebpf_log_level, AttachOptions, CgroupSyscalls, Tracer},
+    bpf::{ebpf_log_level, AttachOptions, CgroupSyscalls, Tracer, Watching},
     ebpf_log::{spawn_log_pump, LogPump},
     exit::{ExitCodeExt as _, EXIT_NO_KERNEL_SUPPORT},
 };
@@ -23,17 +23,15 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Loads the tracer, lets `before_attach` fill its maps, then attaches it.
+    /// Loads the tracer for `watching`, lets `before_attach` fill its maps, then attaches it.
     pub(crate) fn start(
-        max_watched: u32,
-        watch_new: bool,
+        watching: Watching,
         verbosity: u8,
         before_attach: impl FnOnce(&mut Tracer) -> Result<()>,
     ) -> Result<Self> {
         let opts = AttachOptions {
-            max_watched,
+            watching,
             log_level: ebpf_log_level(verbosity),
-            watch_new,
             names_only: false,
         };
         let (mut tracer, logger) = Tracer::load(&opts).exit_code(EXIT_NO_KERNEL_SUPPORT)?;

@@ -1,10 +1,13 @@
 //! `cargo xtask bench`: what recording costs, measured side by side in one run.
 //!
 //! Syscall overhead: two syscall-heavy workloads (`dd` of one-byte reads and writes, and a tight
-//! `getppid` loop built here from C) are timed untraced and under each setup below. The setups
-//! alternate within every repetition (in a rotating order, so none always runs first), and each
-//! ratio is a setup's time over the untraced time of the same repetition; the table shows the
-//! median and the range over the repetitions. The workload always runs in the same cgroup of
+//! `getppid` loop built here from C) are timed untraced and under each setup below, by the CPU
+//! time (user plus system) of the workload's process tree: an in-kernel recorder's cost is
+//! kernel time in the workload's own syscalls, and CPU time leaves out the time the workload
+//! waited while something else had the CPU, the main noise on these shared 2-CPU VMs. The
+//! setups alternate within every repetition (in a rotating order, so none always runs first),
+//! and each ratio is a setup's time over the untraced time of the same repetition; the table
+//! shows the median and the range over the repetitions. The workload always runs in the same cgroup of
 //! its own, created here; "watched" means the tracer is told to record that cgroup,
 //! "unwatched" that it records another (empty) cgroup, which is what every other process on a
 //! node pays while syscage records something.
@@ -147,8 +150,8 @@ pub(crate) fn run(root: &Path, syscage: &Path, args: &BenchArgs) -> Result<()> {
     writeln!(
         report,
         "### syscage benchmark: {machine}\n\nMeasured by `cargo xtask bench` ({} repetitions, \
-         setups alternating within each; ratio = time / untraced time of the same repetition, \
-         median [min-max]).\n",
+         setups alternating within each; time = CPU time (user + system) of the workload's process \
+         tree; ratio = time / untraced time of the same repetition, median [min-max]).\n",
         args.reps
     )?;
     eprintln!("xtask: bench on {machine}");
@@ -385,6 +388,11 @@ fn cgroup_id(dir: &Path) -> Result<u64> {
 /// A finished process: how long it ran and its peak RSS (with its waited-for children).
 struct Ran {
     elapsed: Duration,
+    /// User plus system CPU time of the process and the children it waited for (wait4's
+    /// rusage): what the syscalls cost the workload, without the time it waited for a CPU
+    /// while something else ran (the main noise on these shared VMs; with paravirtual steal
+    /// accounting, the host's steal is left out too).
+    cpu_seconds: f64,
     max_rss_kb: u64,
 }
 
@@ -441,8 +449,10 @@ fn spawn_wait(mut cmd: Command, argv: &[String]) -> Result<Ran> {
         argv.join(" ")
     );
     drop(child);
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(Ran {
         elapsed,
+        cpu_seconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
         max_rss_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
     })
 }
@@ -591,7 +601,7 @@ impl Setup {
             Self::SyscageRecord => "`syscage record -- WORKLOAD` (end to end)",
             Self::BpftraceUnwatched => "bpftrace one-liner, workload not watched",
             Self::BpftraceWatched => "bpftrace one-liner, workload watched",
-            Self::Strace => "`strace -f -c` (shorter run, scaled)",
+            Self::Strace => "`strace -f -c` (shorter run, scaled; with strace's own CPU time)",
         }
     }
 }
@@ -705,7 +715,7 @@ fn measure_overhead(
                     ));
                 }
                 let seconds = match setup {
-                    Setup::Untraced => run_timed(&full, Some(&env.work))?.elapsed.as_secs_f64(),
+                    Setup::Untraced => run_timed(&full, Some(&env.work))?.cpu_seconds,
                     Setup::Empty | Setup::CgroupId => {
                         let program = if setup == Setup::Empty {
                             "empty"
@@ -727,7 +737,7 @@ fn measure_overhead(
                         }
                         let ran = run_timed(&full, Some(&env.work))?;
                         tracer.stop()?;
-                        ran.elapsed.as_secs_f64()
+                        ran.cpu_seconds
                     }
                     Setup::SyscageUnwatched
                     | Setup::SyscageWatched
@@ -771,7 +781,7 @@ fn measure_overhead(
                                 workload.syscalls()
                             );
                         }
-                        ran.elapsed.as_secs_f64()
+                        ran.cpu_seconds
                     }
                     Setup::SyscageRecord => {
                         let mut argv = vec![
@@ -795,7 +805,7 @@ fn measure_overhead(
                             full.join(" "),
                             workload.syscalls()
                         );
-                        ran.elapsed.as_secs_f64()
+                        ran.cpu_seconds
                     }
                     Setup::BpftraceUnwatched | Setup::BpftraceWatched => {
                         let watched = setup == Setup::BpftraceWatched;
@@ -812,7 +822,7 @@ fn measure_overhead(
                                 workload.syscalls()
                             );
                         }
-                        ran.elapsed.as_secs_f64()
+                        ran.cpu_seconds
                     }
                     Setup::Strace => {
                         let short = (workload.units / args.strace_divisor).max(1);
@@ -827,7 +837,7 @@ fn measure_overhead(
                         argv.extend((workload.argv)(short));
                         let ran = run_timed(&argv, Some(&env.work))?;
                         // Scaled per unit of work to the full length.
-                        ran.elapsed.as_secs_f64() * workload.units as f64 / short as f64
+                        ran.cpu_seconds * workload.units as f64 / short as f64
                     }
                 };
                 // One may have started while this ran, too.
@@ -977,7 +987,7 @@ impl Overhead {
         for w in workloads {
             write!(
                 out,
-                " {} ({:.1}M syscalls): time | ratio | added per syscall |",
+                " {} ({:.1}M syscalls): CPU time | ratio | added per syscall |",
                 w.label,
                 w.syscalls() as f64 / 1e6
             )?;

@@ -2,7 +2,7 @@
 //! way `record` does and holds it until SIGINT/SIGTERM, so that `cargo xtask bench` can time a
 //! workload with it attached. It prints `ready <ms>` on stdout once attached (milliseconds since
 //! this process started), for the recorder followed by the steps' shares (`checks=`
-//! privileges and cgroups, `load=` object, maps and verifier, `watch=` map entries, `attach=`),
+//! privileges and cgroups, `load=` object, maps, verifier and the watched cgroups' entries, `attach=`),
 //! and on the way out, per watched cgroup,
 //! `cgroup <id>: <distinct> distinct syscalls, <calls> calls` so the bench can check that the
 //! recorder saw the workload.
@@ -19,7 +19,7 @@ use clap::{Args, ValueEnum};
 use tracer_common::phase;
 
 use crate::{
-    bpf::{self, ebpf_log_level, AttachOptions, Tracer},
+    bpf::{self, ebpf_log_level, AttachOptions, Tracer, Watching},
     cgroup,
     cmd::record::stop_on_signals,
     preflight,
@@ -77,27 +77,21 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
         Program::Recorder | Program::RecorderNamesOnly => {
             // What Session::start does, with a clock on each step.
             let opts = AttachOptions {
-                max_watched: u32::try_from(ids.len()).unwrap_or(u32::MAX).max(1),
+                watching: Watching::Cgroups(ids.iter().map(|&id| (id, phase::WORKLOAD)).collect()),
                 log_level: ebpf_log_level(verbosity),
-                watch_new: false,
                 names_only: args.program == Program::RecorderNamesOnly,
             };
             let t0 = Instant::now();
             let (mut loaded, _logger) = Tracer::load(&opts)?;
             let t1 = Instant::now();
-            for &id in &ids {
-                loaded.watch(id, phase::WORKLOAD)?;
-            }
-            let t2 = Instant::now();
             loaded.attach()?;
-            let t3 = Instant::now();
+            let t2 = Instant::now();
             let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1000.0;
             steps = format!(
-                " checks={:.3} load={:.3} watch={:.3} attach={:.3}",
+                " checks={:.3} load={:.3} attach={:.3}",
                 ms(started, t0),
                 ms(t0, t1),
-                ms(t1, t2),
-                ms(t2, t3)
+                ms(t1, t2)
             );
             tracer = Some(loaded);
         }

@@ -19,6 +19,7 @@ use oci_spec::runtime::State;
 use tracer_common::phase;
 
 use crate::{
+    bpf::Watching,
     cgroup,
     cli::OciHookArgs,
     cmd::record::{target_of, POLL},
@@ -179,9 +180,11 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
     let cgroup_id = *cgroup_id;
     detach_stdio(args.log.as_deref())?;
     let mut ready = File::from(ready);
-    let session = Session::start(4, false, verbosity, |tracer| {
-        tracer.watch(cgroup_id, phase::RUNTIME_SETUP)
-    });
+    let session = Session::start(
+        Watching::Cgroups(vec![(cgroup_id, phase::RUNTIME_SETUP)]),
+        verbosity,
+        |_| Ok(()),
+    );
     let mut session = match session {
         Ok(session) => session,
         Err(e) => {

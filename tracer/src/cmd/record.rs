@@ -15,6 +15,7 @@ use profile_gen::{ExitInfo, Target};
 use tracer_common::phase;
 
 use crate::{
+    bpf::Watching,
     cgroup::{self, LeafCgroup},
     cli::{RecordArgs, RecordTarget},
     containers,
@@ -27,8 +28,6 @@ use crate::{
     user::{self, Credentials},
 };
 
-/// `record` of one target watches one cgroup; a little headroom costs nothing.
-const MAX_WATCHED: u32 = 4;
 /// How often the maps are polled for the live view and the stop conditions.
 pub(crate) const POLL: Duration = Duration::from_millis(100);
 
@@ -58,9 +57,11 @@ fn record_command(
 
     let leaf = LeafCgroup::create(&mount)?;
     // Everything from the command's execve on is its own: it starts in the workload phase.
-    let mut session = Session::start(MAX_WATCHED, false, verbosity, |tracer| {
-        tracer.watch(leaf.id(), phase::WORKLOAD)
-    })?;
+    let mut session = Session::start(
+        Watching::Cgroups(vec![(leaf.id(), phase::WORKLOAD)]),
+        verbosity,
+        |_| Ok(()),
+    )?;
     log::info!(
         "recording cgroup {} (id {})",
         leaf.dir().display(),
@@ -182,9 +183,11 @@ fn record_existing(
 
     let stop = stop_on_signals()?;
     // Attached to a running cgroup: what it does from now on is its workload.
-    let mut session = Session::start(MAX_WATCHED, false, verbosity, |tracer| {
-        tracer.watch(id, phase::WORKLOAD)
-    })?;
+    let mut session = Session::start(
+        Watching::Cgroups(vec![(id, phase::WORKLOAD)]),
+        verbosity,
+        |_| Ok(()),
+    )?;
     let start = Start::now(phase::WORKLOAD);
     let deadline = args.duration.map(|d| Instant::now() + d);
     let mut live = LiveView::new(quiet);

@@ -18,7 +18,7 @@ use profile_gen::Target;
 use tracer_common::phase;
 
 use crate::{
-    bpf::{CgroupSyscalls, Tracer},
+    bpf::{CgroupSyscalls, Tracer, Watching},
     cgroup,
     cgroup_names::CgroupNames,
     cli::RecordArgs,
@@ -58,7 +58,10 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     // One clock origin for every container: new ones are recorded from their first syscall,
     // which comes after this.
     let origin = Start::now(phase::WORKLOAD);
-    let mut session = Session::start(args.max_cgroups, true, verbosity, |tracer| {
+    let watching = Watching::All {
+        max_cgroups: args.max_cgroups,
+    };
+    let mut session = Session::start(watching, verbosity, |tracer| {
         for (&id, dir) in &index {
             let key = adopt(tracer, &mount, id, dir, origin, &mut tracked, quiet)?;
             owner_of.insert(id, key);
