@@ -76,33 +76,45 @@ fn invalidate_cgroup_cache() {
     unsafe { core::ptr::write_volatile(&raw mut CACHE_GENERATION, bpf_ktime_get_ns()) };
 }
 
-/// The cgroup v2 id of the task entering a syscall, from this CPU's cache when it is still
-/// valid for that task.
+/// The cgroup v2 id of the task entering a syscall, if this CPU's cache holds it for that task
+/// (`sys_enter`'s `pt_regs` pointer). No helper call: the caller's hot path stays a leaf.
 #[inline(always)]
-pub(crate) fn current_cgroup_id(ctx: &RawTracePointContext) -> u64 {
+pub(crate) fn cached_cgroup_id(ctx: &RawTracePointContext) -> Option<u64> {
+    // The lookup first: to the compiler it is a call, and values read before it would have to
+    // be kept in registers the JIT then saves on every run.
+    let entry = CGROUP_CACHE.get_ptr(0)?;
     // sys_enter's TP_PROTO is (struct pt_regs *regs, long id).
+    let regs: u64 = ctx.arg(0);
+    // SAFETY: a plain aligned 8-byte load of the program's global data.
+    let generation = unsafe { core::ptr::read_volatile(&raw const CACHE_GENERATION) };
+    // SAFETY: this CPU's copy of a live per-CPU map value.
+    unsafe {
+        ((*entry).regs == regs && (*entry).generation == generation).then(|| (*entry).cgroup_id)
+    }
+}
+
+/// The cgroup v2 id of the task entering a syscall, walked to from the task pointer, and kept
+/// in this CPU's cache for the task's next syscalls.
+#[inline(always)]
+pub(crate) fn fill_cgroup_cache(ctx: &RawTracePointContext) -> u64 {
     let regs: u64 = ctx.arg(0);
     // The generation is read before walking: an invalidation that lands while walking leaves
     // an entry with the old generation, which the next call then recomputes.
     // SAFETY: a plain aligned 8-byte load of the program's global data.
     let generation = unsafe { core::ptr::read_volatile(&raw const CACHE_GENERATION) };
+    let cgroup_id = cgroup_id_of(current_task());
     // (A lookup of index 0 of an array: it never fails, but without it there is no cache.)
-    let Some(entry) = CGROUP_CACHE.get_ptr_mut(0) else {
-        return cgroup_id_of(current_task());
-    };
-    // SAFETY: this CPU's copy of a live per-CPU map value.
-    unsafe {
-        if (*entry).regs == regs && (*entry).generation == generation {
-            return (*entry).cgroup_id;
+    if let Some(entry) = CGROUP_CACHE.get_ptr_mut(0) {
+        // SAFETY: this CPU's copy of a live per-CPU map value.
+        unsafe {
+            *entry = CgroupCacheEntry {
+                regs,
+                generation,
+                cgroup_id,
+            };
         }
-        let cgroup_id = cgroup_id_of(current_task());
-        *entry = CgroupCacheEntry {
-            regs,
-            generation,
-            cgroup_id,
-        };
-        cgroup_id
     }
+    cgroup_id
 }
 
 /// The current task, as the BTF-typed pointer the verifier lets the program read fields of.

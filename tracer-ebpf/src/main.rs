@@ -19,15 +19,20 @@ mod cgroup_id;
 /// The reference programs `cargo xtask bench` measures the recorder against.
 mod empty;
 
+use core::ffi::c_void;
+
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
     helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel},
     macros::{map, raw_tracepoint},
     maps::{Array, HashMap, PerCpuArray, PerCpuHashMap},
     programs::RawTracePointContext,
+    EbpfContext as _,
 };
 use aya_log_ebpf::info;
-use cgroup_id::{current_cgroup_id, current_task, kernel_offset, SYSCAGE_KERNEL_OFFSETS};
+use cgroup_id::{
+    cached_cgroup_id, current_task, fill_cgroup_cache, kernel_offset, SYSCAGE_KERNEL_OFFSETS,
+};
 use tracer_common::{
     abi, phase, CgroupKey, SlotIds, SyscallCounts, SyscallSet, ARG_CAPTURES, ARG_VALUES,
     DEFAULT_MAX_WATCHED, MAX_SLOTS, MAX_SYSCALLS, STATS_LEN, STAT_WATCH_FULL,
@@ -95,8 +100,37 @@ const SECCOMP_MODE_FILTER: u64 = 2;
 
 #[raw_tracepoint(tracepoint = "sys_enter")]
 pub fn syscage_sys_enter(ctx: RawTracePointContext) -> i32 {
-    record(&ctx);
+    // The path of a task whose cgroup is cached and not watched (almost every syscall on a
+    // node) stays in this function, which calls nothing, so the JIT saves no registers for
+    // it; everything else is in functions of their own.
+    // The functions get the raw context pointer, not a reference to the wrapper, which would
+    // make the wrapper live on this function's stack.
+    match cached_cgroup_id(&ctx) {
+        Some(cgroup_id) if !may_be_watched(cgroup_id) => {}
+        Some(cgroup_id) => record(ctx.as_ptr(), cgroup_id),
+        None => record_uncached(ctx.as_ptr()),
+    }
     0
+}
+
+/// Whether cgroup `cgroup_id` may be watched: false is certain; true needs [`watched_cgroup`].
+#[inline(always)]
+fn may_be_watched(cgroup_id: u64) -> bool {
+    // SAFETY (both reads): read-only globals; volatile so that the values set at load time are
+    // read rather than the ones compiled in.
+    unsafe {
+        core::ptr::read_volatile(&SYSCAGE_WATCH_NEW) != 0
+            || core::ptr::read_volatile(&SYSCAGE_SLOTS.filter) & SlotIds::filter_bit(cgroup_id) != 0
+    }
+}
+
+/// The cache missed: find the cgroup id the slow way (and cache it), then record.
+#[inline(never)]
+fn record_uncached(raw_ctx: *mut c_void) {
+    let cgroup_id = fill_cgroup_cache(&RawTracePointContext::new(raw_ctx));
+    if may_be_watched(cgroup_id) {
+        record(raw_ctx, cgroup_id);
+    }
 }
 
 /// sched_process_exec fires after an exec succeeded: the first one in a watched cgroup that is
@@ -136,17 +170,11 @@ fn watched_cgroup(cgroup_id: u64, insert: bool) -> Option<Watched> {
     // SAFETY: reading a read-only global.
     if unsafe { core::ptr::read_volatile(&SYSCAGE_WATCH_NEW) } == 0 {
         let slots = &SYSCAGE_SLOTS;
-        // SAFETY (both reads): a read-only global; volatile so that the values set at load time
-        // are read rather than the empty ones compiled in.
-        let filter = unsafe { core::ptr::read_volatile(&slots.filter) };
-        if filter & SlotIds::filter_bit(cgroup_id) == 0 {
-            // Not watched: the cost every other task on the node pays ends here.
-            return None;
-        }
         // Compare with every slot, then branch once: one copy of the recording path below, and
         // one path for the verifier to walk.
         let mut found = MAX_SLOTS as u32;
         for (slot, id) in slots.ids.iter().enumerate() {
+            // SAFETY: a read-only global, read as set at load time.
             if unsafe { core::ptr::read_volatile(id) } == cgroup_id {
                 found = slot as u32;
             }
@@ -173,13 +201,15 @@ fn watched_cgroup(cgroup_id: u64, insert: bool) -> Option<Watched> {
     })
 }
 
-#[inline(always)]
-fn record(ctx: &RawTracePointContext) {
+/// Records the syscall being entered if cgroup `cgroup_id` (the caller's) is watched.
+#[inline(never)]
+fn record(raw_ctx: *mut c_void, cgroup_id: u64) {
+    let ctx = &RawTracePointContext::new(raw_ctx);
     let Some(Watched {
         cgroup_id,
         set,
         counts,
-    }) = watched_cgroup(current_cgroup_id(ctx), true)
+    }) = watched_cgroup(cgroup_id, true)
     else {
         return;
     };

@@ -433,6 +433,19 @@ impl Tracer {
         }
     }
 
+    /// How many times the kernel skipped the `sys_enter` program because a run would have nested
+    /// in another on the same CPU (the program's `recursion_misses`): syscalls nobody recorded.
+    /// The program is written so that this cannot happen; it is checked all the same.
+    pub(crate) fn sys_enter_runs_skipped(&self) -> Option<u64> {
+        use std::os::fd::{AsFd as _, AsRawFd as _};
+
+        let program: &RawTracePoint = self.ebpf.program(PROGRAM_NAME)?.try_into().ok()?;
+        let fd = program.fd().ok()?.as_fd().as_raw_fd();
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+        info.lines()
+            .find_map(|line| line.strip_prefix("recursion_misses:")?.trim().parse().ok())
+    }
+
     /// How many syscalls `--all` could not record because their cgroup did not fit in the maps.
     pub(crate) fn syscalls_lost_to_full_maps(&self) -> u64 {
         self.stats

@@ -45,6 +45,19 @@ impl Session {
     }
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        let skipped = self.tracer.sys_enter_runs_skipped();
+        log::debug!("runs of the sys_enter program the kernel skipped: {skipped:?}");
+        if let Some(skipped) = skipped.filter(|&n| n > 0) {
+            log::error!(
+                "the kernel skipped syscage's eBPF program {skipped} times (a run nested on one \
+                 CPU): those syscalls are missing from the recordings"
+            );
+        }
+    }
+}
+
 /// When a recording started, on both clocks.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Start {

@@ -564,6 +564,9 @@ impl Drop for Tracer {
 enum Setup {
     Untraced,
     Empty,
+    /// The empty program again, as a setup of its own: the two should be equal, so their
+    /// ratio shows how far apart two measurements of the same thing land on this machine.
+    EmptyAgain,
     CgroupId,
     SyscageUnwatched,
     SyscageWatched,
@@ -575,9 +578,10 @@ enum Setup {
 }
 
 impl Setup {
-    const ALL: [Self; 10] = [
+    const ALL: [Self; 11] = [
         Self::Untraced,
         Self::Empty,
+        Self::EmptyAgain,
         Self::CgroupId,
         Self::SyscageUnwatched,
         Self::SyscageWatched,
@@ -592,6 +596,7 @@ impl Setup {
         match self {
             Self::Untraced => "untraced",
             Self::Empty => "cost floor: empty eBPF program, raw tracepoint sys_enter",
+            Self::EmptyAgain => "the same empty program again (how far repeats land apart)",
             Self::CgroupId => "a program that reads the cgroup id on every call (no per-CPU cache)",
             Self::SyscageUnwatched => "syscage attached, workload not watched",
             Self::SyscageWatched => "syscage attached, workload watched",
@@ -631,6 +636,8 @@ struct Overhead {
     unwatched_vs_floor: Vec<Vec<f64>>,
     /// [workload] -> unwatched / the uncached cgroup-id program, same repetition.
     unwatched_vs_cgroup_id: Vec<Vec<f64>>,
+    /// [workload] -> the empty program's second measurement / its first, same repetition.
+    empty_again_vs_empty: Vec<Vec<f64>>,
     /// [workload] -> watched / watched names-only of the same repetition: what the ABI check and
     /// argument capture cost.
     capture_vs_names_only: Vec<Vec<f64>>,
@@ -661,6 +668,7 @@ fn measure_overhead(
         watched_vs_floor: vec![Vec::new(); workloads.len()],
         unwatched_vs_floor: vec![Vec::new(); workloads.len()],
         unwatched_vs_cgroup_id: vec![Vec::new(); workloads.len()],
+        empty_again_vs_empty: vec![Vec::new(); workloads.len()],
         capture_vs_names_only: vec![Vec::new(); workloads.len()],
         syscalls: workloads.iter().map(Workload::syscalls).collect(),
         ready_empty_ms: Vec::new(),
@@ -716,11 +724,11 @@ fn measure_overhead(
                 }
                 let seconds = match setup {
                     Setup::Untraced => run_timed(&full, Some(&env.work))?.cpu_seconds,
-                    Setup::Empty | Setup::CgroupId => {
-                        let program = if setup == Setup::Empty {
-                            "empty"
-                        } else {
+                    Setup::Empty | Setup::EmptyAgain | Setup::CgroupId => {
+                        let program = if setup == Setup::CgroupId {
                             "cgroup-id"
+                        } else {
+                            "empty"
                         };
                         let tracer = Tracer::start(
                             &[
@@ -865,6 +873,7 @@ fn measure_overhead(
             o.capture_vs_names_only[w]
                 .push(time(Setup::SyscageWatched) / time(Setup::SyscageWatchedNamesOnly));
             o.unwatched_vs_cgroup_id[w].push(time(Setup::SyscageUnwatched) / time(Setup::CgroupId));
+            o.empty_again_vs_empty[w].push(time(Setup::EmptyAgain) / empty);
         }
     }
     Ok(o)
@@ -1021,11 +1030,13 @@ impl Overhead {
             writeln!(
                 out,
                 "- {}: syscage / empty program of the same repetition: unwatched {}, watched {}; \
-                 unwatched / uncached cgroup-id program: {}; watched / watched names-only (the cost of the ABI \
-                 check and argument capture): {}",
+                 the empty program measured twice (second / first): {}; unwatched / uncached \
+                 cgroup-id program: {}; watched / watched names-only (the cost of the ABI check \
+                 and argument capture): {}",
                 workload.key,
                 ratio_cell(&self.unwatched_vs_floor[w]),
                 ratio_cell(&self.watched_vs_floor[w]),
+                ratio_cell(&self.empty_again_vs_empty[w]),
                 ratio_cell(&self.unwatched_vs_cgroup_id[w]),
                 ratio_cell(&self.capture_vs_names_only[w])
             )?;
@@ -1390,6 +1401,17 @@ fn write_targets(out: &mut String, o: &Overhead, attach: &Attach, rss_kb: u64) -
         "| watched within 10% of the empty program | up to {:+.1}% | {} |",
         (watched - 1.0) * 100.0,
         yes(watched <= 1.10)
+    )?;
+    // Not a target: what the two lines above can resolve on this machine.
+    let spread = o
+        .empty_again_vs_empty
+        .iter()
+        .map(|v| (median(v) - 1.0).abs())
+        .fold(0.0, f64::max);
+    writeln!(
+        out,
+        "| (resolution: the empty program measured twice, medians apart by) | up to {:.1}% | - |",
+        spread * 100.0
     )?;
     // "Cheaper" compares what each tool adds to the untraced time; the total-time ratio is
     // shown too.
