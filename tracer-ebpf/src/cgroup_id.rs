@@ -29,9 +29,9 @@ static CGROUP_CACHE: PerCpuArray<CgroupCacheEntry> = PerCpuArray::with_max_entri
 static mut CACHE_GENERATION: u64 = 0;
 
 /// One CPU's cached answer. Its fields are written by one run of the program at a time: the
-/// kernel runs tracing programs with preemption off and never nests one on a CPU (a run that
-/// would nest is skipped and counted as a recursion miss, which `syscage` reports), so no
-/// entry is ever half one task's and half another's.
+/// kernel never starts a run on a CPU where one is in progress (it skips it and counts a
+/// recursion miss, which `syscage` reports), so no entry is ever half one task's and half
+/// another's.
 #[repr(C)]
 struct CgroupCacheEntry {
     regs: u64,
