@@ -1,6 +1,7 @@
 //! Finds, in the running kernel's BTF (`/sys/kernel/btf/vmlinux`), the byte offsets of the
-//! struct fields the eBPF program walks on every syscall: `task_struct -> css_set -> cgroup ->
-//! kernfs_node -> id` for the caller's cgroup id, and `thread_info.status` for its ABI.
+//! struct fields the eBPF program reads through the task pointer: `task_struct -> css_set ->
+//! cgroup -> kernfs_node -> id` for the caller's cgroup id (when its per-CPU cache misses), and
+//! `thread_info.status` for the ABI of a watched task's syscall.
 //!
 //! Why walk at all: `bpf_get_current_cgroup_id()` takes and drops the RCU read lock in two
 //! out-of-line calls, which measured about 40 ns per syscall on these machines, more than the
