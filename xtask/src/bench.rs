@@ -792,17 +792,7 @@ fn measure_overhead(
                         ran.cpu_seconds
                     }
                     Setup::SyscageRecord => {
-                        let mut argv = vec![
-                            syscage_s.clone(),
-                            "record".into(),
-                            "--quiet".into(),
-                            "--user".into(),
-                            "root".into(),
-                            "--output".into(),
-                            record_out.display().to_string(),
-                            "--".into(),
-                        ];
-                        argv.extend(full.iter().cloned());
+                        let argv = record_argv(syscage, &record_out, &full);
                         let ran = run_timed(&argv, None)?;
                         o.record_rss_kb.push(ran.max_rss_kb);
                         let recording = env.tmp.join("record.recording.json");
@@ -1050,10 +1040,10 @@ struct Attach {
     runs: usize,
 }
 
-/// `syscage record -- true` against `true`, alternating.
-fn measure_attach(env: &BenchEnv, syscage: &Path, reps: usize) -> Result<Attach> {
-    let out = env.tmp.join("true.json");
-    let record = vec![
+/// `syscage record --quiet --user root --output OUT -- COMMAND...` (as root the workload
+/// stays root, as in the other setups).
+fn record_argv(syscage: &Path, out: &Path, command: &[impl AsRef<str>]) -> Vec<String> {
+    let mut argv: Vec<String> = vec![
         syscage.display().to_string(),
         "record".into(),
         "--quiet".into(),
@@ -1062,8 +1052,15 @@ fn measure_attach(env: &BenchEnv, syscage: &Path, reps: usize) -> Result<Attach>
         "--output".into(),
         out.display().to_string(),
         "--".into(),
-        "true".into(),
     ];
+    argv.extend(command.iter().map(|word| word.as_ref().to_owned()));
+    argv
+}
+
+/// `syscage record -- true` against `true`, alternating.
+fn measure_attach(env: &BenchEnv, syscage: &Path, reps: usize) -> Result<Attach> {
+    let out = env.tmp.join("true.json");
+    let record = record_argv(syscage, &out, &["true"]);
     let plain = vec!["true".to_owned()];
     let mut diffs = Vec::new();
     for rep in 0..reps {
@@ -1113,17 +1110,7 @@ fn measure_tools(
     let mut bases = Vec::new();
     for (i, command) in commands.iter().enumerate() {
         let out = dir.join(format!("base-{i}.json"));
-        let mut argv = vec![
-            syscage.display().to_string(),
-            "record".into(),
-            "--quiet".into(),
-            "--user".into(),
-            "root".into(),
-            "--output".into(),
-            out.display().to_string(),
-            "--".into(),
-        ];
-        argv.extend(command.iter().map(|s| (*s).to_owned()));
+        let argv = record_argv(syscage, &out, command);
         run_timed(&argv, None)?;
         let path = dir.join(format!("base-{i}.recording.json"));
         let text =
