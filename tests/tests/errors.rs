@@ -164,8 +164,8 @@ fn recording_without_cgroup_v2_exits_121() {
     );
 }
 
-/// tracefs is no requirement (README: the program attaches to the raw tracepoint by name): with
-/// every tracefs unmounted in a private mount namespace, a recording works and is complete.
+/// tracefs is no requirement (README: the programs attach to raw tracepoints by name or BTF id):
+/// with every tracefs unmounted in a private mount namespace, a recording works and is complete.
 #[test]
 fn recording_works_without_tracefs() {
     let dir = temp_dir();

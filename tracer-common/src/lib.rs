@@ -34,9 +34,10 @@ pub const MAX_SLOTS: usize = 8;
 pub const WATCHED_MAP: &str = "WATCHED";
 /// Name of the per-CPU hash map `cgroup id -> SyscallCounts`, with the keys of [`WATCHED_MAP`].
 pub const COUNTS_MAP: &str = "COUNTS";
-/// Name of the eBPF program attached to the `sys_enter` raw tracepoint.
+/// Name of the eBPF program attached to `sys_enter` (a BTF-typed raw tracepoint program, so
+/// that it can read the saved registers with plain loads).
 pub const PROGRAM_NAME: &str = "syscage_sys_enter";
-/// The raw tracepoint the program attaches to (`raw_syscalls:sys_enter`).
+/// The tracepoint the program attaches to (`raw_syscalls:sys_enter`).
 pub const TRACEPOINT: &str = "sys_enter";
 /// Name of the eBPF program that marks a cgroup's first completed exec (the entrypoint).
 pub const EXEC_PROGRAM_NAME: &str = "syscage_sched_process_exec";
@@ -49,7 +50,7 @@ pub const FORK_PROGRAM_NAME: &str = "syscage_sched_process_fork";
 pub const FORK_TRACEPOINT: &str = "sched_process_fork";
 pub const CGROUP_MOVE_PROGRAM_NAME: &str = "syscage_cgroup_attach_task";
 pub const CGROUP_MOVE_TRACEPOINT: &str = "cgroup_attach_task";
-/// Name of the empty program on the same raw tracepoint as [`PROGRAM_NAME`]: the cost floor
+/// Name of the empty program on the same attachment as [`PROGRAM_NAME`]: the cost floor
 /// `cargo xtask bench` compares the recorder with. `record` never loads it.
 pub const EMPTY_PROGRAM_NAME: &str = "syscage_empty";
 /// Name of the program that reads the caller's cgroup id on every call, without the recorder's

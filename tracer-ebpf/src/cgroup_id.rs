@@ -8,7 +8,7 @@ use aya_ebpf::{
     helpers::bpf_ktime_get_ns,
     macros::{map, raw_tracepoint},
     maps::PerCpuArray,
-    programs::RawTracePointContext,
+    programs::{BtfTracePointContext, RawTracePointContext},
 };
 use tracer_common::KernelOffsets;
 
@@ -77,9 +77,10 @@ fn invalidate_cgroup_cache() {
 }
 
 /// The cgroup v2 id of the task entering a syscall, if this CPU's cache holds it for that task
-/// (`sys_enter`'s `pt_regs` pointer). No helper call: the caller's hot path stays a leaf.
+/// (`sys_enter`'s `pt_regs` pointer). No helper call: that would cost more than the rest of an
+/// unwatched task's path together.
 #[inline(always)]
-pub(crate) fn cached_cgroup_id(ctx: &RawTracePointContext) -> Option<u64> {
+pub(crate) fn cached_cgroup_id(ctx: &BtfTracePointContext) -> Option<u64> {
     // The lookup first: to the compiler it is a call, and values read before it would have to
     // be kept in registers the JIT then saves on every run.
     let entry = CGROUP_CACHE.get_ptr(0)?;
@@ -96,7 +97,7 @@ pub(crate) fn cached_cgroup_id(ctx: &RawTracePointContext) -> Option<u64> {
 /// The cgroup v2 id of the task entering a syscall, walked to from the task pointer, and kept
 /// in this CPU's cache for the task's next syscalls.
 #[inline(always)]
-pub(crate) fn fill_cgroup_cache(ctx: &RawTracePointContext) -> u64 {
+pub(crate) fn fill_cgroup_cache(ctx: &BtfTracePointContext) -> u64 {
     let regs: u64 = ctx.arg(0);
     // The generation is read before walking: an invalidation that lands while walking leaves
     // an entry with the old generation, which the next call then recomputes.

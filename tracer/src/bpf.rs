@@ -11,9 +11,9 @@ use std::{
 use anyhow::{anyhow, Context as _, Result};
 use aya::{
     maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues},
-    programs::RawTracePoint,
+    programs::Program,
     util::nr_cpus,
-    Ebpf, EbpfLoader,
+    Btf, Ebpf, EbpfLoader, Endianness,
 };
 use tracer_common::{
     abi, phase, CgroupKey, KernelOffsets, SlotIds, SyscallCounts, SyscallSet, ARG_CAPTURES,
@@ -24,7 +24,7 @@ use tracer_common::{
     WATCH_NEW_GLOBAL,
 };
 
-use crate::kernel_btf::{KernelBtf, VMLINUX_BTF};
+use crate::kernel_btf::{typedef_stand_in, KernelBtf, VMLINUX_BTF};
 
 /// The compiled eBPF object. aya needs it 8-byte aligned to parse it in place.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/syscage-ebpf"));
@@ -191,8 +191,9 @@ enum Watches {
     },
 }
 
-/// The recorder's programs and their raw tracepoints, in attach order: the recorder goes last,
-/// so that no exec, fork or cgroup move it depends on can slip by unseen.
+/// The recorder's programs and their tracepoints, in attach order: the recorder goes last, so
+/// that no exec, fork or cgroup move it depends on can slip by unseen. Whether each is a plain
+/// or a BTF-typed raw tracepoint program is in the object (its ELF section).
 const PROGRAMS: [(&str, &str); 4] = [
     (EXEC_PROGRAM_NAME, EXEC_TRACEPOINT),
     (FORK_PROGRAM_NAME, FORK_TRACEPOINT),
@@ -222,15 +223,35 @@ pub(crate) fn ebpf_log_level(verbosity: u8) -> u8 {
     }
 }
 
-/// The offsets of the fields the program reads, from the running kernel's BTF.
-fn kernel_offsets() -> Result<KernelOffsets> {
-    let started = std::time::Instant::now();
-    let offsets = KernelBtf::read(Path::new(VMLINUX_BTF))?.kernel_offsets()?;
-    log::debug!(
-        "kernel field offsets {offsets:?}, read in {:?}",
-        started.elapsed()
-    );
-    Ok(offsets)
+/// What loading the programs takes from the running kernel's BTF.
+struct KernelFacts {
+    /// The offsets of the fields the program reads.
+    offsets: KernelOffsets,
+    /// What aya looks the `sys_enter` tracepoint's BTF id up in (see [`typedef_stand_in`]).
+    sys_enter_btf: Btf,
+}
+
+impl KernelFacts {
+    fn read() -> Result<Self> {
+        let started = std::time::Instant::now();
+        let kernel_btf = KernelBtf::read(Path::new(VMLINUX_BTF))?;
+        let offsets = kernel_btf.kernel_offsets()?;
+        let sys_enter_id = kernel_btf.raw_tracepoint_type_id(TRACEPOINT)?;
+        let typedef = format!("btf_trace_{TRACEPOINT}");
+        let sys_enter_btf = Btf::parse(
+            &typedef_stand_in(sys_enter_id, &typedef),
+            Endianness::default(),
+        )
+        .map_err(|e| anyhow!("building the BTF stand-in for {typedef}: {e}"))?;
+        log::debug!(
+            "kernel field offsets {offsets:?}, {typedef} is BTF type {sys_enter_id}; read in {:?}",
+            started.elapsed()
+        );
+        Ok(Self {
+            offsets,
+            sys_enter_btf,
+        })
+    }
 }
 
 /// Takes map `name` out of the object as a typed map.
@@ -252,7 +273,7 @@ impl Tracer {
         opts: &AttachOptions,
     ) -> Result<(Self, Option<aya_log::EbpfLogger<&'static dyn log::Log>>)> {
         let names_only = u8::from(opts.names_only);
-        let offsets = kernel_offsets()?;
+        let kernel = KernelFacts::read()?;
         let (watch_new, slot_ids, slots, hashed) = match &opts.watching {
             Watching::Cgroups(cgroups) => {
                 let ids: Vec<u64> = cgroups.iter().map(|&(id, _)| id).collect();
@@ -278,7 +299,7 @@ impl Tracer {
             .override_global("AYA_LOG_LEVEL", &opts.log_level, true)
             .override_global(WATCH_NEW_GLOBAL, &watch_new, true)
             .override_global(NAMES_ONLY_GLOBAL, &names_only, true)
-            .override_global(KERNEL_OFFSETS_GLOBAL, &offsets, true)
+            .override_global(KERNEL_OFFSETS_GLOBAL, &kernel.offsets, true)
             .override_global(SLOT_IDS_GLOBAL, &slot_ids, true)
             .load(EBPF_OBJECT)
             .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
@@ -295,8 +316,8 @@ impl Tracer {
             None
         };
 
-        for (name, _) in PROGRAMS {
-            load_program(&mut ebpf, name)?;
+        for (name, tracepoint) in PROGRAMS {
+            load_program(&mut ebpf, name, tracepoint, &kernel)?;
         }
         let nr_cpus = nr_cpus().map_err(|(path, e)| anyhow!("reading {path}: {e}"))?;
         let watches = match &opts.watching {
@@ -439,8 +460,13 @@ impl Tracer {
     pub(crate) fn sys_enter_runs_skipped(&self) -> Option<u64> {
         use std::os::fd::{AsFd as _, AsRawFd as _};
 
-        let program: &RawTracePoint = self.ebpf.program(PROGRAM_NAME)?.try_into().ok()?;
-        let fd = program.fd().ok()?.as_fd().as_raw_fd();
+        let fd = self
+            .ebpf
+            .program(PROGRAM_NAME)?
+            .fd()
+            .ok()?
+            .as_fd()
+            .as_raw_fd();
         let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
         info.lines()
             .find_map(|line| line.strip_prefix("recursion_misses:")?.trim().parse().ok())
@@ -490,39 +516,53 @@ fn slot_of(ids: &SlotIds, cgroup_id: u64) -> Option<u32> {
 }
 
 /// Loads the object and attaches only the program `name`, one of the cost floors in
-/// `tracer-ebpf/src/empty.rs`, to the recorder's raw tracepoint, for `cargo xtask bench`. The
+/// `tracer-ebpf/src/empty.rs`, to the recorder's tracepoint, for `cargo xtask bench`. The
 /// returned object holds the link; dropping it detaches the program.
 pub(crate) fn attach_floor(name: &str) -> Result<Ebpf> {
-    let offsets = kernel_offsets()?;
+    let kernel = KernelFacts::read()?;
     let mut ebpf = EbpfLoader::new()
         .btf(None)
-        .override_global(KERNEL_OFFSETS_GLOBAL, &offsets, true)
+        .override_global(KERNEL_OFFSETS_GLOBAL, &kernel.offsets, true)
         .load(EBPF_OBJECT)
         .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
-    load_program(&mut ebpf, name)?;
+    load_program(&mut ebpf, name, TRACEPOINT, &kernel)?;
     attach_program(&mut ebpf, name, TRACEPOINT)?;
     Ok(ebpf)
 }
 
-fn raw_tracepoint<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut RawTracePoint> {
-    Ok(ebpf
-        .program_mut(name)
-        .with_context(|| format!("eBPF object has no program {name}"))?
-        .try_into()?)
+fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Program> {
+    ebpf.program_mut(name)
+        .with_context(|| format!("eBPF object has no program {name}"))
 }
 
-/// Loads one program into the kernel. A verifier rejection carries the verifier's log in the
-/// error's Display, so it is shown.
-fn load_program(ebpf: &mut Ebpf, name: &str) -> Result<()> {
-    raw_tracepoint(ebpf, name)?
-        .load()
-        .map_err(|e| anyhow!("the kernel refused the eBPF program {name}: {e:#}"))
+/// Loads one program, for `tracepoint`, into the kernel. A verifier rejection carries the
+/// verifier's log in the error's Display, so it is shown.
+fn load_program(ebpf: &mut Ebpf, name: &str, tracepoint: &str, kernel: &KernelFacts) -> Result<()> {
+    let loaded = match program(ebpf, name)? {
+        Program::RawTracePoint(program) => program.load(),
+        Program::BtfTracePoint(program) if tracepoint == TRACEPOINT => {
+            program.load(tracepoint, &kernel.sys_enter_btf)
+        }
+        other => anyhow::bail!(
+            "internal error: eBPF program {name} is a {:?} program for {tracepoint}, which \
+             syscage does not load",
+            other.prog_type()
+        ),
+    };
+    loaded.map_err(|e| anyhow!("the kernel refused the eBPF program {name}: {e:#}"))
 }
 
 fn attach_program(ebpf: &mut Ebpf, name: &str, tracepoint: &str) -> Result<()> {
-    raw_tracepoint(ebpf, name)?
-        .attach(tracepoint)
-        .map_err(|e| anyhow!("attaching {name} to raw tracepoint {tracepoint}: {e:#}"))?;
-    log::info!("attached {name} to raw tracepoint {tracepoint}");
+    let attached = match program(ebpf, name)? {
+        Program::RawTracePoint(program) => program.attach(tracepoint).map(drop),
+        // Loaded for its tracepoint already (by BTF id).
+        Program::BtfTracePoint(program) => program.attach().map(drop),
+        other => anyhow::bail!(
+            "internal error: eBPF program {name} is a {:?} program",
+            other.prog_type()
+        ),
+    };
+    attached.map_err(|e| anyhow!("attaching {name} to tracepoint {tracepoint}: {e:#}"))?;
+    log::info!("attached {name} to tracepoint {tracepoint}");
     Ok(())
 }

@@ -10,6 +10,10 @@
 //! BTF at load time (the eBPF side reads them as read-only constants); the verifier then checks
 //! every load against that same BTF and refuses the program if an offset were wrong.
 //!
+//! It also finds the id of the typedef the kernel declares for a raw tracepoint
+//! (`btf_trace_sys_enter`), which a BTF-typed tracepoint program is loaded against, and writes
+//! the small stand-in BTF that hands that id to aya (see [`typedef_stand_in`]).
+//!
 //! Only what is needed is parsed: type headers, struct members and names.
 
 use std::path::Path;
@@ -69,6 +73,8 @@ pub(crate) struct KernelBtf {
     type_at: Vec<u32>,
     /// The ids of the named structs, with their name offsets.
     structs: Vec<(u32, u32)>,
+    /// The ids of the named typedefs, with their name offsets.
+    typedefs: Vec<(u32, u32)>,
 }
 
 /// A struct member: its byte offset and the id of its type.
@@ -117,6 +123,7 @@ impl KernelBtf {
         let mut type_at = Vec::with_capacity(types.len() / 24);
         type_at.push(0);
         let mut structs = Vec::new();
+        let mut typedefs = Vec::new();
         let mut at = types.start;
         while at < types.end {
             let at_u32 = u32::try_from(at).context("BTF larger than 4 GiB")?;
@@ -140,8 +147,13 @@ impl KernelBtf {
                 kind::ENUM | kind::FUNC_PROTO => 8 * vlen,
                 other => bail!("type {} has unknown kind {other}", type_at.len()),
             };
-            if kind == kind::STRUCT && name_off != 0 {
-                structs.push((type_at.len() as u32, name_off));
+            if name_off != 0 {
+                let id = type_at.len() as u32;
+                match kind {
+                    kind::STRUCT => structs.push((id, name_off)),
+                    kind::TYPEDEF => typedefs.push((id, name_off)),
+                    _ => {}
+                }
             }
             type_at.push(at_u32);
             at += 12 + extra_len;
@@ -152,7 +164,21 @@ impl KernelBtf {
             strings,
             type_at,
             structs,
+            typedefs,
         })
+    }
+
+    /// The id of `btf_trace_<tracepoint>`, the typedef the kernel declares for each raw
+    /// tracepoint: a `tp_btf` program names its tracepoint by this id when it is loaded.
+    pub(crate) fn raw_tracepoint_type_id(&self, tracepoint: &str) -> Result<u32> {
+        let name = format!("btf_trace_{tracepoint}");
+        self.typedefs
+            .iter()
+            .find(|&&(_, name_off)| self.string_is(name_off, &name))
+            .map(|&(id, _)| id)
+            .with_context(|| {
+                format!("kernel BTF: no raw tracepoint {tracepoint} (no typedef {name})")
+            })
     }
 
     /// The offsets the eBPF program needs, checked for the shape it assumes.
@@ -389,6 +415,86 @@ impl Drop for BtfBytes {
     }
 }
 
+/// A BTF blob in which type `id` is the typedef `name` and every type before it an unnamed
+/// placeholder, for aya's `BtfTracePoint::load`. That takes a parsed BTF only to look the
+/// tracepoint's typedef up by name and pass on its id; parsing the kernel's 5 MiB for it cost
+/// 16 ms and 16 MB of memory here (aya's `EbpfLoader::new()` already parses it once, into a
+/// copy nothing can reach), this stand-in well under a millisecond. The kernel never sees it:
+/// it checks the program against its own BTF, by that id.
+pub(crate) fn typedef_stand_in(id: u32, name: &str) -> Vec<u8> {
+    let mut writer = BtfWriter::new();
+    for _ in 1..id {
+        writer.header("", kind::PTR, 0, 0);
+    }
+    writer.header(name, kind::TYPEDEF, 0, 0);
+    writer.finish()
+}
+
+/// Writes a BTF blob type by type (ids from 1, in order), in this machine's byte order.
+struct BtfWriter {
+    types: Vec<u8>,
+    strings: Vec<u8>,
+    next_id: u32,
+}
+
+impl BtfWriter {
+    fn new() -> Self {
+        Self {
+            types: Vec::new(),
+            strings: vec![0],
+            next_id: 1,
+        }
+    }
+
+    /// Adds `s` to the string section and returns its offset (0, the empty string, for "").
+    fn string(&mut self, s: &str) -> u32 {
+        if s.is_empty() {
+            return 0;
+        }
+        let off = self.strings.len() as u32;
+        self.strings.extend_from_slice(s.as_bytes());
+        self.strings.push(0);
+        off
+    }
+
+    /// Adds a type's three header words; the caller appends its trailing data, if any.
+    fn header(&mut self, name: &str, kind: u32, vlen: u32, size_or_type: u32) -> u32 {
+        let name_off = self.string(name);
+        for word in [name_off, (kind << 24) | vlen, size_or_type] {
+            self.push_word(word);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn push_word(&mut self, word: u32) {
+        self.types.extend_from_slice(&word.to_ne_bytes());
+    }
+
+    fn finish(self) -> Vec<u8> {
+        const HEADER_LEN: u32 = 24;
+        let types_len = self.types.len() as u32;
+        let mut out =
+            Vec::with_capacity(HEADER_LEN as usize + self.types.len() + self.strings.len());
+        out.extend_from_slice(&BTF_MAGIC.to_ne_bytes());
+        out.extend_from_slice(&[1, 0]); // version 1, no flags
+                                        // hdr_len, type_off, type_len, str_off, str_len.
+        for word in [
+            HEADER_LEN,
+            0,
+            types_len,
+            types_len,
+            self.strings.len() as u32,
+        ] {
+            out.extend_from_slice(&word.to_ne_bytes());
+        }
+        out.extend_from_slice(&self.types);
+        out.extend_from_slice(&self.strings);
+        out
+    }
+}
+
 fn read_u32(data: &[u8], at: usize) -> Result<u32> {
     let bytes = data
         .get(at..at + 4)
@@ -400,42 +506,11 @@ fn read_u32(data: &[u8], at: usize) -> Result<u32> {
 mod tests {
     use super::*;
 
-    /// A tiny BTF blob builder: just enough kinds for the walk.
-    struct Builder {
-        types: Vec<u8>,
-        strings: Vec<u8>,
-        next_id: u32,
-    }
-
-    impl Builder {
-        fn new() -> Self {
-            Self {
-                types: Vec::new(),
-                strings: vec![0],
-                next_id: 1,
-            }
-        }
-        fn string(&mut self, s: &str) -> u32 {
-            if s.is_empty() {
-                return 0;
-            }
-            let off = self.strings.len() as u32;
-            self.strings.extend_from_slice(s.as_bytes());
-            self.strings.push(0);
-            off
-        }
-        fn header(&mut self, name: &str, kind: u32, vlen: u32, size_or_type: u32) -> u32 {
-            let name_off = self.string(name);
-            for word in [name_off, (kind << 24) | vlen, size_or_type] {
-                self.types.extend_from_slice(&word.to_ne_bytes());
-            }
-            let id = self.next_id;
-            self.next_id += 1;
-            id
-        }
+    /// The kinds the walk needs, on top of the writer's headers.
+    impl BtfWriter {
         fn int(&mut self, name: &str, size: u32) -> u32 {
             let id = self.header(name, kind::INT, 0, size);
-            self.types.extend_from_slice(&(size * 8).to_ne_bytes());
+            self.push_word(size * 8);
             id
         }
         fn ptr(&mut self, to: u32) -> u32 {
@@ -449,34 +524,17 @@ mod tests {
             for &(member, type_id, byte_offset) in members {
                 let name_off = self.string(member);
                 for word in [name_off, type_id, byte_offset * 8] {
-                    self.types.extend_from_slice(&word.to_ne_bytes());
+                    self.push_word(word);
                 }
             }
             id
-        }
-        fn finish(self) -> Vec<u8> {
-            let mut out = Vec::new();
-            out.extend_from_slice(&BTF_MAGIC.to_ne_bytes());
-            out.extend_from_slice(&[1, 0]);
-            for word in [
-                24u32,
-                0,
-                self.types.len() as u32,
-                self.types.len() as u32,
-                self.strings.len() as u32,
-            ] {
-                out.extend_from_slice(&word.to_ne_bytes());
-            }
-            out.extend_from_slice(&self.types);
-            out.extend_from_slice(&self.strings);
-            out
         }
     }
 
     /// Structs in the shapes of the kernel's, with made-up offsets; the pointees are defined
     /// after the pointers to them, as in vmlinux.
     fn sample() -> Vec<u8> {
-        let mut b = Builder::new();
+        let mut b = BtfWriter::new();
         let u32_ty = b.int("unsigned int", 4);
         let u64_ty = b.int("u64", 8);
         let thread_info = b.strukt(
@@ -552,5 +610,34 @@ mod tests {
             .expect("this machine's kernel must publish BTF for syscage to run");
         let offsets = btf.kernel_offsets().unwrap();
         assert!(offsets.task_cgroups > 0 && offsets.cgroup_kn > 0);
+        let sys_enter = btf.raw_tracepoint_type_id("sys_enter").unwrap();
+        assert_eq!(aya_lookup(sys_enter, "btf_trace_sys_enter"), sys_enter);
+    }
+
+    /// The id aya finds for typedef `name` in the stand-in written for `id`.
+    fn aya_lookup(id: u32, name: &str) -> u32 {
+        let stand_in = aya::Btf::parse(&typedef_stand_in(id, name), aya::Endianness::default())
+            .expect("aya parses the stand-in");
+        stand_in
+            .id_by_type_name_kind(name, aya_obj::btf::BtfKind::Typedef)
+            .expect("aya finds the typedef")
+    }
+
+    #[test]
+    fn the_stand_in_names_its_typedef_at_the_given_id() {
+        for id in [1, 2, 11_318, 150_000] {
+            assert_eq!(aya_lookup(id, "btf_trace_sys_enter"), id);
+            let ours = KernelBtf::parse(typedef_stand_in(id, "btf_trace_x")).unwrap();
+            assert_eq!(ours.raw_tracepoint_type_id("x").unwrap(), id);
+        }
+        let err = KernelBtf::parse(sample())
+            .unwrap()
+            .raw_tracepoint_type_id("sys_enter")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "kernel BTF: no raw tracepoint sys_enter (no typedef btf_trace_sys_enter)"
+        );
     }
 }

@@ -13,8 +13,8 @@
 //! node pays while syscage records something.
 //!
 //! - untraced;
-//! - the cost floor: an empty eBPF program on the recorder's attachment (raw tracepoint
-//!   `sys_enter`, `syscage bench-attach --program empty`);
+//! - the cost floor: an empty eBPF program on the recorder's attachment (`sys_enter` as a
+//!   BTF-typed raw tracepoint, `syscage bench-attach --program empty`);
 //! - a program that reads the caller's cgroup id on every call, as the recorder does only when
 //!   its per-CPU cache misses (`--program cgroup-id`): what a task pays that does not make
 //!   syscalls in a row;
@@ -595,7 +595,7 @@ impl Setup {
     fn label(self) -> &'static str {
         match self {
             Self::Untraced => "untraced",
-            Self::Empty => "cost floor: empty eBPF program, raw tracepoint sys_enter",
+            Self::Empty => "cost floor: empty eBPF program on sys_enter (BTF-typed raw tracepoint)",
             Self::EmptyAgain => "the same empty program again (how far repeats land apart)",
             Self::CgroupId => "a program that reads the cgroup id on every call (no per-CPU cache)",
             Self::SyscageUnwatched => "syscage attached, workload not watched",

@@ -6,6 +6,11 @@
 //! arg-prober clone FLAGS          clone(FLAGS | SIGCHLD) without a new stack; the child exits
 //! arg-prober socket DOMAIN TYPE   socket(DOMAIN, TYPE, 0)
 //! arg-prober personality VALUE    personality(VALUE)
+//! arg-prober int80 NR             the i386 syscall NR (no arguments) by `int $0x80`, from this
+//!                                 64-bit program
+//! arg-prober int80-as-syscall NR  the same, with rcx and r11 set the way the `syscall`
+//!                                 instruction leaves them (the case syscage records as the
+//!                                 64-bit syscall NR: README, Limitations)
 //! arg-prober script               the fixed sequence the argument test records
 //! ```
 //! Numbers may be decimal or 0x-hex. Exit status 0 when every call succeeded, 1 otherwise.
@@ -74,6 +79,8 @@ fn probe(call: &str, values: &[u64]) -> bool {
                 fd
             }
             ("personality", [value]) => libc::syscall(libc::SYS_personality, *value),
+            ("int80", [nr]) => int80(*nr, false),
+            ("int80-as-syscall", [nr]) => int80(*nr, true),
             _ => return usage(),
         }
     };
@@ -84,6 +91,50 @@ fn probe(call: &str, values: &[u64]) -> bool {
     };
     println!("{call} {values:x?}: {result}");
     ret >= 0
+}
+
+/// The i386 syscall `nr`, without arguments, through `int $0x80`. With `disguised`, rcx holds
+/// the address after the instruction and r11 the flags, as after a `syscall` instruction;
+/// otherwise rcx is 0. Returns the raw result (negative errno on failure), as a C long.
+#[cfg(target_arch = "x86_64")]
+fn int80(nr: u64, disguised: bool) -> libc::c_long {
+    let ret: i64;
+    // SAFETY: a syscall without pointer arguments; every register the kernel may change is
+    // declared clobbered, and the flags are only copied.
+    unsafe {
+        if disguised {
+            std::arch::asm!(
+                "lea rcx, [rip + 2f]",
+                "pushfq",
+                "pop r11",
+                "int 0x80",
+                "2:",
+                inlateout("rax") nr as i64 => ret,
+                clobber_abi("C"),
+            );
+        } else {
+            std::arch::asm!(
+                "int 0x80",
+                inlateout("rax") nr as i64 => ret,
+                inlateout("rcx") 0u64 => _,
+                clobber_abi("C"),
+            );
+        }
+    }
+    if ret < 0 {
+        // The raw errno, the way libc's syscall() reports it.
+        // SAFETY: writing this thread's errno.
+        unsafe { *libc::__errno_location() = -ret as i32 };
+        -1
+    } else {
+        ret as libc::c_long
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn int80(_nr: u64, _disguised: bool) -> libc::c_long {
+    eprintln!("arg-prober: int $0x80 exists on x86_64 only");
+    std::process::exit(2)
 }
 
 fn errno_name() -> String {
