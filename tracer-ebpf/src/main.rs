@@ -103,9 +103,10 @@ const SECCOMP_MODE_FILTER: u64 = 2;
 pub fn syscage_sys_enter(ctx: BtfTracePointContext) -> i32 {
     // The path of a task whose cgroup is cached and not watched (almost every syscall on a
     // node) calls nothing. Recording is inlined here rather than a function of its own: every
-    // return from a BPF function goes through the kernel's return thunk, which made a call
-    // cost a watched syscall 8 ns here, while the registers the JIT then saves on every run
-    // did not measurably cost the unwatched path (bpf_stats: 48.5 ns per run either way).
+    // return from a BPF function goes through the kernel's return thunk (the SRSO "Safe RET"
+    // mitigation on these AMD machines), which made the call cost a watched syscall 8 ns,
+    // while the registers the JIT then saves on every run did not measurably cost the
+    // unwatched path (bpf_stats: 48.5 ns per run either way).
     let cgroup_id = match cached_cgroup_id(&ctx) {
         Some(cgroup_id) => cgroup_id,
         None => uncached_cgroup_id(ctx.as_ptr()),

@@ -6,8 +6,9 @@
 //! kernel time in the workload's own syscalls, and CPU time leaves out the time the workload
 //! waited while something else had the CPU, the main noise on these shared 2-CPU VMs. The
 //! setups alternate within every repetition (in a rotating order, so none always runs first),
-//! and each ratio is a setup's time over the untraced time of the same repetition; the table
-//! shows the median and the range over the repetitions. The workload always runs in the same cgroup of
+//! each starts once the previous one's BPF programs are freed (see [`ProgramSettle`]), and each
+//! ratio is a setup's time over the untraced time of the same repetition; the table shows the
+//! median and the range over the repetitions. The workload always runs in the same cgroup of
 //! its own, created here; "watched" means the tracer is told to record that cgroup,
 //! "unwatched" that it records another (empty) cgroup, which is what every other process on a
 //! node pays while syscage records something.
@@ -24,6 +25,9 @@
 //! - the bpftrace one-liner an engineer would write instead (a classic tracepoint with a cgroup
 //!   filter and a count map), unwatched and watched;
 //! - `strace -f -c`, on a run `--strace-divisor` times shorter, scaled to the full length.
+//!
+//! The programs' body times per call, from the kernel's BPF statistics, are measured too; the
+//! overhead targets are judged both by CPU time and by those (see [`write_targets`]).
 //!
 //! The watched runs must have seen at least the workload's syscalls (checked from the
 //! recorder's and bpftrace's own counts), so a tracer that silently recorded nothing cannot
@@ -163,6 +167,21 @@ pub(crate) fn run(root: &Path, syscage: &Path, args: &BenchArgs) -> Result<()> {
         report,
         "- load average before / after the overhead runs: {load_before} / {}",
         load_average()
+    )?;
+    writeln!(
+        report,
+        "- each measurement started once the BPF programs of the one before were freed (a \
+         tracer's detach leaves work on the CPUs for about 300 ms here){}",
+        if overhead.unsettled == 0 {
+            String::new()
+        } else {
+            format!(
+                "; **{} started after waiting {} s without that** (another process keeps \
+                 programs)",
+                overhead.unsettled,
+                SETTLE_CAP.as_secs()
+            )
+        }
     )?;
     if overhead.disturbed.is_empty() {
         writeln!(
@@ -653,6 +672,8 @@ struct Overhead {
     /// Measurements during which another process had a program on sys_enter.
     disturbed: Vec<String>,
     measurements: usize,
+    /// Measurements that started before the previous one's programs were freed.
+    unsettled: usize,
 }
 
 fn measure_overhead(
@@ -678,6 +699,7 @@ fn measure_overhead(
         rss_kb: Vec::new(),
         record_rss_kb: Vec::new(),
         disturbed: Vec::new(),
+        unsettled: 0,
         measurements: 0,
     };
     let syscage_s = syscage.display().to_string();
@@ -694,6 +716,7 @@ fn measure_overhead(
     let work_id = cgroup_id(&env.work)?;
     let record_out = env.tmp.join("record.json");
     let tracer_log = env.tmp.join("tracer.log");
+    let mut settle = ProgramSettle::new();
 
     for rep in 0..args.reps {
         for (w, workload) in workloads.iter().enumerate() {
@@ -712,6 +735,7 @@ fn measure_overhead(
                     setup.label()
                 );
                 let foreign = wait_for_quiet();
+                settle.wait();
                 o.measurements += 1;
                 if !foreign.is_empty() {
                     o.disturbed.push(format!(
@@ -866,6 +890,7 @@ fn measure_overhead(
             o.empty_again_vs_empty[w].push(time(Setup::EmptyAgain) / empty);
         }
     }
+    o.unsettled = settle.gave_up;
     Ok(o)
 }
 
@@ -900,6 +925,70 @@ fn foreign_sys_enter_tracers() -> Vec<String> {
         }
     }
     found
+}
+
+/// Waits, before each measurement, until the BPF programs the previous one loaded are freed.
+///
+/// Detaching a program from `sys_enter` (a faultable tracepoint since Linux 6.10) waits for an
+/// RCU tasks-trace grace period, about 300 ms here, whose work lands on the CPUs the next
+/// workload runs on: a run that started right after another tracer stopped measured 5-6%
+/// more CPU time than the same run after a one-second pause (`empty` then `empty` again, 10
+/// pairs, three times each way). Freed programs are the sign that the grace period is over.
+struct ProgramSettle {
+    /// The newest program id when the previous measurement started.
+    newest: u32,
+    /// Measurements that started while newer programs were still alive after [`SETTLE_CAP`]
+    /// (another process on the machine keeps programs of its own).
+    gave_up: usize,
+}
+
+/// How long to wait for the previous measurement's programs to be freed.
+const SETTLE_CAP: Duration = Duration::from_secs(5);
+
+impl ProgramSettle {
+    fn new() -> Self {
+        Self {
+            newest: newest_bpf_prog_id(),
+            gave_up: 0,
+        }
+    }
+
+    /// Waits until no program newer than the previous measurement's start is alive, then notes
+    /// the newest id for the next one.
+    fn wait(&mut self) {
+        let deadline = Instant::now() + SETTLE_CAP;
+        while newest_bpf_prog_id() > self.newest {
+            if Instant::now() >= deadline {
+                self.gave_up += 1;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.newest = newest_bpf_prog_id();
+    }
+}
+
+/// The highest id of a BPF program alive now (0: none), by `BPF_PROG_GET_NEXT_ID`.
+fn newest_bpf_prog_id() -> u32 {
+    const BPF_PROG_GET_NEXT_ID: libc::c_long = 11;
+    let mut newest = 0;
+    loop {
+        // bpf_attr for *_GET_NEXT_ID: start_id, next_id, open_flags.
+        let mut attr = [newest, 0u32, 0u32];
+        // SAFETY: bpf(2) reads and writes `attr`, whose size it is told.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_PROG_GET_NEXT_ID,
+                attr.as_mut_ptr(),
+                std::mem::size_of_val(&attr),
+            )
+        };
+        if ret != 0 {
+            return newest; // ENOENT: no program after `newest`
+        }
+        newest = attr[1];
+    }
 }
 
 /// Waits up to a minute for other sys_enter tracers to go; returns those still there.
@@ -1333,8 +1422,10 @@ fn prog_costs(env: &BenchEnv, syscage: &Path, workload: &Workload) -> Result<Bod
     ];
     let mut per_call = vec![Vec::new(); programs.len()];
     let mut calls = vec![0u64; programs.len()];
+    let mut settle = ProgramSettle::new();
     for round in 0..BODY_ROUNDS {
         for (i, (label, argv)) in programs.iter().enumerate() {
+            settle.wait();
             eprintln!(
                 "xtask: bench BPF stats {}/{BODY_ROUNDS}: {label}",
                 round + 1
