@@ -702,17 +702,6 @@ fn measure_overhead(
         unsettled: 0,
         measurements: 0,
     };
-    let syscage_s = syscage.display().to_string();
-    let attach = |program: &str, cgroup: &Path| {
-        vec![
-            syscage_s.clone(),
-            "bench-attach".into(),
-            "--program".into(),
-            program.into(),
-            "--watch-cgroup".into(),
-            cgroup.display().to_string(),
-        ]
-    };
     let work_id = cgroup_id(&env.work)?;
     let record_out = env.tmp.join("record.json");
     let tracer_log = env.tmp.join("tracer.log");
@@ -754,15 +743,8 @@ fn measure_overhead(
                         } else {
                             "empty"
                         };
-                        let tracer = Tracer::start(
-                            &[
-                                syscage_s.clone(),
-                                "bench-attach".into(),
-                                "--program".into(),
-                                program.into(),
-                            ],
-                            &tracer_log,
-                        )?;
+                        let tracer =
+                            Tracer::start(&bench_attach_argv(syscage, program, None), &tracer_log)?;
                         if setup == Setup::Empty {
                             o.ready_empty_ms
                                 .push(tracer.ready_after.as_secs_f64() * 1000.0);
@@ -781,7 +763,10 @@ fn measure_overhead(
                         } else {
                             "recorder"
                         };
-                        let tracer = Tracer::start(&attach(program, cgroup), &tracer_log)?;
+                        let tracer = Tracer::start(
+                            &bench_attach_argv(syscage, program, Some(cgroup)),
+                            &tracer_log,
+                        )?;
                         o.ready_recorder_ms
                             .push(tracer.ready_after.as_secs_f64() * 1000.0);
                         let mut words = tracer.ready_line.split_whitespace().skip(1);
@@ -1146,6 +1131,20 @@ fn record_argv(syscage: &Path, out: &Path, command: &[impl AsRef<str>]) -> Vec<S
     argv
 }
 
+/// `syscage bench-attach --program PROGRAM [--watch-cgroup CGROUP]`.
+fn bench_attach_argv(syscage: &Path, program: &str, watch: Option<&Path>) -> Vec<String> {
+    let mut argv = vec![
+        syscage.display().to_string(),
+        "bench-attach".into(),
+        "--program".into(),
+        program.to_owned(),
+    ];
+    if let Some(cgroup) = watch {
+        argv.extend(["--watch-cgroup".into(), cgroup.display().to_string()]);
+    }
+    argv
+}
+
 /// `syscage record -- true` against `true`, alternating.
 fn measure_attach(env: &BenchEnv, syscage: &Path, reps: usize) -> Result<Attach> {
     let out = env.tmp.join("true.json");
@@ -1390,21 +1389,10 @@ fn write_prog_costs(
 }
 
 fn prog_costs(env: &BenchEnv, syscage: &Path, workload: &Workload) -> Result<BodyCosts> {
-    let s = syscage.display().to_string();
     let log = env.tmp.join("stats.log");
     let full = (workload.argv)(workload.units);
-    let bench_attach = |program: &str, watch: Option<&Path>| {
-        let mut argv = vec![
-            s.clone(),
-            "bench-attach".into(),
-            "--program".into(),
-            program.to_owned(),
-        ];
-        if let Some(cgroup) = watch {
-            argv.extend(["--watch-cgroup".into(), cgroup.display().to_string()]);
-        }
-        argv
-    };
+    let bench_attach =
+        |program: &str, watch: Option<&Path>| bench_attach_argv(syscage, program, watch);
     let programs = [
         (BodyCosts::EMPTY, bench_attach("empty", None)),
         (
