@@ -120,10 +120,58 @@ pub(crate) fn relative_path(mount: &Path, dir: &Path) -> String {
 }
 
 /// Whether any process is in the cgroup or below it (`cgroup.events` `populated 1`); a removed
-/// cgroup is not.
+/// cgroup is not. The root cgroup has no `cgroup.events` (the kernel makes that file for
+/// non-root cgroups only) and always holds processes.
 pub(crate) fn is_populated(dir: &Path) -> bool {
-    fs::read_to_string(dir.join("cgroup.events"))
-        .is_ok_and(|events| events.lines().any(|l| l.trim() == "populated 1"))
+    match fs::read_to_string(dir.join("cgroup.events")) {
+        Ok(events) => events.lines().any(|l| l.trim() == "populated 1"),
+        Err(_) => dir.join("cgroup.procs").is_file(),
+    }
+}
+
+/// The processes directly in a cgroup (not in its sub-cgroups); none if it is gone.
+pub(crate) fn procs_of(dir: &Path) -> Vec<i32> {
+    fs::read_to_string(dir.join("cgroup.procs"))
+        .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Every cgroup below `dir` (not `dir` itself), parents before their children. Cgroups that
+/// vanish during the walk are skipped.
+pub(crate) fn descendants(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(parent) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&parent) else {
+            continue;
+        };
+        let mut children: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect();
+        children.sort();
+        found.extend(children.iter().cloned());
+        stack.extend(children.into_iter().rev());
+    }
+    found
+}
+
+/// Removes the cgroups below `dir`, deepest first, moving the processes still inside them to
+/// `home` (a cgroup with processes or sub-cgroups cannot be removed).
+fn remove_descendants(dir: &Path, home: &Path) -> Result<()> {
+    for sub in descendants(dir).iter().rev() {
+        for pid in procs_of(sub) {
+            // A process may exit meanwhile (ESRCH): nothing to move then.
+            let _ = fs::write(home.join("cgroup.procs"), pid.to_string());
+        }
+        match fs::remove_dir(sub) {
+            Ok(()) => log::debug!("removed cgroup {}", sub.display()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing cgroup {}", sub.display())),
+        }
+    }
+    Ok(())
 }
 
 /// Every cgroup directory below the mount, by id (inode). Cgroups that vanish during the walk
@@ -244,15 +292,19 @@ impl LeafCgroup {
             .with_context(|| format!("opening {}", path.display()))
     }
 
-    /// Pids still inside the cgroup.
-    pub(crate) fn members(&self) -> Vec<String> {
-        fs::read_to_string(self.dir.join("cgroup.procs"))
-            .map(|t| t.lines().map(str::to_owned).collect())
-            .unwrap_or_default()
+    /// Pids still inside the cgroup or in a sub-cgroup the command made.
+    pub(crate) fn members(&self) -> Vec<i32> {
+        let mut pids = procs_of(&self.dir);
+        for sub in descendants(&self.dir) {
+            pids.extend(procs_of(&sub));
+        }
+        pids
     }
 
     fn remove(&self) -> Result<()> {
-        let leftovers = self.members();
+        // Sub-cgroups the command made (a nested runtime, a systemd-like workload) go first.
+        remove_descendants(&self.dir, &self.home)?;
+        let leftovers: Vec<String> = procs_of(&self.dir).iter().map(i32::to_string).collect();
         if !leftovers.is_empty() {
             log::warn!(
                 "moving {} process(es) the command left running ({}) out of {} so it can be removed",
@@ -303,8 +355,10 @@ pub(crate) fn remove_stale_leaves(mount: &Path) {
             continue; // its syscage is still running
         }
         let dir = entry.path();
-        let empty = fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|t| t.trim().is_empty());
-        if empty && fs::remove_dir(&dir).is_ok() {
+        // Empty, sub-cgroups included: those the killed run's command made go first.
+        let empty = fs::read_to_string(dir.join("cgroup.events"))
+            .is_ok_and(|events| events.lines().any(|l| l.trim() == "populated 0"));
+        if empty && remove_descendants(&dir, &dir).is_ok() && fs::remove_dir(&dir).is_ok() {
             log::info!(
                 "removed stale cgroup {} of an earlier syscage run",
                 dir.display()

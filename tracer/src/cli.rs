@@ -15,7 +15,8 @@ Exit status:
   diff exits 1 when --fail-on trips.
   120  missing privileges (not root, no CAP_BPF/CAP_PERFMON)
   121  missing kernel support (no cgroup v2, the eBPF program refused)
-  122  the target does not exist (container id, cgroup, process)
+  122  the target does not exist (container id, cgroup, process), or made no syscall while
+       recorded (see record --allow-empty)
   123  an output cannot be written (directory missing or read-only, disk full)
   124  an input file is unreadable or invalid (profile, recording)
   125  any other syscage failure (bad arguments, ...)
@@ -27,8 +28,8 @@ Exit status:
 #[derive(Debug, Parser)]
 #[command(name = "syscage", version, after_help = EXIT_STATUS_HELP)]
 pub(crate) struct Cli {
-    /// Say more about what syscage does (-v: the steps, and the eBPF program's own log lines,
-    /// such as each syscall's first sighting; -vv: details; -vvv: the libraries' debug output).
+    /// Say more about what syscage does (-v: the steps; -vv: details; -vvv: the libraries' debug
+    /// output). Each command's help says what it adds.
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
 
@@ -66,7 +67,17 @@ pub(crate) enum Command {
 /// With --cgroup, --pid or --container, syscage records what that running cgroup does from now
 /// on, until Ctrl-C, --duration, or the cgroup is empty or removed. With --all it records every
 /// container on the node at once and writes one profile per container into --output-dir.
-/// A live view on stderr (on a terminal, without --quiet) shows syscalls as they first appear.
+/// An empty cgroup is waited for: recording starts with its first process. Sub-cgroups that
+/// exist when recording starts are recorded with it (up to 8 cgroups in all); sub-cgroups made
+/// later, and processes that move out, are reported, not recorded. When the COMMAND exits but
+/// leaves processes in its cgroup (a daemon), they are recorded until they exit too, or until
+/// Ctrl-C or --duration, which send them SIGTERM. A recording without a single syscall writes
+/// nothing and exits 122, unless --allow-empty.
+///
+/// A live view on stderr (on a terminal, without --quiet) shows syscalls as they first appear
+/// and the time since the last new one: a workload has likely converged once that grows long.
+/// -v also relays the eBPF program's own log lines (each cgroup's seccomp filter load and
+/// entrypoint exec).
 ///
 /// Needs root (loading eBPF, creating or reading cgroups).
 #[derive(Debug, Args)]
@@ -115,9 +126,15 @@ pub(crate) struct RecordArgs {
     #[arg(long, value_name = "N", default_value_t = 1024, requires = "all")]
     pub(crate) max_cgroups: u32,
 
-    /// Stop after this long (e.g. `30s`, `10m`); a COMMAND gets SIGTERM then.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    /// Stop after this long (e.g. `30s`, `10m`; more than zero); a COMMAND and whatever it
+    /// left running in its cgroup get SIGTERM then.
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
     pub(crate) duration: Option<Duration>,
+
+    /// Write the profile and recording even if no syscall was recorded (an idle or empty
+    /// target); without it, such a recording is refused with exit status 122.
+    #[arg(long)]
+    pub(crate) allow_empty: bool,
 
     #[command(flatten)]
     pub(crate) user: UserArg,
@@ -125,6 +142,16 @@ pub(crate) struct RecordArgs {
     /// The command to record, with its arguments.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub(crate) command: Vec<OsString>,
+}
+
+/// `--duration`: a humantime duration (`30s`, `10m`) longer than zero; a zero duration would
+/// stop before anything could be recorded.
+fn parse_positive_duration(arg: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(arg).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("a duration must be longer than zero (e.g. 30s, 10m)".to_owned());
+    }
+    Ok(duration)
 }
 
 /// What `record` records.
@@ -219,4 +246,59 @@ pub(crate) struct UserArg {
     /// keeps root.
     #[arg(short, long, value_name = "USER")]
     pub(crate) user: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    fn long_help(subcommand: &str) -> String {
+        let mut cli = Cli::command();
+        cli.build();
+        cli.find_subcommand_mut(subcommand)
+            .unwrap_or_else(|| panic!("no subcommand {subcommand}"))
+            .render_long_help()
+            .to_string()
+    }
+
+    #[test]
+    fn only_commands_that_load_the_ebpf_program_mention_its_log_lines() {
+        for subcommand in ["diff", "generate", "merge", "run"] {
+            let help = long_help(subcommand);
+            assert!(
+                !help.contains("eBPF program's own log"),
+                "`{subcommand} --help` talks about the eBPF program's log lines:\n{help}"
+            );
+        }
+        assert!(long_help("record").contains("eBPF program's own log"));
+    }
+
+    #[test]
+    fn a_zero_duration_is_refused_when_parsing() {
+        let zero = Cli::try_parse_from([
+            "syscage",
+            "record",
+            "-o",
+            "x.json",
+            "--duration",
+            "0s",
+            "--",
+            "true",
+        ]);
+        let err = zero.expect_err("--duration 0s must be refused");
+        assert!(err.to_string().contains("longer than zero"), "{err}");
+        assert!(Cli::try_parse_from([
+            "syscage",
+            "record",
+            "-o",
+            "x.json",
+            "--duration",
+            "1s",
+            "--",
+            "true"
+        ])
+        .is_ok());
+    }
 }

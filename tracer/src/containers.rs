@@ -144,6 +144,34 @@ pub(crate) fn refine_runtime(container: &mut ContainerCgroup, run_dir: &Path) {
     }
 }
 
+/// Whether anything besides the shape of the path says the cgroup is a container's: engines
+/// name their cgroups (`docker-<id>.scope`, `/kubepods/...`), while a bare `/<id>` or
+/// `/<namespace>/<id>` is any cgroup an admin or a program made at the top of the tree, unless
+/// runc's or crun's state directory (`/run/<runtime>/<id>`) or containerd's task directory
+/// exists for it. Refines the runtime on the way (see [`refine_runtime`]).
+pub(crate) fn confirm(container: &mut ContainerCgroup, run_dir: &Path) -> bool {
+    refine_runtime(container, run_dir);
+    match container.runtime.as_str() {
+        "runc/crun" => false,
+        "containerd" => run_dir
+            .join("containerd/io.containerd.runtime.v2.task")
+            .join(container.namespace.as_deref().unwrap_or_default())
+            .join(&container.id)
+            .exists(),
+        _ => true,
+    }
+}
+
+/// A container id as engines print it: the first 12 digits of a 64-digit hex id; other ids
+/// (runc's, crun's, containerd's names) as they are.
+pub(crate) fn short_id(id: &str) -> &str {
+    if id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()) {
+        &id[..12]
+    } else {
+        id
+    }
+}
+
 fn is_systemd_unit(name: &str) -> bool {
     SYSTEMD_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
@@ -234,6 +262,62 @@ mod tests {
                 cgroupfs_pod.clone()
             )
         );
+    }
+
+    #[test]
+    fn a_top_level_cgroup_is_a_container_only_with_a_runtime_state_directory() {
+        let run = RunDir::new();
+        let mut bare = classify("/busybox-1").expect("classified by its shape");
+        assert!(!confirm(&mut bare, run.path()), "{bare:?}");
+        let mut namespaced = classify("/default/web").expect("classified by its shape");
+        assert!(!confirm(&mut namespaced, run.path()), "{namespaced:?}");
+
+        std::fs::create_dir_all(run.path().join("runc/busybox-1")).expect("mkdir");
+        std::fs::create_dir_all(
+            run.path()
+                .join("containerd/io.containerd.runtime.v2.task/default/web"),
+        )
+        .expect("mkdir");
+        let mut bare = classify("/busybox-1").expect("classified by its shape");
+        assert!(confirm(&mut bare, run.path()));
+        assert_eq!(bare.runtime, "runc");
+        let mut namespaced = classify("/default/web").expect("classified by its shape");
+        assert!(confirm(&mut namespaced, run.path()));
+        assert_eq!(namespaced.runtime, "containerd");
+
+        let mut docker = classify(&format!("/system.slice/docker-{ID}.scope")).expect("docker");
+        assert!(
+            confirm(&mut docker, run.path()),
+            "an engine's scope name is evidence"
+        );
+    }
+
+    /// A scratch stand-in for `/run`, removed on drop.
+    struct RunDir(std::path::PathBuf);
+
+    impl RunDir {
+        fn new() -> Self {
+            let dir = std::env::temp_dir()
+                .join(format!("syscage-containers-test-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            Self(dir)
+        }
+
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for RunDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn short_ids_are_twelve_digits_of_engine_ids_only() {
+        assert_eq!(short_id(ID), &ID[..12]);
+        assert_eq!(short_id("busybox-1"), "busybox-1");
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod outputs;
 mod preflight;
 mod session;
 mod supervise;
+mod tree_watch;
 mod user;
 
 use std::process::ExitCode;
