@@ -97,51 +97,6 @@ fn a_workload_killed_with_sigkill_gets_its_profile_and_exit_status_137() {
     );
 }
 
-/// A workload that forks a daemon (new session, stdio on /dev/null) and exits: syscage ends
-/// with the workload (it does not wait 60 s for the daemon), writes a profile with what both
-/// made, and removes its leaf after moving the daemon out, which keeps running.
-#[test]
-fn a_daemon_outliving_the_workload_keeps_running_and_is_recorded() {
-    let dir = temp_dir();
-    let (outcome, profile) = record(
-        dir.path(),
-        "daemon",
-        &[fault_prober(), "daemon", "getcpu", "uname"],
-    );
-    let daemon: i32 = outcome
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("daemon "))
-        .and_then(|pid| pid.parse().ok())
-        .unwrap_or_else(|| panic!("the prober did not report its daemon\n{outcome}"));
-    let running = is_running(daemon);
-    let daemon_cgroup = running.then(|| cgroup_of(daemon));
-    kill_and_wait_gone(daemon);
-
-    outcome.assert_code(0);
-    assert!(
-        running,
-        "the daemon {daemon} did not survive the recording\n{outcome}"
-    );
-    let daemon_cgroup = daemon_cgroup.unwrap_or_default();
-    assert!(
-        !daemon_cgroup.starts_with("/syscage/"),
-        "the daemon is still in syscage's cgroup {daemon_cgroup}\n{outcome}"
-    );
-    let (_, recording) = outputs(&profile, &outcome);
-    let names = recording_names(&recording);
-    for (name, who) in [("getcpu", "the workload"), ("uname", "the daemon")] {
-        assert!(
-            names.contains(name),
-            "{name} ({who}) not recorded: {names:?}\n{outcome}"
-        );
-    }
-    assert!(
-        outcome.stderr.contains("left running"),
-        "syscage should say it moved a process the command left running\n{outcome}"
-    );
-}
-
 /// Commands that end within microseconds of their exec: the recording still starts with the
 /// execve and holds the exit_group.
 #[test]

@@ -76,8 +76,8 @@ pub(crate) enum Command {
 ///
 /// A live view on stderr (on a terminal, without --quiet) shows syscalls as they first appear
 /// and the time since the last new one: a workload has likely converged once that grows long.
-/// -v also relays the eBPF program's own log lines (each cgroup's seccomp filter load and
-/// entrypoint exec).
+/// -v also relays the eBPF program's own log lines (each syscall's first sighting, a seccomp
+/// filter load, a container's entrypoint exec).
 ///
 /// Needs root (loading eBPF, creating or reading cgroups).
 #[derive(Debug, Args)]
