@@ -92,15 +92,6 @@ impl TreeWatch {
         self.members = members;
     }
 
-    /// Sub-cgroups that exist now or existed while followed and were not recorded.
-    pub(crate) fn unrecorded_sub_cgroups(&self) -> Vec<String> {
-        self.known
-            .iter()
-            .filter(|dir| !self.recorded.contains(*dir))
-            .map(|dir| cgroup::relative_path(&self.mount, dir))
-            .collect()
-    }
-
     fn current_members(&self) -> BTreeSet<i32> {
         self.recorded
             .iter()

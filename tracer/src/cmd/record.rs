@@ -94,13 +94,8 @@ fn record_command(
         quiet,
     );
     live.finish();
-    let sub_cgroups = watch.unrecorded_sub_cgroups();
-    if !sub_cgroups.is_empty() {
-        log::warn!(
-            "the command made sub-cgroups, whose syscalls are not in the recording: {}",
-            abbreviate(&sub_cgroups)
-        );
-    }
+    // Sub-cgroups a short command made and left are still there to report.
+    watch.poll();
 
     // Read what was recorded even if the child could not be started: the error wins below, but
     // the maps are emptied and the cgroup removed either way (Drop of `leaf` and `session`).
@@ -305,10 +300,10 @@ fn record_existing(
         |c| containers::short_id(c).to_owned(),
     );
 
-    // The cgroup and the sub-cgroups it has now, those with processes first, as many as the
-    // recorder holds.
+    // The cgroup and the sub-cgroups it has now, those with processes of their own first (a
+    // parent's id records only the tasks directly in it), as many as the recorder holds.
     let mut subs = cgroup::descendants(&dir);
-    subs.sort_by_key(|sub| !cgroup::is_populated(sub));
+    subs.sort_by_key(|sub| cgroup::procs_of(sub).is_empty());
     let mut cgroups = vec![(dir.clone(), id)];
     for sub in subs {
         if cgroups.len() == MAX_SLOTS {
@@ -326,7 +321,7 @@ fn record_existing(
         ids.len() - 1
     );
     if let Ok(own) = cgroup::cgroup_of_pid(&mount, "self") {
-        if own.starts_with(&dir) {
+        if dirs.contains(&own) {
             log::warn!(
                 "syscage itself runs in {}, which is recorded: its own syscalls are part of the \
                  recording",
