@@ -82,12 +82,12 @@ fn record_command(
         &leaf,
         creds.as_ref(),
         args.duration,
-        &mut |ended| {
+        &mut |before_message| {
             if let Ok(seen) = session.tracer.read(leaf.id()) {
                 live.update(&label, &seen);
             }
             watch.poll();
-            if ended {
+            if before_message {
                 live.finish();
             }
         },
