@@ -29,7 +29,7 @@ Exit status:
 #[command(name = "syscage", version, after_help = EXIT_STATUS_HELP)]
 pub(crate) struct Cli {
     /// Say more about what syscage does (-v: the steps; -vv: details; -vvv: the libraries' debug
-    /// output). Each command's help says what it adds.
+    /// output).
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub(crate) verbose: u8,
 
@@ -261,6 +261,10 @@ mod tests {
             .unwrap_or_else(|| panic!("no subcommand {subcommand}"))
             .render_long_help()
             .to_string()
+            // The help is wrapped to the terminal: compare words, not lines.
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     #[test]
