@@ -1,7 +1,7 @@
 //! What `record` watches and for how long: an empty cgroup is waited for, a recording without
 //! syscalls is refused, the root cgroup and pid 1 are recorded for the whole --duration, a
 //! parent cgroup records its sub-cgroups, a process that moves out and sub-cgroups a command
-//! makes are reported (and cleaned up), a command that daemonises is recorded until its daemon
+//! makes are reported (and cleaned up, also after a SIGKILLed run), a command that daemonises is recorded until its daemon
 //! ends, --duration 0 is refused, attaching to a running container says its start is missing,
 //! and the live view fits an 80-column terminal and also runs for a COMMAND.
 
@@ -275,6 +275,32 @@ fn a_sub_cgroup_the_command_makes_is_reported_and_removed() {
         outcome.stderr.contains("/nested appeared below")
             && outcome.stderr.contains("not recorded"),
         "syscage must say the sub-cgroup's syscalls are not recorded\n{outcome}"
+    );
+}
+
+/// The leaf of a syscage that was SIGKILLed, with an empty sub-cgroup its command made: the
+/// next run removes both (it used to fail on the non-empty directory and leave them).
+#[test]
+fn a_stale_leaf_with_a_sub_cgroup_is_removed_by_the_next_run() {
+    let dir = temp_dir();
+    // A pid that ran and is gone: its "syscage" cannot be running any more.
+    let mut gone = Command::new("/bin/true")
+        .spawn()
+        .expect("running /bin/true");
+    gone.wait().expect("waiting for /bin/true");
+    let stale = cgroup2_mount()
+        .join("syscage")
+        .join(format!("{}-0", gone.id()));
+    fs::create_dir_all(stale.join("nested")).expect("making a stale leaf with a sub-cgroup");
+    let (outcome, _) = common::record(dir.path(), "after", &["/bin/true"]);
+    let left = stale.exists();
+    let _ = fs::remove_dir(stale.join("nested"));
+    let _ = fs::remove_dir(&stale);
+    outcome.assert_code(0);
+    assert!(
+        !left,
+        "{} (a stale leaf with a sub-cgroup) is still there after the next run\n{outcome}",
+        stale.display()
     );
 }
 
