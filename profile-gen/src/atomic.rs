@@ -42,14 +42,12 @@ pub struct Replacement {
 }
 
 impl Replacement {
-    /// Creates the temporary file next to `path` and gives it its final owner and mode: those of
-    /// the regular file it will replace, else `owner` (default: this process's user) and
-    /// [`NEW_FILE_MODE`].
+    /// Creates the temporary file next to `path`.
     ///
     /// `path` may be a bare file name (the current directory is used). What `path` is now (a
     /// symlink, a device) is the caller's business: the rename replaces whatever the name
     /// points at when it happens.
-    pub fn prepare(path: &Path, owner: Option<Owner>) -> io::Result<Self> {
+    pub fn prepare(path: &Path) -> io::Result<Self> {
         let file_name = path.file_name().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -67,8 +65,19 @@ impl Replacement {
             .prefix(&prefix)
             .suffix(".tmp")
             .tempfile_in(dir)?;
+        Ok(Self {
+            temp,
+            target: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+        })
+    }
 
-        let existing = fs::symlink_metadata(path)
+    /// Gives the file its final owner and mode: those of the regular file it replaces, else
+    /// `owner` (default: this process's user) and [`NEW_FILE_MODE`]. Then writes `contents`,
+    /// flushes them to disk and renames the file over the target. On any error the temporary
+    /// file is removed and the target is left as it was.
+    pub fn commit(mut self, contents: &[u8], owner: Option<Owner>) -> io::Result<()> {
+        let existing = fs::symlink_metadata(&self.target)
             .ok()
             .filter(fs::Metadata::is_file);
         let (mode, wanted, keeping) = match &existing {
@@ -83,7 +92,7 @@ impl Replacement {
             ),
             None => (NEW_FILE_MODE, owner, false),
         };
-        let file = temp.as_file();
+        let file = self.temp.as_file();
         file.set_permissions(Permissions::from_mode(mode))?;
         if let Some(wanted) = wanted {
             let meta = file.metadata()?;
@@ -97,16 +106,6 @@ impl Replacement {
                 }
             }
         }
-        Ok(Self {
-            temp,
-            target: path.to_path_buf(),
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    /// Writes `contents`, flushes them to disk and renames the file over the target. On any
-    /// error the temporary file is removed and the target is left as it was.
-    pub fn commit(mut self, contents: &[u8]) -> io::Result<()> {
         self.temp.write_all(contents)?;
         // Data must be on disk before the rename is, or a crash could leave an empty file under
         // the final name (the classic ext4 delayed-allocation surprise).
@@ -123,12 +122,12 @@ impl Replacement {
 }
 
 /// Replaces `path` with `contents` atomically; see the module documentation and
-/// [`Replacement::prepare`] for owner and mode.
+/// [`Replacement::commit`] for owner and mode.
 ///
 /// `path` may be a bare file name (the current directory is used). On any error the temporary
 /// file is removed and `path` is left as it was.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    Replacement::prepare(path, None)?.commit(contents)
+    Replacement::prepare(path)?.commit(contents, None)
 }
 
 /// Makes the rename itself durable. Failures are ignored: the new file is already in place and
@@ -186,7 +185,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.json");
         fs::write(&path, b"old\n").unwrap();
-        let pending = Replacement::prepare(&path, None).unwrap();
+        let pending = Replacement::prepare(&path).unwrap();
         assert_eq!(
             entries(dir.path()).len(),
             2,
