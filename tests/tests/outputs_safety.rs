@@ -26,7 +26,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{default_recording_path, dir_listing, exerciser, read_json, record, run, syscage, temp_dir};
+use common::{
+    default_recording_path, dir_listing, exerciser, read_json, record, run, syscage, temp_dir,
+};
 use support::{assert_one_line_error, Tmpfs, TopCgroup};
 
 /// nobody/nogroup on Debian.
@@ -145,7 +147,10 @@ fn devices_and_fifos_are_written_through_not_replaced() {
     cmd.arg(&recording).arg("-o").arg(&null);
     run(&mut cmd).assert_code(0);
     let kind = fs::symlink_metadata(&null).expect("stat null").file_type();
-    assert!(kind.is_char_device(), "the device node was replaced: {kind:?}");
+    assert!(
+        kind.is_char_device(),
+        "the device node was replaced: {kind:?}"
+    );
 
     let fifo = dir.path().join("fifo");
     mkfifo(&fifo);
@@ -191,7 +196,9 @@ fn a_symlinked_output_is_refused_not_replaced() {
     assert_one_line_error(&outcome, 123);
     assert!(outcome.stderr.contains("symbolic link"), "{outcome}");
     assert!(
-        fs::symlink_metadata(&link).expect("lstat link").is_symlink(),
+        fs::symlink_metadata(&link)
+            .expect("lstat link")
+            .is_symlink(),
         "the link was replaced\n{outcome}"
     );
     assert_eq!(fs::read_to_string(&real).expect("reading"), "earlier\n");
@@ -231,12 +238,23 @@ fn an_output_equal_to_an_input_or_another_output_is_refused() {
     let outcome = run(&mut generate);
     assert_one_line_error(&outcome, 125);
     assert!(outcome.stderr.contains("also an input"), "{outcome}");
-    assert_eq!(fs::read(&recording).expect("reading"), before, "the input was replaced");
+    assert_eq!(
+        fs::read(&recording).expect("reading"),
+        before,
+        "the input was replaced"
+    );
 
     let mut merge = syscage(["merge"]);
-    merge.arg(&recording).arg("--output").arg(dir.path().join("input"));
+    merge
+        .arg(&recording)
+        .arg("--output")
+        .arg(dir.path().join("input"));
     assert_one_line_error(&run(&mut merge), 125);
-    assert_eq!(fs::read(&recording).expect("reading"), before, "merge replaced its input");
+    assert_eq!(
+        fs::read(&recording).expect("reading"),
+        before,
+        "merge replaced its input"
+    );
 
     let marker = dir.path().join("the-command-ran");
     let same = dir.path().join("x.json");
@@ -373,14 +391,19 @@ fn device_and_fifo_inputs_are_refused_without_reading_them() {
         }
     }
     let mut hook = syscage(["oci-hook", "--output-dir"]);
-    hook.arg(dir.path()).stdin(fs::File::open("/dev/zero").expect("opening /dev/zero"));
+    hook.arg(dir.path())
+        .stdin(fs::File::open("/dev/zero").expect("opening /dev/zero"));
     limit_memory(&mut hook);
     let child = hook
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting the hook");
-    let outcome = common::wait(child, "oci-hook < /dev/zero".into(), Duration::from_secs(20));
+    let outcome = common::wait(
+        child,
+        "oci-hook < /dev/zero".into(),
+        Duration::from_secs(20),
+    );
     if outcome.code() != 124 || !outcome.stderr.contains("larger than") {
         failures.push(format!("oci-hook < /dev/zero: expected 124\n{outcome}"));
     }
@@ -407,10 +430,14 @@ fn diff_against_a_missing_file_exits_124() {
     let dir = temp_dir();
     let recording = a_recording(dir.path());
     let mut cmd = syscage(["diff"]);
-    cmd.arg(&recording).args(["--against", "/nonexistent/baseline.json"]);
+    cmd.arg(&recording)
+        .args(["--against", "/nonexistent/baseline.json"]);
     let outcome = run(&mut cmd);
     assert_one_line_error(&outcome, 124);
-    assert!(outcome.stderr.contains("/nonexistent/baseline.json"), "{outcome}");
+    assert!(
+        outcome.stderr.contains("/nonexistent/baseline.json"),
+        "{outcome}"
+    );
 }
 
 /// A read-only output directory is found out before the command runs.
@@ -499,7 +526,9 @@ fn record_all_gives_same_named_containers_their_own_files() {
     let profiles = || -> Vec<String> {
         dir_listing(&output_dir)
             .into_iter()
-            .filter(|f| f.starts_with(&id) && f.ends_with(".json") && !f.ends_with(".recording.json"))
+            .filter(|f| {
+                f.starts_with(&id) && f.ends_with(".json") && !f.ends_with(".recording.json")
+            })
             .collect()
     };
     while profiles().len() < 2 && start.elapsed() < Duration::from_secs(30) {
@@ -519,4 +548,38 @@ fn record_all_gives_same_named_containers_their_own_files() {
     for name in &found {
         read_json(&output_dir.join(name));
     }
+}
+
+/// `record --all` whose maps overflow (`--max-cgroups 1`, three new containers) reports it and
+/// exits 125, not 0: a script must not take the missing profiles for "no containers ran".
+#[test]
+fn record_all_exits_non_zero_when_containers_were_left_out() {
+    let dir = temp_dir();
+    let output_dir = dir.path().join("profiles");
+    let log = dir.path().join("record-all.log");
+    let mut recorder = common::containers::spawn_record_all(
+        &output_dir,
+        &log,
+        &["--max-cgroups", "1", "--duration", "6s"],
+    );
+    let containers: Vec<TopCgroup> = ["left-a", "left-b", "left-c"].map(TopCgroup::create).into();
+    for container in &containers {
+        let mut child = container.spawn(exerciser(), &["exit", "0"]);
+        drop(child.stdin.take());
+        assert!(child.wait().expect("waiting").success());
+    }
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = recorder.try_wait().expect("waiting for syscage") {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "record --all did not stop after --duration"
+        );
+        thread::sleep(Duration::from_millis(100));
+    };
+    let log_text = fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(125), "{log_text}");
+    assert!(log_text.contains("--max-cgroups"), "{log_text}");
 }

@@ -25,9 +25,7 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
-use profile_gen::{
-    profile_from_recording, profile_to_json, Owner, Recording, Replacement,
-};
+use profile_gen::{profile_from_recording, profile_to_json, Owner, Recording, Replacement};
 
 use crate::{
     exit::{ExitCodeExt as _, Failure, EXIT_CANNOT_WRITE, EXIT_ERROR},
@@ -46,7 +44,9 @@ enum Kind {
     Stdout,
     /// A character device or FIFO: opened and written when the contents are ready. `follow`:
     /// reached through a link that may be followed.
-    Through { follow: bool },
+    Through {
+        follow: bool,
+    },
     Replace(Replacement),
 }
 
@@ -80,12 +80,10 @@ impl Output {
             Kind::Through { follow } => write_through(&path, follow, contents)
                 .with_context(|| format!("writing {}", path.display()))
                 .exit_code(EXIT_CANNOT_WRITE),
-            Kind::Replace(replacement) => {
-                replacement
-                    .commit(contents, owner.map(owner_of))
-                    .with_context(|| format!("writing {}", path.display()))
-                    .exit_code(EXIT_CANNOT_WRITE)
-            }
+            Kind::Replace(replacement) => replacement
+                .commit(contents, owner.map(owner_of))
+                .with_context(|| format!("writing {}", path.display()))
+                .exit_code(EXIT_CANNOT_WRITE),
         }
     }
 }
@@ -379,7 +377,9 @@ pub(crate) fn write_recording_and_profile(
              from it)",
             path.display()
         )),
-        Err(e) => message.push_str(&format!("; saving the recording elsewhere failed too: {e:#}")),
+        Err(e) => message.push_str(&format!(
+            "; saving the recording elsewhere failed too: {e:#}"
+        )),
     }
     Err(Failure::new(EXIT_CANNOT_WRITE, anyhow::anyhow!(message)).into())
 }

@@ -129,9 +129,10 @@ pub(crate) fn run(args: DiffArgs) -> Result<u8> {
     let report = match (&args.new, &args.against) {
         (Some(new), None) => {
             refuse_overlaps(&[&args.output], &[&args.old, new])?;
-            let (inputs, arch) = read_inputs(&[args.old.clone(), new.clone()], args.eval.arch, |arch| {
-                args.eval.conditions(arch, docker_default_caps())
-            })?;
+            let (inputs, arch) =
+                read_inputs(&[args.old.clone(), new.clone()], args.eval.arch, |arch| {
+                    args.eval.conditions(arch, docker_default_caps())
+                })?;
             for input in &inputs {
                 warn_unknown_numbers(input);
             }
@@ -147,9 +148,10 @@ pub(crate) fn run(args: DiffArgs) -> Result<u8> {
                 Baseline::File(path) => refuse_overlaps(&[&args.output], &[&args.old, path])?,
                 Baseline::RuntimeDefault(_) => refuse_overlaps(&[&args.output], &[&args.old])?,
             }
-            let (inputs, arch) = read_inputs(std::slice::from_ref(&args.old), args.eval.arch, |arch| {
-                args.eval.conditions(arch, default_caps.clone())
-            })?;
+            let (inputs, arch) =
+                read_inputs(std::slice::from_ref(&args.old), args.eval.arch, |arch| {
+                    args.eval.conditions(arch, default_caps.clone())
+                })?;
             let workload = &inputs[0];
             warn_unknown_numbers(workload);
             let conditions = args.eval.conditions(arch, default_caps)?;

@@ -153,7 +153,9 @@ fn output_paths(args: &OciHookArgs, state: &State) -> Result<OutputPaths> {
     let profile = match annotated {
         Some(name) => dir.join(
             path_inside(dir, name)
-                .with_context(|| format!("container {}: annotation {OUTPUT_ANNOTATION}", state.id()))
+                .with_context(|| {
+                    format!("container {}: annotation {OUTPUT_ANNOTATION}", state.id())
+                })
                 .exit_code(EXIT_BAD_INPUT)?,
         ),
         None => {

@@ -371,7 +371,8 @@ fn claim_file_name(container: &ContainerCgroup, taken: &mut BTreeSet<String>) ->
         candidates.push(format!("{id}.{}", file_name_for(namespace)));
     }
     let free = |name: &str, taken: &BTreeSet<String>| {
-        !taken.contains(&format!("{name}.json")) && !taken.contains(&format!("{name}.recording.json"))
+        !taken.contains(&format!("{name}.json"))
+            && !taken.contains(&format!("{name}.recording.json"))
     };
     let name = candidates
         .into_iter()
