@@ -66,12 +66,22 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     // One clock origin for every container: new ones are recorded from their first syscall,
     // which comes after this.
     let origin = Start::now(phase::WORKLOAD);
+    // Containers that got no profile, or an incomplete one, because the maps were full.
+    let mut left_out_any = false;
     let watching = Watching::All {
         max_cgroups: args.max_cgroups,
     };
     let mut session = Session::start(watching, verbosity, |tracer| {
         for (&id, dir) in &index {
-            let key = adopt(tracer, &mount, id, dir, origin, &mut tracked, quiet)?;
+            let key = adopt(
+                tracer,
+                &mount,
+                (id, dir),
+                origin,
+                &mut tracked,
+                &mut left_out_any,
+                quiet,
+            )?;
             owner_of.insert(id, key);
         }
         Ok(())
@@ -93,8 +103,6 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     // each hold a container of the same name).
     let mut names_taken: BTreeSet<String> = BTreeSet::new();
     let mut failed_writes: Vec<String> = Vec::new();
-    // Containers that got no profile, or an incomplete one, because the maps were full.
-    let mut left_out_any = false;
     loop {
         std::thread::sleep(POLL);
         let interrupted = stop.load(Ordering::Relaxed);
@@ -142,10 +150,10 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
                     let owner = adopt(
                         &mut session.tracer,
                         &mount,
-                        id,
-                        &dir,
+                        (id, &dir),
                         new,
                         &mut tracked,
+                        &mut left_out_any,
                         quiet,
                     )?;
                     owner_of.insert(id, owner);
@@ -254,14 +262,16 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
 }
 
 /// Decides what a newly seen cgroup is: part of a container (tracked, recorded from
-/// `start.phase`) or not (ignored). Returns the container's key.
+/// `start.phase`) or not (ignored). Returns the container's key. A running container the full
+/// maps cannot take is left out (and `left_out` set), not an error that ends the recording of
+/// all the others.
 fn adopt(
     tracer: &mut Tracer,
     mount: &Path,
-    id: u64,
-    dir: &Path,
+    (id, dir): (u64, &Path),
     start: Start,
     tracked: &mut BTreeMap<String, Tracked>,
+    left_out: &mut bool,
     quiet: bool,
 ) -> Result<Option<String>> {
     let rel = cgroup::relative_path(mount, dir);
@@ -272,7 +282,16 @@ fn adopt(
     containers::refine_runtime(&mut container, Path::new("/run"));
     let key = container.cgroup.clone();
     if start.phase == phase::WORKLOAD {
-        tracer.watch(id, phase::WORKLOAD)?;
+        if let Err(e) = tracer.watch(id, phase::WORKLOAD) {
+            log::error!(
+                "container {} ({}) left out, no profile for it: {e:#} (the recorder holds at \
+                 most --max-cgroups cgroups)",
+                container.id,
+                container.cgroup
+            );
+            *left_out = true;
+            return Ok(None);
+        }
     }
     let entry = tracked.entry(key.clone()).or_insert_with(|| {
         if !quiet {
