@@ -312,3 +312,35 @@ fn detach_stdio(log: Option<&Path>) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotations_name_files_inside_the_output_dir_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("link")).unwrap();
+        assert_eq!(
+            path_inside(dir.path(), "app.json").unwrap(),
+            PathBuf::from("app.json")
+        );
+        assert_eq!(
+            path_inside(dir.path(), "./sub/app.json").unwrap(),
+            PathBuf::from("sub/app.json")
+        );
+        for bad in [
+            "/etc/passwd",
+            "../app.json",
+            "sub/../../app.json",
+            "link/app.json",
+            "missing/app.json",
+            "",
+            ".",
+            "sub/",
+        ] {
+            assert!(path_inside(dir.path(), bad).is_err(), "{bad:?}");
+        }
+    }
+}
