@@ -1,86 +1,133 @@
 //! Writing output files so that readers see the old file or the whole new one, never a part.
 //!
-//! A recording or profile is written to a hidden temporary file next to the target, flushed to
-//! disk, and renamed over the target; rename within one directory is atomic. An interrupted run
-//! can leave at most a hidden temporary file, never a truncated profile that a runtime would
-//! then refuse (or worse, accept).
+//! A recording or profile is written to a hidden temporary file next to the target (created
+//! with O_EXCL by `tempfile`, so nothing planted there is opened or followed), flushed to disk,
+//! and renamed over the target; rename within one directory is atomic. An interrupted run can
+//! leave at most a hidden temporary file, never a truncated profile that a runtime would then
+//! refuse (or worse, accept).
+//!
+//! Owner and mode are set on the temporary file's descriptor before the rename, never on the
+//! path afterwards: once the file is published, whoever can write the directory can swap the
+//! name for a symlink, and a `chown` by path would follow it.
 
-use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    fs::{self, File, Permissions},
+    io::{self, Write as _},
+    os::unix::fs::{fchown, MetadataExt as _, PermissionsExt as _},
+    path::{Path, PathBuf},
+};
 
-/// Distinguishes temporary files of concurrent writes within one process.
-static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+use tempfile::NamedTempFile;
 
-/// How many temporary names to try before giving up; only a crowd of stale files from earlier
-/// processes with the same pid could use them all.
-const ATTEMPTS: u32 = 16;
+/// The mode of a new output file, whatever the umask: profiles and recordings hold nothing
+/// secret, and runtimes and other users need to read them.
+pub const NEW_FILE_MODE: u32 = 0o644;
 
-/// Replaces `path` with `contents` atomically; see the module documentation.
+/// Who should own an output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// An output whose temporary file exists already and whose contents are still to come.
+///
+/// Creating it first tells, before any work is done, whether the directory can take the output
+/// at all. Dropped without [`Replacement::commit`], it removes its temporary file.
+#[derive(Debug)]
+pub struct Replacement {
+    temp: NamedTempFile,
+    target: PathBuf,
+    dir: PathBuf,
+}
+
+impl Replacement {
+    /// Creates the temporary file next to `path`.
+    ///
+    /// `path` may be a bare file name (the current directory is used). What `path` is now (a
+    /// symlink, a device) is the caller's business: the rename replaces whatever the name
+    /// points at when it happens.
+    pub fn prepare(path: &Path) -> io::Result<Self> {
+        let file_name = path.file_name().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: not a file path", path.display()),
+            )
+        })?;
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let mut prefix = std::ffi::OsString::from(".");
+        prefix.push(file_name);
+        prefix.push(".");
+        let temp = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".tmp")
+            .tempfile_in(dir)?;
+        Ok(Self {
+            temp,
+            target: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Gives the file its final owner and mode: those of the regular file it replaces, else
+    /// `owner` (default: this process's user) and [`NEW_FILE_MODE`]. Then writes `contents`,
+    /// flushes them to disk and renames the file over the target. On any error the temporary
+    /// file is removed and the target is left as it was.
+    pub fn commit(mut self, contents: &[u8], owner: Option<Owner>) -> io::Result<()> {
+        let existing = fs::symlink_metadata(&self.target)
+            .ok()
+            .filter(fs::Metadata::is_file);
+        let (mode, wanted, keeping) = match &existing {
+            Some(meta) => (
+                // Set-id bits are not carried over to a file whose contents syscage wrote.
+                meta.mode() & 0o777,
+                Some(Owner {
+                    uid: meta.uid(),
+                    gid: meta.gid(),
+                }),
+                true,
+            ),
+            None => (NEW_FILE_MODE, owner, false),
+        };
+        let file = self.temp.as_file();
+        file.set_permissions(Permissions::from_mode(mode))?;
+        if let Some(wanted) = wanted {
+            let meta = file.metadata()?;
+            if (meta.uid(), meta.gid()) != (wanted.uid, wanted.gid) {
+                match fchown(file, Some(wanted.uid), Some(wanted.gid)) {
+                    Ok(()) => {}
+                    // Only root may give a file away: an unprivileged caller replacing someone
+                    // else's file (which the directory lets it do) ends up owning the new one.
+                    Err(err) if keeping && err.kind() == io::ErrorKind::PermissionDenied => {}
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        self.temp.write_all(contents)?;
+        // Data must be on disk before the rename is, or a crash could leave an empty file under
+        // the final name (the classic ext4 delayed-allocation surprise).
+        self.temp.as_file().sync_all()?;
+        self.temp.persist(&self.target).map_err(|err| err.error)?;
+        sync_dir(&self.dir);
+        Ok(())
+    }
+
+    /// The path the output will have.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+}
+
+/// Replaces `path` with `contents` atomically; see the module documentation and
+/// [`Replacement::commit`] for owner and mode.
 ///
 /// `path` may be a bare file name (the current directory is used). On any error the temporary
 /// file is removed and `path` is left as it was.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let file_name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{}: not a file path", path.display()),
-        )
-    })?;
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-
-    let (temp_path, file) = create_temp(dir, file_name)?;
-    let result = fill_and_rename(file, contents, &temp_path, path);
-    if result.is_err() {
-        // Best effort: the original error is the one worth reporting.
-        let _ = fs::remove_file(&temp_path);
-    }
-    result?;
-    sync_dir(dir);
-    Ok(())
-}
-
-/// Creates `.<name>.tmp.<pid>.<n>` in `dir` with O_EXCL, so an existing file (another writer's,
-/// or a symlink planted there) is never opened or followed.
-fn create_temp(dir: &Path, file_name: &std::ffi::OsStr) -> io::Result<(PathBuf, File)> {
-    let pid = std::process::id();
-    let mut last_error = None;
-    for _ in 0..ATTEMPTS {
-        let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-        let mut name = OsString::from(".");
-        name.push(file_name);
-        name.push(format!(".tmp.{pid}.{sequence}"));
-        let temp_path = dir.join(name);
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp_path)
-        {
-            Ok(file) => return Ok((temp_path, file)),
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => last_error = Some(err),
-            Err(err) => return Err(err),
-        }
-    }
-    Err(last_error.unwrap_or_else(|| io::Error::other("no temporary file name was free")))
-}
-
-fn fill_and_rename(
-    mut file: File,
-    contents: &[u8],
-    temp_path: &Path,
-    path: &Path,
-) -> io::Result<()> {
-    file.write_all(contents)?;
-    // Data must be on disk before the rename is, or a crash could leave an empty file under the
-    // final name (the classic ext4 delayed-allocation surprise).
-    file.sync_all()?;
-    drop(file);
-    fs::rename(temp_path, path)
+    Replacement::prepare(path)?.commit(contents, None)
 }
 
 /// Makes the rename itself durable. Failures are ignored: the new file is already in place and
@@ -104,6 +151,10 @@ mod tests {
         names
     }
 
+    fn mode_of(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().mode() & 0o7777
+    }
+
     #[test]
     fn writes_and_replaces() {
         let dir = tempfile::tempdir().unwrap();
@@ -115,6 +166,34 @@ mod tests {
         write_atomic(&path, b"").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"");
         assert_eq!(entries(dir.path()), ["app.json"]);
+    }
+
+    #[test]
+    fn new_files_are_0644_and_replaced_files_keep_their_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.json");
+        write_atomic(&path, b"new\n").unwrap();
+        assert_eq!(mode_of(&path), 0o644);
+        fs::set_permissions(&path, Permissions::from_mode(0o4600)).unwrap();
+        write_atomic(&path, b"replaced\n").unwrap();
+        assert_eq!(mode_of(&path), 0o600);
+        assert_eq!(fs::read(&path).unwrap(), b"replaced\n");
+    }
+
+    #[test]
+    fn an_unfinished_replacement_leaves_the_target_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.json");
+        fs::write(&path, b"old\n").unwrap();
+        let pending = Replacement::prepare(&path).unwrap();
+        assert_eq!(
+            entries(dir.path()).len(),
+            2,
+            "the temporary file exists early"
+        );
+        drop(pending);
+        assert_eq!(entries(dir.path()), ["app.json"]);
+        assert_eq!(fs::read(&path).unwrap(), b"old\n");
     }
 
     #[test]
@@ -164,26 +243,5 @@ mod tests {
         fs::remove_file(path).unwrap();
         assert_eq!(written.unwrap(), b"here");
         assert!(leftovers.is_empty(), "{leftovers:?}");
-    }
-
-    #[test]
-    fn a_stale_temporary_name_is_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("app.json");
-        // Occupy the next name this process would pick.
-        let next = SEQUENCE.load(Ordering::Relaxed);
-        let stale = dir
-            .path()
-            .join(format!(".app.json.tmp.{}.{next}", std::process::id()));
-        fs::write(&stale, b"stale").unwrap();
-        write_atomic(&path, b"fresh").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"fresh");
-        // Only the planted file is left besides the output (other tests may race for `next`,
-        // in which case nothing collided; either way no temp file of ours remains).
-        let left: Vec<String> = entries(dir.path());
-        assert!(
-            left.iter().all(|n| n == "app.json" || stale.ends_with(n)),
-            "{left:?}"
-        );
     }
 }

@@ -138,7 +138,7 @@ pub enum InputError {
 /// profiles only.
 pub fn read_input(path: &Path, conditions: &Conditions) -> Result<Input, InputError> {
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|cause| InputError::Read {
+    let bytes = crate::input_file::read_input_file(path).map_err(|cause| InputError::Read {
         origin: origin.clone(),
         cause,
     })?;

@@ -25,6 +25,7 @@
 //!   evaluation for an architecture, capability set and kernel.
 //! - [`runtime_default`]: Kubernetes' RuntimeDefault of moby, containerd and CRI-O, embedded
 //!   from `data/` and rendered for a node.
+//! - [`input_file`]: reading an input file: regular files or stdin, size-capped.
 //! - [`input`]: reading any input (recordings, OCI, Docker and SPO profiles) by its content.
 //! - [`generate`]: inputs -> the profile users ship, with its errno semantics; output formats.
 //! - [`kube`]: the Localhost Pod snippet and the SPO `SeccompProfile` resource.
@@ -44,6 +45,7 @@ pub mod error;
 pub mod generate;
 pub mod host;
 pub mod input;
+pub mod input_file;
 pub mod kube;
 pub mod merge;
 pub mod policy;
@@ -60,7 +62,7 @@ pub use arch::{
     arch_name, native_arch, oci_arch_from_scmp, oci_arch_name, parse_arch_name, scmp_arch_from_oci,
     sub_arches,
 };
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, Owner, Replacement};
 pub use enforce::{
     build_filter, build_filter_report, filter_pfc, load_filter, BuiltFilter, SkippedRule,
 };

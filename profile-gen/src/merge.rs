@@ -319,10 +319,15 @@ impl MergedRecording {
     /// Reads and checks a merged recording file.
     pub fn read(path: &Path) -> Result<Self, MergeError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|cause| MergeError::Read {
-            origin: origin.clone(),
-            cause,
-        })?;
+        let text = crate::input_file::read_input_file(path)
+            .and_then(|bytes| {
+                String::from_utf8(bytes)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            })
+            .map_err(|cause| MergeError::Read {
+                origin: origin.clone(),
+                cause,
+            })?;
         Self::from_json(&text, &origin)
     }
 

@@ -110,7 +110,7 @@ fn serialise(p: &LinuxSeccomp) -> String {
 /// Reads a runtime-spec profile file; see [`profile_from_json`].
 pub fn read_profile(path: &Path) -> Result<LinuxSeccomp, ProfileError> {
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|cause| ProfileError::Read {
+    let bytes = crate::input_file::read_input_file(path).map_err(|cause| ProfileError::Read {
         origin: origin.clone(),
         cause,
     })?;

@@ -370,10 +370,11 @@ impl Recording {
     /// Reads and checks a recording file.
     pub fn read(path: &Path) -> Result<Self, RecordingError> {
         let origin = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|cause| RecordingError::Read {
-            origin: origin.clone(),
-            cause,
-        })?;
+        let bytes =
+            crate::input_file::read_input_file(path).map_err(|cause| RecordingError::Read {
+                origin: origin.clone(),
+                cause,
+            })?;
         Self::from_slice(&bytes, &origin)
     }
 

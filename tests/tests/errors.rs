@@ -283,8 +283,9 @@ fn record_into_an_unwritable_directory_exits_123_and_leaves_nothing() {
 }
 
 /// Recording onto a full disk (a 64 KiB tmpfs): completely full, then with one page free so the
-/// write starts and fails halfway. 123 with one line each time; the earlier profile there is
-/// untouched, and no temporary or truncated file remains.
+/// write starts and fails halfway. 123 with one line each time, naming where the recording was
+/// saved instead; the profile there is the earlier one or the new one, whole, and no temporary
+/// or truncated file remains.
 #[test]
 fn record_onto_a_full_disk_exits_123_and_leaves_no_truncated_file() {
     let full = Tmpfs::mount("size=64k");
@@ -297,11 +298,23 @@ fn record_onto_a_full_disk_exits_123_and_leaves_no_truncated_file() {
         let (outcome, _) = record(&full.dir, "p", &[exerciser(), "all"]);
         assert_one_line_error(&outcome, 123);
         assert!(outcome.stderr.contains("No space left"), "{outcome}");
-        assert_eq!(
-            fs::read_to_string(&profile).expect("reading the earlier profile"),
-            "earlier profile\n",
-            "the earlier profile was replaced or truncated ({leave} bytes free)\n{outcome}"
+        // The profile is written if it fits (the recording, which did not, is saved elsewhere
+        // and named); either way the file is whole, never truncated.
+        let now = fs::read_to_string(&profile).expect("reading the profile");
+        let whole = now == "earlier profile\n"
+            || serde_json::from_str::<serde_json::Value>(&now)
+                .is_ok_and(|p| p["defaultAction"] == "SCMP_ACT_ERRNO");
+        assert!(
+            whole,
+            "the earlier profile was truncated ({leave} bytes free)\n{outcome}"
         );
+        let saved = outcome
+            .stderr
+            .split_whitespace()
+            .find(|w| w.ends_with(".recording.json") && w.contains("/syscage-"))
+            .unwrap_or_else(|| panic!("the error names no saved recording\n{outcome}"));
+        read_json(Path::new(saved));
+        let _ = fs::remove_file(saved);
         let left = leftovers(&full.dir, &["fill", "p.json"]);
         assert!(
             left.is_empty(),

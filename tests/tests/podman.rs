@@ -309,11 +309,12 @@ impl Podman {
         let permissive = self.work.join("permissive.json");
         write_json(&permissive, &permissive_seccomp());
         let mut annotations = vec![(RECORD_ANNOTATION, "true".to_owned())];
-        let named = self.work.join("named").join("podman-profile.json");
+        // The annotation may only name a file inside the hook's --output-dir.
+        let named = self.output_dir.join("named").join("podman-profile.json");
         if destination == Destination::Annotation {
             fs::create_dir(named.parent().expect("has a parent"))
                 .expect("creating the annotated profile's directory");
-            annotations.push((OUTPUT_ANNOTATION, named.display().to_string()));
+            annotations.push((OUTPUT_ANNOTATION, "named/podman-profile.json".to_owned()));
         }
         let (outcome, id) = self.run("recorded", &permissive, &annotations);
         let context = || format!("{outcome}\n--- syscage's log ---\n{}", self.log_text());
@@ -358,7 +359,8 @@ impl Podman {
             thread::sleep(Duration::from_millis(20));
         }
         if destination == Destination::Annotation {
-            let stray = common::dir_listing(&self.output_dir);
+            let mut stray = common::dir_listing(&self.output_dir);
+            stray.remove("named");
             assert!(
                 stray.is_empty(),
                 "the annotation {OUTPUT_ANNOTATION} names the profile, yet the hook's \
@@ -460,7 +462,8 @@ fn runs_under_profile(podman: &Podman, recorded: &Recorded) {
             format!("{}.recording.json", recorded.id),
         ]
         .into(),
-        Destination::Annotation => BTreeSet::new(),
+        // The annotated profile's own directory, inside the output directory.
+        Destination::Annotation => ["named".to_owned()].into(),
     };
     assert_eq!(
         common::dir_listing(&podman.output_dir),

@@ -17,7 +17,8 @@ Exit status:
   121  missing kernel support (no cgroup v2, the eBPF program refused)
   122  the target does not exist (container id, cgroup, process), or made no syscall while
        recorded (see record --allow-empty)
-  123  an output cannot be written (directory missing or read-only, disk full)
+  123  an output cannot be written (directory missing or read-only, disk full; record then
+       saves the recording to a file it names)
   124  an input file is unreadable or invalid (profile, recording)
   125  any other syscage failure (bad arguments, ...)
   126  the command could not be executed
@@ -90,12 +91,13 @@ pub(crate) enum Command {
 )]
 pub(crate) struct RecordArgs {
     /// Where to write the seccomp profile (OCI runtime-spec JSON, usable as a Kubernetes
-    /// Localhost profile). Required except with --all.
+    /// Localhost profile); `-` is stdout. Required except with --all (which refuses it).
     #[arg(short, long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
 
     /// Where to write the recording (the raw facts: every syscall with number, name, count and
-    /// first appearance; command; times; kernel). Default: next to the profile, `NAME.recording.json`.
+    /// first appearance; command; times; kernel); `-` is stdout. Default: next to the profile,
+    /// `NAME.recording.json`; with `-o -`, none.
     #[arg(long, value_name = "FILE", conflicts_with = "all")]
     pub(crate) recording: Option<PathBuf>,
 
@@ -123,7 +125,8 @@ pub(crate) struct RecordArgs {
 
     /// With --all: how many cgroups the recorder can hold at once (every cgroup that makes a
     /// syscall takes one until it is removed).
-    #[arg(long, value_name = "N", default_value_t = 1024, requires = "all")]
+    #[arg(long, value_name = "N", default_value_t = 1024, requires = "all",
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_cgroups: u32,
 
     /// Stop after this long (e.g. `30s`, `10m`; more than zero); a COMMAND and whatever it
@@ -198,7 +201,8 @@ impl RecordArgs {
 /// The runtime passes the container's state (id, pid, bundle, annotations) on stdin. The hook
 /// starts a recorder in the background, waits until it watches the container's cgroup, and
 /// returns; the recorder writes the profile once the container's cgroup is empty. The output
-/// path is the annotation `io.syscage.output` (a file) if set, else `--output-dir`/<id>.json.
+/// is `--output-dir`/<id>.json, or the file the annotation `io.syscage.output` names inside
+/// --output-dir (a file name or a relative path without `..`; anything else is refused).
 ///
 /// For the tightest profile, give the container a permissive seccomp profile while recording
 /// (e.g. defaultAction SCMP_ACT_LOG): syscage then sees where the runtime loads the filter and
@@ -208,8 +212,8 @@ impl RecordArgs {
     \"hooks\": {\"createRuntime\": [{\"path\": \"/usr/local/bin/syscage\",\n    \
     \"args\": [\"syscage\", \"oci-hook\", \"--output-dir\", \"/var/lib/syscage\"]}]}")]
 pub(crate) struct OciHookArgs {
-    /// Directory for `<container id>.json` and `<container id>.recording.json`, unless the
-    /// container's annotation `io.syscage.output` names the profile file.
+    /// Directory for `<container id>.json` and `<container id>.recording.json`, or for the
+    /// file the container's annotation `io.syscage.output` names (required).
     #[arg(long, value_name = "DIR")]
     pub(crate) output_dir: Option<PathBuf>,
 

@@ -10,6 +10,7 @@ mod cmd;
 mod containers;
 mod ebpf_log;
 mod exit;
+mod inputs;
 mod kernel_btf;
 mod live;
 mod outputs;

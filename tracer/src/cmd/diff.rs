@@ -11,7 +11,12 @@ use profile_gen::{
     runtime_default::{self, Flavour},
 };
 
-use crate::cmd::generate::{docker_default_caps, read_inputs, write_output, EvalArgs};
+use crate::{
+    cmd::generate::{docker_default_caps, EvalArgs},
+    exit::{Failure, EXIT_BAD_INPUT},
+    inputs::read_inputs,
+    outputs::{refuse_overlaps, write_output},
+};
 
 /// Exit status of `diff` when --fail-on trips.
 pub(crate) const EXIT_POLICY_FAILED: u8 = 1;
@@ -37,7 +42,9 @@ Exit status:\n  \
     0    no --fail-on given, or it did not trip\n  \
     1    --fail-on tripped: added (any syscall added), risky (a dangerous one added), denied\n       \
          (the workload needs a syscall the baseline denies)\n  \
-    125  syscage itself failed (bad arguments or input)")]
+    123  the report cannot be written (-o FILE)\n  \
+    124  an input file (OLD, NEW, --against FILE) is missing, unreadable or invalid\n  \
+    125  syscage itself failed (bad arguments)")]
 pub(crate) struct DiffArgs {
     /// The old profile or recording (or, with --against, the workload's).
     #[arg(value_name = "OLD")]
@@ -108,11 +115,12 @@ fn parse_against(text: &str) -> Result<Baseline> {
         }
     }
     let path = PathBuf::from(text);
-    if !path.exists() {
-        bail!(
-            "--against {text:?}: expected runtime-default, runtime-default=moby|containerd|crio \
-             or a profile file"
+    if let Err(e) = std::fs::metadata(&path) {
+        let error = anyhow::anyhow!(
+            "--against {text}: cannot read it ({e}); expected runtime-default, \
+             runtime-default=moby|containerd|crio or a profile file"
         );
+        return Err(Failure::new(EXIT_BAD_INPUT, error).into());
     }
     Ok(Baseline::File(path))
 }
@@ -120,11 +128,11 @@ fn parse_against(text: &str) -> Result<Baseline> {
 pub(crate) fn run(args: DiffArgs) -> Result<u8> {
     let report = match (&args.new, &args.against) {
         (Some(new), None) => {
-            let (inputs, arch) = read_inputs(
-                &[args.old.clone(), new.clone()],
-                &args.eval,
-                docker_default_caps(),
-            )?;
+            refuse_overlaps(&[&args.output], &[&args.old, new])?;
+            let (inputs, arch) =
+                read_inputs(&[args.old.clone(), new.clone()], args.eval.arch, |arch| {
+                    args.eval.conditions(arch, docker_default_caps())
+                })?;
             for input in &inputs {
                 warn_unknown_numbers(input);
             }
@@ -136,11 +144,14 @@ pub(crate) fn run(args: DiffArgs) -> Result<u8> {
                 Baseline::RuntimeDefault(flavour) => flavour.default_caps(),
                 Baseline::File(_) => docker_default_caps(),
             };
-            let (inputs, arch) = read_inputs(
-                std::slice::from_ref(&args.old),
-                &args.eval,
-                default_caps.clone(),
-            )?;
+            match &baseline {
+                Baseline::File(path) => refuse_overlaps(&[&args.output], &[&args.old, path])?,
+                Baseline::RuntimeDefault(_) => refuse_overlaps(&[&args.output], &[&args.old])?,
+            }
+            let (inputs, arch) =
+                read_inputs(std::slice::from_ref(&args.old), args.eval.arch, |arch| {
+                    args.eval.conditions(arch, default_caps.clone())
+                })?;
             let workload = &inputs[0];
             warn_unknown_numbers(workload);
             let conditions = args.eval.conditions(arch, default_caps)?;

@@ -1,22 +1,24 @@
 //! `syscage generate --from FILE... --format oci|localhost|spo|log`: turn recordings (or
-//! profiles) into what users ship. Also home of what `diff` and `merge` share: reading inputs
-//! for an architecture, capability set and kernel, and writing outputs.
+//! profiles) into what users ship. Also home of the evaluation flags `diff` and `merge` share
+//! (architecture, capability set, kernel).
 
 use std::{
     collections::BTreeSet,
-    io::Write as _,
     path::{Path, PathBuf},
 };
 
-use crate::exit::{ExitCodeExt as _, EXIT_CANNOT_WRITE};
+use crate::{
+    inputs::read_inputs,
+    outputs::{refuse_overlaps, write_output},
+};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
     docker::{Conditions, KernelVersion},
     generate::{generate_with, log_profile, Format, Generated, Level},
-    input::{read_input, Input, PolicyOptions},
+    input::PolicyOptions,
     kube::{self, KUBELET_SECCOMP_DIR},
-    native_arch, parse_arch_name, profile_to_json, write_atomic, ScmpArch,
+    parse_arch_name, profile_to_json, ScmpArch,
 };
 
 /// Generate the profile to ship from one or more recordings (or profiles).
@@ -192,41 +194,6 @@ fn host_kernel() -> Result<KernelVersion> {
         .map_err(|e| anyhow::anyhow!("this machine's kernel: {e}; pass --kernel"))
 }
 
-/// Reads every input. Docker-format profiles are evaluated for the architecture: --arch, else
-/// the first other input's, else this machine's. Warnings are logged.
-pub(crate) fn read_inputs(
-    paths: &[PathBuf],
-    eval: &EvalArgs,
-    default_caps: BTreeSet<String>,
-) -> Result<(Vec<Input>, ScmpArch)> {
-    let native = native_arch();
-    let first_pass = eval.conditions(eval.arch.unwrap_or(native), default_caps.clone())?;
-    let mut inputs = paths
-        .iter()
-        .map(|p| read_input(p, &first_pass))
-        .collect::<Result<Vec<_>, _>>()?;
-    let arch = eval.arch.unwrap_or_else(|| {
-        inputs
-            .iter()
-            .filter(|i| i.kind != profile_gen::input::InputKind::DockerProfile)
-            .find_map(Input::arch)
-            .unwrap_or(native)
-    });
-    if arch != first_pass.arch {
-        let conditions = eval.conditions(arch, default_caps)?;
-        inputs = paths
-            .iter()
-            .map(|p| read_input(p, &conditions))
-            .collect::<Result<Vec<_>, _>>()?;
-    }
-    for input in &inputs {
-        for warning in &input.warnings {
-            log::warn!("{warning}");
-        }
-    }
-    Ok((inputs, arch))
-}
-
 pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
     let format = Format::from(args.format);
     let stdout = args.output == Path::new("-");
@@ -236,7 +203,13 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
              snippet goes to stdout or --snippet)"
         );
     }
-    let (inputs, arch) = read_inputs(&args.from, &args.eval, docker_default_caps())?;
+    let mut outputs = vec![args.output.as_path()];
+    outputs.extend(args.snippet.as_deref());
+    let inputs: Vec<&Path> = args.from.iter().map(PathBuf::as_path).collect();
+    refuse_overlaps(&outputs, &inputs)?;
+    let (inputs, arch) = read_inputs(&args.from, args.eval.arch, |arch| {
+        args.eval.conditions(arch, docker_default_caps())
+    })?;
     let options = PolicyOptions {
         args: args.args == ArgsArg::On,
         target: args.eval.arch,
@@ -352,23 +325,6 @@ fn object_name(name: Option<&str>, output: &Path, inputs: &[PathBuf]) -> Result<
         .as_deref()
         .and_then(kube::object_name)
         .context("cannot make a Kubernetes name from the file names; pass --name")
-}
-
-/// Writes `text` to `path` atomically, or to stdout for `-` (a closed pipe is not an error).
-pub(crate) fn write_output(path: &Path, text: &str) -> Result<()> {
-    if path == Path::new("-") {
-        let mut out = std::io::stdout().lock();
-        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e)
-                .context("writing to stdout")
-                .exit_code(EXIT_CANNOT_WRITE),
-            _ => Ok(()),
-        }
-    } else {
-        write_atomic(path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))
-            .exit_code(EXIT_CANNOT_WRITE)
-    }
 }
 
 #[cfg(test)]

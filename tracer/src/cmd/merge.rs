@@ -15,7 +15,11 @@ use profile_gen::{
     native_arch, profile_to_json,
 };
 
-use crate::cmd::generate::{docker_default_caps, read_inputs, write_output, EvalArgs};
+use crate::{
+    cmd::generate::{docker_default_caps, EvalArgs},
+    inputs::read_inputs,
+    outputs::{refuse_overlaps, write_output},
+};
 
 /// Merge recordings of several runs or replicas into one, with coverage, and write its profile.
 ///
@@ -49,7 +53,11 @@ pub(crate) fn run(args: MergeArgs, quiet: bool) -> Result<u8> {
         cap_drop: Vec::new(),
         kernel: Some(profile_gen::docker::KernelVersion { major: 0, minor: 0 }),
     };
-    let (inputs, _) = read_inputs(&args.inputs, &eval, docker_default_caps())?;
+    let inputs: Vec<&Path> = args.inputs.iter().map(PathBuf::as_path).collect();
+    refuse_overlaps(&[&recording_path, &profile_path], &inputs)?;
+    let (inputs, _) = read_inputs(&args.inputs, eval.arch, |arch| {
+        eval.conditions(arch, docker_default_caps())
+    })?;
     let mut merged_inputs = Vec::new();
     for input in &inputs {
         merged_inputs.push(match &input.content {

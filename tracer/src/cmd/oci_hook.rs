@@ -10,12 +10,13 @@ use std::{
     fs::File,
     io::{Read as _, Write as _},
     os::fd::{AsRawFd as _, OwnedFd},
-    path::{Path, PathBuf},
+    path::{Component, Path, PathBuf},
 };
 
 use anyhow::{bail, Context as _, Result};
 use nix::unistd::{fork, setsid, ForkResult};
 use oci_spec::runtime::State;
+use profile_gen::input_file::{read_limited, MAX_INPUT_BYTES};
 use tracer_common::phase;
 
 use crate::{
@@ -23,8 +24,8 @@ use crate::{
     cgroup,
     cli::OciHookArgs,
     cmd::record::{target_of, POLL},
-    exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE, EXIT_NO_TARGET},
-    outputs::{check_output_dir, recording_path_for, write_recording_and_profile, OutputPaths},
+    exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_NO_TARGET},
+    outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
     preflight,
     session::{build_recording, Session, Start, Subject},
 };
@@ -34,11 +35,10 @@ use crate::{
 const OUTPUT_ANNOTATION: &str = "io.syscage.output";
 
 pub(crate) fn run(args: OciHookArgs, verbosity: u8) -> Result<u8> {
-    let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
-        .context("reading the container state on stdin")?;
-    let state: State = serde_json::from_str(&input)
+    let input = read_limited(std::io::stdin().lock(), MAX_INPUT_BYTES)
+        .context("reading the container state on stdin")
+        .exit_code(EXIT_BAD_INPUT)?;
+    let state: State = serde_json::from_slice(&input)
         .context("stdin: expected the OCI container state (JSON with id, pid, bundle)")
         .exit_code(EXIT_BAD_INPUT)?;
     if state.id().is_empty() {
@@ -136,24 +136,80 @@ fn close_other_fds(keep: i32) {
     }
 }
 
+/// `--output-dir`/<id>.json, or the file the annotation names inside `--output-dir`: a
+/// container's annotations are chosen by whoever creates it, and the recorder runs as root.
 fn output_paths(args: &OciHookArgs, state: &State) -> Result<OutputPaths> {
     let annotated = state
         .annotations()
         .as_ref()
         .and_then(|a| a.get(OUTPUT_ANNOTATION));
-    let paths = match (annotated, &args.output_dir) {
-        (Some(file), _) => {
-            let profile = PathBuf::from(file);
-            OutputPaths { recording: recording_path_for(&profile), profile }
-        }
-        (None, Some(dir)) => OutputPaths::in_dir(dir, state.id()),
-        (None, None) => bail!(
-            "no output for container {}: give --output-dir DIR in the hook's args or the annotation {OUTPUT_ANNOTATION}",
+    let Some(dir) = &args.output_dir else {
+        bail!(
+            "no output directory for container {}: give --output-dir DIR in the hook's args \
+             (the annotation {OUTPUT_ANNOTATION} only names a file inside it)",
             state.id()
-        ),
+        );
     };
-    check_output_dir(&paths.profile).exit_code(EXIT_CANNOT_WRITE)?;
-    Ok(paths)
+    let profile = match annotated {
+        Some(name) => dir.join(
+            path_inside(dir, name)
+                .with_context(|| {
+                    format!("container {}: annotation {OUTPUT_ANNOTATION}", state.id())
+                })
+                .exit_code(EXIT_BAD_INPUT)?,
+        ),
+        None => {
+            let id = path_inside(dir, state.id())
+                .ok()
+                .filter(|p| p.components().count() == 1)
+                .with_context(|| {
+                    format!(
+                        "container id {:?} cannot be a file name; set the annotation {OUTPUT_ANNOTATION}",
+                        state.id()
+                    )
+                })
+                .exit_code(EXIT_BAD_INPUT)?;
+            dir.join(format!("{}.json", id.display()))
+        }
+    };
+    let parent = profile.parent().unwrap_or(dir);
+    check_output_dir(parent)?;
+    Ok(OutputPaths::next_to(profile))
+}
+
+/// `name` as a path below `dir`: relative, without `..`, and through directories that exist
+/// and are not symbolic links (which could lead out of `dir`).
+fn path_inside(dir: &Path, name: &str) -> Result<PathBuf> {
+    let path = Path::new(name);
+    let mut clean = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => clean.push(part),
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) | Component::ParentDir => bail!(
+                "{name:?}: expected a file name or a relative path without `..` inside the \
+                 output directory"
+            ),
+        }
+    }
+    if clean.as_os_str().is_empty() || name.ends_with('/') {
+        bail!("{name:?}: expected a file name");
+    }
+    let mut below = dir.to_path_buf();
+    if let Some(parent) = clean.parent() {
+        for part in parent.components() {
+            below.push(part);
+            let meta = std::fs::symlink_metadata(&below)
+                .with_context(|| format!("{name:?}: {}", below.display()))?;
+            if !meta.is_dir() {
+                bail!(
+                    "{name:?}: {} is not a directory (symbolic links are not followed)",
+                    below.display()
+                );
+            }
+        }
+    }
+    Ok(clean)
 }
 
 /// What the detached recorder records, and where it writes.
@@ -255,4 +311,36 @@ fn detach_stdio(log: Option<&Path>) -> Result<()> {
         libc::dup2(out.as_raw_fd(), 2);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotations_name_files_inside_the_output_dir_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("link")).unwrap();
+        assert_eq!(
+            path_inside(dir.path(), "app.json").unwrap(),
+            PathBuf::from("app.json")
+        );
+        assert_eq!(
+            path_inside(dir.path(), "./sub/app.json").unwrap(),
+            PathBuf::from("sub/app.json")
+        );
+        for bad in [
+            "/etc/passwd",
+            "../app.json",
+            "sub/../../app.json",
+            "link/app.json",
+            "missing/app.json",
+            "",
+            ".",
+            "sub/",
+        ] {
+            assert!(path_inside(dir.path(), bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -120,10 +120,9 @@ fn record_command(
     let allowed = write_recording_and_profile(&recording, &paths, creds.as_ref())?;
     if !quiet {
         eprintln!(
-            "syscage: recorded {} distinct syscalls ({allowed} in the profile); wrote profile {} and recording {}",
+            "syscage: recorded {} distinct syscalls ({allowed} in the profile); wrote {}",
             recording.syscalls.len(),
-            paths.profile.display(),
-            paths.recording.display()
+            paths.describe()
         );
     }
     Ok(exit_code_of(status))
@@ -409,10 +408,9 @@ fn record_existing(
     let allowed = write_recording_and_profile(&recording, &paths, None)?;
     if !quiet {
         eprintln!(
-            "syscage: {label}: recorded {} distinct syscalls ({allowed} in the profile) until {why}; wrote {} and {}",
+            "syscage: {label}: recorded {} distinct syscalls ({allowed} in the profile) until {why}; wrote {}",
             recording.syscalls.len(),
-            paths.profile.display(),
-            paths.recording.display()
+            paths.describe()
         );
     }
     Ok(0)

@@ -7,7 +7,7 @@
 //! a container's profile when its cgroup empties or disappears (or when recording stops).
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     path::{Path, PathBuf},
     sync::atomic::Ordering,
     time::Instant,
@@ -24,7 +24,7 @@ use crate::{
     cli::RecordArgs,
     cmd::record::{stop_on_signals, POLL},
     containers::{self, ContainerCgroup},
-    exit::{ExitCodeExt as _, EXIT_CANNOT_WRITE},
+    exit::{Failure, EXIT_CANNOT_WRITE, EXIT_ERROR},
     outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
     preflight,
     session::{build_recording, Session, Start, Subject},
@@ -43,7 +43,15 @@ struct Tracked {
 }
 
 pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
-    check_output_dir(&args.output_dir.join("x.json")).exit_code(EXIT_CANNOT_WRITE)?;
+    if let Some(output) = &args.output {
+        let error = anyhow::anyhow!(
+            "--all writes one profile per container into --output-dir; -o {} names a single \
+             file: drop it, or give --output-dir DIR",
+            output.display()
+        );
+        return Err(Failure::new(EXIT_ERROR, error).into());
+    }
+    check_output_dir(&args.output_dir)?;
     preflight::check_privileges()?;
     let mount = cgroup::cgroup2_mount()?;
     let stop = stop_on_signals()?;
@@ -58,12 +66,22 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     // One clock origin for every container: new ones are recorded from their first syscall,
     // which comes after this.
     let origin = Start::now(phase::WORKLOAD);
+    // Containers that got no profile, or an incomplete one, because the maps were full.
+    let mut left_out_any = false;
     let watching = Watching::All {
         max_cgroups: args.max_cgroups,
     };
     let mut session = Session::start(watching, verbosity, |tracer| {
         for (&id, dir) in &index {
-            let key = adopt(tracer, &mount, id, dir, origin, &mut tracked, quiet)?;
+            let key = adopt(
+                tracer,
+                &mount,
+                (id, dir),
+                origin,
+                &mut tracked,
+                &mut left_out_any,
+                quiet,
+            )?;
             owner_of.insert(id, key);
         }
         Ok(())
@@ -79,8 +97,12 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let mut lost_seen = 0;
     let mut last_loss: Option<Instant> = None;
     // Containers already written: their cgroups may linger (runc keeps one until `delete`).
-    let mut written_keys: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut written_keys: BTreeSet<String> = BTreeSet::new();
     let mut written = 0usize;
+    // File names given out so far: two containers never share one (containerd namespaces may
+    // each hold a container of the same name).
+    let mut names_taken: BTreeSet<String> = BTreeSet::new();
+    let mut failed_writes: Vec<String> = Vec::new();
     loop {
         std::thread::sleep(POLL);
         let interrupted = stop.load(Ordering::Relaxed);
@@ -118,6 +140,7 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
                         );
                         session.tracer.ignore(id);
                         owner_of.insert(id, None);
+                        left_out_any = true;
                         continue;
                     }
                     let new = Start {
@@ -127,10 +150,10 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
                     let owner = adopt(
                         &mut session.tracer,
                         &mount,
-                        id,
-                        &dir,
+                        (id, &dir),
                         new,
                         &mut tracked,
+                        &mut left_out_any,
                         quiet,
                     )?;
                     owner_of.insert(id, owner);
@@ -173,6 +196,7 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
                 if left_out.is_empty() { "none running now".to_owned() } else { left_out.join(", ") }
             );
             reported_full = lost;
+            left_out_any = true;
         }
 
         // Containers that ended (or all of them, when recording stops).
@@ -190,8 +214,21 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
             for id in &t.ids {
                 owner_of.remove(id);
             }
-            if write_container(&mut session.tracer, &mount, &args.output_dir, &t, quiet)? {
-                written += 1;
+            match write_container(
+                &mut session.tracer,
+                &mount,
+                &args.output_dir,
+                &t,
+                &mut names_taken,
+                quiet,
+            ) {
+                Ok(true) => written += 1,
+                Ok(false) => {}
+                // One container's outputs failing must not end the recording of the others.
+                Err(e) => {
+                    log::error!("{e:#}");
+                    failed_writes.push(t.container.id.clone());
+                }
             }
             written_keys.insert(key);
         }
@@ -205,18 +242,36 @@ pub(crate) fn run(args: &RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
             args.output_dir.display()
         );
     }
+    if !failed_writes.is_empty() {
+        let error = anyhow::anyhow!(
+            "the outputs of {} container(s) could not be written: {}",
+            failed_writes.len(),
+            failed_writes.join(", ")
+        );
+        return Err(Failure::new(EXIT_CANNOT_WRITE, error).into());
+    }
+    if left_out_any {
+        let error = anyhow::anyhow!(
+            "some containers were left out because the recorder's maps were full (see above); \
+             raise --max-cgroups (now {})",
+            args.max_cgroups
+        );
+        return Err(Failure::new(EXIT_ERROR, error).into());
+    }
     Ok(0)
 }
 
 /// Decides what a newly seen cgroup is: part of a container (tracked, recorded from
-/// `start.phase`) or not (ignored). Returns the container's key.
+/// `start.phase`) or not (ignored). Returns the container's key. A running container the full
+/// maps cannot take is left out (and `left_out` set), not an error that ends the recording of
+/// all the others.
 fn adopt(
     tracer: &mut Tracer,
     mount: &Path,
-    id: u64,
-    dir: &Path,
+    (id, dir): (u64, &Path),
     start: Start,
     tracked: &mut BTreeMap<String, Tracked>,
+    left_out: &mut bool,
     quiet: bool,
 ) -> Result<Option<String>> {
     let rel = cgroup::relative_path(mount, dir);
@@ -227,7 +282,16 @@ fn adopt(
     containers::refine_runtime(&mut container, Path::new("/run"));
     let key = container.cgroup.clone();
     if start.phase == phase::WORKLOAD {
-        tracer.watch(id, phase::WORKLOAD)?;
+        if let Err(e) = tracer.watch(id, phase::WORKLOAD) {
+            log::error!(
+                "container {} ({}) left out, no profile for it: {e:#} (the recorder holds at \
+                 most --max-cgroups cgroups)",
+                container.id,
+                container.cgroup
+            );
+            *left_out = true;
+            return Ok(None);
+        }
     }
     let entry = tracked.entry(key.clone()).or_insert_with(|| {
         if !quiet {
@@ -253,6 +317,7 @@ fn write_container(
     mount: &Path,
     dir: &Path,
     t: &Tracked,
+    names_taken: &mut BTreeSet<String>,
     quiet: bool,
 ) -> Result<bool> {
     let mut merged = CgroupSyscalls::default();
@@ -287,7 +352,8 @@ fn write_container(
         exit: None,
     };
     let recording = build_recording(&merged, t.start, subject)?;
-    let paths = OutputPaths::in_dir(dir, &file_name_for(&t.container.id));
+    let name = claim_file_name(&t.container, names_taken);
+    let paths = OutputPaths::in_dir(dir, &name);
     let allowed = write_recording_and_profile(&recording, &paths, None)
         .with_context(|| format!("container {}", t.container.id))?;
     if !quiet {
@@ -312,4 +378,65 @@ fn file_name_for(id: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The file name (without `.json`) for a container's outputs that no other container of this
+/// run has: its id, else its id and namespace, else a number added. Both `NAME.json` and
+/// `NAME.recording.json` are claimed, so no container's profile lands on another's recording.
+fn claim_file_name(container: &ContainerCgroup, taken: &mut BTreeSet<String>) -> String {
+    let id = file_name_for(&container.id);
+    let mut candidates = vec![id.clone()];
+    if let Some(namespace) = &container.namespace {
+        candidates.push(format!("{id}.{}", file_name_for(namespace)));
+    }
+    let free = |name: &str, taken: &BTreeSet<String>| {
+        !taken.contains(&format!("{name}.json"))
+            && !taken.contains(&format!("{name}.recording.json"))
+    };
+    let name = candidates
+        .into_iter()
+        .chain((2u32..).map(|n| format!("{id}.{n}")))
+        .find(|name| free(name, taken))
+        .expect("the numbered names never run out");
+    if name != id {
+        log::warn!(
+            "container {} ({}): {id}.json is another container's output of this run; writing \
+             {name}.json",
+            container.id,
+            container.cgroup
+        );
+    }
+    taken.insert(format!("{name}.json"));
+    taken.insert(format!("{name}.recording.json"));
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(id: &str, namespace: Option<&str>) -> ContainerCgroup {
+        ContainerCgroup {
+            id: id.to_owned(),
+            namespace: namespace.map(str::to_owned),
+            cgroup: format!("/{}/{id}", namespace.unwrap_or("")),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn containers_of_the_same_name_get_their_own_files() {
+        let mut taken = BTreeSet::new();
+        let names: Vec<String> = [
+            container("web", Some("a")),
+            container("web", Some("b")),
+            container("web", Some("b")),
+            container("web.recording", None),
+        ]
+        .iter()
+        .map(|c| claim_file_name(c, &mut taken))
+        .collect();
+        assert_eq!(names, ["web", "web.b", "web.2", "web.recording.2"]);
+        assert_eq!(taken.len(), 8);
+    }
 }
