@@ -82,15 +82,17 @@ fn mount_tracefs() -> Result<bool> {
     Ok(true)
 }
 
-/// Where the cgroup v2 hierarchy is mounted, from this process's mountinfo.
+/// Where the cgroup v2 hierarchy is mounted, from this process's mountinfo. The shortest mount
+/// point wins, as syscage's own lookup does: a bind mount inside it is not the canonical one.
 fn cgroup2_mount() -> Result<PathBuf> {
     let mounts = procfs::process::Process::myself()
         .and_then(|me| me.mountinfo())
         .context("reading /proc/self/mountinfo")?;
     mounts
         .into_iter()
-        .find(|mount| mount.fs_type == "cgroup2")
+        .filter(|mount| mount.fs_type == "cgroup2")
         .map(|mount| mount.mount_point)
+        .min_by_key(|point| point.as_os_str().len())
         .context("no cgroup2 mount in /proc/self/mountinfo")
 }
 

@@ -48,17 +48,27 @@ pub(super) fn measure(
     reps: usize,
     strace_divisor: u64,
 ) -> Result<Overhead> {
-    let runner = SetupRunner::new(env, syscage, strace_divisor)?;
+    let mut session = Session {
+        runner: SetupRunner::new(env, syscage, strace_divisor)?,
+        settle: ProgramSettle::new(),
+        reps,
+    };
     let mut o = Overhead::new(workloads);
-    let mut settle = ProgramSettle::new();
     for rep in 0..reps {
         for (w, workload) in workloads.iter().enumerate() {
-            let rep_time = o.measure_rep(&runner, &mut settle, (rep, reps), w, workload)?;
+            let rep_time = o.measure_rep(&mut session, rep, w, workload)?;
             o.add_rep_ratios(w, &rep_time);
         }
     }
-    o.unsettled = settle.gave_up;
+    o.unsettled = session.settle.gave_up;
     Ok(o)
+}
+
+/// What every measurement of one overhead run shares.
+struct Session<'a> {
+    runner: SetupRunner<'a>,
+    settle: ProgramSettle,
+    reps: usize,
 }
 
 impl Overhead {
@@ -82,12 +92,11 @@ impl Overhead {
     }
 
     /// One repetition of workload `w` under every setup; returns the time of each (indexed as
-    /// [`Setup::ALL`]). `rep` is (this repetition, of how many).
+    /// [`Setup::ALL`]).
     fn measure_rep(
         &mut self,
-        runner: &SetupRunner<'_>,
-        settle: &mut ProgramSettle,
-        (rep, reps): (usize, usize),
+        session: &mut Session<'_>,
+        rep: usize,
         w: usize,
         workload: &Workload,
     ) -> Result<Vec<f64>> {
@@ -99,12 +108,13 @@ impl Overhead {
             let s = (offset + k) % n_setups;
             let setup = Setup::ALL[s];
             eprintln!(
-                "xtask: bench rep {}/{reps} {}: {}",
+                "xtask: bench rep {}/{} {}: {}",
                 rep + 1,
+                session.reps,
                 workload.key,
                 setup.label()
             );
-            let seconds = self.measure_one(runner, settle, setup, workload, rep)?;
+            let seconds = self.measure_one(session, setup, workload, rep)?;
             rep_time[s] = seconds;
             self.times[s][w].push(seconds);
         }
@@ -115,17 +125,18 @@ impl Overhead {
     /// programs are freed; notes any other program on sys_enter before or during it.
     fn measure_one(
         &mut self,
-        runner: &SetupRunner<'_>,
-        settle: &mut ProgramSettle,
+        session: &mut Session<'_>,
         setup: Setup,
         workload: &Workload,
         rep: usize,
     ) -> Result<f64> {
         let foreign = wait_for_quiet();
-        settle.wait();
+        session.settle.wait();
         self.measurements += 1;
         self.note_disturbed(&foreign, workload, setup, &format!("rep {}", rep + 1));
-        let seconds = runner.cpu_seconds(setup, workload, &mut self.readings)?;
+        let seconds = session
+            .runner
+            .cpu_seconds(setup, workload, &mut self.readings)?;
         // One may have started while this ran, too.
         if foreign.is_empty() {
             let during = foreign_sys_enter_tracers();
