@@ -42,15 +42,17 @@
 //!
 //! One file per job; each uses only files listed before it (this one uses them all):
 //! - `stats`, `machine`, `report`, `env`, `process`, `programs`, `workload`, `syscage`, `peers`:
-//!   leaves (numbers; the machine; the report's heading and file; cgroups and tracefs; timed
-//!   and background processes; the kernel's view of BPF programs; the workloads; syscage's and
-//!   the peer tools' command lines and counts);
+//!   leaves (medians and ranges; the machine; the report's heading and file; cgroups and
+//!   tracefs; timed and background processes; the kernel's view of BPF programs; the
+//!   workloads; syscage's and the peer tools' command lines and counts);
 //! - `setups`: one workload under one setup (env, process, workload, syscage, peers);
-//! - `overhead`: every workload under every setup, repeated (setups, programs, stats);
-//! - `bodies`: program body times by BPF statistics (process, programs, syscage, stats);
-//! - `attach`: `record -- true` against `true`, and the attach and memory table (setups'
-//!   readings, process, syscage, stats);
-//! - `profile_tools`: generate, merge and diff on many recordings (process, syscage, stats);
+//! - `overhead`: every workload under every setup, repeated (setups, env, programs, workload,
+//!   stats);
+//! - `bodies`: program body times by BPF statistics (env, process, programs, workload,
+//!   syscage, stats);
+//! - `attach`: `record -- true` against `true`, and the attach and memory table (the readings
+//!   of setups, env, process, syscage, stats);
+//! - `profile_tools`: generate, merge and diff on many recordings (env, process, syscage, stats);
 //! - `targets`: the targets table (overhead, bodies, attach, setups, stats).
 
 mod attach;

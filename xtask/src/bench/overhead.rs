@@ -242,21 +242,28 @@ impl Overhead {
             out,
             "- load average before / after the overhead runs: {load_before} / {load_after}"
         )?;
-        let unsettled = if self.unsettled == 0 {
-            String::new()
-        } else {
-            format!(
-                "; **{} started after waiting {} s without that** (another process keeps \
-                 programs)",
-                self.unsettled,
-                SETTLE_CAP.as_secs()
-            )
-        };
         writeln!(
             out,
             "- each measurement started once the BPF programs of the one before were freed (a \
-             tracer's detach leaves work on the CPUs for about 300 ms here){unsettled}",
+             tracer's detach leaves work on the CPUs for about 300 ms here){}",
+            self.unsettled_note()
         )?;
+        self.write_disturbed_note(out)
+    }
+
+    /// How many measurements started before the previous one's programs were freed, if any.
+    fn unsettled_note(&self) -> String {
+        if self.unsettled == 0 {
+            return String::new();
+        }
+        format!(
+            "; **{} started after waiting {} s without that** (another process keeps programs)",
+            self.unsettled,
+            SETTLE_CAP.as_secs()
+        )
+    }
+
+    fn write_disturbed_note(&self, out: &mut String) -> Result<()> {
         if self.disturbed.is_empty() {
             writeln!(
                 out,
