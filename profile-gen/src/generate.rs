@@ -6,10 +6,9 @@
 //! - The default is `SCMP_ACT_ERRNO` with EPERM (1), as runc, crun and the runtimes' defaults
 //!   use; a generated profile never allows by default. (The `log` format replaces the default
 //!   by `SCMP_ACT_LOG` for a "warn first, then enforce" rollout; its rules are the same.)
-//! - `exit`, `exit_group` and `rt_sigreturn` are always allowed ([`ESSENTIAL`]): a short
-//!   recording may miss them (a single-threaded program never calls `exit`; `rt_sigreturn`
-//!   only runs after a signal handler), and a process that cannot exit or return from a signal
-//!   handler spins forever instead of failing.
+//! - `exit`, `exit_group`, `rt_sigreturn` and `restart_syscall` are always allowed
+//!   ([`ESSENTIAL`]): the kernel itself makes a process call them at moments a recording rarely
+//!   sees, and denying them breaks programs that did nothing new (see [`ESSENTIAL`] for each).
 //! - A newer syscall the workload did not use, whose older fallback it did use, is denied with
 //!   ENOSYS (38) instead of EPERM ([`FALLBACKS`]): libcs treat ENOSYS as "kernel too old" and
 //!   fall back (glibc's `clone3` -> `clone` in `pthread_create`/`posix_spawn`, `faccessat2` ->
@@ -44,8 +43,23 @@ use crate::profile::GeneratedProfile;
 use crate::project::Unmapped;
 use crate::recording::Recording;
 
-/// Syscalls a generated profile always allows; see the module documentation.
-pub const ESSENTIAL: [&str; 3] = ["exit", "exit_group", "rt_sigreturn"];
+/// Syscalls a generated profile always allows, because the kernel (not the program's code)
+/// decides when a process makes them, so a recording may miss them:
+///
+/// - `exit`: a thread's end; a single-threaded program's recording never shows it, and a
+///   thread that cannot exit spins forever instead of failing.
+/// - `exit_group`: the process's end, for the same reason.
+/// - `rt_sigreturn`: the return from every signal handler, through the restorer the kernel puts
+///   on the signal frame; only seen when a handled signal arrived while recording.
+/// - `restart_syscall`: the kernel resumes an interrupted `nanosleep`, `clock_nanosleep`,
+///   `futex` wait or `poll` through it after the process was stopped (SIGSTOP/SIGCONT, a
+///   cgroup freeze/thaw as `docker pause`/`podman pause` do, a ptrace attach); denied, `sleep`
+///   fails after a pause.
+///
+/// The i386 `sigreturn` (the return from a 32-bit program's non-`SA_SIGINFO` handler) is not
+/// listed: 64-bit programs never make it, and a 32-bit one is recorded making it like
+/// `rt_sigreturn`, when a handled signal arrives while recording.
+pub const ESSENTIAL: [&str; 4] = ["exit", "exit_group", "restart_syscall", "rt_sigreturn"];
 
 /// ENOSYS: "function not implemented", the errno libcs fall back on.
 pub const ENOSYS: u32 = 38;
@@ -141,6 +155,30 @@ pub enum GenerateError {
     /// An architecture that cannot be written into a profile.
     #[error("{origin}: architecture: {cause}")]
     Arch { origin: String, cause: ArchError },
+
+    /// `--for-runtime` names a runtime without observations.
+    #[error("--for-runtime {runtime:?}: no observations for it, expected runc, crun, containerd or podman")]
+    UnknownRuntime { runtime: String },
+}
+
+/// The runtimes `--for-runtime` knows: what they were observed doing after loading the filter
+/// is in `data/runtime-after-filter.json` (containerd runs containers through runc, podman
+/// through crun here).
+pub const RUNTIMES: [&str; 4] = ["runc", "crun", "containerd", "podman"];
+
+/// Whether `input` is a recording that did not see its container start, so what the runtime
+/// does after loading the filter is missing from it: a command recorded on the host, or a
+/// container attached to while it ran. `None` when it cannot tell (profiles; merged container
+/// recordings, whose runs keep no phases).
+pub fn missed_container_start(input: &Input) -> Option<bool> {
+    match &input.content {
+        Content::Recording(rec) => Some(match (&rec.target, &rec.phases) {
+            (None, _) | (Some(_), None) => true,
+            (Some(_), Some(phases)) => phases.started_in == crate::recording::Phase::Workload,
+        }),
+        Content::Merged(m) => m.runs.iter().any(|r| r.target.is_none()).then_some(true),
+        Content::Profile(_) => None,
+    }
 }
 
 /// A generated profile and what was done to get it.
@@ -282,6 +320,31 @@ pub fn generate_with(
     fallback_arch: ScmpArch,
     options: &PolicyOptions,
 ) -> Result<Generated, GenerateError> {
+    generate_for_runtime(inputs, fallback_arch, options, None)
+}
+
+/// [`generate_with`], and with `for_runtime` (`generate --for-runtime`: `runc`, `crun`,
+/// `containerd`, `podman`) the syscalls that runtime was observed making after loading the
+/// filter ([`crate::runtime_after_filter`]) are allowed too. This is what makes a profile from
+/// a recording that did not see its container start (`record -- COMMAND` on the host, or
+/// `record --container` attached to a running container) start under that runtime.
+pub fn generate_for_runtime(
+    inputs: &[Input],
+    fallback_arch: ScmpArch,
+    options: &PolicyOptions,
+    for_runtime: Option<&str>,
+) -> Result<Generated, GenerateError> {
+    let runtime_names = match for_runtime {
+        Some(runtime) => Some((
+            runtime,
+            crate::runtime_after_filter::after_filter(runtime).ok_or_else(|| {
+                GenerateError::UnknownRuntime {
+                    runtime: runtime.to_owned(),
+                }
+            })?,
+        )),
+        None => None,
+    };
     if inputs.is_empty() {
         return Err(GenerateError::NoInputs);
     }
@@ -313,7 +376,8 @@ pub fn generate_with(
         .target
         .or(arch.map(|(a, _)| a))
         .unwrap_or(fallback_arch);
-    assemble(inputs, arch, options).map_err(|(origin, cause)| GenerateError::Arch { origin, cause })
+    assemble(inputs, arch, options, runtime_names)
+        .map_err(|(origin, cause)| GenerateError::Arch { origin, cause })
 }
 
 /// [`generate_with`] once the architecture is settled; errors name the input they are about.
@@ -321,6 +385,7 @@ fn assemble(
     inputs: &[Input],
     arch: ScmpArch,
     options: &PolicyOptions,
+    for_runtime: Option<(&str, BTreeSet<String>)>,
 ) -> Result<Generated, (String, ArchError)> {
     let mut policies = Vec::new();
     let mut unknown_numbers = Vec::new();
@@ -354,6 +419,20 @@ fn assemble(
             Content::Merged(m) => m.out_of_range_count,
             Content::Profile(_) => 0,
         });
+    }
+    if let Some((runtime, names)) = for_runtime {
+        let mut extra = Policy::deny_all(Vec::new());
+        for name in &names {
+            extra.allow(name);
+        }
+        let added: Vec<String> = names
+            .into_iter()
+            .filter(|n| !policies.iter().any(|p| p.verdict(n) == Verdict::Allow))
+            .collect();
+        policies.push(extra);
+        if !added.is_empty() {
+            runtime_additions.push(("--for-runtime".to_owned(), runtime.to_owned(), added));
+        }
     }
     let origin = inputs.first().map(|i| i.origin.clone()).unwrap_or_default();
     let built = build(arch, &policies).map_err(|cause| (origin, cause))?;
@@ -408,14 +487,13 @@ pub(crate) fn from_recording(
         warnings: Vec::new(),
     };
     let target = options.target.unwrap_or(arch);
-    let generated =
-        assemble(std::slice::from_ref(&input), target, options).map_err(|(origin, cause)| {
-            ProfileError::Arch {
-                origin,
-                field: "arch".to_owned(),
-                cause,
-            }
-        })?;
+    let generated = assemble(std::slice::from_ref(&input), target, options, None).map_err(
+        |(origin, cause)| ProfileError::Arch {
+            origin,
+            field: "arch".to_owned(),
+            cause,
+        },
+    )?;
     Ok(GeneratedProfile {
         notes: generated.notes(),
         profile: generated.profile,

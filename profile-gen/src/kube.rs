@@ -68,10 +68,10 @@ const SPO_ARCHES: [Arch; 20] = [
 pub enum KubeError {
     /// A name that cannot become a Kubernetes object name.
     #[error(
-        "{name:?} cannot be made a Kubernetes object name, expected lowercase letters, digits \
-         and '-' (such as my-app); pass --name"
+        "{name:?} is not a Kubernetes object name, expected lowercase letters, digits and '-' \
+         (such as {suggestion})"
     )]
-    Name { name: String },
+    Name { name: String, suggestion: String },
 
     /// A `localhostProfile` path the kubelet would refuse.
     #[error(
@@ -138,6 +138,7 @@ fn check_name(name: &str) -> Result<(), KubeError> {
     } else {
         Err(KubeError::Name {
             name: name.to_owned(),
+            suggestion: object_name(name).unwrap_or_else(|| "my-app".to_owned()),
         })
     }
 }

@@ -13,7 +13,9 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
     docker::{Conditions, KernelVersion},
-    generate::{generate_with, log_profile, Format, Generated, Level},
+    generate::{
+        generate_for_runtime, log_profile, missed_container_start, Format, Generated, Level,
+    },
     input::{read_input, Input, PolicyOptions},
     kube::{self, KUBELET_SECCOMP_DIR},
     native_arch, parse_arch_name, profile_to_json, write_atomic, ScmpArch,
@@ -46,6 +48,7 @@ use profile_gen::{
     syscage generate --from app.recording.json --arch aarch64 -o app-arm64.json\n  \
     syscage generate --from run1.recording.json run2.recording.json --format localhost -o app.json\n  \
     syscage generate --from app.recording.json --format spo --name my-app > app-seccomp.yaml\n  \
+    syscage generate --from host-run.recording.json --for-runtime runc -o app.json\n  \
     syscage generate --from app.recording.json --format log -o app-warn.json")]
 pub(crate) struct GenerateArgs {
     /// Recordings or profiles to generate from; repeat --from or list several after it.
@@ -80,8 +83,38 @@ pub(crate) struct GenerateArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ArgsArg::On)]
     pub(crate) args: ArgsArg,
 
+    /// Also allow what this runtime was observed doing after loading the filter and before
+    /// exec'ing the entrypoint (profile-gen/data/runtime-after-filter.json). Needed to run a
+    /// profile from `record -- COMMAND` or from `record --container` attached to a running
+    /// container (neither saw the container start) in a container: without it the runtime
+    /// fails under the filter before the entrypoint runs.
+    #[arg(long, value_enum, value_name = "RUNTIME")]
+    pub(crate) for_runtime: Option<RuntimeArg>,
+
     #[command(flatten)]
     pub(crate) eval: EvalArgs,
+}
+
+/// `--for-runtime` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RuntimeArg {
+    Runc,
+    Crun,
+    /// Runs containers through runc.
+    Containerd,
+    /// Runs containers through crun.
+    Podman,
+}
+
+impl RuntimeArg {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Runc => "runc",
+            Self::Crun => "crun",
+            Self::Containerd => "containerd",
+            Self::Podman => "podman",
+        }
+    }
 }
 
 /// `--args` values.
@@ -241,8 +274,12 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
         args: args.args == ArgsArg::On,
         target: args.eval.arch,
     };
-    let generated = generate_with(&inputs, arch, &options)?;
+    let for_runtime = args.for_runtime.map(RuntimeArg::name);
+    let generated = generate_for_runtime(&inputs, arch, &options, for_runtime)?;
     report(&generated);
+    if matches!(format, Format::Localhost | Format::Spo) && for_runtime.is_none() {
+        warn_missed_starts(&inputs, format);
+    }
 
     let name = || object_name(args.name.as_deref(), &args.output, &args.from);
     let (text, snippet) = match format {
@@ -330,10 +367,37 @@ fn report(generated: &Generated) {
     }
 }
 
+/// Warns about each recording that did not see its container start being turned into a
+/// container or Pod profile: the runtime's calls after loading the filter are missing, so the
+/// container would fail before its entrypoint runs.
+fn warn_missed_starts(inputs: &[Input], format: Format) {
+    for input in inputs {
+        if missed_container_start(input) == Some(true) {
+            log::warn!(
+                "{}: this recording did not see its container start (a command recorded on the \
+                 host, or a container attached to while it ran), so it lacks what the runtime \
+                 does after loading the filter; as a {format} profile the container will likely \
+                 fail to start: pass --for-runtime runc|crun|containerd|podman",
+                input.origin
+            );
+        }
+    }
+}
+
 /// `--name`, else the output's file stem, else the first input's (without `.recording`).
 fn object_name(name: Option<&str>, output: &Path, inputs: &[PathBuf]) -> Result<String> {
     if let Some(name) = name {
-        return Ok(name.to_owned());
+        return match kube::object_name(name) {
+            Some(valid) if valid == name => Ok(name.to_owned()),
+            Some(valid) => bail!(
+                "--name {name:?}: not a Kubernetes object name, expected lowercase letters, \
+                 digits and '-', such as {valid:?}"
+            ),
+            None => bail!(
+                "--name {name:?}: not a Kubernetes object name, expected lowercase letters, \
+                 digits and '-', such as \"my-app\""
+            ),
+        };
     }
     let stem_of = |p: &Path| {
         p.file_name().map(|f| {
@@ -416,6 +480,7 @@ mod tests {
             name: None,
             localhost_profile: None,
             args,
+            for_runtime: None,
             eval: EvalArgs {
                 arch,
                 cap_add: Vec::new(),
