@@ -628,10 +628,14 @@ mod tests {
                 "exit_group",
                 "newfstatat",
                 "read",
+                "restart_syscall",
                 "rt_sigreturn"
             ]
         );
-        assert_eq!(g.essentials_added, ["exit", "exit_group", "rt_sigreturn"]);
+        assert_eq!(
+            g.essentials_added,
+            ["exit", "exit_group", "restart_syscall", "rt_sigreturn"]
+        );
         assert_eq!(g.enosys, ["clone3", "statx"]);
         let text = profile_to_json(&g.profile);
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -643,7 +647,7 @@ mod tests {
                 "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
                 "syscalls": [
                     {"names": ["clone", "exit", "exit_group", "newfstatat", "read",
-                               "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"},
+                               "restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"},
                     {"names": ["clone3", "statx"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
                 ]
             })
@@ -803,7 +807,7 @@ mod tests {
                 "defaultErrnoRet": 1,
                 "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
                 "syscalls": [
-                    {"names": ["close", "exit", "exit_group", "read", "rt_sigreturn", "wait4"],
+                    {"names": ["close", "exit", "exit_group", "read", "restart_syscall", "rt_sigreturn", "wait4"],
                      "action": "SCMP_ACT_ALLOW"},
                     // Namespace bits only: fork (SIGCHLD) and threads both come out as 0.
                     {"names": ["clone", "unshare"], "action": "SCMP_ACT_ALLOW",
@@ -1025,7 +1029,7 @@ mod tests {
                 "architectures": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
                 "syscalls": [
                     {"names": ["exit", "exit_group", "newfstatat", "openat", "pipe2", "read",
-                               "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"},
+                               "restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"},
                     // fork is clone(SIGCHLD) there: no namespaces.
                     {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
                      "args": [{"index": 0, "value": 0x7e02_0080_u64, "valueTwo": 0,

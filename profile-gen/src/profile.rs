@@ -362,7 +362,14 @@ mod tests {
         // exit, exit_group and rt_sigreturn are always in (issue 4: never dropped).
         assert_eq!(
             allowed_names(&container_recording(true)),
-            ["exit", "exit_group", "futex", "read", "rt_sigreturn"]
+            [
+                "exit",
+                "exit_group",
+                "futex",
+                "read",
+                "restart_syscall",
+                "rt_sigreturn"
+            ]
         );
     }
 
@@ -406,6 +413,7 @@ mod tests {
                 "fstatfs",
                 "futex",
                 "read",
+                "restart_syscall",
                 "rt_sigreturn"
             ]
         );
@@ -430,7 +438,7 @@ mod tests {
             "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
             // exit, exit_group and rt_sigreturn are never dropped (issue 4).
             "syscalls": [ {
-                "names": ["brk", "close", "exit", "exit_group", "rt_sigreturn"],
+                "names": ["brk", "close", "exit", "exit_group", "restart_syscall", "rt_sigreturn"],
                 "action": "SCMP_ACT_ALLOW"
             } ]
         });
@@ -484,6 +492,7 @@ mod tests {
                 "getpid",
                 "openat",
                 "read",
+                "restart_syscall",
                 "rt_sigreturn"
             ]
         );
@@ -506,7 +515,7 @@ mod tests {
         // Even an empty recording keeps what lets a process exit (issue 4).
         assert_eq!(
             actual["syscalls"],
-            json!([{"names": ["exit", "exit_group", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"}])
+            json!([{"names": ["exit", "exit_group", "restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"}])
         );
 
         rec.arch = "SCMP_ARCH_AARCH64".into();
@@ -519,7 +528,13 @@ mod tests {
         );
         assert_eq!(
             actual["syscalls"][0]["names"],
-            json!(["exit", "exit_group", "getpid", "rt_sigreturn"])
+            json!([
+                "exit",
+                "exit_group",
+                "getpid",
+                "restart_syscall",
+                "rt_sigreturn"
+            ])
         );
         assert_eq!(actual["defaultAction"], "SCMP_ACT_ERRNO");
     }

@@ -39,8 +39,9 @@ use profile_gen::{
 /// clone3, whose flags seccomp cannot read, is then answered with ENOSYS so libcs use the
 /// checked clone. --args off gives the names-only profile.
 ///
-/// --arch projects recordings of another architecture onto it (x86_64 open becomes aarch64
-/// openat, stat becomes newfstatat, ...) and reports what has no counterpart there.
+/// --arch sets the profile's architecture: recordings of another architecture are projected
+/// onto it (x86_64 open becomes aarch64 openat, stat becomes newfstatat, ...), and what has no
+/// counterpart there is reported.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     syscage generate --from app.recording.json -o app.json\n  \
@@ -151,9 +152,9 @@ impl From<FormatArg> for Format {
 /// What Docker-format profiles and RuntimeDefault are evaluated for.
 #[derive(Debug, Args)]
 pub(crate) struct EvalArgs {
-    /// Architecture (SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64, ...). Default: the inputs', else this
-    /// machine's. For generate, the profile's: inputs of another architecture are projected
-    /// onto it.
+    /// Architecture (SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64, x86_64, arm64, ...) whose syscall
+    /// table is used and for which Docker-format profiles and RuntimeDefault are evaluated.
+    /// Default: the inputs', else this machine's.
     #[arg(long, value_name = "ARCH", value_parser = parse_arch)]
     pub(crate) arch: Option<ScmpArch>,
 
