@@ -998,7 +998,7 @@ mod tests {
             .iter()
             .map(|(nr, indexes, values)| {
                 let mut r = SyscallRecord::new(ScmpArch::X8664, *nr, 1, 0);
-                r.args = Some(crate::recording::ArgsSeen {
+                r.args = (!indexes.is_empty()).then(|| crate::recording::ArgsSeen {
                     indexes: indexes.to_vec(),
                     values: values.iter().map(|v| v.to_vec()).collect(),
                     overflow: false,
@@ -1137,6 +1137,165 @@ mod tests {
             md.contains("| `mount` | SCMP_ACT_ERRNO (EPERM) | high |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn a_new_socket_is_ranked_by_its_families_which_are_shown() {
+        // socket (41) with AF_NETLINK/SOCK_RAW is high, not "low | ordinary syscall".
+        let old = recording(&[0]);
+        let netlink = recording_with_args(&[(0, &[], &[]), (41, &[0, 1], &[&[16, 3]])]);
+        let d = release_diff(&old, &netlink, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added.len(), 1);
+        assert_eq!(d.added[0].name, "socket");
+        assert_eq!(d.added[0].risk, Risk::High, "{:?}", d.added[0]);
+        assert!(d.added[0].reason.contains("AF_NETLINK"), "{:?}", d.added[0]);
+        assert_eq!(d.added[0].new_arguments, ["AF_NETLINK/SOCK_RAW"]);
+        let text = Report::Release(d).render(ReportFormat::Text { color: false });
+        assert!(
+            text.contains("(new, allowed for: AF_NETLINK/SOCK_RAW)"),
+            "{text}"
+        );
+
+        // A first network use: socket(AF_INET, SOCK_STREAM), bind (49), listen (50), accept4
+        // (288): the socket makes it medium, as the README promises.
+        let network = recording_with_args(&[
+            (0, &[], &[]),
+            (41, &[0, 1], &[&[2, 1]]),
+            (49, &[], &[]),
+            (50, &[], &[]),
+            (288, &[], &[]),
+        ]);
+        let d = release_diff(&old, &network, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added[0].name, "socket");
+        assert_eq!(d.added[0].risk, Risk::Medium, "{:?}", d.added);
+        assert_eq!(d.added[0].new_arguments, ["AF_INET/SOCK_STREAM"]);
+        // A new AF_UNIX socket stays low.
+        let unix = recording_with_args(&[(0, &[], &[]), (41, &[0, 1], &[&[1, 1]])]);
+        let d = release_diff(&old, &unix, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added[0].risk, Risk::Low);
+        // Without recorded values, a new socket may use any family: medium.
+        let d = release_diff(&old, &recording(&[0, 41]), ScmpArch::X8664).unwrap();
+        assert_eq!(d.added[0].risk, Risk::Medium, "{:?}", d.added);
+    }
+
+    #[test]
+    fn conditions_are_named() {
+        let old = recording(&[0]);
+        let new = recording_with_args(&[(0, &[], &[]), (16, &[1], &[&[0x5421], &[0x5412]])]);
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added[0].name, "ioctl");
+        assert_eq!(d.added[0].risk, Risk::High, "TIOCSTI: {:?}", d.added[0]);
+        assert_eq!(d.added[0].new_arguments, ["TIOCSTI", "FIONBIO"]);
+        let new = recording_with_args(&[(0, &[], &[]), (157, &[0], &[&[38]])]);
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added[0].new_arguments, ["PR_SET_NO_NEW_PRIVS"]);
+    }
+
+    #[test]
+    fn clone3_answered_with_enosys_is_said_so() {
+        // A recording with clone3 (435) against the profile generated from it with clone
+        // restricted: clone3 is now answered with ENOSYS.
+        let old = recording(&[0, 435]);
+        let new = input(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["read", "clone"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
+            "new.json",
+        );
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        assert_eq!(d.removed, ["clone3"]);
+        assert_eq!(d.removed_enosys, ["clone3"]);
+        let report = Report::Release(d);
+        let text = report.render(ReportFormat::Text { color: false });
+        assert!(
+            text.contains("- clone3 (now answered with ENOSYS: libcs fall back to clone)"),
+            "{text}"
+        );
+        let md = report.render(ReportFormat::Markdown);
+        assert!(md.contains("`clone3` (now answered with ENOSYS"), "{md}");
+    }
+
+    #[test]
+    fn clone3_under_runtime_default_falls_back_and_is_no_denial() {
+        // A plain Python app's threads: clone3 (435) recorded, clone never needed.
+        let workload = recording(&[0, 1, 202, 435]);
+        let rd = render(Flavour::Moby, &conditions()).unwrap();
+        let d = baseline_diff(&workload, &rd.policy, &rd.label(), ScmpArch::X8664).unwrap();
+        assert!(d.denied.is_empty(), "{:?}", d.denied);
+        assert_eq!(
+            d.falls_back,
+            [FallsBack {
+                name: "clone3".to_owned(),
+                to: vec!["clone".to_owned()]
+            }]
+        );
+        let report = Report::Baseline(d);
+        assert_eq!(report.fails(FailOn::Denied), Ok(false));
+        let text = report.render(ReportFormat::Text { color: false });
+        assert!(text.contains("Would run:"), "{text}");
+        assert!(text.contains("~ clone3 -> clone"), "{text}");
+        // A baseline that denies clone too makes clone3 a real denial.
+        let no_clone = input(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["read", "write", "futex"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
+            "strict.json",
+        );
+        let d = baseline_diff(
+            &workload,
+            &no_clone.policy().unwrap(),
+            "strict",
+            ScmpArch::X8664,
+        )
+        .unwrap();
+        assert_eq!(d.denied.len(), 1);
+        assert_eq!(d.denied[0].name, "clone3");
+    }
+
+    #[test]
+    fn fail_on_verdict_says_what_tripped() {
+        let old = recording(&[0]);
+        let new = recording(&[0, 101, 318]);
+        let report = Report::Release(release_diff(&old, &new, ScmpArch::X8664).unwrap());
+        let v = report.verdict(FailOn::Risky).unwrap();
+        assert!(v.tripped);
+        assert_eq!(v.reason, "1 dangerous syscall added: ptrace (high)");
+        let json: serde_json::Value =
+            serde_json::from_str(&report.render_with(ReportFormat::Json, Some(&v))).unwrap();
+        assert_eq!(
+            json["verdict"],
+            serde_json::json!({"fail_on": "risky", "tripped": true,
+                               "reason": "1 dangerous syscall added: ptrace (high)"})
+        );
+        let text = report.render_with(ReportFormat::Text { color: false }, Some(&v));
+        assert!(
+            text.ends_with("--fail-on risky: tripped (1 dangerous syscall added: ptrace (high))\n"),
+            "{text}"
+        );
+        let same = Report::Release(release_diff(&old, &old, ScmpArch::X8664).unwrap());
+        let v = same.verdict(FailOn::Added).unwrap();
+        assert!(!v.tripped);
+        assert_eq!(v.reason, "no syscall added");
+    }
+
+    #[test]
+    fn a_new_unknown_number_counts_as_added() {
+        let old = recording(&[0]);
+        let new = recording(&[0, 100_000]);
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        assert!(d.added.is_empty());
+        assert_eq!(d.added_unknown_numbers, [100_000]);
+        let report = Report::Release(d);
+        assert_eq!(report.fails(FailOn::Added), Ok(true));
+        assert_eq!(report.fails(FailOn::Risky), Ok(false));
+        let text = report.render(ReportFormat::Text { color: false });
+        assert!(
+            text.contains("+ syscall number 100000 (unknown to libseccomp"),
+            "{text}"
+        );
+        // The same unknown number in both is no change.
+        let d = release_diff(&new, &new, ScmpArch::X8664).unwrap();
+        assert!(d.added_unknown_numbers.is_empty());
     }
 
     mod prop {

@@ -1213,6 +1213,124 @@ mod tests {
     }
 
     #[test]
+    fn syscalls_the_kernel_makes_a_process_call_are_always_allowed() {
+        // A recording of `sleep`: nanosleep (35) only. After SIGSTOP/SIGCONT or a cgroup
+        // freeze/thaw the kernel resumes the sleep through restart_syscall.
+        let g = generate(&[recording_with(&[35])], ScmpArch::X8664).unwrap();
+        for name in ["exit", "exit_group", "restart_syscall", "rt_sigreturn"] {
+            assert_eq!(g.policy.verdict(name), Verdict::Allow, "{name}");
+        }
+        assert!(g.essentials_added.contains(&"restart_syscall".to_owned()));
+        crate::enforce::build_filter(&g.profile, ScmpArch::X8664).unwrap();
+    }
+
+    #[test]
+    fn a_name_that_disagrees_with_its_number_is_ignored() {
+        // 100000 is no syscall; the name says ptrace. The number counts.
+        let mut rec = Recording::from_json(RECORDING, "r").unwrap();
+        let mut record = SyscallRecord::new(ScmpArch::X8664, 100_000, 1, 0);
+        record.name = Some("ptrace".to_owned());
+        // getpid (39) named "getpid": agrees.
+        rec.syscalls = vec![record, SyscallRecord::new(ScmpArch::X8664, 39, 1, 1)];
+        let parsed = input(&rec.to_json());
+        assert_eq!(
+            parsed.warnings,
+            [
+                "in.json: syscall 100000 is recorded as \"ptrace\", but on SCMP_ARCH_X86_64 that \
+              number has no name; the number counts, the name is ignored"
+            ]
+        );
+        let g = generate(&[parsed], ScmpArch::X8664).unwrap();
+        assert!(!g.policy.verdict("ptrace").can_run());
+        assert_eq!(g.policy.verdict("getpid"), Verdict::Allow);
+        assert_eq!(g.unknown_numbers, [("in.json".to_owned(), 100_000)]);
+
+        // A known number with another syscall's name is refused when the recording is read
+        // (RecordingError::NameMismatch).
+        let mut rec = Recording::from_json(RECORDING, "r").unwrap();
+        let mut record = SyscallRecord::new(ScmpArch::X8664, 39, 1, 0);
+        record.name = Some("ptrace".to_owned());
+        rec.syscalls = vec![record];
+        assert!(parse_input(&rec.to_json(), "in.json", &conditions()).is_err());
+    }
+
+    #[test]
+    fn for_runtime_adds_what_the_runtime_does_after_the_filter() {
+        // A host recording of a shell: read, write, execve (59).
+        let host = || recording_with(&[0, 1, 59]);
+        assert_eq!(missed_container_start(&host()), Some(true));
+        let g = generate_for_runtime(
+            &[host()],
+            ScmpArch::X8664,
+            &PolicyOptions::default(),
+            Some("runc"),
+        )
+        .unwrap();
+        let runc = crate::runtime_after_filter::after_filter("runc").unwrap();
+        for name in &runc {
+            assert_eq!(g.policy.verdict(name), Verdict::Allow, "{name}");
+        }
+        let (origin, runtime, added) = &g.runtime_additions[0];
+        assert_eq!(
+            (origin.as_str(), runtime.as_str()),
+            ("--for-runtime", "runc")
+        );
+        assert!(added.contains(&"futex".to_owned()) && !added.contains(&"execve".to_owned()));
+        assert!(g.notes().iter().any(|n| n
+            .message
+            .starts_with("--for-runtime: also allowed what runc")));
+        // Without it, runc's calls are not there.
+        let plain = generate(&[host()], ScmpArch::X8664).unwrap();
+        assert!(!plain.policy.verdict("futex").can_run());
+        // podman runs containers through crun; unknown runtimes are refused.
+        let g = generate_for_runtime(
+            &[host()],
+            ScmpArch::X8664,
+            &PolicyOptions::default(),
+            Some("podman"),
+        )
+        .unwrap();
+        assert_eq!(g.runtime_additions[0].1, "podman");
+        let err = generate_for_runtime(
+            &[host()],
+            ScmpArch::X8664,
+            &PolicyOptions::default(),
+            Some("lxc"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, "--for-runtime \"lxc\": no observations for it, expected runc, crun, containerd or podman");
+        for runtime in RUNTIMES {
+            assert!(
+                crate::runtime_after_filter::after_filter(runtime).is_some(),
+                "{runtime}"
+            );
+        }
+        // A profile cannot tell; a container recording that saw its start did.
+        assert_eq!(
+            missed_container_start(&input(&profile_to_json(&plain.profile))),
+            None
+        );
+        let mut rec = Recording::from_json(RECORDING, "r").unwrap();
+        rec.target = Some(crate::recording::Target {
+            cgroup: "/x".to_owned(),
+            ..Default::default()
+        });
+        rec.phases = Some(crate::recording::PhaseTimes {
+            started_in: crate::recording::Phase::RuntimeSetup,
+            filter_loaded_us: Some(1),
+            entrypoint_exec_us: Some(2),
+        });
+        assert_eq!(missed_container_start(&input(&rec.to_json())), Some(false));
+        rec.phases = Some(crate::recording::PhaseTimes {
+            started_in: crate::recording::Phase::Workload,
+            filter_loaded_us: None,
+            entrypoint_exec_us: None,
+        });
+        assert_eq!(missed_container_start(&input(&rec.to_json())), Some(true));
+    }
+
+    #[test]
     fn formats_parse() {
         for f in Format::ALL {
             assert_eq!(f.name().parse::<Format>().unwrap(), f);
