@@ -74,6 +74,13 @@ pub(crate) struct GenerateArgs {
     #[arg(long, value_name = "NAME")]
     pub(crate) name: Option<String>,
 
+    /// spo: the resource's namespace, for Security Profiles Operator releases before v0.9.0
+    /// (where SeccompProfile is namespaced); v0.9.0 and later make it cluster-scoped: leave it
+    /// out. Pods reference the profile as operator/NAMESPACE/NAME.json instead of
+    /// operator/NAME.json.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub(crate) namespace: Option<String>,
+
     /// localhost: the profile's path relative to the kubelet's seccomp directory
     /// (/var/lib/kubelet/seccomp). Default: profiles/NAME.json.
     #[arg(long, value_name = "PATH")]
@@ -270,6 +277,9 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
              snippet goes to stdout or --snippet)"
         );
     }
+    if args.namespace.is_some() && format != Format::Spo {
+        bail!("--namespace applies to --format spo, expected it only with that format");
+    }
     let (inputs, arch) = read_inputs(&args.from, &args.eval, docker_default_caps())?;
     let options = PolicyOptions {
         args: args.args == ArgsArg::On,
@@ -286,7 +296,15 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
     let (text, snippet) = match format {
         Format::Oci => (profile_to_json(&generated.profile), None),
         Format::Log => (profile_to_json(&log_profile(&generated.profile)), None),
-        Format::Spo => (kube::spo_yaml(&name()?, &generated.profile)?, None),
+        Format::Spo => {
+            let name = name()?;
+            let yaml = kube::spo_yaml_in(&name, args.namespace.as_deref(), &generated.profile)?;
+            log::info!(
+                "Pods reference it as localhostProfile: {}",
+                kube::spo_localhost_profile(&name, args.namespace.as_deref())
+            );
+            (yaml, None)
+        }
         Format::Localhost => {
             let name = name()?;
             let file_name = args
@@ -456,6 +474,15 @@ mod tests {
             "given"
         );
         assert!(object_name(None, Path::new("-"), &[PathBuf::from("___.json")]).is_err());
+        // A --name that is no Kubernetes name says so, naming the flag and a fix.
+        let err = object_name(Some("Bad_Name"), Path::new("-"), &inputs)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "--name \"Bad_Name\": not a Kubernetes object name, expected lowercase letters, \
+             digits and '-', such as \"bad-name\""
+        );
     }
 
     #[test]
@@ -480,6 +507,7 @@ mod tests {
             snippet: None,
             name: None,
             localhost_profile: None,
+            namespace: None,
             args,
             for_runtime: None,
             eval: EvalArgs {
@@ -553,6 +581,7 @@ mod tests {
                 "newfstatat",
                 "openat",
                 "pipe2",
+                "restart_syscall",
                 "rt_sigreturn"
             ])
         );
