@@ -325,7 +325,8 @@ pub fn generate_with(
 
 /// [`generate_with`], and with `for_runtime` (`generate --for-runtime`: `runc`, `crun`,
 /// `containerd`, `podman`) the syscalls that runtime was observed making after loading the
-/// filter ([`crate::runtime_after_filter`]) are allowed too. This is what makes a profile from
+/// filter, with or without `noNewPrivileges` ([`crate::runtime_after_filter`]), are allowed
+/// too. This is what makes a profile from
 /// a recording that did not see its container start (`record -- COMMAND` on the host, or
 /// `record --container` attached to a running container) start under that runtime.
 pub fn generate_for_runtime(
@@ -337,7 +338,7 @@ pub fn generate_for_runtime(
     let runtime_names = match for_runtime {
         Some(runtime) => Some((
             runtime,
-            crate::runtime_after_filter::after_filter(runtime).ok_or_else(|| {
+            crate::runtime_after_filter::after_filter_any_config(runtime).ok_or_else(|| {
                 GenerateError::UnknownRuntime {
                     runtime: runtime.to_owned(),
                 }
@@ -1266,7 +1267,7 @@ mod tests {
             Some("runc"),
         )
         .unwrap();
-        let runc = crate::runtime_after_filter::after_filter("runc").unwrap();
+        let runc = crate::runtime_after_filter::after_filter_any_config("runc").unwrap();
         for name in &runc {
             assert_eq!(g.policy.verdict(name), Verdict::Allow, "{name}");
         }
