@@ -250,8 +250,11 @@ impl Note {
 }
 
 impl Generated {
-    /// What the user should hear about the argument conditions, `clone3` and the projection,
-    /// one line each (unknown numbers, essentials and ENOSYS rules are separate fields).
+    /// What the user should hear about the profile, one line each: argument conditions,
+    /// `clone3`, the projection, runtime additions, names this libseccomp does not know, the
+    /// always-allowed syscalls added and the ENOSYS rules. `record` and `generate` both show
+    /// exactly these (plus, each in its own words, the unknown numbers and out-of-range count
+    /// kept in their own fields), so the same profile gets the same diagnostics from both.
     pub fn notes(&self) -> Vec<Note> {
         let mut notes = Vec::new();
         for n in &self.args_unrestricted {
@@ -300,6 +303,33 @@ impl Generated {
             notes.push(Note::info(format!(
                 "projected onto {target}: {}",
                 pairs.join(", ")
+            )));
+        }
+        let unknown_names: Vec<&str> = self
+            .policy
+            .rules
+            .keys()
+            .filter(|name| !crate::syscalls::syscall_known(name))
+            .map(String::as_str)
+            .collect();
+        if !unknown_names.is_empty() {
+            notes.push(Note::warning(format!(
+                "kept syscall names this machine's libseccomp does not know: {}; runtimes linked \
+                 against an older libseccomp skip them, and `syscage run` here refuses the profile",
+                unknown_names.join(", ")
+            )));
+        }
+        if !self.essentials_added.is_empty() {
+            notes.push(Note::info(format!(
+                "allowed {} although not recorded: the kernel makes processes call them (to \
+                 exit, return from signal handlers, resume after a stop)",
+                self.essentials_added.join(", ")
+            )));
+        }
+        if !self.enosys.is_empty() {
+            notes.push(Note::info(format!(
+                "denied with ENOSYS so libcs fall back to the recorded older syscalls: {}",
+                self.enosys.join(", ")
             )));
         }
         notes
@@ -838,7 +868,12 @@ mod tests {
         );
         assert!(g.args_unrestricted.is_empty(), "{:?}", g.args_unrestricted);
         assert!(!g.clone3_denied);
-        assert!(g.notes().is_empty(), "{:?}", g.notes());
+        // Only what generation did, for -v: the essentials and the ENOSYS rule.
+        assert!(
+            g.notes().iter().all(|n| n.level == Level::Info),
+            "{:?}",
+            g.notes()
+        );
         validate_profile(&g.profile, ScmpArch::X8664, "g").unwrap();
         let built = crate::enforce::build_filter_report(&g.profile, ScmpArch::X8664).unwrap();
         assert!(built.skipped_rules.is_empty());
@@ -852,7 +887,8 @@ mod tests {
         };
         let recorded = crate::profile::profile_from_recording(rec).unwrap();
         assert_eq!(recorded.profile, g.profile);
-        assert!(recorded.notes.is_empty());
+        // And says the same about it.
+        assert_eq!(recorded.notes, g.notes());
     }
 
     #[test]
@@ -915,9 +951,14 @@ mod tests {
         let g = generate(&[recording_of(vec![clone, ioctl])], ScmpArch::X8664).unwrap();
         assert_eq!(g.policy.verdict("clone"), Verdict::Allow);
         assert_eq!(g.policy.verdict("ioctl"), Verdict::Allow);
-        let notes: Vec<String> = g.notes().into_iter().map(|n| n.message).collect();
+        let warnings: Vec<String> = g
+            .notes()
+            .into_iter()
+            .filter(|n| n.level == Level::Warning)
+            .map(|n| n.message)
+            .collect();
         assert_eq!(
-            notes,
+            warnings,
             [
                 "in.json: clone is allowed for any arguments: its recorded values are incomplete \
                  (overflow: more distinct values than the tracer keeps, or a merged run that did \
@@ -926,7 +967,25 @@ mod tests {
                  than the 16 rules syscage writes per syscall"
             ]
         );
-        assert!(g.notes().iter().all(|n| n.level == Level::Warning));
+        // record (profile_from_recording) gets the same notes as generate, the essentials and
+        // ENOSYS rules included.
+        let rec = Recording::from_json(
+            &match &recording_of(vec![SyscallRecord::new(ScmpArch::X8664, 56, 1, 0)]).content {
+                Content::Recording(r) => r.to_json(),
+                _ => unreachable!("a recording"),
+            },
+            "r",
+        )
+        .unwrap();
+        let recorded = crate::profile::profile_from_recording(&rec).unwrap();
+        let messages: Vec<&str> = recorded.notes.iter().map(|n| n.message.as_str()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("allowed exit, exit_group, restart_syscall"))
+                && messages.iter().any(|m| m.starts_with("denied with ENOSYS")),
+            "{messages:?}"
+        );
     }
 
     #[test]

@@ -337,7 +337,8 @@ pub(crate) fn docker_default_caps() -> BTreeSet<String> {
     profile_gen::runtime_default::Flavour::Moby.default_caps()
 }
 
-/// Tells the user what generation added or could not include.
+/// Tells the user what generation added or could not include: the unknown numbers here, the
+/// rest through [`Generated::notes`], which `record` shows too.
 fn report(generated: &Generated) {
     for (origin, nr) in &generated.unknown_numbers {
         log::warn!(
@@ -350,32 +351,6 @@ fn report(generated: &Generated) {
         log::warn!(
             "{} recorded syscalls had numbers beyond the tracer's table and are not in the profile",
             generated.out_of_range_count
-        );
-    }
-    let unknown_names: Vec<&str> = generated
-        .policy
-        .rules
-        .keys()
-        .filter(|name| !profile_gen::syscall_known(name))
-        .map(String::as_str)
-        .collect();
-    if !unknown_names.is_empty() {
-        log::warn!(
-            "kept syscall names this machine's libseccomp does not know: {}; runtimes linked \
-             against an older libseccomp skip them, and `syscage run` here refuses the profile",
-            unknown_names.join(", ")
-        );
-    }
-    if !generated.essentials_added.is_empty() {
-        log::info!(
-            "allowed {} although not recorded: a process must be able to exit",
-            generated.essentials_added.join(", ")
-        );
-    }
-    if !generated.enosys.is_empty() {
-        log::info!(
-            "denied with ENOSYS so libcs fall back to the recorded older syscalls: {}",
-            generated.enosys.join(", ")
         );
     }
     for note in generated.notes() {
