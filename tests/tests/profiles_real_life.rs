@@ -118,9 +118,9 @@ fn sleep_survives_sigstop_and_sigcont_under_its_profile() {
 /// What the busybox container does: write a file into a new directory and read it back.
 const WORKLOAD: &str = "mkdir /tmp/d && echo hi > /tmp/d/f && cat /tmp/d/f";
 
-/// Records WORKLOAD on the host with the bundle's busybox (a host directory in place of the
+/// Records WORKLOAD on the host with the busybox of `rootfs` (a host directory in place of the
 /// container's /tmp) and returns the recording's path.
-fn record_on_host(work: &Path, bundle: &Bundle) -> PathBuf {
+fn record_on_host(work: &Path, rootfs: &Path) -> PathBuf {
     let host_tmp = work.join("host-tmp");
     fs::create_dir(&host_tmp).expect("creating the host's stand-in for /tmp");
     let host_workload = WORKLOAD.replace("/tmp", &host_tmp.display().to_string());
@@ -128,9 +128,9 @@ fn record_on_host(work: &Path, bundle: &Bundle) -> PathBuf {
     let mut cmd = syscage(["record", "--output"]);
     cmd.arg(&profile)
         .arg("--")
-        .arg(bundle.rootfs().join("bin/busybox"))
+        .arg(rootfs.join("bin/busybox"))
         .args(["sh", "-c", &host_workload])
-        .env("PATH", bundle.rootfs().join("bin"));
+        .env("PATH", rootfs.join("bin"));
     let outcome = common::run(&mut cmd);
     outcome.assert_code(0);
     assert_eq!(
@@ -162,7 +162,7 @@ fn host_recording_for_runtime_runc_runs_a_busybox_container() {
     require_root();
     let work = temp_dir();
     let bundle = Bundle::new(work.path(), "bundle", Runtime::Runc, WORKLOAD);
-    let recording = record_on_host(work.path(), &bundle);
+    let recording = record_on_host(work.path(), &bundle.rootfs());
     let rec = recording.to_str().expect("UTF-8 path");
 
     let for_runc = work.path().join("for-runc.json");
@@ -214,6 +214,106 @@ fn host_recording_for_runtime_runc_runs_a_busybox_container() {
     assert!(
         !outcome.stderr.contains("did not see its container start"),
         "warned although --for-runtime was given\n{outcome}"
+    );
+}
+
+/// `podman --cgroup-manager cgroupfs --events-backend file ARGS...` (the options podman.rs uses:
+/// no systemd, no journal).
+fn podman(args: &[&str]) -> Command {
+    let mut cmd = Command::new("podman");
+    cmd.args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
+        .args(args);
+    cmd
+}
+
+/// A busybox image imported into Podman's store; removed on drop.
+struct PodmanImage(String);
+
+impl Drop for PodmanImage {
+    fn drop(&mut self) {
+        let _ = podman(&["rmi", "-f", &self.0]).output();
+    }
+}
+
+/// Under Podman's defaults (crun, `noNewPrivileges: false`) crun loads the filter before it
+/// drops capabilities, so a host profile fails with "prctl drop bounding"; `--for-runtime
+/// podman` adds what crun and Podman's attach handshake do there, and the container runs.
+#[test]
+fn host_recording_for_runtime_podman_runs_under_podman_defaults() {
+    require_root();
+    common::containers::require_tool("podman", "podman");
+    common::containers::require_tool("crun", "crun");
+    common::containers::prepare_crun_for_hybrid_cgroups();
+    let work = temp_dir();
+    let rootfs = work.path().join("rootfs");
+    common::containers::fill_rootfs(&rootfs);
+    let recording = record_on_host(work.path(), &rootfs);
+    let rec = recording.to_str().expect("UTF-8 path");
+    let tar = work.path().join("image.tar");
+    common::containers::run_ok(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("."),
+    );
+    let image = PodmanImage(format!(
+        "localhost/{}:latest",
+        common::containers::unique_name("busybox")
+    ));
+    common::containers::run_ok(&mut podman(&[
+        "import",
+        tar.to_str().expect("UTF-8 path"),
+        &image.0,
+    ]));
+    let run = |profile: &Path, tag: &str| {
+        let seccomp = format!("seccomp={}", profile.display());
+        let name = common::containers::unique_name(tag);
+        common::run(&mut podman(&[
+            "run",
+            "--rm",
+            "--name",
+            &name,
+            "--runtime",
+            "crun",
+            "--network",
+            "none",
+            // Rootful Podman 4.3's default RLIMIT_NOFILE is more than crun may set here.
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            "--security-opt",
+            &seccomp,
+            &image.0,
+            "/bin/sh",
+            "-c",
+            WORKLOAD,
+        ]))
+    };
+
+    let for_podman = work.path().join("for-podman.json");
+    generate(&[
+        "--from",
+        rec,
+        "--for-runtime",
+        "podman",
+        "-o",
+        for_podman.to_str().expect("UTF-8 path"),
+    ])
+    .assert_code(0);
+    let outcome = run(&for_podman, "for-podman");
+    outcome.assert_code(0);
+    assert_eq!(outcome.stdout, "hi\n", "{outcome}");
+
+    let plain = work.path().join("plain.json");
+    generate(&["--from", rec, "-o", plain.to_str().expect("UTF-8 path")]).assert_code(0);
+    let outcome = run(&plain, "plain");
+    assert_ne!(
+        outcome.code(),
+        0,
+        "podman ran the container under the host profile; this test would prove nothing\n{outcome}"
     );
 }
 
