@@ -29,6 +29,7 @@ use std::fmt::Write as _;
 
 use oci_spec::runtime::{LinuxSeccompArg, LinuxSeccompArgBuilder, LinuxSeccompOperator};
 
+use crate::arg_names::{describe_named, family_name, socket_type_name};
 use crate::recording::ArgsSeen;
 use crate::risk::{risk_of, Risk};
 
@@ -315,74 +316,6 @@ pub fn union_optional(a: Option<&ArgsSeen>, b: Option<&ArgsSeen>) -> Option<Args
     }
 }
 
-/// The address families by number, for reports.
-fn family_name(domain: u64) -> Option<&'static str> {
-    const NAMES: [&str; 46] = [
-        "AF_UNSPEC",
-        "AF_UNIX",
-        "AF_INET",
-        "AF_AX25",
-        "AF_IPX",
-        "AF_APPLETALK",
-        "AF_NETROM",
-        "AF_BRIDGE",
-        "AF_ATMPVC",
-        "AF_X25",
-        "AF_INET6",
-        "AF_ROSE",
-        "AF_DECnet",
-        "AF_NETBEUI",
-        "AF_SECURITY",
-        "AF_KEY",
-        "AF_NETLINK",
-        "AF_PACKET",
-        "AF_ASH",
-        "AF_ECONET",
-        "AF_ATMSVC",
-        "AF_RDS",
-        "AF_SNA",
-        "AF_IRDA",
-        "AF_PPPOX",
-        "AF_WANPIPE",
-        "AF_LLC",
-        "AF_IB",
-        "AF_MPLS",
-        "AF_CAN",
-        "AF_TIPC",
-        "AF_BLUETOOTH",
-        "AF_IUCV",
-        "AF_RXRPC",
-        "AF_ISDN",
-        "AF_PHONET",
-        "AF_IEEE802154",
-        "AF_CAIF",
-        "AF_ALG",
-        "AF_NFC",
-        "AF_VSOCK",
-        "AF_KCM",
-        "AF_QIPCRTR",
-        "AF_SMC",
-        "AF_XDP",
-        "AF_MCTP",
-    ];
-    usize::try_from(domain)
-        .ok()
-        .and_then(|d| NAMES.get(d).copied())
-}
-
-fn socket_type_name(ty: u64) -> Option<&'static str> {
-    Some(match ty {
-        1 => "SOCK_STREAM",
-        2 => "SOCK_DGRAM",
-        3 => "SOCK_RAW",
-        4 => "SOCK_RDM",
-        5 => "SOCK_SEQPACKET",
-        6 => "SOCK_DCCP",
-        10 => "SOCK_PACKET",
-        _ => return None,
-    })
-}
-
 /// `AF_INET (2)`, or the number when it has no name.
 fn describe_family(domain: u64) -> String {
     family_name(domain).map_or_else(|| format!("family {domain}"), str::to_owned)
@@ -456,17 +389,38 @@ fn checked(set: &[LinuxSeccompArg], index: usize) -> Option<(u64, u64)> {
         })
 }
 
-/// A condition set in words for `name`: `CLONE_NEWUSER`, `AF_PACKET/SOCK_RAW`, else the
-/// conditions themselves.
+/// A condition set in words for `name`: `CLONE_NEWUSER`, `AF_PACKET/SOCK_RAW`, `FIONBIO`,
+/// `without PROT_EXEC`, else the conditions with their values named
+/// ([`crate::arg_names::describe_named`]).
 pub fn describe_set(name: &str, set: &[LinuxSeccompArg]) -> String {
+    let single = set.len() == 1;
     match name {
         "clone" | "unshare" => match checked(set, 0) {
             Some((mask, value))
-                if mask & NAMESPACE_FLAGS == NAMESPACE_FLAGS || mask == 0x7e02_0000 =>
+                if single && (mask & NAMESPACE_FLAGS == NAMESPACE_FLAGS || mask == 0x7e02_0000) =>
             {
                 describe_namespaces(value)
             }
-            _ => crate::policy::describe_conditions(set),
+            _ => describe_named(name, set),
+        },
+        "ioctl" => match checked(set, 1) {
+            Some((u64::MAX, request)) if single => crate::arg_names::ioctl_name(request)
+                .map_or_else(|| format!("request {request:#x}"), str::to_owned),
+            _ => describe_named(name, set),
+        },
+        "prctl" => match checked(set, 0) {
+            Some((u64::MAX, option)) if single => crate::arg_names::prctl_name(option)
+                .map_or_else(|| format!("option {option}"), str::to_owned),
+            _ => describe_named(name, set),
+        },
+        "personality" => match checked(set, 0) {
+            Some((u64::MAX, persona)) if single => crate::arg_names::personality_name(persona)
+                .map_or_else(|| format!("persona {persona:#x}"), str::to_owned),
+            _ => describe_named(name, set),
+        },
+        "mmap" | "mprotect" => match checked(set, 2) {
+            Some((PROT_EXEC, 0)) if single => "without PROT_EXEC".to_owned(),
+            _ => describe_named(name, set),
         },
         "socket" => match (checked(set, 0), checked(set, 1)) {
             (Some((u64::MAX, domain)), Some((_, ty))) => {
@@ -479,9 +433,32 @@ pub fn describe_set(name: &str, set: &[LinuxSeccompArg]) -> String {
                 text
             }
             (Some((u64::MAX, domain)), None) => describe_family(domain),
-            _ => crate::policy::describe_conditions(set),
+            _ => describe_named(name, set),
         },
-        _ => crate::policy::describe_conditions(set),
+        _ => describe_named(name, set),
+    }
+}
+
+/// How risky it is that `name` is newly allowed, for the `conditions` (one set per rule; empty
+/// when it is allowed for any arguments), and why: the syscall's own risk, raised by what its
+/// argument values do, as for [`widening_risk`] from nothing (a first `AF_INET` socket is
+/// medium, a first `AF_NETLINK` one high).
+pub fn new_syscall_risk(name: &str, conditions: &[Vec<LinuxSeccompArg>]) -> (Risk, &'static str) {
+    let own = risk_of(name);
+    if conditions.is_empty() {
+        return match name {
+            "socket" if own.0 < Risk::Medium => (
+                Risk::Medium,
+                "starts using sockets, of any address family (the network included)",
+            ),
+            _ => own,
+        };
+    }
+    let by_arguments = widening_risk(name, &[], conditions);
+    if by_arguments.0 > own.0 {
+        by_arguments
+    } else {
+        own
     }
 }
 

@@ -24,10 +24,11 @@ use oci_spec::runtime::LinuxSeccompAction;
 use serde::Serialize;
 
 use crate::arch::arch_name;
-use crate::args::{describe_set, unrestricted_risk, widening_risk};
+use crate::args::{describe_set, new_syscall_risk, unrestricted_risk, widening_risk};
 use crate::error::ArchError;
+use crate::generate::{ENOSYS, FALLBACKS};
 use crate::input::Input;
-use crate::policy::{arch_syscall_names, condition_set_key, describe_conditions, Policy, Verdict};
+use crate::policy::{arch_syscall_names, condition_set_key, Policy, Verdict};
 use crate::risk::{risk_of, Risk};
 
 /// A syscall with its risk.
@@ -88,8 +89,16 @@ pub struct ReleaseDiff {
     pub new: String,
     /// Allowed (or needed) now and not before, riskiest first.
     pub added: Vec<RiskedName>,
+    /// Recorded syscall numbers libseccomp cannot name, in the new input and not the old,
+    /// sorted: something new whose risk nobody can tell (`--fail-on added` trips on them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub added_unknown_numbers: Vec<u32>,
     /// Allowed (or needed) before and not now, sorted.
     pub removed: Vec<String>,
+    /// Those of `removed` the new profile answers with ENOSYS, so libcs fall back to an older
+    /// syscall (`clone3` -> `clone`), sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed_enosys: Vec<String>,
     /// How many are in both.
     pub unchanged: usize,
 }
@@ -102,6 +111,15 @@ pub struct Denied {
     pub outcome: String,
     pub risk: Risk,
     pub reason: &'static str,
+}
+
+/// A needed syscall the baseline answers with ENOSYS while it lets the older syscall the libcs
+/// fall back to run (`clone3` -> `clone`, what RuntimeDefault does): the workload still runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FallsBack {
+    pub name: String,
+    /// The older syscalls the baseline lets run.
+    pub to: Vec<String>,
 }
 
 /// A needed syscall the baseline allows only for some arguments.
@@ -125,6 +143,10 @@ pub struct BaselineDiff {
     pub workload_syscalls: usize,
     /// Needed and denied by the baseline: the workload would break under it.
     pub denied: Vec<Denied>,
+    /// Needed and answered with ENOSYS by the baseline, which lets the libcs' fallback run:
+    /// not a break.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub falls_back: Vec<FallsBack>,
     /// Needed and allowed by the baseline only for some arguments: check the workload's
     /// arguments match.
     pub conditional: Vec<Conditional>,
@@ -145,14 +167,21 @@ pub fn release_diff(old: &Input, new: &Input, arch: ScmpArch) -> Result<ReleaseD
     let new_policy = new.policy()?;
     let old_names = old.runnable_names(arch)?;
     let new_names = new.runnable_names(arch)?;
-    Ok(release_diff_of(
+    let mut diff = release_diff_of(
         old.describe(),
         &old_policy,
         &old_names,
         new.describe(),
         &new_policy,
         &new_names,
-    ))
+    );
+    let old_unknown = old.unknown_numbers();
+    diff.added_unknown_numbers = new
+        .unknown_numbers()
+        .into_iter()
+        .filter(|n| !old_unknown.contains(n))
+        .collect();
+    Ok(diff)
 }
 
 fn release_diff_of(
@@ -165,7 +194,19 @@ fn release_diff_of(
 ) -> ReleaseDiff {
     let mut added: Vec<RiskedName> = new_names
         .difference(old_names)
-        .map(|n| RiskedName::new(n, None))
+        .map(|name| match new_policy.verdict(name) {
+            // Ranked by the argument values it is allowed for, as a widening is.
+            Verdict::AllowIf { conditions } => {
+                let mut entry = RiskedName::ranked(
+                    name,
+                    new_syscall_risk(name, &conditions),
+                    Some("new, allowed for"),
+                );
+                entry.new_arguments = conditions.iter().map(|s| describe_set(name, s)).collect();
+                entry
+            }
+            _ => RiskedName::ranked(name, new_syscall_risk(name, &[]), None),
+        })
         .collect();
     let mut unchanged = 0;
     for name in new_names.intersection(old_names) {
@@ -199,13 +240,35 @@ fn release_diff_of(
         }
     }
     rank(&mut added);
+    let removed: Vec<String> = old_names.difference(new_names).cloned().collect();
+    let removed_enosys = removed
+        .iter()
+        .filter(|n| {
+            matches!(new_policy.verdict(n), Verdict::Deny { errno: Some(e), .. } if e == ENOSYS)
+        })
+        .cloned()
+        .collect();
     ReleaseDiff {
         old,
         new,
         added,
-        removed: old_names.difference(new_names).cloned().collect(),
+        added_unknown_numbers: Vec::new(),
+        removed,
+        removed_enosys,
         unchanged,
     }
+}
+
+/// For a syscall `baseline` answers with ENOSYS: the older syscalls libcs fall back to that
+/// `baseline` lets run, when there are any.
+fn fallbacks_allowed(baseline: &Policy, name: &str) -> Vec<String> {
+    FALLBACKS
+        .iter()
+        .filter(|(newer, _)| *newer == name)
+        .flat_map(|(_, older)| older.iter())
+        .filter(|o| baseline.verdict(o).can_run())
+        .map(|o| (*o).to_owned())
+        .collect()
 }
 
 /// Compares a workload with a baseline policy (labelled `baseline_label`) on `arch`.
@@ -219,13 +282,21 @@ pub fn baseline_diff(
     let table = arch_syscall_names(arch);
 
     let mut denied = Vec::new();
+    let mut falls_back = Vec::new();
     let mut conditional = Vec::new();
     for name in &needed {
         match baseline.verdict(name) {
             Verdict::Allow => {}
             Verdict::AllowIf { conditions } => conditional.push(Conditional {
                 name: name.clone(),
-                allowed_if: conditions.iter().map(|c| describe_conditions(c)).collect(),
+                allowed_if: conditions.iter().map(|c| describe_set(name, c)).collect(),
+            }),
+            Verdict::Deny {
+                errno: Some(ENOSYS),
+                ..
+            } if !fallbacks_allowed(baseline, name).is_empty() => falls_back.push(FallsBack {
+                name: name.clone(),
+                to: fallbacks_allowed(baseline, name),
             }),
             Verdict::Deny { action, errno } => {
                 let (risk, reason) = risk_of(name);
@@ -262,6 +333,7 @@ pub fn baseline_diff(
         arch: arch_name(arch),
         workload_syscalls: needed.len(),
         denied,
+        falls_back,
         conditional,
         arch_syscalls: table.len(),
         baseline_allows: baseline_runs.len(),
@@ -298,6 +370,43 @@ pub enum FailOn {
     Risky,
     /// A baseline diff found a needed syscall the baseline denies.
     Denied,
+}
+
+impl FailOn {
+    /// `added`, `risky`, `denied`: the `--fail-on` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Added => "added",
+            Self::Risky => "risky",
+            Self::Denied => "denied",
+        }
+    }
+}
+
+/// What `--fail-on` decided: in the JSON report (`verdict`) and, when it tripped, one line for
+/// the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailOnVerdict {
+    /// The `--fail-on` value.
+    pub fail_on: &'static str,
+    /// Whether it tripped (`diff` then exits 1).
+    pub tripped: bool,
+    /// What tripped it, or why it did not.
+    pub reason: String,
+}
+
+/// `a, b, c` for at most `max` names, then `and N more`.
+fn some_names(names: &[String], max: usize) -> String {
+    let mut text = names
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > max {
+        let _ = write!(text, " and {} more", names.len() - max);
+    }
+    text
 }
 
 impl std::str::FromStr for FailOn {
@@ -337,10 +446,76 @@ pub enum Report {
 impl Report {
     /// Whether `fail_on` trips; an error when it does not apply to this kind of diff.
     pub fn fails(&self, fail_on: FailOn) -> Result<bool, String> {
+        self.verdict(fail_on).map(|v| v.tripped)
+    }
+
+    /// What `fail_on` decides for this report, and why; an error when it does not apply to
+    /// this kind of diff.
+    pub fn verdict(&self, fail_on: FailOn) -> Result<FailOnVerdict, String> {
+        let verdict = |tripped: bool, reason: String| FailOnVerdict {
+            fail_on: fail_on.name(),
+            tripped,
+            reason,
+        };
         match (self, fail_on) {
-            (Self::Release(d), FailOn::Added) => Ok(!d.added.is_empty()),
-            (Self::Release(d), FailOn::Risky) => Ok(d.added.iter().any(|a| a.risk.is_dangerous())),
-            (Self::Baseline(d), FailOn::Denied) => Ok(!d.denied.is_empty()),
+            (Self::Release(d), FailOn::Added) => {
+                let mut added: Vec<String> = d.added.iter().map(|a| a.name.clone()).collect();
+                added.extend(
+                    d.added_unknown_numbers
+                        .iter()
+                        .map(|n| format!("syscall number {n} (unknown to libseccomp)")),
+                );
+                Ok(if added.is_empty() {
+                    verdict(false, "no syscall added".to_owned())
+                } else {
+                    verdict(
+                        true,
+                        format!(
+                            "{} added: {}",
+                            plural(added.len(), "syscall", "syscalls"),
+                            some_names(&added, 8)
+                        ),
+                    )
+                })
+            }
+            (Self::Release(d), FailOn::Risky) => {
+                let risky: Vec<String> = d
+                    .added
+                    .iter()
+                    .filter(|a| a.risk.is_dangerous())
+                    .map(|a| format!("{} ({})", a.name, a.risk.name()))
+                    .collect();
+                Ok(if risky.is_empty() {
+                    verdict(false, "no dangerous syscall added".to_owned())
+                } else {
+                    verdict(
+                        true,
+                        format!(
+                            "{} added: {}",
+                            plural(risky.len(), "dangerous syscall", "dangerous syscalls"),
+                            some_names(&risky, 8)
+                        ),
+                    )
+                })
+            }
+            (Self::Baseline(d), FailOn::Denied) => {
+                let denied: Vec<String> = d.denied.iter().map(|x| x.name.clone()).collect();
+                Ok(if denied.is_empty() {
+                    verdict(
+                        false,
+                        "the baseline allows every syscall the workload needs".to_owned(),
+                    )
+                } else {
+                    verdict(
+                        true,
+                        format!(
+                            "the baseline denies {} the workload needs: {}",
+                            plural(denied.len(), "syscall", "syscalls"),
+                            some_names(&denied, 8)
+                        ),
+                    )
+                })
+            }
             (Self::Release(_), FailOn::Denied) => Err(
                 "--fail-on denied applies to `diff FILE --against ...`, expected added or risky \
                  for a diff of two files"
@@ -351,6 +526,37 @@ impl Report {
                  --against"
                     .to_owned(),
             ),
+        }
+    }
+
+    /// The report in `format`, with `--fail-on`'s verdict when one was asked for (a `verdict`
+    /// key in JSON, a closing line otherwise); always ends with a newline.
+    pub fn render_with(&self, format: ReportFormat, verdict: Option<&FailOnVerdict>) -> String {
+        let Some(verdict) = verdict else {
+            return self.render(format);
+        };
+        match format {
+            ReportFormat::Json => {
+                let mut value =
+                    serde_json::to_value(self).expect("reports hold only strings and numbers");
+                value["verdict"] =
+                    serde_json::to_value(verdict).expect("a verdict holds strings and a bool");
+                let mut text = serde_json::to_string_pretty(&value)
+                    .expect("reports hold only strings, numbers and lists");
+                text.push('\n');
+                text
+            }
+            ReportFormat::Text { .. } | ReportFormat::Markdown => {
+                let mut text = self.render(format);
+                let _ = writeln!(
+                    text,
+                    "\n--fail-on {}: {} ({})",
+                    verdict.fail_on,
+                    if verdict.tripped { "tripped" } else { "passed" },
+                    verdict.reason
+                );
+                text
+            }
         }
     }
 
@@ -444,13 +650,41 @@ fn release_text(d: &ReleaseDiff, paint: &Paint) -> String {
             );
         }
     }
+    for n in &d.added_unknown_numbers {
+        let _ = writeln!(
+            out,
+            "  {} syscall number {n} (unknown to libseccomp: its risk cannot be told)",
+            paint.bad("+")
+        );
+    }
     if !d.removed.is_empty() {
         let _ = writeln!(out, "\n{}", paint.bold("Removed:"));
         for r in &d.removed {
-            let _ = writeln!(out, "  {} {r}", paint.good("-"));
+            let _ = writeln!(out, "  {} {r}{}", paint.good("-"), removed_note(d, r));
         }
     }
     out
+}
+
+/// ` (now answered with ENOSYS: libcs fall back to clone)` for a removed syscall the new
+/// profile answers with ENOSYS, else nothing.
+fn removed_note(d: &ReleaseDiff, name: &str) -> String {
+    if !d.removed_enosys.iter().any(|r| r == name) {
+        return String::new();
+    }
+    let older: Vec<&str> = FALLBACKS
+        .iter()
+        .filter(|(newer, _)| *newer == name)
+        .flat_map(|(_, older)| older.iter().copied())
+        .collect();
+    if older.is_empty() {
+        " (now answered with ENOSYS)".to_owned()
+    } else {
+        format!(
+            " (now answered with ENOSYS: libcs fall back to {})",
+            older.join(" or ")
+        )
+    }
 }
 
 fn release_markdown(d: &ReleaseDiff) -> String {
@@ -480,8 +714,18 @@ fn release_markdown(d: &ReleaseDiff) -> String {
             let _ = writeln!(out, "| `{}` | {risk} | {}{note} |", a.name, a.reason);
         }
     }
+    for n in &d.added_unknown_numbers {
+        let _ = writeln!(
+            out,
+            "\nAlso added: syscall number {n}, unknown to libseccomp (its risk cannot be told)."
+        );
+    }
     if !d.removed.is_empty() {
-        let removed: Vec<String> = d.removed.iter().map(|r| format!("`{r}`")).collect();
+        let removed: Vec<String> = d
+            .removed
+            .iter()
+            .map(|r| format!("`{r}`{}", removed_note(d, r)))
+            .collect();
         let _ = writeln!(out, "\n**Removed:** {}", removed.join(", "));
     }
     out
@@ -525,6 +769,16 @@ fn baseline_text(d: &BaselineDiff, paint: &Paint) -> String {
                 paint.risk(x.risk),
                 x.reason
             );
+        }
+    }
+    if !d.falls_back.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} (libcs fall back, as they do under RuntimeDefault):",
+            paint.bold("Answered with ENOSYS, older syscall allowed")
+        );
+        for f in &d.falls_back {
+            let _ = writeln!(out, "  ~ {} -> {}", f.name, f.to.join(", "));
         }
     }
     if !d.conditional.is_empty() {
@@ -594,6 +848,18 @@ fn baseline_markdown(d: &BaselineDiff) -> String {
                 x.reason
             );
         }
+    }
+    if !d.falls_back.is_empty() {
+        let list: Vec<String> = d
+            .falls_back
+            .iter()
+            .map(|f| format!("`{}` -> `{}`", f.name, f.to.join("`, `")))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n**Answered with ENOSYS, older syscall allowed** (libcs fall back): {}",
+            list.join(", ")
+        );
     }
     if !d.conditional.is_empty() {
         let _ = writeln!(
@@ -732,7 +998,7 @@ mod tests {
             .iter()
             .map(|(nr, indexes, values)| {
                 let mut r = SyscallRecord::new(ScmpArch::X8664, *nr, 1, 0);
-                r.args = Some(crate::recording::ArgsSeen {
+                r.args = (!indexes.is_empty()).then(|| crate::recording::ArgsSeen {
                     indexes: indexes.to_vec(),
                     values: values.iter().map(|v| v.to_vec()).collect(),
                     overflow: false,
@@ -848,7 +1114,7 @@ mod tests {
         assert_eq!(d.denied[0].outcome, "SCMP_ACT_ERRNO (EPERM)");
         assert_eq!(d.conditional.len(), 1);
         assert_eq!(d.conditional[0].name, "clone");
-        assert_eq!(d.conditional[0].allowed_if, ["arg0 & 0x7e020000 == 0x0"]);
+        assert_eq!(d.conditional[0].allowed_if, ["no namespace flags"]);
         assert!(d.baseline_allows <= d.arch_syscalls);
         // read, clone and ptrace are allowed by the baseline and used.
         assert_eq!(d.removed_surface, d.baseline_allows - 3);
@@ -865,12 +1131,171 @@ mod tests {
             text.contains("Would break: 1 syscall it uses denied there:"),
             "{text}"
         );
-        assert!(text.contains("? clone: arg0 & 0x7e020000 == 0x0"), "{text}");
+        assert!(text.contains("? clone: no namespace flags"), "{text}");
         let md = report.render(ReportFormat::Markdown);
         assert!(
             md.contains("| `mount` | SCMP_ACT_ERRNO (EPERM) | high |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn a_new_socket_is_ranked_by_its_families_which_are_shown() {
+        // socket (41) with AF_NETLINK/SOCK_RAW is high, not "low | ordinary syscall".
+        let old = recording(&[0]);
+        let netlink = recording_with_args(&[(0, &[], &[]), (41, &[0, 1], &[&[16, 3]])]);
+        let d = release_diff(&old, &netlink, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added.len(), 1);
+        assert_eq!(d.added[0].name, "socket");
+        assert_eq!(d.added[0].risk, Risk::High, "{:?}", d.added[0]);
+        assert!(d.added[0].reason.contains("AF_NETLINK"), "{:?}", d.added[0]);
+        assert_eq!(d.added[0].new_arguments, ["AF_NETLINK/SOCK_RAW"]);
+        let text = Report::Release(d).render(ReportFormat::Text { color: false });
+        assert!(
+            text.contains("(new, allowed for: AF_NETLINK/SOCK_RAW)"),
+            "{text}"
+        );
+
+        // A first network use: socket(AF_INET, SOCK_STREAM), bind (49), listen (50), accept4
+        // (288): the socket makes it medium, as the README promises.
+        let network = recording_with_args(&[
+            (0, &[], &[]),
+            (41, &[0, 1], &[&[2, 1]]),
+            (49, &[], &[]),
+            (50, &[], &[]),
+            (288, &[], &[]),
+        ]);
+        let d = release_diff(&old, &network, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added[0].name, "socket");
+        assert_eq!(d.added[0].risk, Risk::Medium, "{:?}", d.added);
+        assert_eq!(d.added[0].new_arguments, ["AF_INET/SOCK_STREAM"]);
+        // A new AF_UNIX socket stays low.
+        let unix = recording_with_args(&[(0, &[], &[]), (41, &[0, 1], &[&[1, 1]])]);
+        let d = release_diff(&old, &unix, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added[0].risk, Risk::Low);
+        // Without recorded values, a new socket may use any family: medium.
+        let d = release_diff(&old, &recording(&[0, 41]), ScmpArch::X8664).unwrap();
+        assert_eq!(d.added[0].risk, Risk::Medium, "{:?}", d.added);
+    }
+
+    #[test]
+    fn conditions_are_named() {
+        let old = recording(&[0]);
+        let new = recording_with_args(&[(0, &[], &[]), (16, &[1], &[&[0x5421], &[0x5412]])]);
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added[0].name, "ioctl");
+        assert_eq!(d.added[0].risk, Risk::High, "TIOCSTI: {:?}", d.added[0]);
+        assert_eq!(d.added[0].new_arguments, ["TIOCSTI", "FIONBIO"]);
+        let new = recording_with_args(&[(0, &[], &[]), (157, &[0], &[&[38]])]);
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        assert_eq!(d.added[0].new_arguments, ["PR_SET_NO_NEW_PRIVS"]);
+    }
+
+    #[test]
+    fn clone3_answered_with_enosys_is_said_so() {
+        // A recording with clone3 (435) against the profile generated from it with clone
+        // restricted: clone3 is now answered with ENOSYS.
+        let old = recording(&[0, 435]);
+        let new = input(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["read", "clone"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
+            "new.json",
+        );
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        assert_eq!(d.removed, ["clone3"]);
+        assert_eq!(d.removed_enosys, ["clone3"]);
+        let report = Report::Release(d);
+        let text = report.render(ReportFormat::Text { color: false });
+        assert!(
+            text.contains("- clone3 (now answered with ENOSYS: libcs fall back to clone)"),
+            "{text}"
+        );
+        let md = report.render(ReportFormat::Markdown);
+        assert!(md.contains("`clone3` (now answered with ENOSYS"), "{md}");
+    }
+
+    #[test]
+    fn clone3_under_runtime_default_falls_back_and_is_no_denial() {
+        // A plain Python app's threads: clone3 (435) recorded, clone never needed.
+        let workload = recording(&[0, 1, 202, 435]);
+        let rd = render(Flavour::Moby, &conditions()).unwrap();
+        let d = baseline_diff(&workload, &rd.policy, &rd.label(), ScmpArch::X8664).unwrap();
+        assert!(d.denied.is_empty(), "{:?}", d.denied);
+        assert_eq!(
+            d.falls_back,
+            [FallsBack {
+                name: "clone3".to_owned(),
+                to: vec!["clone".to_owned()]
+            }]
+        );
+        let report = Report::Baseline(d);
+        assert_eq!(report.fails(FailOn::Denied), Ok(false));
+        let text = report.render(ReportFormat::Text { color: false });
+        assert!(text.contains("Would run:"), "{text}");
+        assert!(text.contains("~ clone3 -> clone"), "{text}");
+        // A baseline that denies clone too makes clone3 a real denial.
+        let no_clone = input(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["read", "write", "futex"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
+            "strict.json",
+        );
+        let d = baseline_diff(
+            &workload,
+            &no_clone.policy().unwrap(),
+            "strict",
+            ScmpArch::X8664,
+        )
+        .unwrap();
+        assert_eq!(d.denied.len(), 1);
+        assert_eq!(d.denied[0].name, "clone3");
+    }
+
+    #[test]
+    fn fail_on_verdict_says_what_tripped() {
+        let old = recording(&[0]);
+        let new = recording(&[0, 101, 318]);
+        let report = Report::Release(release_diff(&old, &new, ScmpArch::X8664).unwrap());
+        let v = report.verdict(FailOn::Risky).unwrap();
+        assert!(v.tripped);
+        assert_eq!(v.reason, "1 dangerous syscall added: ptrace (high)");
+        let json: serde_json::Value =
+            serde_json::from_str(&report.render_with(ReportFormat::Json, Some(&v))).unwrap();
+        assert_eq!(
+            json["verdict"],
+            serde_json::json!({"fail_on": "risky", "tripped": true,
+                               "reason": "1 dangerous syscall added: ptrace (high)"})
+        );
+        let text = report.render_with(ReportFormat::Text { color: false }, Some(&v));
+        assert!(
+            text.ends_with("--fail-on risky: tripped (1 dangerous syscall added: ptrace (high))\n"),
+            "{text}"
+        );
+        let same = Report::Release(release_diff(&old, &old, ScmpArch::X8664).unwrap());
+        let v = same.verdict(FailOn::Added).unwrap();
+        assert!(!v.tripped);
+        assert_eq!(v.reason, "no syscall added");
+    }
+
+    #[test]
+    fn a_new_unknown_number_counts_as_added() {
+        let old = recording(&[0]);
+        let new = recording(&[0, 100_000]);
+        let d = release_diff(&old, &new, ScmpArch::X8664).unwrap();
+        assert!(d.added.is_empty());
+        assert_eq!(d.added_unknown_numbers, [100_000]);
+        let report = Report::Release(d);
+        assert_eq!(report.fails(FailOn::Added), Ok(true));
+        assert_eq!(report.fails(FailOn::Risky), Ok(false));
+        let text = report.render(ReportFormat::Text { color: false });
+        assert!(
+            text.contains("+ syscall number 100000 (unknown to libseccomp"),
+            "{text}"
+        );
+        // The same unknown number in both is no change.
+        let d = release_diff(&new, &new, ScmpArch::X8664).unwrap();
+        assert!(d.added_unknown_numbers.is_empty());
     }
 
     mod prop {

@@ -6,10 +6,9 @@
 //! - The default is `SCMP_ACT_ERRNO` with EPERM (1), as runc, crun and the runtimes' defaults
 //!   use; a generated profile never allows by default. (The `log` format replaces the default
 //!   by `SCMP_ACT_LOG` for a "warn first, then enforce" rollout; its rules are the same.)
-//! - `exit`, `exit_group` and `rt_sigreturn` are always allowed ([`ESSENTIAL`]): a short
-//!   recording may miss them (a single-threaded program never calls `exit`; `rt_sigreturn`
-//!   only runs after a signal handler), and a process that cannot exit or return from a signal
-//!   handler spins forever instead of failing.
+//! - `exit`, `exit_group`, `rt_sigreturn` and `restart_syscall` are always allowed
+//!   ([`ESSENTIAL`]): the kernel itself makes a process call them at moments a recording rarely
+//!   sees, and denying them breaks programs that did nothing new (see [`ESSENTIAL`] for each).
 //! - A newer syscall the workload did not use, whose older fallback it did use, is denied with
 //!   ENOSYS (38) instead of EPERM ([`FALLBACKS`]): libcs treat ENOSYS as "kernel too old" and
 //!   fall back (glibc's `clone3` -> `clone` in `pthread_create`/`posix_spawn`, `faccessat2` ->
@@ -44,8 +43,23 @@ use crate::profile::GeneratedProfile;
 use crate::project::Unmapped;
 use crate::recording::Recording;
 
-/// Syscalls a generated profile always allows; see the module documentation.
-pub const ESSENTIAL: [&str; 3] = ["exit", "exit_group", "rt_sigreturn"];
+/// Syscalls a generated profile always allows, because the kernel (not the program's code)
+/// decides when a process makes them, so a recording may miss them:
+///
+/// - `exit`: a thread's end; a single-threaded program's recording never shows it, and a
+///   thread that cannot exit spins forever instead of failing.
+/// - `exit_group`: the process's end, for the same reason.
+/// - `rt_sigreturn`: the return from every signal handler, through the restorer the kernel puts
+///   on the signal frame; only seen when a handled signal arrived while recording.
+/// - `restart_syscall`: the kernel resumes an interrupted `nanosleep`, `clock_nanosleep`,
+///   `futex` wait or `poll` through it after the process was stopped (SIGSTOP/SIGCONT, a
+///   cgroup freeze/thaw as `docker pause`/`podman pause` do, a ptrace attach); denied, `sleep`
+///   fails after a pause.
+///
+/// The i386 `sigreturn` (the return from a 32-bit program's non-`SA_SIGINFO` handler) is not
+/// listed: 64-bit programs never make it, and a 32-bit one is recorded making it like
+/// `rt_sigreturn`, when a handled signal arrives while recording.
+pub const ESSENTIAL: [&str; 4] = ["exit", "exit_group", "restart_syscall", "rt_sigreturn"];
 
 /// ENOSYS: "function not implemented", the errno libcs fall back on.
 pub const ENOSYS: u32 = 38;
@@ -141,6 +155,30 @@ pub enum GenerateError {
     /// An architecture that cannot be written into a profile.
     #[error("{origin}: architecture: {cause}")]
     Arch { origin: String, cause: ArchError },
+
+    /// `--for-runtime` names a runtime without observations.
+    #[error("--for-runtime {runtime:?}: no observations for it, expected runc, crun, containerd or podman")]
+    UnknownRuntime { runtime: String },
+}
+
+/// The runtimes `--for-runtime` knows: what they were observed doing after loading the filter
+/// is in `data/runtime-after-filter.json` (containerd runs containers through runc, podman
+/// through crun here).
+pub const RUNTIMES: [&str; 4] = ["runc", "crun", "containerd", "podman"];
+
+/// Whether `input` is a recording that did not see its container start, so what the runtime
+/// does after loading the filter is missing from it: a command recorded on the host, or a
+/// container attached to while it ran. `None` when it cannot tell (profiles; merged container
+/// recordings, whose runs keep no phases).
+pub fn missed_container_start(input: &Input) -> Option<bool> {
+    match &input.content {
+        Content::Recording(rec) => Some(match (&rec.target, &rec.phases) {
+            (None, _) | (Some(_), None) => true,
+            (Some(_), Some(phases)) => phases.started_in == crate::recording::Phase::Workload,
+        }),
+        Content::Merged(m) => m.runs.iter().any(|r| r.target.is_none()).then_some(true),
+        Content::Profile(_) => None,
+    }
 }
 
 /// A generated profile and what was done to get it.
@@ -212,8 +250,11 @@ impl Note {
 }
 
 impl Generated {
-    /// What the user should hear about the argument conditions, `clone3` and the projection,
-    /// one line each (unknown numbers, essentials and ENOSYS rules are separate fields).
+    /// What the user should hear about the profile, one line each: argument conditions,
+    /// `clone3`, the projection, runtime additions, names this libseccomp does not know, the
+    /// always-allowed syscalls added and the ENOSYS rules. `record` and `generate` both show
+    /// exactly these (plus, each in its own words, the unknown numbers and out-of-range count
+    /// kept in their own fields), so the same profile gets the same diagnostics from both.
     pub fn notes(&self) -> Vec<Note> {
         let mut notes = Vec::new();
         for n in &self.args_unrestricted {
@@ -264,6 +305,33 @@ impl Generated {
                 pairs.join(", ")
             )));
         }
+        let unknown_names: Vec<&str> = self
+            .policy
+            .rules
+            .keys()
+            .filter(|name| !crate::syscalls::syscall_known(name))
+            .map(String::as_str)
+            .collect();
+        if !unknown_names.is_empty() {
+            notes.push(Note::warning(format!(
+                "kept syscall names this machine's libseccomp does not know: {}; runtimes linked \
+                 against an older libseccomp skip them, and `syscage run` here refuses the profile",
+                unknown_names.join(", ")
+            )));
+        }
+        if !self.essentials_added.is_empty() {
+            notes.push(Note::info(format!(
+                "allowed {} although not recorded: the kernel makes processes call them (to \
+                 exit, return from signal handlers, resume after a stop)",
+                self.essentials_added.join(", ")
+            )));
+        }
+        if !self.enosys.is_empty() {
+            notes.push(Note::info(format!(
+                "denied with ENOSYS so libcs fall back to the recorded older syscalls: {}",
+                self.enosys.join(", ")
+            )));
+        }
         notes
     }
 }
@@ -282,6 +350,32 @@ pub fn generate_with(
     fallback_arch: ScmpArch,
     options: &PolicyOptions,
 ) -> Result<Generated, GenerateError> {
+    generate_for_runtime(inputs, fallback_arch, options, None)
+}
+
+/// [`generate_with`], and with `for_runtime` (`generate --for-runtime`: `runc`, `crun`,
+/// `containerd`, `podman`) the syscalls that runtime was observed making after loading the
+/// filter, with or without `noNewPrivileges` ([`crate::runtime_after_filter`]), are allowed
+/// too. This is what makes a profile from
+/// a recording that did not see its container start (`record -- COMMAND` on the host, or
+/// `record --container` attached to a running container) start under that runtime.
+pub fn generate_for_runtime(
+    inputs: &[Input],
+    fallback_arch: ScmpArch,
+    options: &PolicyOptions,
+    for_runtime: Option<&str>,
+) -> Result<Generated, GenerateError> {
+    let runtime_names = match for_runtime {
+        Some(runtime) => Some((
+            runtime,
+            crate::runtime_after_filter::after_filter_any_config(runtime).ok_or_else(|| {
+                GenerateError::UnknownRuntime {
+                    runtime: runtime.to_owned(),
+                }
+            })?,
+        )),
+        None => None,
+    };
     if inputs.is_empty() {
         return Err(GenerateError::NoInputs);
     }
@@ -313,7 +407,8 @@ pub fn generate_with(
         .target
         .or(arch.map(|(a, _)| a))
         .unwrap_or(fallback_arch);
-    assemble(inputs, arch, options).map_err(|(origin, cause)| GenerateError::Arch { origin, cause })
+    assemble(inputs, arch, options, runtime_names)
+        .map_err(|(origin, cause)| GenerateError::Arch { origin, cause })
 }
 
 /// [`generate_with`] once the architecture is settled; errors name the input they are about.
@@ -321,6 +416,7 @@ fn assemble(
     inputs: &[Input],
     arch: ScmpArch,
     options: &PolicyOptions,
+    for_runtime: Option<(&str, BTreeSet<String>)>,
 ) -> Result<Generated, (String, ArchError)> {
     let mut policies = Vec::new();
     let mut unknown_numbers = Vec::new();
@@ -354,6 +450,20 @@ fn assemble(
             Content::Merged(m) => m.out_of_range_count,
             Content::Profile(_) => 0,
         });
+    }
+    if let Some((runtime, names)) = for_runtime {
+        let mut extra = Policy::deny_all(Vec::new());
+        for name in &names {
+            extra.allow(name);
+        }
+        let added: Vec<String> = names
+            .into_iter()
+            .filter(|n| !policies.iter().any(|p| p.verdict(n) == Verdict::Allow))
+            .collect();
+        policies.push(extra);
+        if !added.is_empty() {
+            runtime_additions.push(("--for-runtime".to_owned(), runtime.to_owned(), added));
+        }
     }
     let origin = inputs.first().map(|i| i.origin.clone()).unwrap_or_default();
     let built = build(arch, &policies).map_err(|cause| (origin, cause))?;
@@ -408,14 +518,13 @@ pub(crate) fn from_recording(
         warnings: Vec::new(),
     };
     let target = options.target.unwrap_or(arch);
-    let generated =
-        assemble(std::slice::from_ref(&input), target, options).map_err(|(origin, cause)| {
-            ProfileError::Arch {
-                origin,
-                field: "arch".to_owned(),
-                cause,
-            }
-        })?;
+    let generated = assemble(std::slice::from_ref(&input), target, options, None).map_err(
+        |(origin, cause)| ProfileError::Arch {
+            origin,
+            field: "arch".to_owned(),
+            cause,
+        },
+    )?;
     Ok(GeneratedProfile {
         notes: generated.notes(),
         profile: generated.profile,
@@ -550,10 +659,14 @@ mod tests {
                 "exit_group",
                 "newfstatat",
                 "read",
+                "restart_syscall",
                 "rt_sigreturn"
             ]
         );
-        assert_eq!(g.essentials_added, ["exit", "exit_group", "rt_sigreturn"]);
+        assert_eq!(
+            g.essentials_added,
+            ["exit", "exit_group", "restart_syscall", "rt_sigreturn"]
+        );
         assert_eq!(g.enosys, ["clone3", "statx"]);
         let text = profile_to_json(&g.profile);
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -565,7 +678,7 @@ mod tests {
                 "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
                 "syscalls": [
                     {"names": ["clone", "exit", "exit_group", "newfstatat", "read",
-                               "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"},
+                               "restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"},
                     {"names": ["clone3", "statx"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
                 ]
             })
@@ -725,7 +838,7 @@ mod tests {
                 "defaultErrnoRet": 1,
                 "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
                 "syscalls": [
-                    {"names": ["close", "exit", "exit_group", "read", "rt_sigreturn", "wait4"],
+                    {"names": ["close", "exit", "exit_group", "read", "restart_syscall", "rt_sigreturn", "wait4"],
                      "action": "SCMP_ACT_ALLOW"},
                     // Namespace bits only: fork (SIGCHLD) and threads both come out as 0.
                     {"names": ["clone", "unshare"], "action": "SCMP_ACT_ALLOW",
@@ -755,7 +868,12 @@ mod tests {
         );
         assert!(g.args_unrestricted.is_empty(), "{:?}", g.args_unrestricted);
         assert!(!g.clone3_denied);
-        assert!(g.notes().is_empty(), "{:?}", g.notes());
+        // Only what generation did, for -v: the essentials and the ENOSYS rule.
+        assert!(
+            g.notes().iter().all(|n| n.level == Level::Info),
+            "{:?}",
+            g.notes()
+        );
         validate_profile(&g.profile, ScmpArch::X8664, "g").unwrap();
         let built = crate::enforce::build_filter_report(&g.profile, ScmpArch::X8664).unwrap();
         assert!(built.skipped_rules.is_empty());
@@ -769,7 +887,8 @@ mod tests {
         };
         let recorded = crate::profile::profile_from_recording(rec).unwrap();
         assert_eq!(recorded.profile, g.profile);
-        assert!(recorded.notes.is_empty());
+        // And says the same about it.
+        assert_eq!(recorded.notes, g.notes());
     }
 
     #[test]
@@ -832,9 +951,14 @@ mod tests {
         let g = generate(&[recording_of(vec![clone, ioctl])], ScmpArch::X8664).unwrap();
         assert_eq!(g.policy.verdict("clone"), Verdict::Allow);
         assert_eq!(g.policy.verdict("ioctl"), Verdict::Allow);
-        let notes: Vec<String> = g.notes().into_iter().map(|n| n.message).collect();
+        let warnings: Vec<String> = g
+            .notes()
+            .into_iter()
+            .filter(|n| n.level == Level::Warning)
+            .map(|n| n.message)
+            .collect();
         assert_eq!(
-            notes,
+            warnings,
             [
                 "in.json: clone is allowed for any arguments: its recorded values are incomplete \
                  (overflow: more distinct values than the tracer keeps, or a merged run that did \
@@ -843,7 +967,25 @@ mod tests {
                  than the 16 rules syscage writes per syscall"
             ]
         );
-        assert!(g.notes().iter().all(|n| n.level == Level::Warning));
+        // record (profile_from_recording) gets the same notes as generate, the essentials and
+        // ENOSYS rules included.
+        let rec = Recording::from_json(
+            &match &recording_of(vec![SyscallRecord::new(ScmpArch::X8664, 56, 1, 0)]).content {
+                Content::Recording(r) => r.to_json(),
+                _ => unreachable!("a recording"),
+            },
+            "r",
+        )
+        .unwrap();
+        let recorded = crate::profile::profile_from_recording(&rec).unwrap();
+        let messages: Vec<&str> = recorded.notes.iter().map(|n| n.message.as_str()).collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("allowed exit, exit_group, restart_syscall"))
+                && messages.iter().any(|m| m.starts_with("denied with ENOSYS")),
+            "{messages:?}"
+        );
     }
 
     #[test]
@@ -947,7 +1089,7 @@ mod tests {
                 "architectures": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
                 "syscalls": [
                     {"names": ["exit", "exit_group", "newfstatat", "openat", "pipe2", "read",
-                               "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"},
+                               "restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"},
                     // fork is clone(SIGCHLD) there: no namespaces.
                     {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
                      "args": [{"index": 0, "value": 0x7e02_0080_u64, "valueTwo": 0,
@@ -1128,6 +1270,124 @@ mod tests {
                     .collect()
             })
         }
+    }
+
+    #[test]
+    fn syscalls_the_kernel_makes_a_process_call_are_always_allowed() {
+        // A recording of `sleep`: nanosleep (35) only. After SIGSTOP/SIGCONT or a cgroup
+        // freeze/thaw the kernel resumes the sleep through restart_syscall.
+        let g = generate(&[recording_with(&[35])], ScmpArch::X8664).unwrap();
+        for name in ["exit", "exit_group", "restart_syscall", "rt_sigreturn"] {
+            assert_eq!(g.policy.verdict(name), Verdict::Allow, "{name}");
+        }
+        assert!(g.essentials_added.contains(&"restart_syscall".to_owned()));
+        crate::enforce::build_filter(&g.profile, ScmpArch::X8664).unwrap();
+    }
+
+    #[test]
+    fn a_name_that_disagrees_with_its_number_is_ignored() {
+        // 100000 is no syscall; the name says ptrace. The number counts.
+        let mut rec = Recording::from_json(RECORDING, "r").unwrap();
+        let mut record = SyscallRecord::new(ScmpArch::X8664, 100_000, 1, 0);
+        record.name = Some("ptrace".to_owned());
+        // getpid (39) named "getpid": agrees.
+        rec.syscalls = vec![record, SyscallRecord::new(ScmpArch::X8664, 39, 1, 1)];
+        let parsed = input(&rec.to_json());
+        assert_eq!(
+            parsed.warnings,
+            [
+                "in.json: syscall 100000 is recorded as \"ptrace\", but on SCMP_ARCH_X86_64 that \
+              number has no name; the number counts, the name is ignored"
+            ]
+        );
+        let g = generate(&[parsed], ScmpArch::X8664).unwrap();
+        assert!(!g.policy.verdict("ptrace").can_run());
+        assert_eq!(g.policy.verdict("getpid"), Verdict::Allow);
+        assert_eq!(g.unknown_numbers, [("in.json".to_owned(), 100_000)]);
+
+        // A known number with another syscall's name is refused when the recording is read
+        // (RecordingError::NameMismatch).
+        let mut rec = Recording::from_json(RECORDING, "r").unwrap();
+        let mut record = SyscallRecord::new(ScmpArch::X8664, 39, 1, 0);
+        record.name = Some("ptrace".to_owned());
+        rec.syscalls = vec![record];
+        assert!(parse_input(&rec.to_json(), "in.json", &conditions()).is_err());
+    }
+
+    #[test]
+    fn for_runtime_adds_what_the_runtime_does_after_the_filter() {
+        // A host recording of a shell: read, write, execve (59).
+        let host = || recording_with(&[0, 1, 59]);
+        assert_eq!(missed_container_start(&host()), Some(true));
+        let g = generate_for_runtime(
+            &[host()],
+            ScmpArch::X8664,
+            &PolicyOptions::default(),
+            Some("runc"),
+        )
+        .unwrap();
+        let runc = crate::runtime_after_filter::after_filter_any_config("runc").unwrap();
+        for name in &runc {
+            assert_eq!(g.policy.verdict(name), Verdict::Allow, "{name}");
+        }
+        let (origin, runtime, added) = &g.runtime_additions[0];
+        assert_eq!(
+            (origin.as_str(), runtime.as_str()),
+            ("--for-runtime", "runc")
+        );
+        assert!(added.contains(&"futex".to_owned()) && !added.contains(&"execve".to_owned()));
+        assert!(g.notes().iter().any(|n| n
+            .message
+            .starts_with("--for-runtime: also allowed what runc")));
+        // Without it, runc's calls are not there.
+        let plain = generate(&[host()], ScmpArch::X8664).unwrap();
+        assert!(!plain.policy.verdict("futex").can_run());
+        // podman runs containers through crun; unknown runtimes are refused.
+        let g = generate_for_runtime(
+            &[host()],
+            ScmpArch::X8664,
+            &PolicyOptions::default(),
+            Some("podman"),
+        )
+        .unwrap();
+        assert_eq!(g.runtime_additions[0].1, "podman");
+        let err = generate_for_runtime(
+            &[host()],
+            ScmpArch::X8664,
+            &PolicyOptions::default(),
+            Some("lxc"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, "--for-runtime \"lxc\": no observations for it, expected runc, crun, containerd or podman");
+        for runtime in RUNTIMES {
+            assert!(
+                crate::runtime_after_filter::after_filter(runtime).is_some(),
+                "{runtime}"
+            );
+        }
+        // A profile cannot tell; a container recording that saw its start did.
+        assert_eq!(
+            missed_container_start(&input(&profile_to_json(&plain.profile))),
+            None
+        );
+        let mut rec = Recording::from_json(RECORDING, "r").unwrap();
+        rec.target = Some(crate::recording::Target {
+            cgroup: "/x".to_owned(),
+            ..Default::default()
+        });
+        rec.phases = Some(crate::recording::PhaseTimes {
+            started_in: crate::recording::Phase::RuntimeSetup,
+            filter_loaded_us: Some(1),
+            entrypoint_exec_us: Some(2),
+        });
+        assert_eq!(missed_container_start(&input(&rec.to_json())), Some(false));
+        rec.phases = Some(crate::recording::PhaseTimes {
+            started_in: crate::recording::Phase::Workload,
+            filter_loaded_us: None,
+            entrypoint_exec_us: None,
+        });
+        assert_eq!(missed_container_start(&input(&rec.to_json())), Some(true));
     }
 
     #[test]

@@ -146,6 +146,22 @@ pub fn read_input(path: &Path, conditions: &Conditions) -> Result<Input, InputEr
     parse_input(&text, &origin, conditions)
 }
 
+/// Adds a warning for each recorded name that is not its number's name (the number counts).
+fn with_name_mismatches(mut input: Input) -> Input {
+    let Some(arch) = input.arch() else {
+        return input;
+    };
+    let records = input.records();
+    let origin = input.origin.clone();
+    input.warnings.extend(
+        records
+            .iter()
+            .filter_map(|r| crate::profile::name_mismatch(arch, r))
+            .map(|w| format!("{origin}: {w}")),
+    );
+    input
+}
+
 /// Parses an input; `origin` names it in errors.
 pub fn parse_input(text: &str, origin: &str, conditions: &Conditions) -> Result<Input, InputError> {
     let looks_like_json = text.trim_start().starts_with(['{', '[']);
@@ -190,7 +206,8 @@ pub fn parse_input(text: &str, origin: &str, conditions: &Conditions) -> Result<
                 Content::Recording(Box::new(Recording::from_json(text, origin)?)),
                 Vec::new(),
             )),
-        };
+        }
+        .map(with_name_mismatches);
     }
     if object.contains_key("apiVersion") || object.contains_key("kind") {
         let spo = kube::parse_spo(value, origin)?;

@@ -12,8 +12,14 @@
 //!   the runtime-spec fields `defaultAction`, `architectures`, `syscalls` (`names`, `action`,
 //!   `errnoRet`, `args`), `flags`, `listenerPath`, `listenerMetadata`, plus `baseProfileName`;
 //!   it has no `defaultErrnoRet`, so the runtime's default errno (EPERM) applies. The resource
-//!   is cluster-scoped in current SPO releases and namespaced in older ones, so no namespace is
-//!   written. [`spo_yaml`] writes one, [`parse_spo`] reads one.
+//!   is cluster-scoped from SPO v0.9.0 on (kubernetes-sigs/security-profiles-operator commit
+//!   48199937, "Change the scope of security profiles CRDs to be cluster wide") and namespaced
+//!   before, so a namespace is written only when asked for. The operator installs the profile
+//!   on each node under the kubelet's seccomp directory, at `operator/NAME.json` (cluster-scoped)
+//!   or `operator/NAMESPACE/NAME.json` (namespaced), the `localhostProfile` Pods reference
+//!   (`SeccompProfile.GetProfilePath` in `api/seccompprofile/v1beta1`; the operator reports it
+//!   in `status.localhostProfile`). [`spo_yaml_in`] writes one, with that path in a comment;
+//!   [`parse_spo`] reads one.
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, Pod, PodSpec, SeccompProfile as K8sSeccompProfile, SecurityContext,
@@ -68,10 +74,17 @@ const SPO_ARCHES: [Arch; 20] = [
 pub enum KubeError {
     /// A name that cannot become a Kubernetes object name.
     #[error(
-        "{name:?} cannot be made a Kubernetes object name, expected lowercase letters, digits \
-         and '-' (such as my-app); pass --name"
+        "{name:?} is not a Kubernetes object name, expected lowercase letters, digits and '-' \
+         (such as {suggestion})"
     )]
-    Name { name: String },
+    Name { name: String, suggestion: String },
+
+    /// A namespace that is not a Kubernetes name.
+    #[error(
+        "namespace {namespace:?}: expected a Kubernetes namespace name (lowercase letters, \
+         digits and '-', such as my-team)"
+    )]
+    Namespace { namespace: String },
 
     /// A `localhostProfile` path the kubelet would refuse.
     #[error(
@@ -138,6 +151,7 @@ fn check_name(name: &str) -> Result<(), KubeError> {
     } else {
         Err(KubeError::Name {
             name: name.to_owned(),
+            suggestion: object_name(name).unwrap_or_else(|| "my-app".to_owned()),
         })
     }
 }
@@ -228,13 +242,38 @@ struct SpoMetadata {
     namespace: Option<String>,
 }
 
-/// `profile` as an SPO `SeccompProfile` resource named `name`, in YAML.
+/// The `localhostProfile` a Pod uses for the SPO profile `name` (in `namespace`, for SPO
+/// releases before v0.9.0, where the resource is namespaced).
+pub fn spo_localhost_profile(name: &str, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(namespace) => format!("operator/{namespace}/{name}.json"),
+        None => format!("operator/{name}.json"),
+    }
+}
+
+/// `profile` as a cluster-scoped SPO `SeccompProfile` resource named `name`, in YAML; see
+/// [`spo_yaml_in`].
+pub fn spo_yaml(name: &str, profile: &LinuxSeccomp) -> Result<String, KubeError> {
+    spo_yaml_in(name, None, profile)
+}
+
+/// `profile` as an SPO `SeccompProfile` resource named `name` (in `namespace`, for SPO before
+/// v0.9.0), in YAML, after comments saying the `localhostProfile` Pods reference it by.
 ///
 /// `defaultErrnoRet` has no field in the CRD and is left out, so the runtime's default (EPERM)
 /// applies; syscage's own profiles use EPERM, so nothing changes for them. `listenerPath` and
 /// `listenerMetadata` belong to SCMP_ACT_NOTIFY, which is refused.
-pub fn spo_yaml(name: &str, profile: &LinuxSeccomp) -> Result<String, KubeError> {
+pub fn spo_yaml_in(
+    name: &str,
+    namespace: Option<&str>,
+    profile: &LinuxSeccomp,
+) -> Result<String, KubeError> {
     check_name(name)?;
+    if let Some(namespace) = namespace {
+        check_name(namespace).map_err(|_| KubeError::Namespace {
+            namespace: namespace.to_owned(),
+        })?;
+    }
     for arch in profile.architectures().iter().flatten() {
         if !SPO_ARCHES.contains(arch) {
             return Err(KubeError::SpoArch {
@@ -268,7 +307,7 @@ pub fn spo_yaml(name: &str, profile: &LinuxSeccomp) -> Result<String, KubeError>
         kind: SPO_KIND,
         metadata: SpoMetadata {
             name: Some(name.to_owned()),
-            namespace: None,
+            namespace: namespace.map(str::to_owned),
         },
         spec: SpoSpecOut {
             default_action: profile.default_action(),
@@ -277,7 +316,21 @@ pub fn spo_yaml(name: &str, profile: &LinuxSeccomp) -> Result<String, KubeError>
             syscalls,
         },
     };
-    serde_yaml_ng::to_string(&resource).map_err(|e| KubeError::Yaml(e.to_string()))
+    let yaml = serde_yaml_ng::to_string(&resource).map_err(|e| KubeError::Yaml(e.to_string()))?;
+    let localhost = spo_localhost_profile(name, namespace);
+    let scope = match namespace {
+        Some(_) => "a namespaced SeccompProfile, as SPO releases before v0.9.0 have",
+        None => "a cluster-scoped SeccompProfile, as SPO v0.9.0 and later have",
+    };
+    Ok(format!(
+        "# Seccomp profile for the Security Profiles Operator, generated by syscage: {scope}.\n\
+         # The operator installs it on every node as {KUBELET_SECCOMP_DIR}/{localhost};\n\
+         # a container uses it with this securityContext:\n\
+         #   seccompProfile:\n\
+         #     type: Localhost\n\
+         #     localhostProfile: {localhost}\n\
+         {yaml}"
+    ))
 }
 
 /// The resource as written: the spec's keys in the runtime spec's order.
@@ -464,6 +517,10 @@ mod tests {
         assert_eq!(value["apiVersion"], SPO_API_VERSION);
         assert_eq!(value["kind"], "SeccompProfile");
         assert_eq!(value["metadata"], serde_json::json!({"name": "app"}));
+        assert!(
+            yaml.contains("#     localhostProfile: operator/app.json\n"),
+            "{yaml}"
+        );
         assert!(value["spec"].get("defaultErrnoRet").is_none());
         assert_eq!(value["spec"]["syscalls"][1]["errnoRet"], 38);
         let back = parse_spo(value, "app.yaml").unwrap();
@@ -471,6 +528,34 @@ mod tests {
         expected.set_default_errno_ret(None);
         assert_eq!(back.profile, expected);
         assert_eq!(back.name.as_deref(), Some("app"));
+    }
+
+    #[test]
+    fn spo_namespace_and_localhost_profile() {
+        let yaml = spo_yaml_in("app", Some("shop"), &profile()).unwrap();
+        let value: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        assert_eq!(
+            value["metadata"],
+            serde_json::json!({"name": "app", "namespace": "shop"})
+        );
+        assert!(
+            yaml.contains("#     localhostProfile: operator/shop/app.json\n"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("/var/lib/kubelet/seccomp/operator/shop/app.json"));
+        assert_eq!(parse_spo(value, "x").unwrap().name.as_deref(), Some("app"));
+        assert_eq!(
+            spo_yaml_in("app", Some("Shop_1"), &profile())
+                .unwrap_err()
+                .to_string(),
+            "namespace \"Shop_1\": expected a Kubernetes namespace name (lowercase letters, \
+             digits and '-', such as my-team)"
+        );
+        assert_eq!(
+            spo_yaml("Bad_Name", &profile()).unwrap_err().to_string(),
+            "\"Bad_Name\" is not a Kubernetes object name, expected lowercase letters, digits \
+             and '-' (such as bad-name)"
+        );
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //! - The SPO `SeccompProfile` is a custom resource, which `kubernetes-validate` has no schema
 //!   for; it is checked against the facts of the CRD's OpenAPI schema as the Security Profiles
 //!   Operator publishes it (kubernetes-sigs/security-profiles-operator,
-//!   `deploy/base-crds/crds/seccompprofile.yaml` at a2e4c4bd, version `v1beta1`).
+//!   `deploy/base-crds/crds/seccompprofile.yaml` at a2e4c4bd, version `v1beta1`). The e2e test
+//!   `tests/tests/profiles_real_life.rs` validates `generate --format spo`'s output against that
+//!   schema itself (`tests/fixtures/spo-seccompprofile-v1beta1.schema.json`) with python's
+//!   jsonschema.
 
 use std::path::Path;
 use std::process::Command;

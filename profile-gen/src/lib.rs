@@ -32,10 +32,12 @@
 //! - [`merge`]: merged recordings with per-syscall coverage.
 //! - [`diff`]: release diffs and RuntimeDefault comparisons, as text, markdown or JSON.
 //! - [`risk`]: how risky allowing a syscall is, with a reason.
+//! - [`arg_names`]: names of argument values (families, ioctl requests, clone flags) for reports.
 //! - [`args`]: argument conditions from recorded argument values, and the risk of new ones.
 //! - [`project`]: syscall names projected onto another architecture (`generate --arch`).
 
 pub mod arch;
+pub mod arg_names;
 pub mod args;
 pub mod atomic;
 pub mod diff;

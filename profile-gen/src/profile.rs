@@ -68,17 +68,52 @@ pub fn profile_from_recording_with(
 
 /// The name a runtime would resolve back to this record's number, if there is one.
 ///
-/// This libseccomp's own name for the number wins; a name only a newer libseccomp gave is kept
-/// when this one at least knows the name, and dropped otherwise because no runtime linked
-/// against this libseccomp could enforce it.
+/// The number is the truth: this libseccomp's name for it wins, and a recorded name is used
+/// only when this libseccomp resolves it to the same number on the record's architecture. A
+/// name that disagrees with the number (`{"nr": 100000, "name": "ptrace"}`) names nothing: the
+/// number stays unknown ([`name_mismatch`] says why), so the profile never allows what was not
+/// called.
 pub(crate) fn enforceable_name(arch: ScmpArch, record: &SyscallRecord) -> Option<String> {
-    // A compat call is numbered in its own architecture's table.
-    let arch = record
+    let arch = record_arch(arch, record);
+    syscall_name(arch, record.nr).or_else(|| {
+        record
+            .name
+            .clone()
+            .filter(|n| syscall_number(arch, n) == Some(record.nr))
+    })
+}
+
+/// The architecture whose table numbers `record`: a compat call's own, else `arch`.
+fn record_arch(arch: ScmpArch, record: &SyscallRecord) -> ScmpArch {
+    record
         .arch
         .as_deref()
         .and_then(|a| crate::arch::parse_arch_name(a).ok())
-        .unwrap_or(arch);
-    syscall_name(arch, record.nr).or_else(|| record.name.clone().filter(|n| syscall_known(n)))
+        .unwrap_or(arch)
+}
+
+/// `name`'s number on `arch`, when it has one there.
+fn syscall_number(arch: ScmpArch, name: &str) -> Option<u32> {
+    let nr = libseccomp::ScmpSyscall::from_name_by_arch(name, arch).ok()?;
+    u32::try_from(i32::from(nr)).ok()
+}
+
+/// When `record`'s name is one libseccomp knows but not the name of its number, the warning to
+/// give: the name is ignored and the number counts.
+pub(crate) fn name_mismatch(arch: ScmpArch, record: &SyscallRecord) -> Option<String> {
+    let name = record.name.as_deref()?;
+    let arch = record_arch(arch, record);
+    if !syscall_known(name) || syscall_number(arch, name) == Some(record.nr) {
+        return None;
+    }
+    let actual = syscall_name(arch, record.nr)
+        .map_or_else(|| "no name".to_owned(), |n| format!("the name {n:?}"));
+    Some(format!(
+        "syscall {} is recorded as {name:?}, but on {} that number has {actual}; the number \
+         counts, the name is ignored",
+        record.nr,
+        crate::arch::arch_name(arch)
+    ))
 }
 
 /// The profile as pretty JSON with a trailing newline.
@@ -327,7 +362,14 @@ mod tests {
         // exit, exit_group and rt_sigreturn are always in (issue 4: never dropped).
         assert_eq!(
             allowed_names(&container_recording(true)),
-            ["exit", "exit_group", "futex", "read", "rt_sigreturn"]
+            [
+                "exit",
+                "exit_group",
+                "futex",
+                "read",
+                "restart_syscall",
+                "rt_sigreturn"
+            ]
         );
     }
 
@@ -371,6 +413,7 @@ mod tests {
                 "fstatfs",
                 "futex",
                 "read",
+                "restart_syscall",
                 "rt_sigreturn"
             ]
         );
@@ -395,7 +438,7 @@ mod tests {
             "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
             // exit, exit_group and rt_sigreturn are never dropped (issue 4).
             "syscalls": [ {
-                "names": ["brk", "close", "exit", "exit_group", "rt_sigreturn"],
+                "names": ["brk", "close", "exit", "exit_group", "restart_syscall", "rt_sigreturn"],
                 "action": "SCMP_ACT_ALLOW"
             } ]
         });
@@ -449,6 +492,7 @@ mod tests {
                 "getpid",
                 "openat",
                 "read",
+                "restart_syscall",
                 "rt_sigreturn"
             ]
         );
@@ -471,7 +515,7 @@ mod tests {
         // Even an empty recording keeps what lets a process exit (issue 4).
         assert_eq!(
             actual["syscalls"],
-            json!([{"names": ["exit", "exit_group", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"}])
+            json!([{"names": ["exit", "exit_group", "restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"}])
         );
 
         rec.arch = "SCMP_ARCH_AARCH64".into();
@@ -484,7 +528,13 @@ mod tests {
         );
         assert_eq!(
             actual["syscalls"][0]["names"],
-            json!(["exit", "exit_group", "getpid", "rt_sigreturn"])
+            json!([
+                "exit",
+                "exit_group",
+                "getpid",
+                "restart_syscall",
+                "rt_sigreturn"
+            ])
         );
         assert_eq!(actual["defaultAction"], "SCMP_ACT_ERRNO");
     }

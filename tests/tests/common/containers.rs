@@ -33,7 +33,8 @@ const APPLETS: [&str; 12] = [
 ];
 
 /// Syscalls every syscage profile allows, recorded or not.
-pub(crate) const ALWAYS_ALLOWED: [&str; 3] = ["exit", "exit_group", "rt_sigreturn"];
+pub(crate) const ALWAYS_ALLOWED: [&str; 4] =
+    ["exit", "exit_group", "restart_syscall", "rt_sigreturn"];
 
 /// A seccomp profile that lets everything through (it denies only `reboot`, so that the runtime
 /// has a filter to load). Recording a container under it shows syscage where the runtime loads

@@ -308,8 +308,8 @@ pub(crate) fn profile_names_in_order(profile: &Value) -> Vec<String> {
 }
 
 /// Checks that a profile allows exactly the recorded names plus what every process needs to end
-/// (`exit`, `exit_group`, `rt_sigreturn`: a short recording may miss them, and a process that
-/// cannot exit loops forever), minus what it answers with ENOSYS on purpose: `clone3` when
+/// (`exit`, `exit_group`, `rt_sigreturn`, `restart_syscall`: a short recording may miss them,
+/// and a process that cannot exit loops forever), minus what it answers with ENOSYS on purpose: `clone3` when
 /// `clone` has argument conditions (seccomp cannot see clone3's flags; libc falls back to clone).
 #[track_caller]
 pub(crate) fn assert_profile_allows_recorded(
@@ -326,7 +326,7 @@ pub(crate) fn assert_profile_allows_recorded(
         .filter_map(|n| n.as_str().map(str::to_owned))
         .collect();
     let mut expected: BTreeSet<String> = recorded.difference(&enosys).cloned().collect();
-    expected.extend(["exit", "exit_group", "rt_sigreturn"].map(String::from));
+    expected.extend(["exit", "exit_group", "restart_syscall", "rt_sigreturn"].map(String::from));
     assert_eq!(
         profile_names(profile),
         expected,

@@ -63,8 +63,11 @@ pub(crate) struct DiffArgs {
     #[arg(long, value_name = "BASELINE")]
     pub(crate) against: Option<String>,
 
-    /// Exit with status 1 when: added (a syscall was added), risky (a dangerous one was added),
-    /// denied (with --against: the workload needs a syscall the baseline denies).
+    /// Exit with status 1 when: added (a syscall, or an unknown syscall number, was added),
+    /// risky (a dangerous one was added), denied (with --against: the workload needs a syscall
+    /// the baseline denies; one it answers with ENOSYS while allowing the libcs' fallback, as
+    /// RuntimeDefault does for clone3, is no denial). One line on stderr says what tripped, and
+    /// the JSON report has a `verdict`.
     #[arg(long, value_enum, value_name = "WHEN")]
     pub(crate) fail_on: Option<FailOnArg>,
 
@@ -179,16 +182,16 @@ pub(crate) fn run(args: DiffArgs) -> Result<u8> {
         _ => bail!("expected NEW or --against, not both"),
     };
 
-    let fails = match args.fail_on {
+    let verdict = match args.fail_on {
         Some(when) => {
             let when = match when {
                 FailOnArg::Added => FailOn::Added,
                 FailOnArg::Risky => FailOn::Risky,
                 FailOnArg::Denied => FailOn::Denied,
             };
-            report.fails(when).map_err(anyhow::Error::msg)?
+            Some(report.verdict(when).map_err(anyhow::Error::msg)?)
         }
-        None => false,
+        None => None,
     };
 
     let stdout = args.output == std::path::Path::new("-");
@@ -199,8 +202,14 @@ pub(crate) fn run(args: DiffArgs) -> Result<u8> {
         ReportArg::Markdown => ReportFormat::Markdown,
         ReportArg::Json => ReportFormat::Json,
     };
-    write_output(&args.output, &report.render(format))?;
-    Ok(if fails { EXIT_POLICY_FAILED } else { 0 })
+    write_output(&args.output, &report.render_with(format, verdict.as_ref()))?;
+    match verdict {
+        Some(v) if v.tripped => {
+            log::error!("--fail-on {} tripped: {}", v.fail_on, v.reason);
+            Ok(EXIT_POLICY_FAILED)
+        }
+        _ => Ok(0),
+    }
 }
 
 fn warn_unknown_numbers(input: &profile_gen::input::Input) {

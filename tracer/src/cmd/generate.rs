@@ -15,8 +15,10 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
     docker::{Conditions, KernelVersion},
-    generate::{generate_with, log_profile, Format, Generated, Level},
-    input::PolicyOptions,
+    generate::{
+        generate_for_runtime, log_profile, missed_container_start, Format, Generated, Level,
+    },
+    input::{Input, PolicyOptions},
     kube::{self, KUBELET_SECCOMP_DIR},
     parse_arch_name, profile_to_json, ScmpArch,
 };
@@ -39,8 +41,9 @@ use profile_gen::{
 /// clone3, whose flags seccomp cannot read, is then answered with ENOSYS so libcs use the
 /// checked clone. --args off gives the names-only profile.
 ///
-/// --arch projects recordings of another architecture onto it (x86_64 open becomes aarch64
-/// openat, stat becomes newfstatat, ...) and reports what has no counterpart there.
+/// --arch sets the profile's architecture: recordings of another architecture are projected
+/// onto it (x86_64 open becomes aarch64 openat, stat becomes newfstatat, ...), and what has no
+/// counterpart there is reported.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     syscage generate --from app.recording.json -o app.json\n  \
@@ -48,6 +51,7 @@ use profile_gen::{
     syscage generate --from app.recording.json --arch aarch64 -o app-arm64.json\n  \
     syscage generate --from run1.recording.json run2.recording.json --format localhost -o app.json\n  \
     syscage generate --from app.recording.json --format spo --name my-app > app-seccomp.yaml\n  \
+    syscage generate --from host-run.recording.json --for-runtime runc -o app.json\n  \
     syscage generate --from app.recording.json --format log -o app-warn.json")]
 pub(crate) struct GenerateArgs {
     /// Recordings or profiles to generate from; repeat --from or list several after it.
@@ -72,6 +76,13 @@ pub(crate) struct GenerateArgs {
     #[arg(long, value_name = "NAME")]
     pub(crate) name: Option<String>,
 
+    /// spo: the resource's namespace, for Security Profiles Operator releases before v0.9.0
+    /// (where SeccompProfile is namespaced); v0.9.0 and later make it cluster-scoped: leave it
+    /// out. Pods reference the profile as operator/NAMESPACE/NAME.json instead of
+    /// operator/NAME.json.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub(crate) namespace: Option<String>,
+
     /// localhost: the profile's path relative to the kubelet's seccomp directory
     /// (/var/lib/kubelet/seccomp). Default: profiles/NAME.json.
     #[arg(long, value_name = "PATH")]
@@ -82,8 +93,38 @@ pub(crate) struct GenerateArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ArgsArg::On)]
     pub(crate) args: ArgsArg,
 
+    /// Also allow what this runtime was observed doing after loading the filter and before
+    /// exec'ing the entrypoint (profile-gen/data/runtime-after-filter.json). Needed to run a
+    /// profile from `record -- COMMAND` or from `record --container` attached to a running
+    /// container (neither saw the container start) in a container: without it the runtime
+    /// fails under the filter before the entrypoint runs.
+    #[arg(long, value_enum, value_name = "RUNTIME")]
+    pub(crate) for_runtime: Option<RuntimeArg>,
+
     #[command(flatten)]
     pub(crate) eval: EvalArgs,
+}
+
+/// `--for-runtime` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RuntimeArg {
+    Runc,
+    Crun,
+    /// Runs containers through runc.
+    Containerd,
+    /// Runs containers through crun.
+    Podman,
+}
+
+impl RuntimeArg {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Runc => "runc",
+            Self::Crun => "crun",
+            Self::Containerd => "containerd",
+            Self::Podman => "podman",
+        }
+    }
 }
 
 /// `--args` values.
@@ -120,9 +161,9 @@ impl From<FormatArg> for Format {
 /// What Docker-format profiles and RuntimeDefault are evaluated for.
 #[derive(Debug, Args)]
 pub(crate) struct EvalArgs {
-    /// Architecture (SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64, ...). Default: the inputs', else this
-    /// machine's. For generate, the profile's: inputs of another architecture are projected
-    /// onto it.
+    /// Architecture (SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64, x86_64, arm64, ...) whose syscall
+    /// table is used and for which Docker-format profiles and RuntimeDefault are evaluated.
+    /// Default: the inputs', else this machine's.
     #[arg(long, value_name = "ARCH", value_parser = parse_arch)]
     pub(crate) arch: Option<ScmpArch>,
 
@@ -203,6 +244,9 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
              snippet goes to stdout or --snippet)"
         );
     }
+    if args.namespace.is_some() && format != Format::Spo {
+        bail!("--namespace applies to --format spo, expected it only with that format");
+    }
     let mut outputs = vec![args.output.as_path()];
     outputs.extend(args.snippet.as_deref());
     let inputs: Vec<&Path> = args.from.iter().map(PathBuf::as_path).collect();
@@ -214,14 +258,26 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
         args: args.args == ArgsArg::On,
         target: args.eval.arch,
     };
-    let generated = generate_with(&inputs, arch, &options)?;
+    let for_runtime = args.for_runtime.map(RuntimeArg::name);
+    let generated = generate_for_runtime(&inputs, arch, &options, for_runtime)?;
     report(&generated);
+    if matches!(format, Format::Localhost | Format::Spo) && for_runtime.is_none() {
+        warn_missed_starts(&inputs, format);
+    }
 
     let name = || object_name(args.name.as_deref(), &args.output, &args.from);
     let (text, snippet) = match format {
         Format::Oci => (profile_to_json(&generated.profile), None),
         Format::Log => (profile_to_json(&log_profile(&generated.profile)), None),
-        Format::Spo => (kube::spo_yaml(&name()?, &generated.profile)?, None),
+        Format::Spo => {
+            let name = name()?;
+            let yaml = kube::spo_yaml_in(&name, args.namespace.as_deref(), &generated.profile)?;
+            log::info!(
+                "Pods reference it as localhostProfile: {}",
+                kube::spo_localhost_profile(&name, args.namespace.as_deref())
+            );
+            (yaml, None)
+        }
         Format::Localhost => {
             let name = name()?;
             let file_name = args
@@ -254,7 +310,8 @@ pub(crate) fn docker_default_caps() -> BTreeSet<String> {
     profile_gen::runtime_default::Flavour::Moby.default_caps()
 }
 
-/// Tells the user what generation added or could not include.
+/// Tells the user what generation added or could not include: the unknown numbers here, the
+/// rest through [`Generated::notes`], which `record` shows too.
 fn report(generated: &Generated) {
     for (origin, nr) in &generated.unknown_numbers {
         log::warn!(
@@ -269,32 +326,6 @@ fn report(generated: &Generated) {
             generated.out_of_range_count
         );
     }
-    let unknown_names: Vec<&str> = generated
-        .policy
-        .rules
-        .keys()
-        .filter(|name| !profile_gen::syscall_known(name))
-        .map(String::as_str)
-        .collect();
-    if !unknown_names.is_empty() {
-        log::warn!(
-            "kept syscall names this machine's libseccomp does not know: {}; runtimes linked \
-             against an older libseccomp skip them, and `syscage run` here refuses the profile",
-            unknown_names.join(", ")
-        );
-    }
-    if !generated.essentials_added.is_empty() {
-        log::info!(
-            "allowed {} although not recorded: a process must be able to exit",
-            generated.essentials_added.join(", ")
-        );
-    }
-    if !generated.enosys.is_empty() {
-        log::info!(
-            "denied with ENOSYS so libcs fall back to the recorded older syscalls: {}",
-            generated.enosys.join(", ")
-        );
-    }
     for note in generated.notes() {
         match note.level {
             Level::Warning => log::warn!("{}", note.message),
@@ -303,10 +334,37 @@ fn report(generated: &Generated) {
     }
 }
 
+/// Warns about each recording that did not see its container start being turned into a
+/// container or Pod profile: the runtime's calls after loading the filter are missing, so the
+/// container would fail before its entrypoint runs.
+fn warn_missed_starts(inputs: &[Input], format: Format) {
+    for input in inputs {
+        if missed_container_start(input) == Some(true) {
+            log::warn!(
+                "{}: this recording did not see its container start (a command recorded on the \
+                 host, or a container attached to while it ran), so it lacks what the runtime \
+                 does after loading the filter; as a {format} profile the container will likely \
+                 fail to start: pass --for-runtime runc|crun|containerd|podman",
+                input.origin
+            );
+        }
+    }
+}
+
 /// `--name`, else the output's file stem, else the first input's (without `.recording`).
 fn object_name(name: Option<&str>, output: &Path, inputs: &[PathBuf]) -> Result<String> {
     if let Some(name) = name {
-        return Ok(name.to_owned());
+        return match kube::object_name(name) {
+            Some(valid) if valid == name => Ok(name.to_owned()),
+            Some(valid) => bail!(
+                "--name {name:?}: not a Kubernetes object name, expected lowercase letters, \
+                 digits and '-', such as {valid:?}"
+            ),
+            None => bail!(
+                "--name {name:?}: not a Kubernetes object name, expected lowercase letters, \
+                 digits and '-', such as \"my-app\""
+            ),
+        };
     }
     let stem_of = |p: &Path| {
         p.file_name().map(|f| {
@@ -347,6 +405,15 @@ mod tests {
             "given"
         );
         assert!(object_name(None, Path::new("-"), &[PathBuf::from("___.json")]).is_err());
+        // A --name that is no Kubernetes name says so, naming the flag and a fix.
+        let err = object_name(Some("Bad_Name"), Path::new("-"), &inputs)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "--name \"Bad_Name\": not a Kubernetes object name, expected lowercase letters, \
+             digits and '-', such as \"bad-name\""
+        );
     }
 
     #[test]
@@ -371,7 +438,9 @@ mod tests {
             snippet: None,
             name: None,
             localhost_profile: None,
+            namespace: None,
             args,
+            for_runtime: None,
             eval: EvalArgs {
                 arch,
                 cap_add: Vec::new(),
@@ -443,6 +512,7 @@ mod tests {
                 "newfstatat",
                 "openat",
                 "pipe2",
+                "restart_syscall",
                 "rt_sigreturn"
             ])
         );
