@@ -115,8 +115,9 @@ pub(crate) struct RecordArgs {
     #[arg(long, value_name = "N", default_value_t = 1024, requires = "all")]
     pub(crate) max_cgroups: u32,
 
-    /// Stop after this long (e.g. `30s`, `10m`); a COMMAND gets SIGTERM then.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    /// Stop after this long (e.g. `30s`, `10m`; at most 3650 days); a COMMAND gets SIGTERM then,
+    /// and SIGKILL if it has not ended 5 seconds later.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) duration: Option<Duration>,
 
     #[command(flatten)]
@@ -125,6 +126,19 @@ pub(crate) struct RecordArgs {
     /// The command to record, with its arguments.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub(crate) command: Vec<OsString>,
+}
+
+/// The longest `--duration`: far beyond any recording, and far from where adding it to a clock
+/// could overflow.
+const MAX_DURATION: Duration = Duration::from_secs(3650 * 24 * 3600);
+
+/// A `--duration`, checked here so that a bad one stops syscage before anything starts.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration > MAX_DURATION {
+        return Err(format!("{text} is too long: at most 3650 days"));
+    }
+    Ok(duration)
 }
 
 /// What `record` records.
@@ -196,13 +210,31 @@ pub(crate) struct OciHookArgs {
 /// The profile is validated (actions, architectures, syscall names), compiled with libseccomp
 /// and loaded in the child with no_new_privs set, right before it executes the command, the way
 /// an OCI runtime applies it. A syscall the profile does not allow fails with the profile's
-/// errno (EPERM for profiles syscage writes).
+/// errno (EPERM for profiles syscage writes). The command's exit status becomes syscage's;
+/// SIGINT/SIGTERM reach it, and it gets SIGKILL if it has not ended 5 seconds after one (or at
+/// a second one).
+///
+/// As root, syscage records the command meanwhile (eBPF, as `record` does) and, when the
+/// command fails, lists the syscalls the profile refused, with the argument values where the
+/// profile allows a syscall only for others (`ioctl(FIONBIO)`). Without root the command still
+/// runs, without that list.
+///
+/// The profile may be any input `generate` reads: an OCI profile, a Docker-format profile
+/// (evaluated for this machine), an SPO SeccompProfile, or a recording (run under the profile
+/// `generate` makes of it). A deny-list (defaultAction SCMP_ACT_ALLOW) is run with a warning;
+/// two rules giving one syscall different actions are refused.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  syscage run --profile app.json -- ./my-server --port 8080")]
+#[command(after_help = "Examples:\n  syscage run --profile app.json -- ./my-server --port 8080\n  \
+    sudo syscage run --profile app.json --fix app-fixed.json -- ./my-server --port 8080")]
 pub(crate) struct RunArgs {
-    /// The seccomp profile (OCI runtime-spec JSON).
+    /// The seccomp profile (OCI runtime-spec JSON, or another input `generate` reads).
     #[arg(short, long, value_name = "FILE")]
     pub(crate) profile: PathBuf,
+
+    /// Also write the profile widened by every syscall the command made (needs root: the
+    /// command is recorded with eBPF).
+    #[arg(long, value_name = "OUT")]
+    pub(crate) fix: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) user: UserArg,

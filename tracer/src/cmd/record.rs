@@ -24,7 +24,7 @@ use crate::{
     outputs::{write_recording_and_profile, OutputPaths},
     preflight,
     session::{build_recording, Session, Start, Subject},
-    supervise::{exit_code_of, resolve_program, spawn_child},
+    supervise::{check_can_execute, exit_code_of, resolve_program, spawn_child},
     user::{self, Credentials},
 };
 
@@ -50,6 +50,7 @@ fn record_command(
     // A command that cannot start gets no profile: it would only hold syscage's failed exec
     // and could replace a good profile from an earlier run.
     let program = resolve_program(&command[0])?;
+    check_can_execute(&program, creds.as_ref())?;
     preflight::check_privileges()?;
     let mount = cgroup::cgroup2_mount()?;
     log::info!("cgroup v2 is mounted at {}", mount.display());
@@ -152,7 +153,14 @@ fn run_in_cgroup(
             unsafe { libc::kill(pid, libc::SIGTERM) };
         }
     }
-    child.wait()
+    child.wait_or_kill("the SIGTERM at the end of --duration", || {
+        for pid in leaf.members() {
+            if let Ok(pid) = pid.parse::<i32>() {
+                // SAFETY: plain kill(2) of a process in our own cgroup.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    })
 }
 
 /// Records a cgroup that exists already: `--cgroup`, `--pid`, `--container`.
