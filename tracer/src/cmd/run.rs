@@ -111,6 +111,11 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
             return Ok(code);
         }
     };
+    log::debug!(
+        "recorded {} syscalls under the profile (phases {:?})",
+        recording.syscalls.len(),
+        recording.phases
+    );
     let refused = refusals(&profile, &recording);
     if (code != 0 || args.fix.is_some()) && !quiet {
         report(&refused, code, args.fix.as_deref());
@@ -243,9 +248,10 @@ impl Recorder {
         cgroup::remove_stale_leaves(&mount);
         let leaf = LeafCgroup::create(&mount)?;
         let procs = leaf.open_procs()?;
-        let session = Session::start(
+        let session = Session::start_with(
             Watching::Cgroups(vec![(leaf.id(), phase::RUNTIME_SETUP)]),
             verbosity,
+            true,
             |_| Ok(()),
         )?;
         Ok(Self {
