@@ -11,6 +11,10 @@ use std::{
     io::{BufRead as _, BufReader},
     os::unix::{fs::PermissionsExt as _, process::CommandExt as _},
     path::Path,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -41,9 +45,37 @@ fn tight_profile(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// Runs `cmd` in a process group of its own and kills the whole group if it has not ended by
+/// `deadline`: a hung syscage may leave a spinning workload behind, which would otherwise keep
+/// the output pipes open (and a CPU busy) after the test.
 fn run_within(cmd: &mut std::process::Command, deadline: Duration) -> common::Outcome {
+    cmd.process_group(0);
     let child = spawn(cmd);
-    common::wait(child, common::describe(cmd), deadline)
+    let group = child.id() as libc::pid_t;
+    let finished = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let finished = Arc::clone(&finished);
+        thread::spawn(move || {
+            let start = Instant::now();
+            while !finished.load(Ordering::Relaxed) {
+                if start.elapsed() > deadline {
+                    // SAFETY: kill(2) of the group this test started.
+                    unsafe { libc::kill(-group, libc::SIGKILL) };
+                    return true;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            false
+        })
+    };
+    let outcome = common::wait(child, common::describe(cmd), deadline * 2);
+    finished.store(true, Ordering::Relaxed);
+    let killed = watchdog.join().expect("watchdog thread");
+    assert!(
+        !killed,
+        "did not end within {deadline:?}; killed its process group\n{outcome}"
+    );
+    outcome
 }
 
 #[test]
