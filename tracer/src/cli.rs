@@ -116,7 +116,7 @@ pub(crate) struct RecordArgs {
     pub(crate) max_cgroups: u32,
 
     /// Stop after this long (e.g. `30s`, `10m`; at most 3650 days); a COMMAND gets SIGTERM then,
-    /// and SIGKILL if it has not ended 5 seconds later.
+    /// and SIGKILL if it has not ended 10 seconds later.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) duration: Option<Duration>,
 
@@ -211,7 +211,7 @@ pub(crate) struct OciHookArgs {
 /// and loaded in the child with no_new_privs set, right before it executes the command, the way
 /// an OCI runtime applies it. A syscall the profile does not allow fails with the profile's
 /// errno (EPERM for profiles syscage writes). The command's exit status becomes syscage's;
-/// SIGINT/SIGTERM reach it, and it gets SIGKILL if it has not ended 5 seconds after one (or at
+/// SIGINT/SIGTERM reach it, and it gets SIGKILL if it has not ended 10 seconds after one (or at
 /// a second one).
 ///
 /// As root, syscage records the command meanwhile (eBPF, as `record` does) and, when the

@@ -40,7 +40,7 @@ const RELAYED: [i32; 6] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2];
 
 /// How long a command may take to end after SIGINT/SIGTERM (or `--duration`) before it gets
 /// SIGKILL. A second SIGINT/SIGTERM does not wait for it.
-pub(crate) const STOP_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// A started child, with signal relaying running until it is reaped.
 pub(crate) struct RunningChild {
@@ -323,7 +323,7 @@ pub(crate) fn spawn_prepared(
 /// Every handled signal back to its default action (ignored ones stay ignored, as exec keeps
 /// them). Async-signal-safe: sigaction only.
 fn reset_signal_dispositions() {
-    for signal in 1..libc::SIGRTMAX() {
+    for signal in 1..=libc::SIGRTMAX() {
         if signal == libc::SIGKILL || signal == libc::SIGSTOP {
             continue;
         }
