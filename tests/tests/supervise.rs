@@ -432,3 +432,38 @@ fn closed_stdout_stays_closed_for_the_command() {
         "the command got a stdout syscage was not given\n{outcome}"
     );
 }
+
+#[test]
+fn docker_format_and_spo_profiles_are_accepted() {
+    let dir = temp_dir();
+    let (recorded, profile) = record(dir.path(), "ls", &["ls", "/"]);
+    recorded.assert_code(0);
+    let oci = read_json(&profile);
+
+    // Docker's format: archMap instead of architectures.
+    let mut docker = oci.clone();
+    let object = docker.as_object_mut().expect("a profile is an object");
+    object.remove("architectures");
+    object.insert(
+        "archMap".to_owned(),
+        json!([{"architecture": common::containers::native_arch(), "subArchitectures": []}]),
+    );
+    let docker_path = dir.path().join("docker.json");
+    write_json(&docker_path, &docker);
+    let outcome = run_with_profile(&docker_path, &["ls", "/"]);
+    outcome.assert_code(0);
+    assert_eq!(outcome.stdout, recorded.stdout, "{outcome}");
+
+    // The Security Profiles Operator's resource.
+    let spo = json!({
+        "apiVersion": "security-profiles-operator.x-k8s.io/v1beta1",
+        "kind": "SeccompProfile",
+        "metadata": {"name": "ls"},
+        "spec": oci,
+    });
+    let spo_path = dir.path().join("spo.json");
+    write_json(&spo_path, &spo);
+    let outcome = run_with_profile(&spo_path, &["ls", "/"]);
+    outcome.assert_code(0);
+    assert_eq!(outcome.stdout, recorded.stdout, "{outcome}");
+}

@@ -71,7 +71,7 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         preflight::check_privileges()
             .context("--fix records the command while it runs under the profile")?;
     }
-    let mut recorder = Recorder::start(verbosity, args.fix.is_some())?;
+    let recorder = Recorder::start(verbosity, args.fix.is_some())?;
 
     let procs = recorder.as_ref().map(Recorder::procs_fd);
     let status = spawn_prepared(&program, &args.command, move || {
@@ -89,9 +89,7 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         install_filter(&bpf)
     })
     .and_then(|child| child.wait());
-    let recording = recorder
-        .take()
-        .map(|r| r.finish(&args.command, status.as_ref().ok().copied()));
+    let recording = recorder.map(|r| r.finish(&args.command, status.as_ref().ok().copied()));
     let status = status?;
     let code = exit_code_of(status);
 
@@ -102,10 +100,11 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
             return Ok(code);
         }
         None => {
-            if code != 0 && !quiet {
+            // As root the recorder could not start, and said why.
+            if code != 0 && !quiet && preflight::check_privileges().is_err() {
                 eprintln!(
-                    "syscage: the command exited with {code}; to see which syscalls the profile \
-                     refused, run syscage as root (it then records the command with eBPF)"
+                    "syscage: the command ended with status {code}; to see which syscalls the \
+                     profile refused, run syscage as root (it then records the command with eBPF)"
                 );
             }
             return Ok(code);
@@ -301,13 +300,14 @@ fn report(refused: &[Refusal], code: u8, fix: Option<&Path>) {
     if refused.is_empty() {
         if code != 0 {
             eprintln!(
-                "syscage: the command exited with {code}; the profile refused none of its syscalls"
+                "syscage: the command ended with status {code}; the profile refused none of its \
+                 syscalls"
             );
         }
         return;
     }
     eprintln!(
-        "syscage: the command exited with {code}; the profile refused {} of its syscalls:",
+        "syscage: the command ended with status {code}; the profile refused {} of its syscalls:",
         refused.len()
     );
     for refusal in refused {
