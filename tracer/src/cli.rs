@@ -61,7 +61,8 @@ pub(crate) enum Command {
 /// children and grandchildren inherit the cgroup and are recorded too. The command's
 /// stdin/stdout/stderr pass through and its exit status becomes syscage's. SIGTERM/SIGINT sent
 /// to syscage are passed on to the command, and the profile is still written when it ends that
-/// way.
+/// way; a command that has not ended 10 seconds later (or at a second SIGTERM/SIGINT) gets
+/// SIGKILL.
 ///
 /// With --cgroup, --pid or --container, syscage records what that running cgroup does from now
 /// on, until Ctrl-C, --duration, or the cgroup is empty or removed. With --all it records every
