@@ -61,6 +61,8 @@ pub(crate) struct RunningChild {
 /// orchestrator's SIGTERM) are relayed to it. Signals the kernel generates for the terminal's
 /// process group (Ctrl-C) already reach the child, which shares that group, so they are not
 /// sent a second time. syscage itself survives them: the recording still has to be written.
+/// A child that ignores SIGINT/SIGTERM is killed after [`STOP_GRACE`] (see [`relay_signals`]).
+/// Standard descriptors that were closed when syscage started are closed in the child again.
 pub(crate) fn spawn_child(
     mut command: Command,
     pre_exec: impl FnMut() -> io::Result<()> + Send + Sync + 'static,
