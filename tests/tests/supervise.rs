@@ -467,3 +467,19 @@ fn docker_format_and_spo_profiles_are_accepted() {
     outcome.assert_code(0);
     assert_eq!(outcome.stdout, recorded.stdout, "{outcome}");
 }
+
+#[test]
+fn fix_into_a_missing_directory_is_refused_before_the_command_runs() {
+    let dir = temp_dir();
+    let profile = allow_all(dir.path());
+    let marker = dir.path().join("ran");
+    let mut cmd = syscage(["run", "--profile"]);
+    cmd.arg(&profile)
+        .arg("--fix")
+        .arg(dir.path().join("missing/fixed.json"))
+        .args(["--", "touch"])
+        .arg(&marker);
+    let outcome = run_within(&mut cmd, PROMPT);
+    outcome.assert_code(123);
+    assert!(!marker.exists(), "the command ran\n{outcome}");
+}

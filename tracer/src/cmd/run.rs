@@ -31,6 +31,7 @@ use crate::{
     cli::RunArgs,
     cmd::generate::docker_default_caps,
     exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE},
+    outputs::check_output_dir,
     preflight,
     session::{build_recording, Session, Start, Subject},
     supervise::{check_can_execute, exit_code_of, resolve_program, spawn_prepared},
@@ -66,7 +67,8 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let creds = user::workload_credentials(args.user.user.as_deref())?;
     let program = resolve_program(&args.command[0])?;
     check_can_execute(&program, creds.as_ref())?;
-    if args.fix.is_some() {
+    if let Some(fix) = &args.fix {
+        check_output_dir(fix).exit_code(EXIT_CANNOT_WRITE)?;
         // --fix needs the recording: no point running the command without it.
         preflight::check_privileges()
             .context("--fix records the command while it runs under the profile")?;
