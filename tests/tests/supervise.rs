@@ -483,3 +483,20 @@ fn fix_into_a_missing_directory_is_refused_before_the_command_runs() {
     outcome.assert_code(123);
     assert!(!marker.exists(), "the command ran\n{outcome}");
 }
+
+#[test]
+fn command_killed_by_the_profile_is_told_so() {
+    let dir = temp_dir();
+    let path = dir.path().join("kill.json");
+    write_json(
+        &path,
+        &json!({"defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["getdents64"], "action": "SCMP_ACT_KILL_PROCESS"}]}),
+    );
+    let outcome = run_with_profile(&path, &["ls", "/"]);
+    outcome.assert_code(128 + libc::SIGSYS);
+    assert!(
+        outcome.stderr.contains("killed by SIGSYS"),
+        "no explanation\n{outcome}"
+    );
+}

@@ -299,8 +299,17 @@ impl Recorder {
 
 /// Tells the user which syscalls the profile refused.
 fn report(refused: &[Refusal], code: u8, fix: Option<&Path>) {
+    let killed_by_sigsys = i32::from(code) == 128 + libc::SIGSYS;
+    if killed_by_sigsys {
+        // The process died inside the refused call, which therefore never reached its exit.
+        eprintln!(
+            "syscage: the command was killed by SIGSYS: a syscall met an SCMP_ACT_KILL* rule (or \
+             the default), which ends it before syscage can see which; the kernel's audit log \
+             (dmesg, type=1326) names it"
+        );
+    }
     if refused.is_empty() {
-        if code != 0 {
+        if code != 0 && !killed_by_sigsys {
             eprintln!(
                 "syscage: the command ended with status {code}; the profile refused none of its \
                  syscalls"
