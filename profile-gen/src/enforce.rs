@@ -10,10 +10,16 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use libseccomp::{ScmpArch, ScmpFilterContext, ScmpSyscall};
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompFilterFlag};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+};
 
-use crate::arch::{arch_name, scmp_arch_from_oci};
+use crate::arch::{arch_name, parse_arch_name, scmp_arch_from_oci};
+use crate::args::{describe_set, rules_for, ArgRules};
 use crate::error::{ActionError, EnforceError};
+use crate::policy::{Policy, Verdict};
+use crate::profile::enforceable_name;
+use crate::recording::{ArgsSeen, Recording};
 use crate::translate::{needs_split, scmp_action, scmp_condition};
 
 /// A built filter, with the rules that were left out of it.
@@ -207,6 +213,259 @@ fn set_attributes(ctx: &mut ScmpFilterContext, p: &LinuxSeccomp) -> Result<(), E
     Ok(())
 }
 
+/// A syscall a workload made that its profile refused, found in a recording of the workload
+/// running under that profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The syscall's name.
+    pub name: String,
+    /// The architecture of the call (libseccomp's name).
+    pub arch: String,
+    /// How it was refused.
+    pub how: Refused,
+}
+
+/// How a profile refused a syscall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// Whatever its arguments, with this action (and errno).
+    Always {
+        action: LinuxSeccompAction,
+        errno: Option<u32>,
+    },
+    /// The profile allows it for other arguments: these calls, in words (`ioctl(FIONBIO)`),
+    /// matched none of its conditions.
+    Arguments { calls: Vec<String> },
+    /// The architecture of the call is not in the profile (libseccomp kills such a process).
+    Arch,
+}
+
+/// The syscalls of `recording` that `profile` refuses, as the filter [`build_filter`] makes
+/// would: by name, per architecture (a call on an architecture the profile does not list is
+/// refused whatever it is), and by the recorded argument values where the profile allows a
+/// syscall only for some. Calls made before a filter was loaded (a recording's runtime setup)
+/// are not counted. A call whose condition is on an argument the tracer does not record counts
+/// as allowed. Sorted by name, then architecture.
+///
+/// Which rule wins for a name is [`Policy::verdict`]'s answer; a conditional rule with several
+/// conditions on one argument is read as [`build_filter`] loads it (each condition on its own).
+pub fn refusals(profile: &LinuxSeccomp, recording: &Recording) -> Vec<Refusal> {
+    let Ok(own_arch) = recording.scmp_arch() else {
+        return Vec::new();
+    };
+    let policy = Policy::from_profile(profile);
+    let listed: Vec<ScmpArch> = profile
+        .architectures()
+        .iter()
+        .flatten()
+        .filter_map(|a| scmp_arch_from_oci(*a).ok())
+        .collect();
+    let mut found = Vec::new();
+    for record in recording
+        .syscalls
+        .iter()
+        .filter(|r| r.needed_under_filter(recording.phases.as_ref()))
+    {
+        let Some(name) = enforceable_name(own_arch, record) else {
+            continue;
+        };
+        let arch = record
+            .arch
+            .as_deref()
+            .and_then(|a| parse_arch_name(a).ok())
+            .unwrap_or(own_arch);
+        let how = if !listed.is_empty() && !listed.contains(&arch)
+            || listed.is_empty() && arch != own_arch
+        {
+            Some(Refused::Arch)
+        } else {
+            match policy.verdict(&name) {
+                Verdict::Allow => None,
+                Verdict::Deny { action, errno } => Some(Refused::Always { action, errno }),
+                Verdict::AllowIf { conditions } => record.args.as_ref().and_then(|seen| {
+                    let calls = refused_calls(&name, seen, &conditions);
+                    (!calls.is_empty()).then_some(Refused::Arguments { calls })
+                }),
+            }
+        };
+        if let Some(how) = how {
+            found.push(Refusal {
+                name,
+                arch: arch_name(arch),
+                how,
+            });
+        }
+    }
+    found.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
+    found.dedup();
+    found
+}
+
+/// The recorded calls of `name` that no condition set admits, in words.
+fn refused_calls(name: &str, seen: &ArgsSeen, sets: &[Vec<LinuxSeccompArg>]) -> Vec<String> {
+    seen.values
+        .iter()
+        .filter(|tuple| {
+            let admitted = sets
+                .iter()
+                .map(|set| set_admits(set, &seen.indexes, tuple))
+                .collect::<Vec<_>>();
+            // Refused only when every set says no; an unknown answer counts as allowed.
+            admitted.iter().all(|a| *a == Some(false))
+        })
+        .map(|tuple| describe_call(name, &seen.indexes, tuple))
+        .collect()
+}
+
+/// Whether one allowing rule's conditions hold for a recorded tuple of argument values; `None`
+/// when a condition is on an argument that was not recorded.
+fn set_admits(set: &[LinuxSeccompArg], indexes: &[u8], tuple: &[u64]) -> Option<bool> {
+    let results = set.iter().map(|arg| {
+        let position = indexes
+            .iter()
+            .position(|&i| usize::from(i) == arg.index())?;
+        tuple
+            .get(position)
+            .map(|&value| condition_holds(arg, value))
+    });
+    let results: Vec<Option<bool>> = results.collect();
+    if needs_split(set) {
+        // Loaded as one rule per condition: any of them lets the call through.
+        if results.contains(&Some(true)) {
+            Some(true)
+        } else if results.contains(&None) {
+            None
+        } else {
+            Some(false)
+        }
+    } else if results.contains(&Some(false)) {
+        Some(false)
+    } else if results.contains(&None) {
+        None
+    } else {
+        Some(true)
+    }
+}
+
+/// libseccomp's comparison of one argument (64-bit, unsigned).
+fn condition_holds(arg: &LinuxSeccompArg, value: u64) -> bool {
+    let operand = arg.value();
+    match arg.op() {
+        LinuxSeccompOperator::ScmpCmpNe => value != operand,
+        LinuxSeccompOperator::ScmpCmpLt => value < operand,
+        LinuxSeccompOperator::ScmpCmpLe => value <= operand,
+        LinuxSeccompOperator::ScmpCmpEq => value == operand,
+        LinuxSeccompOperator::ScmpCmpGe => value >= operand,
+        LinuxSeccompOperator::ScmpCmpGt => value > operand,
+        LinuxSeccompOperator::ScmpCmpMaskedEq => value & operand == arg.value_two().unwrap_or(0),
+    }
+}
+
+/// Common `ioctl` requests by name (x86 and arm numbering, from `asm-generic/ioctls.h`).
+const IOCTL_NAMES: [(u64, &str); 12] = [
+    (0x5401, "TCGETS"),
+    (0x5402, "TCSETS"),
+    (0x5403, "TCSETSW"),
+    (0x540f, "TIOCGPGRP"),
+    (0x5410, "TIOCSPGRP"),
+    (0x5413, "TIOCGWINSZ"),
+    (0x5414, "TIOCSWINSZ"),
+    (0x541b, "FIONREAD"),
+    (0x5421, "FIONBIO"),
+    (0x5450, "FIONCLEX"),
+    (0x5451, "FIOCLEX"),
+    (0x5452, "FIOASYNC"),
+];
+
+/// One call in words: `ioctl(FIONBIO)`, `socket(AF_INET6/SOCK_DGRAM)`, `prctl(arg0 == 0x26)`.
+fn describe_call(name: &str, indexes: &[u8], tuple: &[u64]) -> String {
+    if name == "ioctl" {
+        if let Some(&request) = indexes
+            .iter()
+            .position(|&i| i == 1)
+            .and_then(|p| tuple.get(p))
+        {
+            let request = request & 0xffff_ffff;
+            return match IOCTL_NAMES.iter().find(|(n, _)| *n == request) {
+                Some((_, known)) => format!("ioctl({known})"),
+                None => format!("ioctl({request:#x})"),
+            };
+        }
+    }
+    let one = ArgsSeen {
+        indexes: indexes.to_vec(),
+        values: vec![tuple.to_vec()],
+        overflow: false,
+    };
+    match rules_for(name, &one) {
+        ArgRules::Conditions(sets) if sets.len() == 1 => {
+            format!("{name}({})", describe_set(name, &sets[0]))
+        }
+        _ => {
+            let parts: Vec<String> = indexes
+                .iter()
+                .zip(tuple)
+                .map(|(i, v)| format!("arg{i} = {v:#x}"))
+                .collect();
+            format!("{name}({})", parts.join(", "))
+        }
+    }
+}
+
+/// Two rules of `profile` that give one syscall different actions for all arguments, as
+/// `(name, first rule index, second rule index)`. libseccomp keeps the first it is given while
+/// [`Policy::verdict`] (what `generate`, `diff` and `merge` read) prefers an allowing one, so
+/// such a profile means different things to different readers. Rules that do what the default
+/// does are left out, as [`build_filter`] skips them.
+pub fn conflicting_rule(profile: &LinuxSeccomp) -> Option<(String, usize, usize)> {
+    let default = (
+        profile.default_action(),
+        effective_errno(profile.default_action(), profile.default_errno_ret()),
+    );
+    let mut first: std::collections::BTreeMap<&str, (usize, (LinuxSeccompAction, Option<u32>))> =
+        std::collections::BTreeMap::new();
+    for (index, rule) in profile
+        .syscalls()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if rule.args().as_deref().is_some_and(|a| !a.is_empty()) {
+            continue;
+        }
+        let action = (
+            rule.action(),
+            effective_errno(rule.action(), rule.errno_ret()),
+        );
+        if action == default {
+            continue;
+        }
+        for name in rule.names() {
+            match first.get(name.as_str()) {
+                Some((earlier, seen)) if *seen != action => {
+                    return Some((name.clone(), *earlier, index));
+                }
+                Some(_) => {}
+                None => {
+                    first.insert(name, (index, action));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The errno an action returns (EPERM when `errnoRet` is absent), for comparing actions.
+fn effective_errno(action: LinuxSeccompAction, errno: Option<u32>) -> Option<u32> {
+    crate::policy::NameRule {
+        action,
+        errno_ret: errno,
+        args: Vec::new(),
+    }
+    .effective_errno()
+}
+
 /// Loads the filter into the kernel for the calling thread (and, with
 /// `SECCOMP_FILTER_FLAG_TSYNC`, its siblings). It cannot be undone: call it in the child that
 /// is about to exec the workload.
@@ -340,6 +599,120 @@ mod tests {
                 names: vec!["mount".into(), "umount2".into()]
             }]
         );
+    }
+
+    fn recording_with(records: Vec<crate::recording::SyscallRecord>) -> Recording {
+        let mut rec = Recording::from_json(RECORDING, "rec.json").unwrap();
+        rec.syscalls = records;
+        rec.phases = None;
+        rec
+    }
+
+    #[test]
+    fn refusals_follow_names_arguments_and_architectures() {
+        use crate::recording::SyscallRecord;
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [
+                {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 1, "value": 21505, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
+        );
+        let mut ioctl = SyscallRecord::new(ScmpArch::X8664, 16, 1, 0);
+        ioctl.args = Some(ArgsSeen {
+            indexes: vec![1],
+            values: vec![vec![0x5401], vec![0x5421]],
+            overflow: false,
+        });
+        let mut compat_read = SyscallRecord::new(ScmpArch::X86, 3, 1, 0);
+        compat_read.arch = Some("SCMP_ARCH_X86".to_owned());
+        let rec = recording_with(vec![
+            SyscallRecord::new(ScmpArch::X8664, 0, 1, 0),
+            SyscallRecord::new(ScmpArch::X8664, 217, 1, 0),
+            SyscallRecord::new(ScmpArch::X8664, 39, 1, 0),
+            ioctl,
+            compat_read,
+        ]);
+        let found = refusals(&p, &rec);
+        let summary: Vec<(String, String, Refused)> =
+            found.into_iter().map(|r| (r.name, r.arch, r.how)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                (
+                    "getdents64".into(),
+                    "SCMP_ARCH_X86_64".into(),
+                    Refused::Always {
+                        action: LinuxSeccompAction::ScmpActErrno,
+                        errno: Some(1)
+                    }
+                ),
+                (
+                    "getpid".into(),
+                    "SCMP_ARCH_X86_64".into(),
+                    Refused::Always {
+                        action: LinuxSeccompAction::ScmpActErrno,
+                        errno: Some(38)
+                    }
+                ),
+                (
+                    "ioctl".into(),
+                    "SCMP_ARCH_X86_64".into(),
+                    Refused::Arguments {
+                        calls: vec!["ioctl(FIONBIO)".into()]
+                    }
+                ),
+                ("read".into(), "SCMP_ARCH_X86".into(), Refused::Arch),
+            ]
+        );
+    }
+
+    #[test]
+    fn conditions_on_one_argument_are_alternatives_as_loaded() {
+        use crate::recording::SyscallRecord;
+        // Two conditions on arg0 in one rule: build_filter loads one rule per condition.
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"},
+                          {"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]}"#,
+        );
+        let mut personality = SyscallRecord::new(ScmpArch::X8664, 135, 1, 0);
+        personality.args = Some(ArgsSeen {
+            indexes: vec![0],
+            values: vec![vec![0], vec![8], vec![0xffff_ffff]],
+            overflow: false,
+        });
+        let found = refusals(&p, &recording_with(vec![personality]));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].how,
+            Refused::Arguments {
+                calls: vec!["personality(arg0 == 0xffffffff)".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn conflicting_unconditional_rules_are_found() {
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["close"], "action": "SCMP_ACT_ERRNO"},
+                {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["ioctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+                {"names": ["write"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#,
+        );
+        assert_eq!(conflicting_rule(&p), Some(("write".into(), 0, 4)));
+        let same = profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["read"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
+        );
+        assert_eq!(conflicting_rule(&same), None);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use core::ffi::c_void;
 
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
-    helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns},
+    helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel},
     macros::{btf_tracepoint, map, raw_tracepoint},
     maps::{Array, HashMap, PerCpuArray, PerCpuHashMap},
     programs::{BtfTracePointContext, RawTracePointContext},
@@ -156,6 +156,96 @@ pub fn syscage_sched_process_exec(ctx: RawTracePointContext) -> i32 {
         }
     }
     0
+}
+
+/// `syscage run` only (userspace attaches it on request): the exit of a failed syscall. A
+/// seccomp filter refuses a syscall before the `sys_enter` tracepoint fires, so the calls a
+/// profile refused reach [`syscage_sys_enter`] never, and this program with their error. It
+/// records them like `sys_enter` does, 64-bit ones only (the compat check needs a BTF-typed
+/// context), with their argument values; a call that failed on its own is seen twice, which
+/// changes nothing but its count.
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn syscage_sys_exit(ctx: RawTracePointContext) -> i32 {
+    // TP_PROTO(struct pt_regs *regs, long ret)
+    let ret: i64 = ctx.arg(1);
+    if !(-4095..0).contains(&ret) {
+        return 0;
+    }
+    // SAFETY: a helper without arguments, available to tracing programs.
+    let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    if !may_be_watched(cgroup_id) {
+        return 0;
+    }
+    let Some(Watched { set, counts, .. }) = watched_cgroup(cgroup_id, false) else {
+        return 0;
+    };
+    let regs_at: *const SavedRegs = ctx.arg(0);
+    // SAFETY: a checked copy of the saved registers the tracepoint points at.
+    let Ok(regs) = (unsafe { bpf_probe_read_kernel(regs_at) }) else {
+        return 0;
+    };
+    if !entered_by_syscall_instruction(&regs) {
+        return 0;
+    }
+    // SAFETY: live map value.
+    let current_phase = unsafe { (*set).phase } as usize;
+    let nr = orig_syscall_nr(&regs);
+    if current_phase >= phase::COUNT || nr >= MAX_SYSCALLS as u64 {
+        return 0;
+    }
+    let nr = nr as usize;
+    // SAFETY: as in `record`: live map values, indexes checked above.
+    unsafe {
+        let seen = (*set)
+            .seen
+            .get_unchecked_mut(abi::NATIVE)
+            .get_unchecked_mut(current_phase)
+            .get_unchecked_mut(nr);
+        if *seen == 0 {
+            let first = (*set)
+                .first_seen_ns
+                .get_unchecked_mut(abi::NATIVE)
+                .get_unchecked_mut(nr);
+            if *first == 0 {
+                *first = bpf_ktime_get_ns();
+            }
+            *seen = 1;
+        }
+        if let Some(counts) = counts {
+            *(*counts)
+                .count
+                .get_unchecked_mut(abi::NATIVE)
+                .get_unchecked_mut(nr) += 1;
+            capture_args(&regs, nr as u32, &mut *counts);
+        }
+    }
+    0
+}
+
+/// The syscall number the task asked for (`orig_ax`: `ax` holds the result by now).
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn orig_syscall_nr(regs: &SavedRegs) -> u64 {
+    regs.orig_rax
+}
+
+#[cfg(not(bpf_target_arch = "x86_64"))]
+#[inline(always)]
+fn orig_syscall_nr(_regs: &SavedRegs) -> u64 {
+    u64::MAX
+}
+
+/// See [`syscall_abi`]: a 64-bit `syscall` instruction leaves these marks.
+#[cfg(bpf_target_arch = "x86_64")]
+#[inline(always)]
+fn entered_by_syscall_instruction(regs: &SavedRegs) -> bool {
+    regs.cs & 0xffff == 0x33 && regs.rcx == regs.rip && regs.r11 == regs.eflags
+}
+
+#[cfg(not(bpf_target_arch = "x86_64"))]
+#[inline(always)]
+fn entered_by_syscall_instruction(_regs: &SavedRegs) -> bool {
+    false
 }
 
 /// A watched cgroup's map values.

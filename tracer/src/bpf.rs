@@ -172,7 +172,13 @@ pub(crate) struct AttachOptions {
     pub(crate) log_level: u8,
     /// Record names only: no ABI check, no argument capture (the benchmark's baseline).
     pub(crate) names_only: bool,
+    /// Also record syscalls at their exit when they failed (`run`): the only place where the
+    /// calls a seccomp filter refused can be seen, as seccomp runs before `sys_enter`.
+    pub(crate) failed_exits: bool,
 }
+
+/// The program that sees failed syscalls at their exit (see [`AttachOptions::failed_exits`]).
+const FAILED_EXIT_PROGRAM: (&str, &str) = ("syscage_sys_exit", "sys_exit");
 
 /// Where the program keeps what it records, per the mode it was loaded in.
 /// (One per process: the size difference between the variants does not matter.)
@@ -209,6 +215,8 @@ pub(crate) struct Tracer {
     watches: Watches,
     stats: PerCpuArray<MapData, u64>,
     nr_cpus: usize,
+    /// [`AttachOptions::failed_exits`].
+    failed_exits: bool,
 }
 
 /// aya-log level for the eBPF side's messages (`AYA_LOG_LEVEL`): 0 keeps it silent so that no
@@ -319,6 +327,10 @@ impl Tracer {
         for (name, tracepoint) in PROGRAMS {
             load_program(&mut ebpf, name, tracepoint, &kernel)?;
         }
+        if opts.failed_exits {
+            let (name, tracepoint) = FAILED_EXIT_PROGRAM;
+            load_program(&mut ebpf, name, tracepoint, &kernel)?;
+        }
         let nr_cpus = nr_cpus().map_err(|(path, e)| anyhow!("reading {path}: {e}"))?;
         let watches = match &opts.watching {
             Watching::Cgroups(cgroups) => {
@@ -360,6 +372,7 @@ impl Tracer {
                 watches,
                 stats,
                 nr_cpus,
+                failed_exits: opts.failed_exits,
             },
             logger,
         ))
@@ -367,6 +380,11 @@ impl Tracer {
 
     /// Attaches the programs: recording starts.
     pub(crate) fn attach(&mut self) -> Result<()> {
+        // Before the recorder: a failed call is then never seen at its entry alone.
+        if self.failed_exits {
+            let (name, tracepoint) = FAILED_EXIT_PROGRAM;
+            attach_program(&mut self.ebpf, name, tracepoint)?;
+        }
         for (name, tracepoint) in PROGRAMS {
             attach_program(&mut self.ebpf, name, tracepoint)?;
         }

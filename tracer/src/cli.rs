@@ -63,7 +63,8 @@ pub(crate) enum Command {
 /// children and grandchildren inherit the cgroup and are recorded too. The command's
 /// stdin/stdout/stderr pass through and its exit status becomes syscage's. SIGTERM/SIGINT sent
 /// to syscage are passed on to the command, and the profile is still written when it ends that
-/// way.
+/// way; a command that has not ended 10 seconds later (or at a second SIGTERM/SIGINT) gets
+/// SIGKILL.
 ///
 /// With --cgroup, --pid or --container, syscage records what that running cgroup does from now
 /// on, until Ctrl-C, --duration, or the cgroup is empty or removed. With --all it records every
@@ -129,9 +130,10 @@ pub(crate) struct RecordArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_cgroups: u32,
 
-    /// Stop after this long (e.g. `30s`, `10m`; more than zero); a COMMAND and whatever it
-    /// left running in its cgroup get SIGTERM then.
-    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    /// Stop after this long (e.g. `30s`, `10m`; more than zero, at most 3650 days); a COMMAND
+    /// and whatever it left running in its cgroup get SIGTERM then, and SIGKILL if the command
+    /// has not ended 10 seconds later.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) duration: Option<Duration>,
 
     /// Write the profile and recording even if no syscall was recorded (an idle or empty
@@ -147,12 +149,20 @@ pub(crate) struct RecordArgs {
     pub(crate) command: Vec<OsString>,
 }
 
-/// `--duration`: a humantime duration (`30s`, `10m`) longer than zero; a zero duration would
-/// stop before anything could be recorded.
-fn parse_positive_duration(arg: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(arg).map_err(|e| e.to_string())?;
+/// The longest `--duration`: far beyond any recording, and far from where adding it to a clock
+/// could overflow.
+const MAX_DURATION: Duration = Duration::from_secs(3650 * 24 * 3600);
+
+/// A `--duration`, checked here so that a bad one stops syscage before anything starts: longer
+/// than zero (a zero duration would stop before anything could be recorded) and at most
+/// [`MAX_DURATION`].
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
     if duration.is_zero() {
         return Err("a duration must be longer than zero (e.g. 30s, 10m)".to_owned());
+    }
+    if duration > MAX_DURATION {
+        return Err(format!("{text} is too long: at most 3650 days"));
     }
     Ok(duration)
 }
@@ -227,13 +237,31 @@ pub(crate) struct OciHookArgs {
 /// The profile is validated (actions, architectures, syscall names), compiled with libseccomp
 /// and loaded in the child with no_new_privs set, right before it executes the command, the way
 /// an OCI runtime applies it. A syscall the profile does not allow fails with the profile's
-/// errno (EPERM for profiles syscage writes).
+/// errno (EPERM for profiles syscage writes). The command's exit status becomes syscage's;
+/// SIGINT/SIGTERM reach it, and it gets SIGKILL if it has not ended 10 seconds after one (or at
+/// a second one).
+///
+/// As root, syscage records the command meanwhile (eBPF, as `record` does) and, when the
+/// command fails, lists the syscalls the profile refused, with the argument values where the
+/// profile allows a syscall only for others (`ioctl(FIONBIO)`). Without root the command still
+/// runs, without that list.
+///
+/// The profile may be any input `generate` reads: an OCI profile, a Docker-format profile
+/// (evaluated for this machine), an SPO SeccompProfile, or a recording (run under the profile
+/// `generate` makes of it). A deny-list (defaultAction SCMP_ACT_ALLOW) is run with a warning;
+/// two rules giving one syscall different actions are refused.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  syscage run --profile app.json -- ./my-server --port 8080")]
+#[command(after_help = "Examples:\n  syscage run --profile app.json -- ./my-server --port 8080\n  \
+    sudo syscage run --profile app.json --fix app-fixed.json -- ./my-server --port 8080")]
 pub(crate) struct RunArgs {
-    /// The seccomp profile (OCI runtime-spec JSON).
+    /// The seccomp profile (OCI runtime-spec JSON, or another input `generate` reads).
     #[arg(short, long, value_name = "FILE")]
     pub(crate) profile: PathBuf,
+
+    /// Also write the profile widened by every syscall the command made (needs root: the
+    /// command is recorded with eBPF).
+    #[arg(long, value_name = "OUT")]
+    pub(crate) fix: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) user: UserArg,

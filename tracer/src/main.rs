@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     init_logging(&cli);
     let result = match cli.command {
         Command::Record(args) => cmd::record::run(args, cli.verbose, cli.quiet),
-        Command::Run(args) => cmd::run::run(args),
+        Command::Run(args) => cmd::run::run(args, cli.verbose, cli.quiet),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Diff(args) => cmd::diff::run(args),
         Command::Merge(args) => cmd::merge::run(args, cli.quiet),

@@ -29,10 +29,22 @@ impl Session {
         verbosity: u8,
         before_attach: impl FnOnce(&mut Tracer) -> Result<()>,
     ) -> Result<Self> {
+        Self::start_with(watching, verbosity, false, before_attach)
+    }
+
+    /// [`Session::start`], also seeing failed syscalls at their exit when `failed_exits`
+    /// (`run`: the calls a seccomp filter refused are seen nowhere else).
+    pub(crate) fn start_with(
+        watching: Watching,
+        verbosity: u8,
+        failed_exits: bool,
+        before_attach: impl FnOnce(&mut Tracer) -> Result<()>,
+    ) -> Result<Self> {
         let opts = AttachOptions {
             watching,
             log_level: ebpf_log_level(verbosity),
             names_only: false,
+            failed_exits,
         };
         let (mut tracer, logger) = Tracer::load(&opts).exit_code(EXIT_NO_KERNEL_SUPPORT)?;
         let log_pump = logger.map(spawn_log_pump);

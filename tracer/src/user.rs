@@ -21,14 +21,54 @@ pub(crate) struct Credentials {
 /// Resolves `--user` (a name, a uid, or `uid:gid` / `name:group`), falling back to the sudo
 /// caller. `None` means: keep syscage's own identity.
 pub(crate) fn workload_credentials(user: Option<&str>) -> Result<Option<Credentials>> {
-    let spec = match user {
-        Some(spec) => spec.to_owned(),
-        None => match (std::env::var("SUDO_UID"), std::env::var("SUDO_GID")) {
-            (Ok(uid), Ok(gid)) if Uid::effective().is_root() => format!("{uid}:{gid}"),
-            _ => return Ok(None),
-        },
+    match user {
+        Some(spec) => resolve(spec).map(Some),
+        None if Uid::effective().is_root() => sudo_caller(
+            std::env::var_os("SUDO_UID").as_deref(),
+            std::env::var_os("SUDO_GID").as_deref(),
+        ),
+        None => Ok(None),
+    }
+}
+
+/// The user who ran sudo, from SUDO_UID/SUDO_GID. Both or neither must be set: with only one
+/// the workload would silently run as root, which is what the variables are there to avoid.
+fn sudo_caller(
+    uid: Option<&std::ffi::OsStr>,
+    gid: Option<&std::ffi::OsStr>,
+) -> Result<Option<Credentials>> {
+    let number = |name: &str, value: &std::ffi::OsStr| -> Result<u32> {
+        value
+            .to_str()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|&n| n != u32::MAX)
+            .with_context(|| {
+                format!(
+                    "{name}={}: expected a numeric id as sudo sets it; unset it, or choose the \
+                     user with --user",
+                    value.to_string_lossy()
+                )
+            })
     };
-    resolve(&spec).map(Some)
+    match (uid, gid) {
+        (None, None) => Ok(None),
+        (Some(uid), Some(gid)) => {
+            let uid = number("SUDO_UID", uid)?;
+            let gid = number("SUDO_GID", gid)?;
+            resolve(&format!("{uid}:{gid}"))
+                .context("the user who ran sudo (SUDO_UID/SUDO_GID)")
+                .map(Some)
+        }
+        (Some(_), None) | (None, Some(_)) => bail!(
+            "SUDO_UID and SUDO_GID must be set together (only {} is): refusing to run the \
+             command as root by mistake; set both, or choose the user with --user",
+            if uid.is_some() {
+                "SUDO_UID"
+            } else {
+                "SUDO_GID"
+            }
+        ),
+    }
 }
 
 fn resolve(spec: &str) -> Result<Credentials> {
@@ -57,6 +97,10 @@ fn resolve(spec: &str) -> Result<Credentials> {
                 .as_raw(),
         },
     };
+    // (uid_t)-1 and (gid_t)-1 mean "leave unchanged" to setuid/setgid and are no one's ids.
+    if uid == u32::MAX || gid == u32::MAX {
+        bail!("--user {spec:?}: 4294967295 is not a valid user or group id (it means -1)");
+    }
     let groups = match &user {
         Some(u) => {
             let cname =
@@ -112,6 +156,37 @@ mod tests {
         assert!(format!("{err:#}").contains("no such user"), "{err:#}");
         let err = resolve("root:no-such-group-syscage").unwrap_err();
         assert!(format!("{err:#}").contains("no such group"), "{err:#}");
+    }
+
+    #[test]
+    fn minus_one_is_not_an_id() {
+        for spec in ["4294967295", "0:4294967295"] {
+            let err = resolve(spec).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("not a valid user or group id"),
+                "{err:#}"
+            );
+        }
+    }
+
+    #[test]
+    fn sudo_variables_must_come_together_and_be_numbers() {
+        use std::ffi::OsStr;
+        let err = sudo_caller(Some(OsStr::new("65534")), None).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("SUDO_UID and SUDO_GID must be set together"),
+            "{err:#}"
+        );
+        let err = sudo_caller(Some(OsStr::new("abc")), Some(OsStr::new("0"))).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with("SUDO_UID=abc: expected a numeric id"),
+            "{text}"
+        );
+        assert!(!text.contains("--user \""), "{text}");
+        assert_eq!(sudo_caller(None, None).unwrap(), None);
+        let root = sudo_caller(Some(OsStr::new("0")), Some(OsStr::new("0"))).unwrap();
+        assert_eq!(root.map(|c| c.uid), Some(0));
     }
 
     #[test]

@@ -80,6 +80,7 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
                 watching: Watching::Cgroups(ids.iter().map(|&id| (id, phase::WORKLOAD)).collect()),
                 log_level: ebpf_log_level(verbosity),
                 names_only: args.program == Program::RecorderNamesOnly,
+                failed_exits: false,
             };
             let t0 = Instant::now();
             let (mut loaded, _logger) = Tracer::load(&opts)?;

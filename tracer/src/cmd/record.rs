@@ -24,7 +24,7 @@ use crate::{
     outputs::{write_recording_and_profile, OutputPaths},
     preflight,
     session::{build_recording, Session, Start, Subject},
-    supervise::{exit_code_of, resolve_program, spawn_child},
+    supervise::{check_can_execute, exit_code_of, resolve_program, spawn_child, STOP_GRACE},
     tree_watch::{abbreviate, TreeWatch},
     user::{self, Credentials},
 };
@@ -51,6 +51,7 @@ fn record_command(
     // A command that cannot start gets no profile: it would only hold syscage's failed exec
     // and could replace a good profile from an earlier run.
     let program = resolve_program(&command[0])?;
+    check_can_execute(&program, creds.as_ref())?;
     preflight::check_privileges()?;
     let mount = cgroup::cgroup2_mount()?;
     log::info!("cgroup v2 is mounted at {}", mount.display());
@@ -177,6 +178,8 @@ fn run_in_cgroup(
     let deadline = duration.map(|d| Instant::now() + d);
     let time_is_up = || deadline.is_some_and(|d| Instant::now() >= d);
     let mut terminated = false;
+    // When a command that got the SIGTERM at the end of --duration is still running.
+    let mut kill_at: Option<Instant> = None;
     let status = loop {
         if let Some(status) = child.wait_timeout(POLL)? {
             break status;
@@ -190,8 +193,20 @@ fn run_in_cgroup(
                 "--duration {} is up: sending SIGTERM to the command",
                 humantime::format_duration(duration.unwrap_or_default())
             );
-            terminate(leaf);
+            terminate(leaf, libc::SIGTERM);
             terminated = true;
+            kill_at = Some(Instant::now() + STOP_GRACE);
+        }
+        if kill_at.is_some_and(|at| Instant::now() >= at) {
+            // A command that ignores SIGTERM can still be stopped.
+            tick(true);
+            log::warn!(
+                "the command did not end within {}s of the SIGTERM at the end of --duration: \
+                 sending SIGKILL to it and everything in its cgroup",
+                STOP_GRACE.as_secs()
+            );
+            terminate(leaf, libc::SIGKILL);
+            kill_at = None;
         }
     };
     drop(child);
@@ -242,17 +257,17 @@ fn run_in_cgroup(
                 humantime::format_duration(LEFTOVER_GRACE)
             );
         }
-        terminate(leaf);
+        terminate(leaf, libc::SIGTERM);
         grace_until = Some(Instant::now() + LEFTOVER_GRACE);
     }
     Ok(status)
 }
 
-/// SIGTERM to every process in the command's cgroup and its sub-cgroups.
-fn terminate(leaf: &LeafCgroup) {
+/// `signal` to every process in the command's cgroup and its sub-cgroups.
+fn terminate(leaf: &LeafCgroup, signal: libc::c_int) {
     for pid in leaf.members() {
         // SAFETY: plain kill(2) of a process in our own cgroup.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        unsafe { libc::kill(pid, signal) };
     }
 }
 

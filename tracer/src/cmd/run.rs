@@ -1,62 +1,201 @@
 //! `syscage run --profile FILE -- CMD`: run a command under a seccomp profile, as an OCI runtime
-//! would apply it, so a user can check a profile before shipping it.
+//! would apply it, so a user can check a profile before shipping it; and, as root, record the
+//! command meanwhile to say which syscalls the profile refused when it fails.
 
 use std::{
+    ffi::OsString,
     fs::File,
     io::{Read as _, Seek as _},
-    os::unix::process::CommandExt as _,
-    process::Command,
+    os::fd::AsRawFd as _,
+    path::Path,
 };
 
 use anyhow::{Context as _, Result};
 use nix::sys::memfd::{memfd_create, MFdFlags};
+use oci_spec::runtime::LinuxSeccompAction;
 use profile_gen::{
     arch::native_arch,
-    enforce::build_filter,
-    profile::{read_profile, validate_profile},
+    docker::Conditions,
+    enforce::{build_filter_report, conflicting_rule, refusals, Refusal, Refused},
+    generate::generate,
+    input::{read_input, Content, Input, InputKind},
+    policy::Policy,
+    profile::{profile_to_json, validate_profile},
+    write_atomic, ExitInfo, LinuxSeccomp, Recording, ScmpArch,
 };
+use tracer_common::phase;
 
 use crate::{
+    bpf::Watching,
+    cgroup::{self, LeafCgroup},
     cli::RunArgs,
-    exit::{Failure, EXIT_BAD_INPUT},
-    supervise::{exit_code_of, resolve_program, run_child},
+    cmd::generate::docker_default_caps,
+    exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE},
+    outputs::check_output_dir,
+    preflight,
+    session::{build_recording, Session, Start, Subject},
+    supervise::{check_can_execute, exit_code_of, resolve_program, spawn_prepared},
     user,
 };
 
-pub(crate) fn run(args: RunArgs) -> Result<u8> {
+pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let origin = args.profile.display().to_string();
     let native = native_arch();
-    let profile = read_profile(&args.profile)?;
+    let profile = read_any_profile(&args.profile, native)?;
     validate_profile(&profile, native, &origin)?;
     check_runnable(&profile, &origin)?;
-    let filter = build_filter(&profile, native)
+    if profile.default_action() == LinuxSeccompAction::ScmpActAllow {
+        log::warn!(
+            "{origin}: defaultAction SCMP_ACT_ALLOW: a deny-list, which allows every syscall it \
+             does not name; `syscage generate` refuses such profiles as a source"
+        );
+    }
+    let built = build_filter_report(&profile, native)
         .with_context(|| format!("{origin}: building the seccomp filter"))?;
+    for skipped in &built.skipped_rules {
+        log::info!(
+            "{origin}: syscalls[{}] ({}) does what the default action does: left out of the filter",
+            skipped.index,
+            skipped.names.join(", ")
+        );
+    }
     // Compile to classic BPF here, in the parent: the child, between fork and exec, may only
     // make async-signal-safe calls, and libseccomp allocates while it compiles.
-    let bpf =
-        export_bpf(&filter).with_context(|| format!("{origin}: compiling the seccomp filter"))?;
-    drop(filter);
+    let bpf = export_bpf(&built.ctx)
+        .with_context(|| format!("{origin}: compiling the seccomp filter"))?;
+    drop(built);
     let creds = user::workload_credentials(args.user.user.as_deref())?;
     let program = resolve_program(&args.command[0])?;
+    check_can_execute(&program, creds.as_ref())?;
+    if let Some(fix) = &args.fix {
+        check_output_dir(fix).exit_code(EXIT_CANNOT_WRITE)?;
+        // --fix needs the recording: no point running the command without it.
+        preflight::check_privileges()
+            .context("--fix records the command while it runs under the profile")?;
+    }
+    let recorder = Recorder::start(verbosity, args.fix.is_some())?;
 
-    let mut cmd = Command::new(program);
-    cmd.arg0(&args.command[0]);
-    cmd.args(&args.command[1..]);
-    let status = run_child(cmd, move || {
+    let procs = recorder.as_ref().map(Recorder::procs_fd);
+    let status = spawn_prepared(&program, &args.command, move || {
         // Privileges first: the filter may well deny setuid and friends.
         if let Some(c) = &creds {
             user::switch_to(c)?;
         }
+        // Into the watched cgroup before the filter: the profile may deny write.
+        if let Some(fd) = procs {
+            // SAFETY: write(2) of a static buffer to a descriptor open in the child.
+            if unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
         install_filter(&bpf)
-    })?;
-    Ok(exit_code_of(status))
+    })
+    .and_then(|child| child.wait());
+    let recording = recorder.map(|r| r.finish(&args.command, status.as_ref().ok().copied()));
+    let status = status?;
+    let code = exit_code_of(status);
+
+    let recording = match recording {
+        Some(Ok(recording)) => recording,
+        Some(Err(err)) => {
+            log::warn!("could not read what the command did: {err:#}");
+            return Ok(code);
+        }
+        None => {
+            // As root the recorder could not start, and said why.
+            if code != 0 && !quiet && preflight::check_privileges().is_err() {
+                eprintln!(
+                    "syscage: the command ended with status {code}; to see which syscalls the \
+                     profile refused, run syscage as root (it then records the command with eBPF)"
+                );
+            }
+            return Ok(code);
+        }
+    };
+    log::debug!(
+        "recorded {} syscalls under the profile (phases {:?})",
+        recording.syscalls.len(),
+        recording.phases
+    );
+    let refused = refusals(&profile, &recording);
+    if (code != 0 || args.fix.is_some()) && !quiet {
+        report(&refused, code, args.fix.as_deref());
+    }
+    if let Some(fix) = &args.fix {
+        write_fixed(&profile, recording, fix)?;
+        if !quiet {
+            eprintln!(
+                "syscage: wrote {} (the profile with the syscalls the command made allowed)",
+                fix.display()
+            );
+        }
+    }
+    Ok(code)
+}
+
+/// The profile in `path`, whatever `generate` reads: an OCI profile as it is, a Docker-format
+/// one evaluated for this machine, an SPO resource unwrapped, a recording as the profile
+/// `generate` makes of it.
+fn read_any_profile(path: &Path, native: ScmpArch) -> Result<LinuxSeccomp> {
+    let conditions = host_conditions(native)?;
+    let input = read_input(path, &conditions)?;
+    for warning in &input.warnings {
+        log::warn!("{warning}");
+    }
+    match input.content {
+        Content::Profile(profile) => {
+            if input.kind != InputKind::OciProfile {
+                log::info!("{}: read as a {}", input.origin, input.kind);
+            }
+            refuse_conflicts(&profile, &input.origin)?;
+            Ok(profile)
+        }
+        Content::Recording(_) | Content::Merged(_) => {
+            let generated = generate(std::slice::from_ref(&input), native)?;
+            log::warn!(
+                "{}: a {}, not a profile: running under the profile `syscage generate --from {}` \
+                 makes of it",
+                input.origin,
+                input.kind,
+                input.origin
+            );
+            Ok(generated.profile)
+        }
+    }
+}
+
+/// Docker-format profiles are evaluated as `generate` evaluates them by default: this machine's
+/// architecture and kernel, Docker's default capabilities.
+fn host_conditions(native: ScmpArch) -> Result<Conditions> {
+    let host = profile_gen::host_info().context("uname")?;
+    let kernel = host
+        .kernel_release
+        .parse()
+        .map_err(|e| anyhow::anyhow!("this machine's kernel: {e}"))?;
+    Conditions::new(native, docker_default_caps(), kernel).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Two rules that give one syscall different actions mean different things to libseccomp
+/// (the first rule wins) and to `generate`/`diff` (an allowing rule wins): refused.
+fn refuse_conflicts(profile: &LinuxSeccomp, origin: &str) -> Result<()> {
+    if let Some((name, first, second)) = conflicting_rule(profile) {
+        return Err(Failure::new(
+            EXIT_BAD_INPUT,
+            anyhow::anyhow!(
+                "{origin}: syscalls[{first}] and syscalls[{second}] give {name} different \
+                 actions for all arguments; keep one of them"
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// The filter is loaded before exec, as a runtime does: a profile that denies `execve` cannot
 /// start anything, and one that denies both ways to exit leaves a failing process spinning in
 /// libc's exit loop. Both are refused up front instead.
-fn check_runnable(profile: &profile_gen::LinuxSeccomp, origin: &str) -> Result<()> {
-    let policy = profile_gen::policy::Policy::from_profile(profile);
+fn check_runnable(profile: &LinuxSeccomp, origin: &str) -> Result<()> {
+    let policy = Policy::from_profile(profile);
     if !policy.verdict("execve").can_run() {
         return Err(Failure::new(
             EXIT_BAD_INPUT,
@@ -76,6 +215,149 @@ fn check_runnable(profile: &profile_gen::LinuxSeccomp, origin: &str) -> Result<(
         .into());
     }
     Ok(())
+}
+
+/// The eBPF recorder watching a fresh cgroup for the command, as `record -- COMMAND` does. The
+/// command's steps before the filter (the move into the cgroup, no_new_privs, the filter load)
+/// are recorded as setup and never counted against the profile.
+struct Recorder {
+    leaf: LeafCgroup,
+    procs: File,
+    session: Session,
+    start: Start,
+}
+
+impl Recorder {
+    /// Starts recording if syscage may (root), else `None`. With `required`, failing to start
+    /// is an error; otherwise the command runs without the report.
+    fn start(verbosity: u8, required: bool) -> Result<Option<Self>> {
+        if preflight::check_privileges().is_err() {
+            return Ok(None);
+        }
+        match Self::try_start(verbosity) {
+            Ok(recorder) => Ok(Some(recorder)),
+            Err(err) if required => Err(err),
+            Err(err) => {
+                log::warn!("cannot record the command, so no report of refused syscalls: {err:#}");
+                Ok(None)
+            }
+        }
+    }
+
+    fn try_start(verbosity: u8) -> Result<Self> {
+        let mount = cgroup::cgroup2_mount()?;
+        cgroup::remove_stale_leaves(&mount);
+        let leaf = LeafCgroup::create(&mount)?;
+        let procs = leaf.open_procs()?;
+        let session = Session::start_with(
+            Watching::Cgroups(vec![(leaf.id(), phase::RUNTIME_SETUP)]),
+            verbosity,
+            true,
+            |_| Ok(()),
+        )?;
+        Ok(Self {
+            leaf,
+            procs,
+            session,
+            start: Start::now(phase::RUNTIME_SETUP),
+        })
+    }
+
+    fn procs_fd(&self) -> i32 {
+        self.procs.as_raw_fd()
+    }
+
+    /// Stops recording and returns what the command did.
+    fn finish(
+        mut self,
+        command: &[OsString],
+        status: Option<std::process::ExitStatus>,
+    ) -> Result<Recording> {
+        let seen = self.session.tracer.read(self.leaf.id());
+        self.session.tracer.unwatch(self.leaf.id());
+        let mount = cgroup::cgroup2_mount()?;
+        // A target gives the recording its phases, so the setup before the filter is told apart.
+        let target = profile_gen::Target {
+            cgroup: cgroup::relative_path(&mount, self.leaf.dir()),
+            ..Default::default()
+        };
+        drop(self.session);
+        drop(self.leaf);
+        let subject = Subject {
+            command: Some(
+                command
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect(),
+            ),
+            target: Some(target),
+            exit: status.and_then(ExitInfo::from_status),
+        };
+        build_recording(&seen?, self.start, subject)
+    }
+}
+
+/// Tells the user which syscalls the profile refused.
+fn report(refused: &[Refusal], code: u8, fix: Option<&Path>) {
+    let killed_by_sigsys = i32::from(code) == 128 + libc::SIGSYS;
+    if killed_by_sigsys {
+        // The process died inside the refused call, which therefore never reached its exit.
+        eprintln!(
+            "syscage: the command was killed by SIGSYS: a syscall met an SCMP_ACT_KILL* rule (or \
+             the default), which ends it before syscage can see which; the kernel's audit log \
+             (dmesg, type=1326) names it"
+        );
+    }
+    if refused.is_empty() {
+        if code != 0 && !killed_by_sigsys {
+            eprintln!(
+                "syscage: the command ended with status {code}; the profile refused none of its \
+                 syscalls"
+            );
+        }
+        return;
+    }
+    eprintln!(
+        "syscage: the command ended with status {code}; the profile refused {} of its syscalls:",
+        refused.len()
+    );
+    for refusal in refused {
+        let line = match &refusal.how {
+            Refused::Always { action, errno } => match errno {
+                Some(errno) => format!("{} ({action}, errno {errno})", refusal.name),
+                None => format!("{} ({action})", refusal.name),
+            },
+            Refused::Arguments { calls } => {
+                format!("{} (allowed only for other arguments)", calls.join(", "))
+            }
+            Refused::Arch => format!(
+                "{} on {} (an architecture the profile does not list)",
+                refusal.name, refusal.arch
+            ),
+        };
+        eprintln!("  {line}");
+    }
+    if fix.is_none() {
+        eprintln!(
+            "syscage: `syscage run --fix NEW.json --profile ...` writes the profile with what the \
+             command did allowed"
+        );
+    }
+}
+
+/// Writes the profile widened by what the command did (the union of the two, as `merge` and
+/// `generate` build it).
+fn write_fixed(profile: &LinuxSeccomp, recording: Recording, path: &Path) -> Result<()> {
+    let recorded = Input {
+        origin: "the command's recording".to_owned(),
+        kind: InputKind::Recording,
+        content: Content::Recording(Box::new(recording)),
+        warnings: Vec::new(),
+    };
+    let widened = Policy::from_profile(profile).union(&recorded.policy()?);
+    write_atomic(path, profile_to_json(&widened.to_profile()).as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+        .exit_code(EXIT_CANNOT_WRITE)
 }
 
 /// libseccomp's compiled filter as `struct sock_filter` instructions (8 bytes each).
