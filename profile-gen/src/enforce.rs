@@ -689,7 +689,7 @@ mod tests {
         assert_eq!(
             found[0].how,
             Refused::Arguments {
-                calls: vec!["personality(arg0 == 0xffffffff)".into()]
+                calls: vec!["personality(query (0xffffffff))".into()]
             }
         );
     }
