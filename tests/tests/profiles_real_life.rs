@@ -33,9 +33,10 @@ fn sleep_profile(dir: &Path) -> PathBuf {
     profile
 }
 
-/// Starts `syscage run --profile PROFILE -- sleep 3` in a cgroup of its own and returns the
-/// cgroup, the child and the pid of `sleep` once it runs.
-fn sleep_under(profile: &Path, tag: &str) -> (TopCgroup, std::process::Child, i32) {
+/// Starts `syscage run --profile PROFILE -- sleep 3` in a cgroup of its own and returns that
+/// cgroup, the child, the pid of `sleep` once it runs, and the cgroup `sleep` runs in (as root,
+/// `run` moves its command into a recording cgroup of its own).
+fn sleep_under(profile: &Path, tag: &str) -> (TopCgroup, std::process::Child, i32, PathBuf) {
     let cgroup = TopCgroup::create(tag);
     let bin = common::syscage_bin();
     let child = cgroup.spawn(
@@ -49,18 +50,35 @@ fn sleep_under(profile: &Path, tag: &str) -> (TopCgroup, std::process::Child, i3
             "3",
         ],
     );
+    let syscage_pid = child.id();
     let sleep_pid = wait_for(
         Duration::from_secs(10),
         "sleep to start under the profile",
         || {
-            cgroup.procs().into_iter().find(|pid| {
-                fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
-            })
+            fs::read_to_string(format!("/proc/{syscage_pid}/task/{syscage_pid}/children"))
+                .ok()?
+                .split_whitespace()
+                .filter_map(|pid| pid.parse::<i32>().ok())
+                .find(|pid| {
+                    fs::read_to_string(format!("/proc/{pid}/comm"))
+                        .is_ok_and(|c| c.trim() == "sleep")
+                })
         },
     );
     // Let sleep enter clock_nanosleep.
     thread::sleep(Duration::from_millis(500));
-    (cgroup, child, sleep_pid)
+    let sleep_cgroup = cgroup_dir_of(sleep_pid);
+    (cgroup, child, sleep_pid, sleep_cgroup)
+}
+
+/// The cgroup v2 directory `pid` is in.
+fn cgroup_dir_of(pid: i32) -> PathBuf {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("reading /proc/PID/cgroup");
+    let relative = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or_else(|| panic!("no cgroup v2 line in /proc/{pid}/cgroup: {text}"));
+    common::cgroup2_mount().join(relative.trim_start_matches('/'))
 }
 
 /// Waits for `syscage run` and returns its exit code and stderr.
@@ -77,15 +95,15 @@ fn finish(child: std::process::Child) -> (i32, String) {
 fn sleep_survives_a_cgroup_freeze_and_thaw_under_its_profile() {
     let dir = temp_dir();
     let profile = sleep_profile(dir.path());
-    let (cgroup, child, _) = sleep_under(&profile, "freeze");
-    fs::write(cgroup.dir.join("cgroup.freeze"), "1").expect("freezing the cgroup");
+    let (cgroup, child, _, sleep_cgroup) = sleep_under(&profile, "freeze");
+    fs::write(sleep_cgroup.join("cgroup.freeze"), "1").expect("freezing the cgroup");
     wait_for(Duration::from_secs(10), "the cgroup to freeze", || {
-        fs::read_to_string(cgroup.dir.join("cgroup.events"))
+        fs::read_to_string(sleep_cgroup.join("cgroup.events"))
             .ok()
             .filter(|events| events.lines().any(|l| l == "frozen 1"))
     });
     thread::sleep(Duration::from_millis(300));
-    fs::write(cgroup.dir.join("cgroup.freeze"), "0").expect("thawing the cgroup");
+    fs::write(sleep_cgroup.join("cgroup.freeze"), "0").expect("thawing the cgroup");
     let (code, stdout) = finish(child);
     cgroup.remove();
     assert_eq!(
@@ -102,7 +120,7 @@ fn sleep_survives_a_cgroup_freeze_and_thaw_under_its_profile() {
 fn sleep_survives_sigstop_and_sigcont_under_its_profile() {
     let dir = temp_dir();
     let profile = sleep_profile(dir.path());
-    let (cgroup, child, sleep_pid) = sleep_under(&profile, "sigstop");
+    let (cgroup, child, sleep_pid, _) = sleep_under(&profile, "sigstop");
     let pid = sleep_pid.to_string();
     common::run(Command::new("kill").args(["-STOP", &pid])).assert_code(0);
     thread::sleep(Duration::from_millis(300));

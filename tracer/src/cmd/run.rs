@@ -68,7 +68,11 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let program = resolve_program(&args.command[0])?;
     check_can_execute(&program, creds.as_ref())?;
     if let Some(fix) = &args.fix {
-        check_output_dir(fix).exit_code(EXIT_CANNOT_WRITE)?;
+        let dir = match fix.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        check_output_dir(dir).exit_code(EXIT_CANNOT_WRITE)?;
         // --fix needs the recording: no point running the command without it.
         preflight::check_privileges()
             .context("--fix records the command while it runs under the profile")?;
