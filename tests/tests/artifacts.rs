@@ -1,4 +1,4 @@
-//! Security of the generated artifacts (issue 6): no profile syscage writes allows by default,
+//! Security of the generated artifacts: no profile syscage writes allows by default,
 //! none loses a syscall its recording has (recorded, generated in any format, merged), and the
 //! same input gives the same bytes every time.
 

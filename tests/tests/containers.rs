@@ -1,4 +1,4 @@
-//! Containers started by real runtimes, recorded from their first syscall (issue 3): runc and
+//! Containers started by real runtimes, recorded from their first syscall: runc and
 //! crun through `syscage oci-hook`, containerd (`ctr run`) through `syscage record --all`. Each
 //! profile must run the same container again with the same output, and the same profile without
 //! `mkdir` must make the container's mkdir fail with EPERM. Then: attaching to a running
@@ -34,8 +34,8 @@ const MKDIR_EPERM: &str = "mkdir: can't create directory '/tmp/d': Operation not
 
 /// How often the container runs under its recorded profile. One good run proves little when the
 /// runtime's own threads are nondeterministic (runc's init is a Go program: whether its runtime
-/// wakes a thread after the filter load varies from run to run); runc and crun take about 0.1 s
-/// a run, `ctr run` about 0.5 s.
+/// wakes a thread after the filter load varies from run to run); `ctr run` is several times
+/// slower a run than runc and crun, so it runs fewer times.
 const RUNS_UNDER_PROFILE: usize = 30;
 const CTR_RUNS_UNDER_PROFILE: usize = 8;
 

@@ -1,4 +1,4 @@
-//! Errors and exit codes (issue 6, README "Exit status"): every failure is one `syscage: ...`
+//! Errors and exit codes (README "Exit status"): every failure is one `syscage: ...`
 //! line on stderr and its own exit code (120 privileges, 121 kernel support, 122 no such
 //! target, 123 output not writable, 124 bad input), and never leaves a partial or temporary
 //! file where an output should go.

@@ -1,4 +1,4 @@
-//! Faults (issue 6): a workload that crashes, is killed, leaves a daemon behind or ends at once
+//! Faults: a workload that crashes, is killed, leaves a daemon behind or ends at once
 //! still gets a complete profile; syscage stopped by SIGTERM/SIGINT while recording an existing
 //! cgroup writes its profile and leaves no eBPF program behind; a SIGKILLed syscage leaves the
 //! workload running, and the next run removes its leftover cgroup once it is empty; a cgroup

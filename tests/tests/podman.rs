@@ -43,7 +43,7 @@ const WORKLOAD_OUTPUT: &str = "hello\nf\n";
 /// What busybox's mkdir prints when the profile denies mkdir.
 const MKDIR_EPERM: &str = "mkdir: can't create directory '/tmp/d': Operation not permitted";
 
-/// How often each container runs under its recorded profile (about 0.4 s a run). One good run
+/// How often each container runs under its recorded profile. One good run
 /// proves little: runc's init is a Go program whose threads do not do the same thing every time.
 const RUNS_UNDER_PROFILE: usize = 30;
 

@@ -20,7 +20,7 @@ const WORKLOAD: &str = "mkdir /tmp/d && echo hi > /tmp/d/f && cat /tmp/d/f";
 
 /// Syscalls runc's init makes after it has loaded the filter and before it executes the
 /// entrypoint, beyond those the busybox workload makes itself (see
-/// [`RUNC_INIT_ALSO_NEEDS_FROM_WORKLOAD`]). Observed on this machine with Debian 12's runc
+/// [`RUNC_INIT_ALSO_NEEDS_FROM_WORKLOAD`]). Observed with Debian 12's runc
 /// 1.1.5+ds1-1+deb12u1 (go1.19.8, libseccomp 2.5.4) by running the container under the
 /// workload-only profile, adding one candidate at a time, and confirming with `strace -f` of the
 /// filtered init thread:
@@ -29,8 +29,8 @@ const WORKLOAD: &str = "mkdir /tmp/d && echo hi > /tmp/d/f && cat /tmp/d/f";
 /// - futex: the Go runtime waking another thread; without it about 1 run in 25 dies with
 ///   "futexwakeup ... returned -1 / fatal error: unexpected signal during runtime execution".
 ///
-/// runc also calls epoll_ctl there, but tolerates EPERM from it. Issue 3 replaces this list by
-/// recording the container's own cgroup, runc's init included.
+/// runc also calls epoll_ctl there, but tolerates EPERM from it. Recording the container's own
+/// cgroup, runc's init included (containers.rs), makes this list unnecessary.
 const RUNC_INIT_ALLOWANCE: [&str; 3] = ["fstatfs", "getdents64", "futex"];
 
 /// What runc's init also makes between loading the filter and exec, which the busybox workload

@@ -1,4 +1,4 @@
-//! Completeness and scale (issue 6): the recording holds every syscall a busy multi-process,
+//! Completeness and scale: the recording holds every syscall a busy multi-process,
 //! multi-threaded workload made while the machine is saturated; `record --all` gives each of
 //! a thousand short-lived cgroups its own profile with bounded memory, reclaims the map entries
 //! of removed cgroups, and says loudly when its maps are full.
@@ -123,9 +123,9 @@ fn every_rare_syscall_of_64_threads_in_16_processes_is_recorded_under_load_every
 
 /// How long the process in a short-lived cgroup lingers after its syscall, in ms: `runc run` of
 /// a short command keeps its cgroup about this long. Cgroups of a few ms (a fork and two execs,
-/// no linger) are sometimes never named by syscage's inotify thread when several are created at
-/// once on these 2 CPUs, which syscage reports as "disappeared before it could be named" (the
-/// README's limitation, which it puts at "well under a millisecond").
+/// no linger) are sometimes never named by syscage's inotify thread when several are created
+/// at once on a machine with few CPUs, which syscage reports as "disappeared before it could be
+/// named" (the README's limitation, which it puts at "well under a millisecond").
 const LINGER_MS: &str = "50";
 
 /// One short-lived cgroup: created, a process makes `syscall` in it, lingers [`LINGER_MS`] and
