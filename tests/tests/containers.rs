@@ -17,11 +17,13 @@ mod common;
 use std::{collections::BTreeSet, fs, path::Path, process::Command, thread, time::Duration};
 
 use common::{
+    allowed_names, cgroup_of,
     containers::{
-        all_output, allowed_names, cgroup_of, permissive_seccomp, profile_without,
-        wait_for_outputs, Bundle, Container, CtrContainer, CtrImage, PhaseSets, RecordAll, Runtime,
+        all_output, permissive_seccomp, Bundle, Container, CtrContainer, CtrImage, PhaseSets,
+        Runtime,
     },
-    read_json, recording_names, syscage, temp_dir, write_json, Outcome,
+    profile_without, read_json, recording_names, syscage, temp_dir, wait_for_outputs, write_json,
+    Outcome, RecordAll, PROFILE_DEADLINE,
 };
 use serde_json::Value;
 
@@ -196,9 +198,10 @@ fn record_with_oci_hook(work: &Path, runtime: Runtime) -> (Bundle, Recorded) {
         outcome.stdout, WORKLOAD_OUTPUT,
         "the container misbehaved while recorded\n{outcome}"
     );
-    let (profile_path, profile, recording) = wait_for_outputs(&output_dir, &container.id, &|| {
-        fs::read_to_string(&log).unwrap_or_default()
-    });
+    let (profile_path, profile, recording) =
+        wait_for_outputs(&output_dir, &container.id, PROFILE_DEADLINE, &|| {
+            fs::read_to_string(&log).unwrap_or_default()
+        });
     let recorded = Recorded {
         label: runtime.name(),
         container_id: container.id.clone(),
@@ -233,7 +236,7 @@ fn record_ctr_run(work: &Path) -> (CtrImage, Recorded, BTreeSet<String>) {
     let permissive = work.join("permissive.json");
     write_json(&permissive, &permissive_seccomp());
     let output_dir = work.join("profiles");
-    let recorder = RecordAll::start(&output_dir, &work.join("record-all.log"));
+    let recorder = RecordAll::start(work, &[]);
 
     let container = CtrContainer::new("recorded");
     let outcome = image.run(&container, &permissive, WORKLOAD);
@@ -347,7 +350,7 @@ fn assert_eperm(recorded: &Recorded, outcome: &Outcome) {
 /// The recorded profile with `name` taken out; panics if it was not allowed (the test would
 /// prove nothing).
 fn without(recorded: &Recorded, name: &str) -> Value {
-    profile_without(&recorded.profile, name)
+    profile_without(&recorded.profile, &[name])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -558,8 +561,7 @@ fn record_all_writes_one_profile_per_container_running_at_once() {
         .iter()
         .map(|(tag, script, _)| Bundle::new(work.path(), tag, Runtime::Runc, script))
         .collect();
-    let output_dir = work.path().join("profiles");
-    let recorder = RecordAll::start(&output_dir, &work.path().join("record-all.log"));
+    let recorder = RecordAll::start(work.path(), &[]);
 
     let containers: Vec<_> = kinds
         .iter()

@@ -4,7 +4,6 @@
 //! file where an output should go.
 
 mod common;
-mod support;
 
 use std::{
     fs,
@@ -14,10 +13,9 @@ use std::{
 };
 
 use common::{
-    cgroup2_mount, default_recording_path, dir_listing, exerciser, read_json, record, run, syscage,
-    syscage_bin, temp_dir, Outcome,
+    assert_one_line_error, cgroup2_mount, default_recording_path, dir_listing, exerciser,
+    read_json, record, run, syscage, syscage_bin, temp_dir, Outcome, Tmpfs,
 };
-use support::{assert_one_line_error, Tmpfs};
 
 /// `PREFIX... syscage ARGS...`: syscage run through a wrapper (setpriv, unshare), without
 /// sudo's variables.
@@ -45,7 +43,7 @@ fn open_dir() -> tempfile::TempDir {
 /// Checks an error case; returns a description of what was wrong, if anything, so a test can
 /// report every case at once.
 fn check_error(outcome: &Outcome, code: i32, must_mention: &str) -> Option<String> {
-    let lines = support::error_lines(&outcome.stderr);
+    let lines = common::error_lines(&outcome.stderr);
     let one_line = lines.len() == 1 && lines[0].starts_with("syscage: ");
     if outcome.code() == code && one_line && outcome.stderr.contains(must_mention) {
         return None;

@@ -29,10 +29,10 @@ use std::{
 use common::{
     containers::{
         all_output, check_container_phases, fill_rootfs, permissive_seccomp,
-        prepare_crun_for_hybrid_cgroups, require_tool, run_ok, unique_name, CONTAINER_DEADLINE,
-        PROFILE_DEADLINE,
+        prepare_crun_for_hybrid_cgroups, require_tool, run_ok, CONTAINER_DEADLINE,
     },
-    describe, read_json, require_root, syscage_bin, temp_dir, write_json, Outcome,
+    describe, read_json, require_root, syscage_bin, temp_dir, unique_name, write_json, Outcome,
+    PROFILE_DEADLINE,
 };
 use serde_json::{json, Value};
 
@@ -477,7 +477,10 @@ fn runs_under_profile(podman: &Podman, recorded: &Recorded) {
 /// fails with EPERM, the workload stops there, and podman exits non-zero.
 fn gets_eperm_without_mkdir(podman: &Podman, recorded: &Recorded) {
     let denied = podman.work.join("without-mkdir.json");
-    common::profile_without(&recorded.profile_path, &["mkdir"], &denied);
+    write_json(
+        &denied,
+        &common::profile_without(&recorded.profile, &["mkdir"]),
+    );
     let (outcome, _) = podman.run("no-mkdir", &denied, &[]);
     let context = || format!("{outcome}\n\n{}", recorded.describe(podman));
     assert_ne!(

@@ -3,7 +3,6 @@
 //! job reading `--fail-on`, and the SPO resource checked against the operator's CRD schema.
 
 mod common;
-mod support;
 
 use std::{
     fs,
@@ -14,9 +13,10 @@ use std::{
 };
 
 use common::containers::{Bundle, Container, Runtime};
-use common::{read_json, recording_names, require_root, syscage, temp_dir, wait_for, Outcome};
+use common::{
+    read_json, recording_names, require_root, syscage, temp_dir, wait_for, Outcome, TopCgroup,
+};
 use serde_json::{json, Value};
-use support::TopCgroup;
 
 /// Records `sleep 0.2` on the host and returns its profile; checks that the recording itself
 /// holds no `restart_syscall` (an uninterrupted sleep makes none), so the profile allows it only
@@ -260,7 +260,7 @@ fn host_recording_for_runtime_podman_runs_under_podman_defaults() {
     );
     let image = PodmanImage(format!(
         "localhost/{}:latest",
-        common::containers::unique_name("busybox")
+        common::unique_name("busybox")
     ));
     common::containers::run_ok(&mut podman(&[
         "import",
@@ -269,7 +269,7 @@ fn host_recording_for_runtime_podman_runs_under_podman_defaults() {
     ]));
     let run = |profile: &Path, tag: &str| {
         let seccomp = format!("seccomp={}", profile.display());
-        let name = common::containers::unique_name(tag);
+        let name = common::unique_name(tag);
         common::run(&mut podman(&[
             "run",
             "--rm",

@@ -53,7 +53,7 @@ fn recorded_profile_runs_a_busybox_container_under_runc() {
     let work = temp_dir();
     let bundle = Bundle::new(work.path());
     let profile = record_workload(work.path(), &bundle);
-    let allowed = common::profile_names(&read_json(&profile));
+    let allowed = common::allowed_names(&read_json(&profile));
     let missing: Vec<_> = RUNC_INIT_ALSO_NEEDS_FROM_WORKLOAD
         .iter()
         .filter(|n| !allowed.contains(**n))
