@@ -13,8 +13,9 @@ use std::{
 };
 
 use common::{
-    assert_one_line_error, cgroup2_mount, default_recording_path, dir_listing, exerciser,
-    read_json, record, run, syscage, syscage_bin, temp_dir, Outcome, Tmpfs,
+    assert_one_line_error, assert_record_fails_before_the_command_runs, cgroup2_mount,
+    default_recording_path, dir_listing, exerciser, read_json, record, run, syscage, syscage_bin,
+    temp_dir, Outcome, Tmpfs,
 };
 
 /// `PREFIX... syscage ARGS...`: syscage run through a wrapper (setpriv, unshare), without
@@ -263,18 +264,8 @@ fn record_into_an_unwritable_directory_exits_123_and_leaves_nothing() {
     );
 
     let dir = temp_dir();
-    let marker = dir.path().join("the-command-ran");
     let missing = dir.path().join("missing");
-    let (outcome, _) = record(
-        &missing,
-        "p",
-        &[exerciser().as_ref(), "mkdir".as_ref(), marker.as_os_str()],
-    );
-    assert_one_line_error(&outcome, 123);
-    assert!(
-        !marker.exists(),
-        "the command ran although its outputs could not be written\n{outcome}"
-    );
+    assert_record_fails_before_the_command_runs(&missing, 123);
     let mut cmd = syscage(["record", "--all", "--output-dir"]);
     cmd.arg(&missing);
     assert_one_line_error(&run(&mut cmd), 123);

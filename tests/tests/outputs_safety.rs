@@ -26,8 +26,9 @@ use std::{
 };
 
 use common::{
-    assert_one_line_error, default_recording_path, dir_listing, exerciser, read_json, record, run,
-    spawn_in_cgroup, syscage, temp_dir, Tmpfs, TopCgroup,
+    assert_one_line_error, assert_record_fails_before_the_command_runs, default_recording_path,
+    dir_listing, exerciser, read_json, record, run, spawn_in_cgroup, syscage, temp_dir, Tmpfs,
+    TopCgroup,
 };
 
 /// nobody/nogroup on Debian.
@@ -443,18 +444,7 @@ fn diff_against_a_missing_file_exits_124() {
 #[test]
 fn record_into_a_read_only_directory_fails_before_the_command_runs() {
     let ro = Tmpfs::mount("size=64k,ro");
-    let dir = temp_dir();
-    let marker = dir.path().join("the-command-ran");
-    let (outcome, _) = record(
-        &ro.dir,
-        "p",
-        &[exerciser().as_ref(), "mkdir".as_ref(), marker.as_os_str()],
-    );
-    assert_one_line_error(&outcome, 123);
-    assert!(
-        !marker.exists(),
-        "the command ran although its outputs could not be written\n{outcome}"
-    );
+    assert_record_fails_before_the_command_runs(&ro.dir, 123);
 }
 
 /// When the outputs cannot be written at the end (the disk filled up while the command ran),

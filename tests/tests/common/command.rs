@@ -313,3 +313,21 @@ pub(crate) fn assert_one_line_error(outcome: &Outcome, code: i32) {
         "expected exactly one `syscage: ...` error line on stderr\n{outcome}"
     );
 }
+
+/// `syscage record --output DIR/p.json` of a command that would leave a mark: asserts syscage
+/// failed with `code` in one line before the command ran (no mark).
+#[track_caller]
+pub(crate) fn assert_record_fails_before_the_command_runs(dir: &Path, code: i32) {
+    let marks = temp_dir();
+    let marker = marks.path().join("the-command-ran");
+    let (outcome, _) = record(
+        dir,
+        "p",
+        &[exerciser().as_ref(), "mkdir".as_ref(), marker.as_os_str()],
+    );
+    assert_one_line_error(&outcome, code);
+    assert!(
+        !marker.exists(),
+        "the command ran although its outputs could not be written\n{outcome}"
+    );
+}

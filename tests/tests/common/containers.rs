@@ -176,6 +176,19 @@ pub(crate) fn fill_rootfs(rootfs: &Path) {
     }
 }
 
+/// Packs the contents of `dir` into the tar archive `tar`, as image importers take them.
+#[track_caller]
+fn tar_of(dir: &Path, tar: &Path) {
+    run_ok(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(tar)
+            .arg("-C")
+            .arg(dir)
+            .arg("."),
+    );
+}
+
 /// An OCI bundle for runc or crun: a busybox rootfs and the runtime's own `spec`, with `script`
 /// as the container's `/bin/sh -c` command, no terminal and a writable root.
 pub(crate) struct Bundle {
@@ -404,14 +417,7 @@ impl CtrImage {
             "/bin/sh",
         ]));
         let tar = work.join("image.tar");
-        run_ok(
-            Command::new("tar")
-                .arg("-cf")
-                .arg(&tar)
-                .arg("-C")
-                .arg(&layout)
-                .arg("."),
-        );
+        tar_of(&layout, &tar);
         let base = "syscage-e2e.test/busybox";
         let imported = run_ok(
             Command::new("ctr")
@@ -638,4 +644,73 @@ pub(crate) fn check_container_phases(
         sets.setup_only.len(),
         recording_names(recording).len(),
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Podman.
+
+/// Podman's global options, the same for every podman command of the tests:
+/// - `--cgroup-manager cgroupfs`: no systemd runs as PID 1 here (Podman picks cgroupfs by itself
+///   then; said explicitly because the tests check the cgroupfs path `/libpod_parent/libpod-<id>`);
+/// - `--events-backend file`: no journald here either (again Podman's own choice without it).
+const PODMAN_GLOBAL_OPTIONS: [&str; 4] =
+    ["--cgroup-manager", "cgroupfs", "--events-backend", "file"];
+
+/// The container options of every `podman run` of the tests, besides the runtime, seccomp and
+/// annotations:
+/// - `--network none`: the workload needs no network, and Podman's default bridge would add a
+///   `cni-podman0` interface and iptables chains to the host;
+/// - `--ulimit nofile=...,nproc=...`: rootful Podman 4.3 writes `RLIMIT_NOFILE` 1048576 into the
+///   container's config by default, and the runtime's `setrlimit` then fails with EPERM ("crun:
+///   setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI permission denied", exit 126) where
+///   root lacks `CAP_SYS_RESOURCE` and the hard limit is lower, as in this project's sandboxes
+///   (nofile 20000). NPROC likewise (conmon runs with 32768). 1024 is below any sane hard limit.
+pub(crate) const PODMAN_RUN_OPTIONS: [&str; 6] = [
+    "--network",
+    "none",
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+];
+
+/// `podman PODMAN_GLOBAL_OPTIONS ...`.
+pub(crate) fn podman_command() -> Command {
+    let mut cmd = Command::new("podman");
+    cmd.args(PODMAN_GLOBAL_OPTIONS);
+    cmd
+}
+
+/// A busybox image imported into Podman's store from the rootfs the other container tests use
+/// (`tar -C ROOTFS -c . | podman import - REF`). Removed on drop.
+pub(crate) struct PodmanImage {
+    pub(crate) reference: String,
+}
+
+impl PodmanImage {
+    #[track_caller]
+    pub(crate) fn import(work: &Path) -> Self {
+        let rootfs = work.join("image-rootfs");
+        fill_rootfs(&rootfs);
+        let reference = format!("localhost/syscage-e2e-busybox:{}", unique_name("busybox"));
+        let tar = work.join("image.tar");
+        tar_of(&rootfs, &tar);
+        let image = Self { reference };
+        run_ok(
+            podman_command()
+                .arg("import")
+                .arg(&tar)
+                .arg(&image.reference),
+        );
+        image
+    }
+}
+
+impl Drop for PodmanImage {
+    fn drop(&mut self) {
+        let _ = podman_command()
+            .args(["rmi", "-f", &self.reference])
+            .stdin(Stdio::null())
+            .output();
+    }
 }
