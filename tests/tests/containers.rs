@@ -84,7 +84,7 @@ fn runc_container_without_mkdir_in_its_profile_gets_eperm() {
 /// runc's init is a Go program; after it loads the filter, its runtime may wake another thread
 /// (`futex`) before the entrypoint's exec, or not: a recording sees that in some runs only. Under
 /// a profile without futex, 1 to 3 runs in 100 die with "futexwakeup addr=0x... returned -1 /
-/// fatal error: unexpected signal during runtime execution" (seen here with Debian 12's runc
+/// fatal error: unexpected signal during runtime execution" (seen with Debian 12's runc
 /// 1.1.5; the same is why tests/runc.rs adds futex to its allowance). So every profile syscage
 /// writes for a runc container must allow futex, whichever run it recorded. A single recording
 /// sees futex after the filter 3 to 4 times in 10, so this takes [`FUTEX_RECORDINGS`] of them.

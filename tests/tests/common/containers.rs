@@ -1,6 +1,6 @@
 //! Real containers for the end-to-end tests: busybox bundles run by runc and crun, a busybox
-//! image run by containerd's `ctr`, `syscage record --all` in the background, and the phases of
-//! a container recording.
+//! image run by containerd's `ctr` or imported into Podman, and the phases of a container
+//! recording.
 //!
 //! Every container and image gets a name unique to this test process and is removed by a guard's
 //! `Drop`, so a failed assertion leaves nothing running. A missing runtime or tool fails the test

@@ -6,7 +6,7 @@
 //! - [`processes`]: what the kernel says about a process, and unwatched load;
 //! - [`tmpfs`]: small tmpfs mounts for full and read-only outputs;
 //! - [`record_all`]: `syscage record --all` in the background;
-//! - [`containers`]: real containers run by runc, crun and containerd.
+//! - [`containers`]: real containers run by runc, crun, containerd and Podman.
 //!
 //! Everything here panics with context instead of returning errors, so a failing test shows what
 //! syscage printed and keeps its backtrace; every guard undoes what it did in `Drop`, so a
