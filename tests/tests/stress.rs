@@ -432,7 +432,7 @@ fn a_full_map_is_reported_loudly_naming_what_was_left_out() {
     }
     thread::sleep(Duration::from_millis(500));
     let (code, log) = recorder.stop();
-    // 125: containers were left out (README, "Exit status").
+    // Containers were left out: the run says so in its status too.
     assert_eq!(code, 125, "{}", complaints(&log));
 
     let reports = full_map_reports(&log);
@@ -521,7 +521,7 @@ fn a_cgroup_the_full_map_kept_out_gets_no_incomplete_profile() {
     b.remove();
     thread::sleep(Duration::from_millis(500));
     let (code, log) = recorder.stop();
-    // 125: B was left out while the map was full (README, "Exit status").
+    // B was left out: the run says so in its status too.
     assert_eq!(code, 125, "{log}");
 
     let profile_path = work.path().join("profiles").join(format!("{b_name}.json"));

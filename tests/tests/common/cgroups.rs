@@ -55,10 +55,16 @@ pub(crate) fn cgroup_of(pid: u32) -> String {
         .to_owned()
 }
 
+/// The cgroup v2 directory process `pid` is in.
+#[track_caller]
+pub(crate) fn cgroup_dir_of(pid: u32) -> PathBuf {
+    cgroup2_mount().join(cgroup_of(pid).trim_start_matches('/'))
+}
+
 /// The cgroup directory this test process runs in.
 #[track_caller]
 pub(crate) fn own_cgroup_dir() -> PathBuf {
-    cgroup2_mount().join(cgroup_of(std::process::id()).trim_start_matches('/'))
+    cgroup_dir_of(std::process::id())
 }
 
 /// The leaf cgroups syscage process `pid` created (`<cgroup2>/syscage/<pid>-<n>`).
