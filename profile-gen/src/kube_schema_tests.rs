@@ -269,7 +269,6 @@ fn crd_problems(resource: &Value) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "needs kubernetes-validate (pip install kubernetes-validate==1.31.0)"]
 fn spo_resource_satisfies_the_crd() {
     let profile = generated_profile();
     let yaml = spo_yaml("my-app", &profile).unwrap();
