@@ -393,7 +393,7 @@ fn record_attaches_to_a_running_container_by_id_prefix_cgroup_and_pid() {
     );
 
     let out = |name: &str| work.path().join(format!("{name}.json"));
-    let absolute_cgroup = common::cgroup2_mount().join(a_cgroup.trim_start_matches('/'));
+    let absolute_cgroup = common::cgroup_dir_of(a_pid);
     let recordings: Vec<(&str, Vec<String>)> = vec![
         (
             "by-prefix",
@@ -444,53 +444,11 @@ fn record_attaches_to_a_running_container_by_id_prefix_cgroup_and_pid() {
         .collect();
     for (name, child, description) in children {
         let outcome = common::wait(child, description, Duration::from_secs(30));
-        outcome.assert_code(0);
-        let recording = read_json(&common::default_recording_path(&out(name)));
-        let names = recording_names(&recording);
-        let profile = allowed_names(&read_json(&out(name)));
-        let context = format!(
-            "{name}\n{outcome}\n--- recording ---\n{}",
-            serde_json::to_string_pretty(&recording).unwrap_or_default()
-        );
-        assert_eq!(
-            recording["phases"]["started_in"], "workload",
-            "attached to a running container: its syscalls are its workload's\n{context}"
-        );
-        let (own, others, id) = if name == "b" {
-            (["uname"].as_slice(), ["mkdir", "rmdir"].as_slice(), &b.id)
+        if name == "b" {
+            check_attached(&out(name), &outcome, &b.id, &["uname"], &["mkdir", "rmdir"]);
         } else {
-            (["mkdir", "rmdir"].as_slice(), ["uname"].as_slice(), &a.id)
-        };
-        for syscall in own {
-            assert!(
-                names.contains(*syscall),
-                "{syscall} not recorded\n{context}"
-            );
-            assert!(
-                profile.contains(*syscall),
-                "{syscall} not in the profile\n{context}"
-            );
+            check_attached(&out(name), &outcome, &a.id, &["mkdir", "rmdir"], &["uname"]);
         }
-        for syscall in others {
-            assert!(
-                !names.contains(*syscall),
-                "recorded {syscall}, which only the other container makes\n{context}"
-            );
-        }
-        let target = &recording["target"];
-        assert_eq!(
-            (
-                &target["container_id"],
-                &target["runtime"],
-                &target["cgroup"]
-            ),
-            (
-                &Value::from(id.as_str()),
-                &Value::from("runc"),
-                &Value::from(format!("/{id}"))
-            ),
-            "the target must name the container\n{context}"
-        );
     }
 
     // A prefix of both ids is refused, naming both.
@@ -533,6 +491,56 @@ fn record_attaches_to_a_running_container_by_id_prefix_cgroup_and_pid() {
     assert!(
         names.contains("mkdir"),
         "mkdir not recorded: {names:?}\n{outcome}"
+    );
+}
+
+/// Checks what a recording attached to runc container `id` wrote at `profile`: it succeeded,
+/// started in the workload, recorded and allows `own`, recorded none of `others` (the other
+/// container's), and its target names the container.
+#[track_caller]
+fn check_attached(profile: &Path, outcome: &Outcome, id: &str, own: &[&str], others: &[&str]) {
+    outcome.assert_code(0);
+    let recording = read_json(&common::default_recording_path(profile));
+    let names = recording_names(&recording);
+    let allowed = allowed_names(&read_json(profile));
+    let context = format!(
+        "{}\n{outcome}\n--- recording ---\n{}",
+        profile.display(),
+        serde_json::to_string_pretty(&recording).unwrap_or_default()
+    );
+    assert_eq!(
+        recording["phases"]["started_in"], "workload",
+        "attached to a running container: its syscalls are its workload's\n{context}"
+    );
+    for syscall in own {
+        assert!(
+            names.contains(*syscall),
+            "{syscall} not recorded\n{context}"
+        );
+        assert!(
+            allowed.contains(*syscall),
+            "{syscall} not in the profile\n{context}"
+        );
+    }
+    for syscall in others {
+        assert!(
+            !names.contains(*syscall),
+            "recorded {syscall}, which only the other container makes\n{context}"
+        );
+    }
+    let target = &recording["target"];
+    assert_eq!(
+        (
+            &target["container_id"],
+            &target["runtime"],
+            &target["cgroup"]
+        ),
+        (
+            &Value::from(id),
+            &Value::from("runc"),
+            &Value::from(format!("/{id}"))
+        ),
+        "the target must name the container\n{context}"
     );
 }
 
