@@ -63,6 +63,7 @@ fn validate(file: &Path) -> (bool, String) {
 }
 
 #[test]
+#[ignore = "needs kubernetes-validate (pip install kubernetes-validate==1.31.0)"]
 fn localhost_pod_snippet_passes_the_kubernetes_schema() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = localhost_pod_yaml("my-app", "profiles/my-app.json", "my-app.json").unwrap();

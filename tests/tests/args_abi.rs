@@ -1,4 +1,4 @@
-//! Argument values and ABIs (issue 5): the recording holds exactly the argument values a
+//! Argument values and ABIs: the recording holds exactly the argument values a
 //! program used, the generated profile lets those values through and refuses others with EPERM,
 //! and a 32-bit program's compat calls are recorded under SCMP_ARCH_X86 with i386 names.
 

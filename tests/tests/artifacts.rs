@@ -1,9 +1,8 @@
-//! Security of the generated artifacts (issue 6): no profile syscage writes allows by default,
+//! Security of the generated artifacts: no profile syscage writes allows by default,
 //! none loses a syscall its recording has (recorded, generated in any format, merged), and the
 //! same input gives the same bytes every time.
 
 mod common;
-mod support;
 
 use std::{
     collections::BTreeSet,
@@ -12,10 +11,10 @@ use std::{
 };
 
 use common::{
-    default_recording_path, exerciser, read_json, record, recording_names, run, syscage, temp_dir,
+    assert_profile_covers_recording, default_recording_path, exerciser, fault_prober, read_json,
+    record, recording_names, run, stress_prober, syscage, temp_dir,
 };
 use serde_json::Value;
-use support::{assert_profile_covers_recording, fault_prober, stress_prober};
 
 fn arg_prober() -> &'static str {
     env!("CARGO_BIN_EXE_arg-prober")

@@ -4,15 +4,13 @@
 //! watched cgroup by another process is recorded from its next syscall on.
 
 mod common;
-mod support;
 
 use std::{fs, io::BufReader, time::Duration};
 
 use common::{
-    default_recording_path, describe, read_json, recording_names, spawn, syscage, temp_dir, wait,
-    wait_for,
+    bpf_ids, default_recording_path, describe, fault_prober, read_json, read_line, recording_names,
+    spawn, syscage, temp_dir, wait, wait_for, TopCgroup,
 };
-use support::{bpf_ids, fault_prober, read_line, TopCgroup};
 
 /// The recorder's links: sched_process_exec, sched_process_fork, cgroup_attach_task and
 /// sys_enter, attached in that order.

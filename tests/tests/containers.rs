@@ -1,4 +1,4 @@
-//! Containers started by real runtimes, recorded from their first syscall (issue 3): runc and
+//! Containers started by real runtimes, recorded from their first syscall: runc and
 //! crun through `syscage oci-hook`, containerd (`ctr run`) through `syscage record --all`. Each
 //! profile must run the same container again with the same output, and the same profile without
 //! `mkdir` must make the container's mkdir fail with EPERM. Then: attaching to a running
@@ -17,11 +17,13 @@ mod common;
 use std::{collections::BTreeSet, fs, path::Path, process::Command, thread, time::Duration};
 
 use common::{
+    allowed_names, cgroup_of,
     containers::{
-        all_output, allowed_names, cgroup_of, permissive_seccomp, profile_without,
-        wait_for_outputs, Bundle, Container, CtrContainer, CtrImage, PhaseSets, RecordAll, Runtime,
+        all_output, permissive_seccomp, Bundle, Container, CtrContainer, CtrImage, PhaseSets,
+        Runtime,
     },
-    read_json, recording_names, syscage, temp_dir, write_json, Outcome,
+    profile_without, read_json, recording_names, syscage, temp_dir, wait_for_outputs, write_json,
+    Outcome, RecordAll, PROFILE_DEADLINE,
 };
 use serde_json::Value;
 
@@ -34,8 +36,8 @@ const MKDIR_EPERM: &str = "mkdir: can't create directory '/tmp/d': Operation not
 
 /// How often the container runs under its recorded profile. One good run proves little when the
 /// runtime's own threads are nondeterministic (runc's init is a Go program: whether its runtime
-/// wakes a thread after the filter load varies from run to run); runc and crun take about 0.1 s
-/// a run, `ctr run` about 0.5 s.
+/// wakes a thread after the filter load varies from run to run); `ctr run` is several times
+/// slower a run than runc and crun, so it runs fewer times.
 const RUNS_UNDER_PROFILE: usize = 30;
 const CTR_RUNS_UNDER_PROFILE: usize = 8;
 
@@ -82,7 +84,7 @@ fn runc_container_without_mkdir_in_its_profile_gets_eperm() {
 /// runc's init is a Go program; after it loads the filter, its runtime may wake another thread
 /// (`futex`) before the entrypoint's exec, or not: a recording sees that in some runs only. Under
 /// a profile without futex, 1 to 3 runs in 100 die with "futexwakeup addr=0x... returned -1 /
-/// fatal error: unexpected signal during runtime execution" (seen here with Debian 12's runc
+/// fatal error: unexpected signal during runtime execution" (seen with Debian 12's runc
 /// 1.1.5; the same is why tests/runc.rs adds futex to its allowance). So every profile syscage
 /// writes for a runc container must allow futex, whichever run it recorded. A single recording
 /// sees futex after the filter 3 to 4 times in 10, so this takes [`FUTEX_RECORDINGS`] of them.
@@ -196,9 +198,10 @@ fn record_with_oci_hook(work: &Path, runtime: Runtime) -> (Bundle, Recorded) {
         outcome.stdout, WORKLOAD_OUTPUT,
         "the container misbehaved while recorded\n{outcome}"
     );
-    let (profile_path, profile, recording) = wait_for_outputs(&output_dir, &container.id, &|| {
-        fs::read_to_string(&log).unwrap_or_default()
-    });
+    let (profile_path, profile, recording) =
+        wait_for_outputs(&output_dir, &container.id, PROFILE_DEADLINE, &|| {
+            fs::read_to_string(&log).unwrap_or_default()
+        });
     let recorded = Recorded {
         label: runtime.name(),
         container_id: container.id.clone(),
@@ -233,7 +236,7 @@ fn record_ctr_run(work: &Path) -> (CtrImage, Recorded, BTreeSet<String>) {
     let permissive = work.join("permissive.json");
     write_json(&permissive, &permissive_seccomp());
     let output_dir = work.join("profiles");
-    let recorder = RecordAll::start(&output_dir, &work.join("record-all.log"));
+    let recorder = RecordAll::start(work, &[]);
 
     let container = CtrContainer::new("recorded");
     let outcome = image.run(&container, &permissive, WORKLOAD);
@@ -347,7 +350,7 @@ fn assert_eperm(recorded: &Recorded, outcome: &Outcome) {
 /// The recorded profile with `name` taken out; panics if it was not allowed (the test would
 /// prove nothing).
 fn without(recorded: &Recorded, name: &str) -> Value {
-    profile_without(&recorded.profile, name)
+    profile_without(&recorded.profile, &[name])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,7 +393,7 @@ fn record_attaches_to_a_running_container_by_id_prefix_cgroup_and_pid() {
     );
 
     let out = |name: &str| work.path().join(format!("{name}.json"));
-    let absolute_cgroup = common::cgroup2_mount().join(a_cgroup.trim_start_matches('/'));
+    let absolute_cgroup = common::cgroup_dir_of(a_pid);
     let recordings: Vec<(&str, Vec<String>)> = vec![
         (
             "by-prefix",
@@ -441,53 +444,11 @@ fn record_attaches_to_a_running_container_by_id_prefix_cgroup_and_pid() {
         .collect();
     for (name, child, description) in children {
         let outcome = common::wait(child, description, Duration::from_secs(30));
-        outcome.assert_code(0);
-        let recording = read_json(&common::default_recording_path(&out(name)));
-        let names = recording_names(&recording);
-        let profile = allowed_names(&read_json(&out(name)));
-        let context = format!(
-            "{name}\n{outcome}\n--- recording ---\n{}",
-            serde_json::to_string_pretty(&recording).unwrap_or_default()
-        );
-        assert_eq!(
-            recording["phases"]["started_in"], "workload",
-            "attached to a running container: its syscalls are its workload's\n{context}"
-        );
-        let (own, others, id) = if name == "b" {
-            (["uname"].as_slice(), ["mkdir", "rmdir"].as_slice(), &b.id)
+        if name == "b" {
+            check_attached(&out(name), &outcome, &b.id, &["uname"], &["mkdir", "rmdir"]);
         } else {
-            (["mkdir", "rmdir"].as_slice(), ["uname"].as_slice(), &a.id)
-        };
-        for syscall in own {
-            assert!(
-                names.contains(*syscall),
-                "{syscall} not recorded\n{context}"
-            );
-            assert!(
-                profile.contains(*syscall),
-                "{syscall} not in the profile\n{context}"
-            );
+            check_attached(&out(name), &outcome, &a.id, &["mkdir", "rmdir"], &["uname"]);
         }
-        for syscall in others {
-            assert!(
-                !names.contains(*syscall),
-                "recorded {syscall}, which only the other container makes\n{context}"
-            );
-        }
-        let target = &recording["target"];
-        assert_eq!(
-            (
-                &target["container_id"],
-                &target["runtime"],
-                &target["cgroup"]
-            ),
-            (
-                &Value::from(id.as_str()),
-                &Value::from("runc"),
-                &Value::from(format!("/{id}"))
-            ),
-            "the target must name the container\n{context}"
-        );
     }
 
     // A prefix of both ids is refused, naming both.
@@ -533,6 +494,56 @@ fn record_attaches_to_a_running_container_by_id_prefix_cgroup_and_pid() {
     );
 }
 
+/// Checks what a recording attached to runc container `id` wrote at `profile`: it succeeded,
+/// started in the workload, recorded and allows `own`, recorded none of `others` (the other
+/// container's), and its target names the container.
+#[track_caller]
+fn check_attached(profile: &Path, outcome: &Outcome, id: &str, own: &[&str], others: &[&str]) {
+    outcome.assert_code(0);
+    let recording = read_json(&common::default_recording_path(profile));
+    let names = recording_names(&recording);
+    let allowed = allowed_names(&read_json(profile));
+    let context = format!(
+        "{}\n{outcome}\n--- recording ---\n{}",
+        profile.display(),
+        serde_json::to_string_pretty(&recording).unwrap_or_default()
+    );
+    assert_eq!(
+        recording["phases"]["started_in"], "workload",
+        "attached to a running container: its syscalls are its workload's\n{context}"
+    );
+    for syscall in own {
+        assert!(
+            names.contains(*syscall),
+            "{syscall} not recorded\n{context}"
+        );
+        assert!(
+            allowed.contains(*syscall),
+            "{syscall} not in the profile\n{context}"
+        );
+    }
+    for syscall in others {
+        assert!(
+            !names.contains(*syscall),
+            "recorded {syscall}, which only the other container makes\n{context}"
+        );
+    }
+    let target = &recording["target"];
+    assert_eq!(
+        (
+            &target["container_id"],
+            &target["runtime"],
+            &target["cgroup"]
+        ),
+        (
+            &Value::from(id),
+            &Value::from("runc"),
+            &Value::from(format!("/{id}"))
+        ),
+        "the target must name the container\n{context}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. `--all` with three containers at once.
 
@@ -558,8 +569,7 @@ fn record_all_writes_one_profile_per_container_running_at_once() {
         .iter()
         .map(|(tag, script, _)| Bundle::new(work.path(), tag, Runtime::Runc, script))
         .collect();
-    let output_dir = work.path().join("profiles");
-    let recorder = RecordAll::start(&output_dir, &work.path().join("record-all.log"));
+    let recorder = RecordAll::start(work.path(), &[]);
 
     let containers: Vec<_> = kinds
         .iter()

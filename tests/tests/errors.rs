@@ -1,10 +1,9 @@
-//! Errors and exit codes (issue 6, README "Exit status"): every failure is one `syscage: ...`
+//! Errors and exit codes (README "Exit status"): every failure is one `syscage: ...`
 //! line on stderr and its own exit code (120 privileges, 121 kernel support, 122 no such
 //! target, 123 output not writable, 124 bad input), and never leaves a partial or temporary
 //! file where an output should go.
 
 mod common;
-mod support;
 
 use std::{
     fs,
@@ -14,10 +13,10 @@ use std::{
 };
 
 use common::{
-    cgroup2_mount, default_recording_path, dir_listing, exerciser, read_json, record, run, syscage,
-    syscage_bin, temp_dir, Outcome,
+    assert_one_line_error, assert_record_fails_before_the_command_runs, cgroup2_mount,
+    default_recording_path, dir_listing, exerciser, read_json, record, run, syscage, syscage_bin,
+    temp_dir, Outcome, Tmpfs,
 };
-use support::{assert_one_line_error, Tmpfs};
 
 /// `PREFIX... syscage ARGS...`: syscage run through a wrapper (setpriv, unshare), without
 /// sudo's variables.
@@ -45,7 +44,7 @@ fn open_dir() -> tempfile::TempDir {
 /// Checks an error case; returns a description of what was wrong, if anything, so a test can
 /// report every case at once.
 fn check_error(outcome: &Outcome, code: i32, must_mention: &str) -> Option<String> {
-    let lines = support::error_lines(&outcome.stderr);
+    let lines = common::error_lines(&outcome.stderr);
     let one_line = lines.len() == 1 && lines[0].starts_with("syscage: ");
     if outcome.code() == code && one_line && outcome.stderr.contains(must_mention) {
         return None;
@@ -265,18 +264,8 @@ fn record_into_an_unwritable_directory_exits_123_and_leaves_nothing() {
     );
 
     let dir = temp_dir();
-    let marker = dir.path().join("the-command-ran");
     let missing = dir.path().join("missing");
-    let (outcome, _) = record(
-        &missing,
-        "p",
-        &[exerciser().as_ref(), "mkdir".as_ref(), marker.as_os_str()],
-    );
-    assert_one_line_error(&outcome, 123);
-    assert!(
-        !marker.exists(),
-        "the command ran although its outputs could not be written\n{outcome}"
-    );
+    assert_record_fails_before_the_command_runs(&missing, 123);
     let mut cmd = syscage(["record", "--all", "--output-dir"]);
     cmd.arg(&missing);
     assert_one_line_error(&run(&mut cmd), 123);

@@ -1,32 +1,19 @@
-//! Faults (issue 6): a workload that crashes, is killed, leaves a daemon behind or ends at once
+//! Faults: a workload that crashes, is killed, leaves a daemon behind or ends at once
 //! still gets a complete profile; syscage stopped by SIGTERM/SIGINT while recording an existing
 //! cgroup writes its profile and leaves no eBPF program behind; a SIGKILLed syscage leaves the
 //! workload running, and the next run removes its leftover cgroup once it is empty; a cgroup
 //! removed while it is recorded ends the recording with a profile.
 
 mod common;
-mod support;
 
-use std::{fs, io::BufReader, path::Path, thread, time::Duration};
+use std::{fs, io::BufReader, thread, time::Duration};
 
 use common::{
-    default_recording_path, describe, exerciser, leaves_of, read_json, record, recording_names,
-    recording_syscalls, spawn, syscage, temp_dir, wait, wait_for, Outcome,
+    bpf_ids, checked_outputs, describe, exerciser, fault_prober, is_running, kill_and_wait_gone,
+    leaves_of, read_line, record, recording_names, recording_syscalls, spawn, syscage, temp_dir,
+    wait, wait_for, TopCgroup,
 };
-use serde_json::{json, Value};
-use support::{
-    assert_profile_covers_recording, bpf_ids, cgroup_of, fault_prober, is_running,
-    kill_and_wait_gone, read_line, TopCgroup,
-};
-
-/// The recording and profile of a `record` run, checked against each other.
-#[track_caller]
-fn outputs(profile: &Path, outcome: &Outcome) -> (Value, Value) {
-    let recording = read_json(&default_recording_path(profile));
-    let profile = read_json(profile);
-    assert_profile_covers_recording(&profile, &recording, &outcome.to_string());
-    (profile, recording)
-}
+use serde_json::json;
 
 // ---------------------------------------------------------------------------------------------
 // The workload ends badly.
@@ -39,7 +26,7 @@ fn a_crashing_workload_gets_its_profile_and_exit_status_139() {
     let (outcome, profile) = record(dir.path(), "segv", &[fault_prober(), "segv", "getcpu"]);
     outcome.assert_code(128 + libc::SIGSEGV);
     assert!(outcome.stdout.contains("made getcpu"), "{outcome}");
-    let (_, recording) = outputs(&profile, &outcome);
+    let (_, recording) = checked_outputs(&profile, &outcome);
     assert_eq!(
         recording["exit"],
         json!({"signal": libc::SIGSEGV}),
@@ -80,7 +67,7 @@ fn a_workload_killed_with_sigkill_gets_its_profile_and_exit_status_137() {
     child.stdout = Some(stdout.into_inner());
     let outcome = wait(child, describe(&cmd), Duration::from_secs(30));
     outcome.assert_code(128 + libc::SIGKILL);
-    let (_, recording) = outputs(&profile, &outcome);
+    let (_, recording) = checked_outputs(&profile, &outcome);
     assert_eq!(
         recording["exit"],
         json!({"signal": libc::SIGKILL}),
@@ -108,7 +95,7 @@ fn a_command_that_exits_at_once_is_recorded_from_execve_to_exit_group() {
     ] {
         let (outcome, profile) = record(dir.path(), name, command);
         outcome.assert_code(0);
-        let (_, recording) = outputs(&profile, &outcome);
+        let (_, recording) = checked_outputs(&profile, &outcome);
         let syscalls = recording_syscalls(&recording);
         assert_eq!(
             syscalls.first().map(|s| &s["name"]),
@@ -187,7 +174,7 @@ fn stopping_syscage_mid_recording(signal: i32) {
     );
     let outcome = wait(child, describe(&cmd), Duration::from_secs(30));
     outcome.assert_code(0);
-    let (_, recording) = outputs(&profile, &outcome);
+    let (_, recording) = checked_outputs(&profile, &outcome);
     assert!(
         recording_names(&recording).contains("uname"),
         "the workload's uname is not recorded\n{outcome}"
@@ -216,7 +203,7 @@ fn stopping_syscage_mid_recording(signal: i32) {
 
     let (next, next_profile) = record(dir.path(), "next", &[exerciser(), "exit", "0"]);
     next.assert_code(0);
-    let (_, next_recording) = outputs(&next_profile, &next);
+    let (_, next_recording) = checked_outputs(&next_profile, &next);
     assert!(
         !recording_names(&next_recording).contains("uname"),
         "the next recording holds the other cgroup's uname\n{next}"
@@ -315,8 +302,7 @@ fn a_cgroup_removed_while_recorded_ends_the_recording_with_a_profile() {
     });
     thread::sleep(Duration::from_millis(100));
     // Out to the test's own cgroup, then the cgroup goes.
-    let home = common::cgroup2_mount()
-        .join(cgroup_of(i32::try_from(std::process::id()).expect("pid")).trim_start_matches('/'));
+    let home = common::own_cgroup_dir();
     fs::write(home.join("cgroup.procs"), workload_pid.to_string())
         .expect("moving the workload out");
     let name = cgroup.name.clone();
@@ -325,7 +311,7 @@ fn a_cgroup_removed_while_recorded_ends_the_recording_with_a_profile() {
     let _ = workload.kill();
     let _ = workload.wait();
     outcome.assert_code(0);
-    let (_, recording) = outputs(&profile, &outcome);
+    let (_, recording) = checked_outputs(&profile, &outcome);
     assert!(
         recording_names(&recording).contains("getresuid"),
         "what the cgroup did before it was removed is lost\n{outcome}"

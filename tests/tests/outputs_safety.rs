@@ -6,7 +6,6 @@
 //! hides what it left out.
 
 mod common;
-mod support;
 
 use std::{
     ffi::CString,
@@ -27,9 +26,10 @@ use std::{
 };
 
 use common::{
-    default_recording_path, dir_listing, exerciser, read_json, record, run, syscage, temp_dir,
+    assert_one_line_error, assert_record_fails_before_the_command_runs, default_recording_path,
+    dir_listing, exerciser, read_json, record, run, spawn_in_cgroup, syscage, temp_dir, Tmpfs,
+    TopCgroup,
 };
-use support::{assert_one_line_error, Tmpfs, TopCgroup};
 
 /// nobody/nogroup on Debian.
 const NOBODY: u32 = 65534;
@@ -384,7 +384,7 @@ fn device_and_fifo_inputs_are_refused_without_reading_them() {
             limit_memory(&mut cmd);
             let child = common::spawn(&mut cmd);
             let outcome = common::wait(child, args.join(" "), Duration::from_secs(20));
-            let lines = support::error_lines(&outcome.stderr);
+            let lines = common::error_lines(&outcome.stderr);
             if outcome.code() != 124 || lines.len() != 1 || !outcome.stderr.contains(bad) {
                 failures.push(format!("expected 124 and one line naming {bad}\n{outcome}"));
             }
@@ -444,18 +444,7 @@ fn diff_against_a_missing_file_exits_124() {
 #[test]
 fn record_into_a_read_only_directory_fails_before_the_command_runs() {
     let ro = Tmpfs::mount("size=64k,ro");
-    let dir = temp_dir();
-    let marker = dir.path().join("the-command-ran");
-    let (outcome, _) = record(
-        &ro.dir,
-        "p",
-        &[exerciser().as_ref(), "mkdir".as_ref(), marker.as_os_str()],
-    );
-    assert_one_line_error(&outcome, 123);
-    assert!(
-        !marker.exists(),
-        "the command ran although its outputs could not be written\n{outcome}"
-    );
+    assert_record_fails_before_the_command_runs(&ro.dir, 123);
 }
 
 /// When the outputs cannot be written at the end (the disk filled up while the command ran),
@@ -505,21 +494,17 @@ fn record_all_refuses_dash_o_and_zero_max_cgroups() {
 #[test]
 fn record_all_gives_same_named_containers_their_own_files() {
     let dir = temp_dir();
-    let output_dir = dir.path().join("profiles");
-    let log = dir.path().join("record-all.log");
-    let recorder = common::containers::RecordAll::start(&output_dir, &log);
-    let mount = common::cgroup2_mount();
-    let id = common::containers::unique_name("web");
+    let recorder = common::RecordAll::start(dir.path(), &[]);
+    let output_dir = recorder.output_dir.clone();
+    let id = common::unique_name("web");
     let namespaces: Vec<TopCgroup> = ["ns-a", "ns-b"].map(TopCgroup::create).into();
     let mut children = Vec::new();
     for ns in &namespaces {
         let container = ns.dir.join(&id);
         fs::create_dir(&container).expect("creating the container cgroup");
-        let mut cmd = Command::new("/bin/sh");
-        cmd.args(["-c", r#"echo $$ > "$0/cgroup.procs" && exec "$@""#])
-            .arg(&container)
-            .args([exerciser(), "exit", "0"]);
-        children.push(cmd.status().expect("running the container's process"));
+        let mut child = spawn_in_cgroup(&container, exerciser(), &["exit", "0"]);
+        drop(child.stdin.take());
+        children.push(child.wait().expect("running the container's process"));
     }
     assert!(children.iter().all(std::process::ExitStatus::success));
     let start = Instant::now();
@@ -538,7 +523,6 @@ fn record_all_gives_same_named_containers_their_own_files() {
         thread::sleep(Duration::from_millis(100));
     }
     let (_code, log_text) = recorder.stop();
-    let _ = mount;
     let found = profiles();
     assert_eq!(
         found.len(),
@@ -557,7 +541,7 @@ fn record_all_exits_non_zero_when_containers_were_left_out() {
     let dir = temp_dir();
     let output_dir = dir.path().join("profiles");
     let log = dir.path().join("record-all.log");
-    let mut recorder = common::containers::spawn_record_all(
+    let mut recorder = common::spawn_record_all(
         &output_dir,
         &log,
         &["--max-cgroups", "1", "--duration", "6s"],

@@ -21,18 +21,19 @@ use std::{
     collections::BTreeSet,
     fs,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Stdio,
     thread,
     time::{Duration, Instant},
 };
 
 use common::{
     containers::{
-        all_output, check_container_phases, fill_rootfs, permissive_seccomp,
-        prepare_crun_for_hybrid_cgroups, require_tool, run_ok, unique_name, CONTAINER_DEADLINE,
-        PROFILE_DEADLINE,
+        all_output, check_container_phases, permissive_seccomp, podman_command,
+        prepare_crun_for_hybrid_cgroups, require_tool, run_ok, PodmanImage, CONTAINER_DEADLINE,
+        PODMAN_RUN_OPTIONS,
     },
-    describe, read_json, require_root, syscage_bin, temp_dir, write_json, Outcome,
+    describe, read_json, require_root, syscage_bin, temp_dir, unique_name, write_json, Outcome,
+    PROFILE_DEADLINE,
 };
 use serde_json::{json, Value};
 
@@ -43,37 +44,13 @@ const WORKLOAD_OUTPUT: &str = "hello\nf\n";
 /// What busybox's mkdir prints when the profile denies mkdir.
 const MKDIR_EPERM: &str = "mkdir: can't create directory '/tmp/d': Operation not permitted";
 
-/// How often each container runs under its recorded profile (about 0.4 s a run). One good run
+/// How often each container runs under its recorded profile. One good run
 /// proves little: runc's init is a Go program whose threads do not do the same thing every time.
 const RUNS_UNDER_PROFILE: usize = 30;
 
 /// The annotation that the hooks.d file below matches on, and the one that names the profile.
 const RECORD_ANNOTATION: &str = "io.syscage.record";
 const OUTPUT_ANNOTATION: &str = "io.syscage.output";
-
-/// Podman's global options, the same for every podman command of these tests:
-/// - `--cgroup-manager cgroupfs`: no systemd runs as PID 1 here (Podman picks cgroupfs by itself
-///   then; said explicitly because the tests check the cgroupfs path `/libpod_parent/libpod-<id>`);
-/// - `--events-backend file`: no journald here either (again Podman's own choice without it).
-const GLOBAL_OPTIONS: [&str; 4] = ["--cgroup-manager", "cgroupfs", "--events-backend", "file"];
-
-/// The container options of every `podman run` here, besides the runtime, seccomp and
-/// annotations:
-/// - `--network none`: the workload needs no network, and Podman's default bridge would add a
-///   `cni-podman0` interface and iptables chains to the host;
-/// - `--ulimit nofile=...,nproc=...`: rootful Podman 4.3 writes `RLIMIT_NOFILE` 1048576 into the
-///   container's config by default, and the runtime's `setrlimit` then fails with EPERM ("crun:
-///   setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI permission denied", exit 126) where
-///   root lacks `CAP_SYS_RESOURCE` and the hard limit is lower, as in this project's sandboxes
-///   (nofile 20000). NPROC likewise (conmon runs with 32768). 1024 is below any sane hard limit.
-const RUN_OPTIONS: [&str; 6] = [
-    "--network",
-    "none",
-    "--ulimit",
-    "nofile=1024:1024",
-    "--ulimit",
-    "nproc=1024:1024",
-];
 
 // ---------------------------------------------------------------------------------------------
 // The tests.
@@ -117,13 +94,6 @@ fn podman_runc_container_without_mkdir_in_its_profile_gets_eperm() {
 // ---------------------------------------------------------------------------------------------
 // Podman, its image, its containers.
 
-/// `podman GLOBAL_OPTIONS ...`.
-fn podman_command() -> Command {
-    let mut cmd = Command::new("podman");
-    cmd.args(GLOBAL_OPTIONS);
-    cmd
-}
-
 /// Fails the test unless podman is installed and answers; returns the name of the runtime it
 /// runs containers with by default (`podman info`).
 #[track_caller]
@@ -138,47 +108,6 @@ fn require_podman() -> String {
         "`podman info` names no OCI runtime: install crun or runc"
     );
     runtime
-}
-
-/// A busybox image imported into Podman's store from the rootfs the other container tests use
-/// (`tar -C ROOTFS -c . | podman import - REF`). Removed on drop.
-struct Image {
-    reference: String,
-}
-
-impl Image {
-    #[track_caller]
-    fn import(work: &Path) -> Self {
-        let rootfs = work.join("image-rootfs");
-        fill_rootfs(&rootfs);
-        let reference = format!("localhost/syscage-e2e-busybox:{}", unique_name("busybox"));
-        let tar = work.join("image.tar");
-        run_ok(
-            Command::new("tar")
-                .arg("-cf")
-                .arg(&tar)
-                .arg("-C")
-                .arg(&rootfs)
-                .arg("."),
-        );
-        let image = Self { reference };
-        run_ok(
-            podman_command()
-                .arg("import")
-                .arg(&tar)
-                .arg(&image.reference),
-        );
-        image
-    }
-}
-
-impl Drop for Image {
-    fn drop(&mut self) {
-        let _ = podman_command()
-            .args(["rmi", "-f", &self.reference])
-            .stdin(Stdio::null())
-            .output();
-    }
 }
 
 /// A container name unique to this run; `podman rm -f` on drop (the runs use `--rm`; this is
@@ -209,7 +138,7 @@ enum Destination {
 /// (pointing at the syscage under test), the hook's output directory and log, and the runtime.
 struct Podman {
     work: PathBuf,
-    image: Image,
+    image: PodmanImage,
     hooks_dir: PathBuf,
     output_dir: PathBuf,
     log: PathBuf,
@@ -249,7 +178,7 @@ impl Podman {
         );
         Self {
             work: work.to_owned(),
-            image: Image::import(work),
+            image: PodmanImage::import(work),
             hooks_dir,
             output_dir,
             log,
@@ -262,7 +191,7 @@ impl Podman {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// `podman --hooks-dir DIR run --rm --name NAME --cidfile FILE [--runtime R] RUN_OPTIONS
+    /// `podman --hooks-dir DIR run --rm --name NAME --cidfile FILE [--runtime R] PODMAN_RUN_OPTIONS
     /// --security-opt seccomp=SECCOMP [--annotation K=V]... IMAGE /bin/sh -c WORKLOAD`, in the
     /// foreground to its end; returns the outcome and the container's full id (from the
     /// cidfile).
@@ -281,7 +210,7 @@ impl Podman {
         if let Some(runtime) = self.runtime_option {
             cmd.args(["--runtime", runtime]);
         }
-        cmd.args(RUN_OPTIONS)
+        cmd.args(PODMAN_RUN_OPTIONS)
             .arg("--security-opt")
             .arg(format!("seccomp={}", seccomp.display()));
         for (key, value) in annotations {
@@ -477,7 +406,10 @@ fn runs_under_profile(podman: &Podman, recorded: &Recorded) {
 /// fails with EPERM, the workload stops there, and podman exits non-zero.
 fn gets_eperm_without_mkdir(podman: &Podman, recorded: &Recorded) {
     let denied = podman.work.join("without-mkdir.json");
-    common::profile_without(&recorded.profile_path, &["mkdir"], &denied);
+    write_json(
+        &denied,
+        &common::profile_without(&recorded.profile, &["mkdir"]),
+    );
     let (outcome, _) = podman.run("no-mkdir", &denied, &[]);
     let context = || format!("{outcome}\n\n{}", recorded.describe(podman));
     assert_ne!(

@@ -3,7 +3,6 @@
 //! job reading `--fail-on`, and the SPO resource checked against the operator's CRD schema.
 
 mod common;
-mod support;
 
 use std::{
     fs,
@@ -13,10 +12,13 @@ use std::{
     time::Duration,
 };
 
-use common::containers::{Bundle, Container, Runtime};
-use common::{read_json, recording_names, require_root, syscage, temp_dir, wait_for, Outcome};
+use common::containers::{
+    podman_command, Bundle, Container, PodmanImage, Runtime, PODMAN_RUN_OPTIONS,
+};
+use common::{
+    read_json, recording_names, require_root, syscage, temp_dir, wait_for, Outcome, TopCgroup,
+};
 use serde_json::{json, Value};
-use support::TopCgroup;
 
 /// Records `sleep 0.2` on the host and returns its profile; checks that the recording itself
 /// holds no `restart_syscall` (an uninterrupted sleep makes none), so the profile allows it only
@@ -235,24 +237,6 @@ fn host_recording_for_runtime_runc_runs_a_busybox_container() {
     );
 }
 
-/// `podman --cgroup-manager cgroupfs --events-backend file ARGS...` (the options podman.rs uses:
-/// no systemd, no journal).
-fn podman(args: &[&str]) -> Command {
-    let mut cmd = Command::new("podman");
-    cmd.args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
-        .args(args);
-    cmd
-}
-
-/// A busybox image imported into Podman's store; removed on drop.
-struct PodmanImage(String);
-
-impl Drop for PodmanImage {
-    fn drop(&mut self) {
-        let _ = podman(&["rmi", "-f", &self.0]).output();
-    }
-}
-
 /// Under Podman's defaults (crun, `noNewPrivileges: false`) crun loads the filter before it
 /// drops capabilities, so a host profile fails with "prctl drop bounding"; `--for-runtime
 /// podman` adds what crun and Podman's attach handshake do there, and the container runs.
@@ -267,48 +251,17 @@ fn host_recording_for_runtime_podman_runs_under_podman_defaults() {
     common::containers::fill_rootfs(&rootfs);
     let recording = record_on_host(work.path(), &rootfs);
     let rec = recording.to_str().expect("UTF-8 path");
-    let tar = work.path().join("image.tar");
-    common::containers::run_ok(
-        Command::new("tar")
-            .arg("-cf")
-            .arg(&tar)
-            .arg("-C")
-            .arg(&rootfs)
-            .arg("."),
-    );
-    let image = PodmanImage(format!(
-        "localhost/{}:latest",
-        common::containers::unique_name("busybox")
-    ));
-    common::containers::run_ok(&mut podman(&[
-        "import",
-        tar.to_str().expect("UTF-8 path"),
-        &image.0,
-    ]));
+    let image = PodmanImage::import(work.path());
     let run = |profile: &Path, tag: &str| {
         let seccomp = format!("seccomp={}", profile.display());
-        let name = common::containers::unique_name(tag);
-        common::run(&mut podman(&[
-            "run",
-            "--rm",
-            "--name",
-            &name,
-            "--runtime",
-            "crun",
-            "--network",
-            "none",
-            // Rootful Podman 4.3's default RLIMIT_NOFILE is more than crun may set here.
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
-            "--security-opt",
-            &seccomp,
-            &image.0,
-            "/bin/sh",
-            "-c",
-            WORKLOAD,
-        ]))
+        let name = common::unique_name(tag);
+        common::run(
+            podman_command()
+                .args(["run", "--rm", "--name", &name, "--runtime", "crun"])
+                .args(PODMAN_RUN_OPTIONS)
+                .args(["--security-opt", &seccomp, &image.reference])
+                .args(["/bin/sh", "-c", WORKLOAD]),
+        )
     };
 
     let for_podman = work.path().join("for-podman.json");

@@ -138,7 +138,7 @@ fn profile_is_sorted_unique_and_denies_by_default() {
         .filter_map(|a| a.as_str())
         .collect();
     assert!(arches.contains("SCMP_ARCH_X86_64"), "{pretty}");
-    let names = common::profile_names_in_order(&value);
+    let names = common::allowed_names_in_order(&value);
     for rule in value["syscalls"].as_array().expect("syscalls") {
         let in_rule: Vec<&str> = rule["names"]
             .as_array()
@@ -192,7 +192,7 @@ fn recording_option_chooses_where_the_recording_goes() {
         !default_recording_path(&profile).exists(),
         "default recording written too\n{outcome}"
     );
-    common::profile_names(&read_json(&profile));
+    common::allowed_names(&read_json(&profile));
 }
 
 #[test]
@@ -200,7 +200,7 @@ fn exit_code_is_passed_through() {
     let dir = temp_dir();
     let (outcome, profile) = record(dir.path(), "exit7", &[exerciser(), "exit", "7"]);
     outcome.assert_code(7);
-    assert!(!common::profile_names(&read_json(&profile)).is_empty());
+    assert!(!common::allowed_names(&read_json(&profile)).is_empty());
     assert_eq!(
         read_json(&default_recording_path(&profile))["exit"],
         json!({"code": 7})
@@ -212,7 +212,7 @@ fn death_by_signal_becomes_128_plus_signal() {
     let dir = temp_dir();
     let (outcome, profile) = record(dir.path(), "kill9", &[exerciser(), "kill-self", "9"]);
     outcome.assert_code(128 + 9);
-    let allowed = common::profile_names(&read_json(&profile));
+    let allowed = common::allowed_names(&read_json(&profile));
     assert!(
         allowed.contains("kill"),
         "the exerciser killed itself with kill(2): {allowed:?}"

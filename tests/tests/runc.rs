@@ -5,14 +5,13 @@ mod common;
 
 use std::{
     fs,
-    os::unix::fs::symlink,
     path::{Path, PathBuf},
-    process::Command,
-    sync::atomic::{AtomicU32, Ordering},
-    time::Duration,
 };
 
-use common::{read_json, temp_dir, write_json, Outcome};
+use common::{
+    containers::{Bundle, Container, Runtime},
+    profile_without, read_json, temp_dir, Outcome,
+};
 use serde_json::{json, Value};
 
 /// What the container does: write a file into a new directory and read it back.
@@ -20,7 +19,7 @@ const WORKLOAD: &str = "mkdir /tmp/d && echo hi > /tmp/d/f && cat /tmp/d/f";
 
 /// Syscalls runc's init makes after it has loaded the filter and before it executes the
 /// entrypoint, beyond those the busybox workload makes itself (see
-/// [`RUNC_INIT_ALSO_NEEDS_FROM_WORKLOAD`]). Observed on this machine with Debian 12's runc
+/// [`RUNC_INIT_ALSO_NEEDS_FROM_WORKLOAD`]). Observed with Debian 12's runc
 /// 1.1.5+ds1-1+deb12u1 (go1.19.8, libseccomp 2.5.4) by running the container under the
 /// workload-only profile, adding one candidate at a time, and confirming with `strace -f` of the
 /// filtered init thread:
@@ -29,8 +28,8 @@ const WORKLOAD: &str = "mkdir /tmp/d && echo hi > /tmp/d/f && cat /tmp/d/f";
 /// - futex: the Go runtime waking another thread; without it about 1 run in 25 dies with
 ///   "futexwakeup ... returned -1 / fatal error: unexpected signal during runtime execution".
 ///
-/// runc also calls epoll_ctl there, but tolerates EPERM from it. Issue 3 replaces this list by
-/// recording the container's own cgroup, runc's init included.
+/// runc also calls epoll_ctl there, but tolerates EPERM from it. Recording the container's own
+/// cgroup, runc's init included (containers.rs), makes this list unnecessary.
 const RUNC_INIT_ALLOWANCE: [&str; 3] = ["fstatfs", "getdents64", "futex"];
 
 /// What runc's init also makes between loading the filter and exec, which the busybox workload
@@ -45,15 +44,12 @@ const RUNC_INIT_ALSO_NEEDS_FROM_WORKLOAD: [&str; 6] = [
     "rt_sigreturn",
 ];
 
-/// The busybox applets the workload uses, as symlinks in the container's /bin.
-const APPLETS: [&str; 4] = ["sh", "mkdir", "echo", "cat"];
-
 #[test]
 fn recorded_profile_runs_a_busybox_container_under_runc() {
     let work = temp_dir();
-    let bundle = Bundle::new(work.path());
+    let bundle = Bundle::new(work.path(), "bundle", Runtime::Runc, WORKLOAD);
     let profile = record_workload(work.path(), &bundle);
-    let allowed = common::profile_names(&read_json(&profile));
+    let allowed = common::allowed_names(&read_json(&profile));
     let missing: Vec<_> = RUNC_INIT_ALSO_NEEDS_FROM_WORKLOAD
         .iter()
         .filter(|n| !allowed.contains(**n))
@@ -64,7 +60,7 @@ fn recorded_profile_runs_a_busybox_container_under_runc() {
          RUNC_INIT_ALLOWANCE\nallowed: {allowed:?}"
     );
 
-    let outcome = bundle.run_with(&with_runc_allowance(&profile, &[]));
+    let outcome = run_with(&bundle, &with_runc_allowance(&profile, &[]));
     outcome.assert_code(0);
     assert_eq!(outcome.stdout, "hi\n", "{outcome}");
 }
@@ -72,10 +68,10 @@ fn recorded_profile_runs_a_busybox_container_under_runc() {
 #[test]
 fn container_without_mkdir_in_its_profile_gets_eperm() {
     let work = temp_dir();
-    let bundle = Bundle::new(work.path());
+    let bundle = Bundle::new(work.path(), "bundle", Runtime::Runc, WORKLOAD);
     let profile = record_workload(work.path(), &bundle);
 
-    let outcome = bundle.run_with(&with_runc_allowance(&profile, &["mkdir"]));
+    let outcome = run_with(&bundle, &with_runc_allowance(&profile, &["mkdir"]));
     assert_ne!(outcome.code(), 0, "the container must fail\n{outcome}");
     let output = format!("{}{}", outcome.stdout, outcome.stderr);
     assert!(
@@ -113,19 +109,10 @@ fn record_workload(work: &Path, bundle: &Bundle) -> PathBuf {
 
 /// The recorded profile, minus `remove`, plus what runc's init needs.
 fn with_runc_allowance(profile: &Path, remove: &[&str]) -> Value {
-    let mut value = read_json(profile);
+    let mut value = profile_without(&read_json(profile), remove);
     let names = value["syscalls"][0]["names"]
         .as_array_mut()
         .expect("profile has names");
-    for name in remove {
-        let before = names.len();
-        names.retain(|n| n != name);
-        assert_eq!(
-            names.len(),
-            before - 1,
-            "the profile does not allow {name}: {names:?}"
-        );
-    }
     for name in RUNC_INIT_ALLOWANCE {
         if !names.iter().any(|n| n == name) {
             names.push(json!(name));
@@ -134,81 +121,10 @@ fn with_runc_allowance(profile: &Path, remove: &[&str]) -> Value {
     value
 }
 
-/// An OCI bundle with a busybox-static rootfs and `runc spec`'s default config.
-struct Bundle {
-    dir: PathBuf,
-}
-
-impl Bundle {
-    fn new(parent: &Path) -> Self {
-        common::require_root();
-        let dir = parent.join("bundle");
-        let bin = dir.join("rootfs/bin");
-        fs::create_dir_all(&bin).expect("creating rootfs/bin");
-        for mount_point in ["proc", "dev", "sys", "tmp"] {
-            fs::create_dir(dir.join("rootfs").join(mount_point)).expect("creating a mount point");
-        }
-        fs::copy("/bin/busybox", bin.join("busybox")).expect(
-            "copying /bin/busybox (Debian package busybox-static; `cargo xtask setup --tests`)",
-        );
-        for applet in APPLETS {
-            symlink("busybox", bin.join(applet)).expect("linking an applet");
-        }
-        let spec = common::run(Command::new("runc").arg("spec").current_dir(&dir));
-        spec.assert_code(0);
-        Self { dir }
-    }
-
-    fn rootfs(&self) -> PathBuf {
-        self.dir.join("rootfs")
-    }
-
-    /// Runs the workload in a new container under `seccomp` (a runtime-spec `linux.seccomp`),
-    /// with a fresh /tmp, and removes the container afterwards whatever happened.
-    fn run_with(&self, seccomp: &Value) -> Outcome {
-        let config_path = self.dir.join("config.json");
-        let mut config = read_json(&config_path);
-        config["process"]["args"] = json!(["/bin/busybox", "sh", "-c", WORKLOAD]);
-        config["process"]["terminal"] = json!(false);
-        config["root"]["readonly"] = json!(false);
-        config["linux"]["seccomp"] = seccomp.clone();
-        write_json(&config_path, &config);
-        let tmp = self.rootfs().join("tmp");
-        fs::remove_dir_all(&tmp).expect("emptying the container's /tmp");
-        fs::create_dir(&tmp).expect("creating the container's /tmp");
-
-        let container = Container::new();
-        let mut cmd = Command::new("runc");
-        cmd.args(["run", "--bundle"])
-            .arg(&self.dir)
-            .arg(&container.id);
-        let child = common::spawn(&mut cmd);
-        common::wait(child, common::describe(&cmd), Duration::from_secs(60))
-    }
-}
-
-/// A container id unique to this run; `runc delete -f` on drop, so a failed assertion or a
-/// panic leaves no container (or its cgroups) behind.
-struct Container {
-    id: String,
-}
-
-impl Container {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        Self {
-            id: format!("syscage-e2e-{}-{n}", std::process::id()),
-        }
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        // `runc run` deletes a container that ran to its end; this is for the other cases, so
-        // "does not exist" is expected and ignored.
-        let _ = Command::new("runc")
-            .args(["delete", "-f", &self.id])
-            .output();
-    }
+/// Runs the workload in a new container of `bundle` under `seccomp` (a runtime-spec
+/// `linux.seccomp`), with a fresh /tmp; the container is removed afterwards whatever happened.
+fn run_with(bundle: &Bundle, seccomp: &Value) -> Outcome {
+    bundle.set_seccomp(Some(seccomp));
+    bundle.reset_tmp();
+    bundle.run(&Container::new(Runtime::Runc, "runc"))
 }

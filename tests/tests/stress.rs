@@ -1,4 +1,4 @@
-//! Completeness and scale (issue 6): the recording holds every syscall a busy multi-process,
+//! Completeness and scale: the recording holds every syscall a busy multi-process,
 //! multi-threaded workload made while the machine is saturated; `record --all` gives each of
 //! a thousand short-lived cgroups its own profile with bounded memory, reclaims the map entries
 //! of removed cgroups, and says loudly when its maps are full.
@@ -12,16 +12,15 @@
 //! "created, used and removed before inotify reports it" limitation.
 
 mod common;
-mod support;
 
 use std::{collections::BTreeSet, fs, sync::Mutex, thread, time::Duration};
 
-use common::{default_recording_path, read_json, record, recording_names, temp_dir, wait_for};
-use serde_json::Value;
-use support::{
-    assert_profile_covers_recording, fault_prober, status_kb, stress_prober, Recorder, TopCgroup,
+use common::{
+    assert_profile_covers_recording, default_recording_path, fault_prober, read_json, record,
+    recording_names, status_kb, stress_prober, temp_dir, wait_for, RecordAll, TopCgroup,
     UnwatchedLoad, DISTINCTIVE,
 };
+use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
 // Stress: 64 threads in 16 processes under unwatched load, five times.
@@ -123,9 +122,9 @@ fn every_rare_syscall_of_64_threads_in_16_processes_is_recorded_under_load_every
 
 /// How long the process in a short-lived cgroup lingers after its syscall, in ms: `runc run` of
 /// a short command keeps its cgroup about this long. Cgroups of a few ms (a fork and two execs,
-/// no linger) are sometimes never named by syscage's inotify thread when several are created at
-/// once on these 2 CPUs, which syscage reports as "disappeared before it could be named" (the
-/// README's limitation, which it puts at "well under a millisecond").
+/// no linger) are sometimes never named by syscage's inotify thread when several are created
+/// at once on a machine with few CPUs, which syscage reports as "disappeared before it could be
+/// named" (the README's limitation, which it puts at "well under a millisecond").
 const LINGER_MS: &str = "50";
 
 /// One short-lived cgroup: created, a process makes `syscall` in it, lingers [`LINGER_MS`] and
@@ -195,7 +194,7 @@ fn check_cgroup_outputs(
     } else if target["cgroup"] != format!("/{name}") || target["container_id"] != name {
         format!("the target does not name the cgroup: {target}")
     } else {
-        let allowed = support::allowed_names(profile);
+        let allowed = common::allowed_names(profile);
         let lost: Vec<_> = names.difference(&allowed).collect();
         if lost.is_empty() {
             return None;
@@ -217,7 +216,7 @@ fn complaints(log: &str) -> String {
 
 /// Checks what syscage wrote for `cgroups` (see [`check_cgroup_outputs`]); returns one line per
 /// cgroup without a profile or with a wrong one.
-fn check_all(recorder: &Recorder, cgroups: &[Cgroup]) -> Vec<String> {
+fn check_all(recorder: &RecordAll, cgroups: &[Cgroup]) -> Vec<String> {
     let (found, missing) = recorder.outputs_of_all(
         cgroups.iter().map(|(name, _, _)| name.as_str()),
         Duration::from_secs(5),
@@ -287,7 +286,7 @@ fn assert_no_problems(problems: &[String], of: usize, log: &str) {
 #[test]
 fn record_all_gives_each_of_1000_short_lived_cgroups_its_own_profile_in_bounded_memory() {
     let work = temp_dir();
-    let recorder = Recorder::start(work.path(), &[]);
+    let recorder = RecordAll::start(work.path(), &[]);
     let rss_start = status_kb(recorder.pid, "VmRSS");
     let hwm_start = status_kb(recorder.pid, "VmHWM");
 
@@ -332,7 +331,7 @@ fn record_all_gives_each_of_1000_short_lived_cgroups_its_own_profile_in_bounded_
 #[test]
 fn record_all_reclaims_the_map_entries_of_removed_cgroups() {
     let work = temp_dir();
-    let recorder = Recorder::start(work.path(), &["--max-cgroups", "64"]);
+    let recorder = RecordAll::start(work.path(), &["--max-cgroups", "64"]);
     let mut problems = Vec::new();
     for batch in 0..10 {
         let cgroups = short_lived_cgroups(batch * 20, 20, 4);
@@ -396,7 +395,7 @@ fn a_full_map_is_reported_loudly_naming_what_was_left_out() {
     let work = temp_dir();
     let existing = cgroup_count();
     let max = (existing + 4).to_string();
-    let recorder = Recorder::start(work.path(), &["--max-cgroups", &max]);
+    let recorder = RecordAll::start(work.path(), &["--max-cgroups", &max]);
     thread::sleep(Duration::from_millis(300));
     assert!(
         full_map_reports(&recorder.log_text()).is_empty(),
@@ -412,7 +411,7 @@ fn a_full_map_is_reported_loudly_naming_what_was_left_out() {
         .map(|cgroup| {
             let mut child = cgroup.spawn(fault_prober(), &["hold", "uname"]);
             let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
-            assert_eq!(support::read_line(&mut stdout, "the prober"), "made uname");
+            assert_eq!(common::read_line(&mut stdout, "the prober"), "made uname");
             child.stdout = Some(stdout.into_inner());
             child
         })
@@ -485,12 +484,12 @@ fn a_cgroup_the_full_map_kept_out_gets_no_incomplete_profile() {
     let work = temp_dir();
     let existing = cgroup_count();
     let max = (existing + 1).to_string();
-    let recorder = Recorder::start(work.path(), &["--max-cgroups", &max]);
+    let recorder = RecordAll::start(work.path(), &["--max-cgroups", &max]);
 
     let hold = |cgroup: &TopCgroup, args: &[&str]| {
         let mut child = cgroup.spawn(fault_prober(), args);
         let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
-        let line = support::read_line(&mut stdout, "the prober");
+        let line = common::read_line(&mut stdout, "the prober");
         assert_eq!(line, format!("made {}", args[1]));
         child
     };

@@ -6,35 +6,22 @@
 //! and the live view fits an 80-column terminal and also runs for a COMMAND.
 
 mod common;
-mod support;
 
 use std::{
     fs,
     io::BufReader,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Child, Command},
     thread,
     time::{Duration, Instant},
 };
 
 use common::{
-    cgroup2_mount, default_recording_path, describe, leaves_of, read_json, recording_names, spawn,
-    syscage, syscage_bin, temp_dir, wait, wait_for, Outcome,
+    bpf_ids, cgroup2_mount, checked_outputs, default_recording_path, describe, fault_prober,
+    is_running, kill_and_wait_gone, leaves_of, own_cgroup_dir, read_line, recording_names, spawn,
+    spawn_in_cgroup, syscage, syscage_bin, temp_dir, wait, wait_for, TopCgroup,
 };
 use serde_json::Value;
-use support::{
-    assert_profile_covers_recording, bpf_ids, cgroup_of, fault_prober, is_running,
-    kill_and_wait_gone, read_line, TopCgroup,
-};
-
-/// The recording and profile of a `record` run, checked against each other.
-#[track_caller]
-fn outputs(profile: &Path, outcome: &Outcome) -> (Value, Value) {
-    let recording = read_json(&default_recording_path(profile));
-    let profile = read_json(profile);
-    assert_profile_covers_recording(&profile, &recording, &outcome.to_string());
-    (profile, recording)
-}
 
 /// Starts `syscage ARGS... --output PROFILE` and waits until its recorder is attached.
 #[track_caller]
@@ -51,27 +38,6 @@ fn start_recording(args: &[&str], profile: &Path) -> (Child, String) {
             .then_some(())
     });
     (child, description)
-}
-
-/// Starts `program args...` in cgroup directory `dir` (a shell moves itself in and execs it).
-#[track_caller]
-fn spawn_in(dir: &Path, program: &str, args: &[&str]) -> Child {
-    let mut cmd = Command::new("/bin/sh");
-    cmd.args(["-c", r#"echo $$ > "$0/cgroup.procs" && exec "$@""#])
-        .arg(dir)
-        .arg(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    cmd.spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", describe(&cmd)))
-}
-
-/// The cgroup directory this test process runs in.
-fn home_cgroup() -> PathBuf {
-    let rel = cgroup_of(i32::try_from(std::process::id()).expect("pid"));
-    cgroup2_mount().join(rel.trim_start_matches('/'))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -95,7 +61,7 @@ fn an_empty_cgroup_is_waited_for_until_a_process_arrives() {
     assert!(workload.wait().expect("waiting").success());
     let outcome = wait(child, description, Duration::from_secs(30));
     outcome.assert_code(0);
-    let (_, recording) = outputs(&profile, &outcome);
+    let (_, recording) = checked_outputs(&profile, &outcome);
     assert!(
         recording_names(&recording).contains("getresuid"),
         "the process that arrived later is not recorded\n{outcome}"
@@ -137,7 +103,7 @@ fn a_recording_without_syscalls_is_refused_unless_allowed() {
     cmd.arg("--allow-empty");
     let outcome = common::run(&mut cmd);
     outcome.assert_code(0);
-    let (_, recording) = outputs(&profile, &outcome);
+    let (_, recording) = checked_outputs(&profile, &outcome);
     assert!(recording_names(&recording).is_empty(), "{outcome}");
 }
 
@@ -180,7 +146,7 @@ fn a_parent_cgroup_records_the_processes_of_its_sub_cgroups() {
     let parent = TopCgroup::create("parent");
     let sub = parent.dir.join("worker");
     fs::create_dir(&sub).expect("creating the sub-cgroup");
-    let mut workload = spawn_in(&sub, fault_prober(), &["spin", "uname"]);
+    let mut workload = spawn_in_cgroup(&sub, fault_prober(), &["spin", "uname"]);
     let mut out = BufReader::new(workload.stdout.take().expect("piped"));
     assert_eq!(read_line(&mut out, "the workload"), "spinning");
 
@@ -199,7 +165,7 @@ fn a_parent_cgroup_records_the_processes_of_its_sub_cgroups() {
     let _ = workload.wait();
     let _ = fs::remove_dir(&sub);
     outcome.assert_code(0);
-    let (_, recording) = outputs(&profile, &outcome);
+    let (_, recording) = checked_outputs(&profile, &outcome);
     assert!(
         recording_names(&recording).contains("uname"),
         "the sub-cgroup's process is not recorded\n{outcome}"
@@ -223,7 +189,7 @@ fn a_process_that_moves_out_is_reported_and_a_plain_cgroup_is_no_container() {
         &profile,
     );
     thread::sleep(Duration::from_millis(300));
-    fs::write(home_cgroup().join("cgroup.procs"), pid.to_string()).expect("moving it out");
+    fs::write(own_cgroup_dir().join("cgroup.procs"), pid.to_string()).expect("moving it out");
     let outcome = wait(child, description, Duration::from_secs(30));
     let _ = workload.kill();
     let _ = workload.wait();
@@ -232,7 +198,7 @@ fn a_process_that_moves_out_is_reported_and_a_plain_cgroup_is_no_container() {
         outcome.stderr.contains(&format!("process {pid} ")) && outcome.stderr.contains("moved out"),
         "syscage must report the process that left\n{outcome}"
     );
-    let (_, recording) = outputs(&profile, &outcome);
+    let (_, recording) = checked_outputs(&profile, &outcome);
     let target = &recording["target"];
     assert_eq!(target["cgroup"], format!("/{}", cgroup.name), "{outcome}");
     assert!(
@@ -321,7 +287,7 @@ fn what_a_command_leaves_running_is_recorded_until_it_exits() {
         outcome.stderr.contains("recording them until they exit"),
         "syscage must say it waits for what the command left\n{outcome}"
     );
-    let (_, recording) = outputs(&profile, &outcome);
+    let (_, recording) = checked_outputs(&profile, &outcome);
     assert!(
         recording_names(&recording).contains("getresuid"),
         "the leftover process's syscall is not recorded\n{outcome}"
@@ -363,7 +329,7 @@ fn a_daemon_is_recorded_until_duration_and_then_terminated() {
         outcome.stderr.contains("sending SIGTERM") && !outcome.stderr.contains("left running"),
         "syscage must say it ends the daemon, and not move it out\n{outcome}"
     );
-    let (_, recording) = outputs(&profile, &outcome);
+    let (_, recording) = checked_outputs(&profile, &outcome);
     let names = recording_names(&recording);
     for name in ["getcpu", "uname"] {
         assert!(names.contains(name), "{name} not recorded\n{outcome}");
@@ -421,7 +387,7 @@ fn attaching_to_a_running_container_says_its_start_is_missing() {
             && outcome.stderr.contains("not recorded"),
         "syscage must warn that the container's start is missing\n{outcome}"
     );
-    let (_, recording) = outputs(&profile, &outcome);
+    let (_, recording) = checked_outputs(&profile, &outcome);
     let phases = &recording["phases"];
     assert_eq!(phases["started_in"], "workload", "{recording}");
     assert!(phases["entrypoint_exec_us"].is_null(), "{recording}");

@@ -18,8 +18,8 @@ pub const MAX_SYSCALLS: usize = 512;
 
 /// Name of the read-only global ([`SlotIds`]) holding the cgroups watched by `record`, the OCI
 /// hook and the benchmark, which all know their few targets before the program is loaded.
-/// Checking a cgroup against it is a few loads of constants, where a hash lookup costs about
-/// 30 ns on every syscall of every task on the node.
+/// Checking a cgroup against it is a few loads of constants, where a hash lookup would cost a
+/// helper call on every syscall of every task on the node.
 pub const SLOT_IDS_GLOBAL: &str = "SYSCAGE_SLOTS";
 /// Name of the array `slot -> SyscallSet` of the cgroups in [`SLOT_IDS_GLOBAL`].
 pub const SLOT_SETS_MAP: &str = "SLOT_SETS";

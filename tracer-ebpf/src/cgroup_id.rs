@@ -1,6 +1,6 @@
-//! Which cgroup the task entering a syscall is in, cheaply: helper calls cost 15-20 ns each on
-//! these machines (`bpf_get_current_cgroup_id()` makes three, about 45 ns), more than the rest
-//! of the unwatched path together. A task entering syscalls in a row finds its cgroup id in a
+//! Which cgroup the task entering a syscall is in, cheaply: a helper call costs more than the
+//! rest of the unwatched path together, and `bpf_get_current_cgroup_id()` makes three (README,
+//! "Performance", has the figures). A task entering syscalls in a row finds its cgroup id in a
 //! per-CPU cache with no helper call at all; otherwise the id is walked to from the task
 //! pointer with plain loads at offsets userspace read from the kernel's BTF.
 
@@ -14,7 +14,7 @@ use tracer_common::KernelOffsets;
 
 /// Which cgroup the task that last entered a syscall on this CPU is in, so that a task making
 /// syscalls in a row (the common case, and the one that costs) pays neither for fetching its
-/// task pointer, a helper call that measured about 20 ns here, nor for walking to its cgroup.
+/// task pointer (a helper call), nor for walking to its cgroup.
 ///
 /// The key is the `pt_regs` pointer `sys_enter` passes: it sits at the top of the task's own
 /// kernel stack, so live tasks never share it and it comes free with the tracepoint. An entry

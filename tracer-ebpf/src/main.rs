@@ -1,12 +1,12 @@
 //! syscage's eBPF program: on every syscall entry (`raw_syscalls:sys_enter`, attached as a
-//! BTF-typed raw tracepoint, which costs about half of a classic tracepoint here and lets the
+//! BTF-typed raw tracepoint, which costs less than a classic tracepoint and lets the
 //! program read the saved registers with plain loads), note the syscall number for the caller's
 //! cgroup if userspace is watching that cgroup.
 //!
 //! It must stay cheap for everyone else on the node: a task entering syscalls in a row finds
 //! its cgroup id in a per-CPU cache and compares it with at most eight watched ids, with no
-//! helper call at all (helper calls cost 15-20 ns each on these machines; see cgroup_id.rs and
-//! tracer/src/kernel_btf.rs). A watched 64-bit syscall makes no helper call either (see
+//! helper call at all (a helper call costs more than the rest of that path; see cgroup_id.rs
+//! and tracer/src/kernel_btf.rs). A watched 64-bit syscall makes no helper call either (see
 //! [`syscall_abi`]). It must never lose a sighting: outside `--all` it only writes into array
 //! slots userspace set up beforehand, and it uses no perf or ring buffer for the syscall set.
 #![no_std]
@@ -104,9 +104,9 @@ pub fn syscage_sys_enter(ctx: BtfTracePointContext) -> i32 {
     // The path of a task whose cgroup is cached and not watched (almost every syscall on a
     // node) calls nothing. Recording is inlined here rather than a function of its own: every
     // return from a BPF function goes through the kernel's return thunk (the SRSO "Safe RET"
-    // mitigation on these AMD machines), which made the call cost a watched syscall 8 ns,
+    // mitigation on AMD CPUs), which made the call cost every watched syscall measurably,
     // while the registers the JIT then saves on every run did not measurably cost the
-    // unwatched path (bpf_stats: 48.5 ns per run either way).
+    // unwatched path (bpf_stats).
     let cgroup_id = match cached_cgroup_id(&ctx) {
         Some(cgroup_id) => cgroup_id,
         None => uncached_cgroup_id(ctx.as_ptr()),
@@ -444,8 +444,8 @@ type SavedRegs = aya_ebpf::bindings::pt_regs;
 ///
 /// The exact answer is TS_COMPAT in `thread_info.status`, which x86_64 sets for a syscall that
 /// entered through a 32-bit compat entry point (any call of an ia32 process, or `int 0x80` from
-/// a 64-bit one). Reaching it takes the task pointer, a helper call that measured 14 ns per
-/// watched syscall here, so the common case is first told apart by the saved registers: the
+/// a 64-bit one). Reaching it takes the task pointer, a helper call on every watched syscall,
+/// so the common case is first told apart by the saved registers: the
 /// `syscall` instruction copies the return address into rcx and the flags into r11, and the
 /// 64-bit entry saves them as they are, so a 64-bit `syscall` always arrives with rcx == rip,
 /// r11 == rflags and the 64-bit user code segment. No compat entry shows that unless a

@@ -603,6 +603,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs the running kernel's BTF (/sys/kernel/btf/vmlinux)"]
     fn the_running_kernels_btf_has_the_walk() {
         // Every kernel syscage runs on has BTF (the program needs it); where this test runs
         // without it, that is what it says.

@@ -136,7 +136,8 @@ fn build_syscage() -> Result<PathBuf> {
 }
 
 fn test(extra: &[OsString]) -> Result<()> {
-    // Unprivileged unit tests of every crate in the default members.
+    // Unit tests of every crate in the default members, with those a plain `cargo test` leaves
+    // out because they need root, the kernel's BTF or Python tools (`#[ignore = "needs ..."]`).
     run(Cmd::new("cargo").args([
         "test",
         "--no-fail-fast",
@@ -145,6 +146,8 @@ fn test(extra: &[OsString]) -> Result<()> {
         "tracer-ebpf",
         "--exclude",
         "syscage-e2e",
+        "--",
+        "--include-ignored",
     ]))?;
     let bin = build_syscage()?;
     // The end-to-end suite: built as the user, run as root, one test at a time because the

@@ -1,6 +1,6 @@
 //! Real containers for the end-to-end tests: busybox bundles run by runc and crun, a busybox
-//! image run by containerd's `ctr`, `syscage record --all` in the background, and the phases of
-//! a container recording.
+//! image run by containerd's `ctr` or imported into Podman, and the phases of a container
+//! recording.
 //!
 //! Every container and image gets a name unique to this test process and is removed by a guard's
 //! `Drop`, so a failed assertion leaves nothing running. A missing runtime or tool fails the test
@@ -19,22 +19,19 @@ use std::{
 
 use serde_json::{json, Value};
 
-use super::{cgroup2_mount, describe, read_json, require_root, syscage, syscage_bin, write_json};
+use super::{
+    allowed_names, cgroup2_mount, describe, read_json, recording_names, recording_syscalls,
+    require_root, run, spawn, syscage_bin, unique_name, v1_hierarchy_has, wait, wait_status,
+    write_json, Outcome, ALWAYS_ALLOWED,
+};
 
 /// How long a container (or `ctr run`) may take before the test calls it hung.
 pub(crate) const CONTAINER_DEADLINE: Duration = Duration::from_secs(60);
-
-/// How long after a container ended its profile may take to appear.
-pub(crate) const PROFILE_DEADLINE: Duration = Duration::from_secs(15);
 
 /// The busybox applets the containers use, as symlinks in their /bin.
 const APPLETS: [&str; 12] = [
     "sh", "echo", "cat", "mkdir", "rmdir", "rm", "ls", "sleep", "uname", "ln", "touch", "true",
 ];
-
-/// Syscalls every syscage profile allows, recorded or not.
-pub(crate) const ALWAYS_ALLOWED: [&str; 4] =
-    ["exit", "exit_group", "restart_syscall", "rt_sigreturn"];
 
 /// A seccomp profile that lets everything through (it denies only `reboot`, so that the runtime
 /// has a filter to load). Recording a container under it shows syscage where the runtime loads
@@ -77,13 +74,6 @@ pub(crate) fn observed_after_filter(runtime: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// A container (or image) name unique to this test process: `syscage-e2e-<pid>-<n>-<tag>`.
-pub(crate) fn unique_name(tag: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("syscage-e2e-{}-{n}-{tag}", std::process::id())
-}
-
 /// Fails the test unless `program` is on PATH, saying which Debian package has it.
 #[track_caller]
 pub(crate) fn require_tool(program: &str, package: &str) {
@@ -100,13 +90,13 @@ pub(crate) fn require_tool(program: &str, package: &str) {
 /// its end, with output captured, and panics with everything it printed unless it succeeded.
 #[track_caller]
 pub(crate) fn run_ok(cmd: &mut Command) -> String {
-    let outcome = super::run(cmd);
+    let outcome = run(cmd);
     outcome.assert_code(0);
     outcome.stdout
 }
 
 /// Both streams of an outcome, for looking for a message wherever the runtime put it.
-pub(crate) fn all_output(outcome: &super::Outcome) -> String {
+pub(crate) fn all_output(outcome: &Outcome) -> String {
     format!("{}{}", outcome.stdout, outcome.stderr)
 }
 
@@ -150,17 +140,7 @@ pub(crate) fn prepare_crun_for_hybrid_cgroups() {
     if cgroup2_mount() == Path::new("/sys/fs/cgroup") {
         return; // unified: crun is happy.
     }
-    let mountinfo =
-        fs::read_to_string("/proc/self/mountinfo").expect("reading /proc/self/mountinfo");
-    let hugetlb_bound = mountinfo.lines().any(|line| {
-        line.split_once(" - ").is_some_and(|(_, right)| {
-            let mut fields = right.split_whitespace();
-            fields.next() == Some("cgroup")
-                && fields
-                    .nth(1)
-                    .is_some_and(|opts| opts.split(',').any(|o| o == "hugetlb"))
-        })
-    });
+    let hugetlb_bound = v1_hierarchy_has("hugetlb");
     if hugetlb_bound {
         return;
     }
@@ -194,6 +174,19 @@ pub(crate) fn fill_rootfs(rootfs: &Path) {
     for applet in APPLETS {
         symlink("busybox", bin.join(applet)).expect("linking an applet");
     }
+}
+
+/// Packs the contents of `dir` into the tar archive `tar`, as image importers take them.
+#[track_caller]
+fn tar_of(dir: &Path, tar: &Path) {
+    run_ok(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(tar)
+            .arg("-C")
+            .arg(dir)
+            .arg("."),
+    );
 }
 
 /// An OCI bundle for runc or crun: a busybox rootfs and the runtime's own `spec`, with `script`
@@ -277,7 +270,7 @@ impl Bundle {
     /// `<runtime> run` in the foreground: the container runs to its end, its output captured.
     /// The container is deleted afterwards whatever happened.
     #[track_caller]
-    pub(crate) fn run(&self, container: &Container) -> super::Outcome {
+    pub(crate) fn run(&self, container: &Container) -> Outcome {
         assert_eq!(
             container.runtime, self.runtime,
             "container and bundle disagree"
@@ -286,8 +279,8 @@ impl Bundle {
         cmd.args(["run", "--bundle"])
             .arg(&self.dir)
             .arg(&container.id);
-        let child = super::spawn(&mut cmd);
-        super::wait(child, describe(&cmd), CONTAINER_DEADLINE)
+        let child = spawn(&mut cmd);
+        wait(child, describe(&cmd), CONTAINER_DEADLINE)
     }
 
     /// `<runtime> run -d`: starts the container and returns while it runs. Its stdio are
@@ -307,7 +300,7 @@ impl Bundle {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", describe(&cmd)));
-        let status = wait_child(&mut child, CONTAINER_DEADLINE, &describe(&cmd));
+        let status = wait_status(&mut child, CONTAINER_DEADLINE, &describe(&cmd));
         assert!(
             status.success(),
             "{} failed: {status}\n{}",
@@ -315,23 +308,6 @@ impl Bundle {
             fs::read_to_string(&stderr_path).unwrap_or_default()
         );
         container
-    }
-}
-
-/// Waits for `child` up to `deadline`; kills it and panics after that.
-#[track_caller]
-fn wait_child(child: &mut Child, deadline: Duration, what: &str) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("waiting for a child") {
-            return status;
-        }
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {deadline:?}; killed it");
-        }
-        thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -383,17 +359,6 @@ impl Drop for Container {
             .args(["delete", "-f", &self.id])
             .output();
     }
-}
-
-/// The cgroup v2 path (relative to the mount, starting with `/`) that process `pid` is in.
-#[track_caller]
-pub(crate) fn cgroup_of(pid: u32) -> String {
-    let path = format!("/proc/{pid}/cgroup");
-    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
-    text.lines()
-        .find_map(|line| line.strip_prefix("0::"))
-        .unwrap_or_else(|| panic!("{path} has no cgroup v2 line:\n{text}"))
-        .to_owned()
 }
 
 /// Checks that containerd answers `ctr`, with what to do if it does not.
@@ -452,14 +417,7 @@ impl CtrImage {
             "/bin/sh",
         ]));
         let tar = work.join("image.tar");
-        run_ok(
-            Command::new("tar")
-                .arg("-cf")
-                .arg(&tar)
-                .arg("-C")
-                .arg(&layout)
-                .arg("."),
-        );
+        tar_of(&layout, &tar);
         let base = "syscage-e2e.test/busybox";
         let imported = run_ok(
             Command::new("ctr")
@@ -476,12 +434,7 @@ impl CtrImage {
 
     /// `ctr run --rm --seccomp --seccomp-profile PROFILE IMAGE ID /bin/sh -c SCRIPT`, to its end.
     #[track_caller]
-    pub(crate) fn run(
-        &self,
-        container: &CtrContainer,
-        profile: &Path,
-        script: &str,
-    ) -> super::Outcome {
+    pub(crate) fn run(&self, container: &CtrContainer, profile: &Path, script: &str) -> Outcome {
         let mut cmd = Command::new("ctr");
         cmd.args(["run", "--rm", "--seccomp", "--seccomp-profile"])
             .arg(profile)
@@ -492,8 +445,8 @@ impl CtrImage {
                 "-c",
                 script,
             ]);
-        let child = super::spawn(&mut cmd);
-        super::wait(child, describe(&cmd), CONTAINER_DEADLINE)
+        let child = spawn(&mut cmd);
+        wait(child, describe(&cmd), CONTAINER_DEADLINE)
     }
 }
 
@@ -530,132 +483,6 @@ impl Drop for CtrContainer {
     }
 }
 
-/// Starts `syscage record --all -v --output-dir DIR [extra...]` with its stderr in `log`, and
-/// waits until it records: its `-v` line "recording every container" comes after the eBPF
-/// program is attached and the existing cgroups are indexed.
-#[track_caller]
-pub(crate) fn spawn_record_all(output_dir: &Path, log: &Path, extra: &[&str]) -> Child {
-    fs::create_dir_all(output_dir).expect("creating the output directory");
-    let log_file = fs::File::create(log).expect("creating the recorder's log");
-    let mut cmd = syscage(["record", "--all", "-v", "--output-dir"]);
-    cmd.arg(output_dir)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file);
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", describe(&cmd)));
-    let log_text = || fs::read_to_string(log).unwrap_or_default();
-    let start = Instant::now();
-    while !log_text().contains("recording every container") {
-        if let Some(status) = child.try_wait().expect("waiting for syscage") {
-            panic!(
-                "{} ended before it recorded: {status}\n{}",
-                describe(&cmd),
-                log_text()
-            );
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "syscage record --all did not start recording within 30 s\n{}",
-                log_text()
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
-/// `syscage record --all --output-dir DIR -v` in the background, its stderr in a log file.
-/// Killed on drop if the test did not stop it.
-pub(crate) struct RecordAll {
-    child: Option<Child>,
-    pub(crate) output_dir: PathBuf,
-    log: PathBuf,
-}
-
-impl RecordAll {
-    /// Starts it and waits until it records (see [`spawn_record_all`]).
-    #[track_caller]
-    pub(crate) fn start(output_dir: &Path, log: &Path) -> Self {
-        Self {
-            child: Some(spawn_record_all(output_dir, log, &[])),
-            output_dir: output_dir.to_owned(),
-            log: log.to_owned(),
-        }
-    }
-
-    pub(crate) fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until the profile of container `id` is written (a container that ends while
-    /// recording gets it at once) and returns (profile path, profile, recording).
-    #[track_caller]
-    pub(crate) fn wait_for_container(&self, id: &str) -> (PathBuf, Value, Value) {
-        wait_for_outputs(&self.output_dir, id, &|| self.log_text())
-    }
-
-    /// Stops it with SIGINT, as Ctrl-C would, and returns its exit code and log.
-    #[track_caller]
-    pub(crate) fn stop(mut self) -> (i32, String) {
-        let mut child = self.child.take().expect("stopped once");
-        let pid = i32::try_from(child.id()).expect("pid fits in pid_t");
-        // SAFETY: plain kill(2) to our own child, which has not been reaped.
-        let sent = unsafe { libc::kill(pid, libc::SIGINT) };
-        assert_eq!(sent, 0, "kill: {}", std::io::Error::last_os_error());
-        let status = wait_child(
-            &mut child,
-            Duration::from_secs(30),
-            "syscage record --all after SIGINT",
-        );
-        let code = status.code().unwrap_or_else(|| {
-            panic!(
-                "syscage record --all died of a signal: {status}\n{}",
-                self.log_text()
-            )
-        });
-        (code, self.log_text())
-    }
-}
-
-impl Drop for RecordAll {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Waits up to [`PROFILE_DEADLINE`] for `DIR/<id>.json` (written after `<id>.recording.json`)
-/// and returns (profile path, profile, recording). `log` explains a timeout.
-#[track_caller]
-pub(crate) fn wait_for_outputs(
-    dir: &Path,
-    id: &str,
-    log: &dyn Fn() -> String,
-) -> (PathBuf, Value, Value) {
-    let profile = dir.join(format!("{id}.json"));
-    let recording = dir.join(format!("{id}.recording.json"));
-    let start = Instant::now();
-    while !profile.exists() {
-        assert!(
-            start.elapsed() < PROFILE_DEADLINE,
-            "no profile {} within {PROFILE_DEADLINE:?} after container {id} ended; {} holds {:?}\n--- syscage's log ---\n{}",
-            profile.display(),
-            dir.display(),
-            super::dir_listing(dir),
-            log()
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-    (profile.clone(), read_json(&profile), read_json(&recording))
-}
-
 /// Which phases each syscall of a container recording was seen in.
 pub(crate) struct PhaseSets {
     /// Seen only before the runtime loaded the filter: never runs under the profile.
@@ -674,7 +501,7 @@ impl PhaseSets {
             after_filter: BTreeSet::new(),
             workload: BTreeSet::new(),
         };
-        for entry in super::recording_syscalls(recording) {
+        for entry in recording_syscalls(recording) {
             let name = entry["name"]
                 .as_str()
                 .unwrap_or_else(|| panic!("a syscall libseccomp does not name: {entry}"))
@@ -726,37 +553,6 @@ impl PhaseSets {
             .cloned()
             .collect()
     }
-}
-
-/// Every name a profile allows, for all arguments or for some (see
-/// [`super::profile_names_in_order`], which also checks the profile's shape).
-#[track_caller]
-pub(crate) fn allowed_names(profile: &Value) -> BTreeSet<String> {
-    super::profile_names(profile)
-}
-
-/// `profile` with `name` taken out of every ALLOW rule (and rules left without names dropped);
-/// panics if no rule allowed it (the test would then prove nothing).
-#[track_caller]
-pub(crate) fn profile_without(profile: &Value, name: &str) -> Value {
-    assert!(
-        allowed_names(profile).contains(name),
-        "the profile does not allow {name}:\n{}",
-        serde_json::to_string_pretty(profile).unwrap_or_default()
-    );
-    let mut profile = profile.clone();
-    let rules = profile["syscalls"]
-        .as_array_mut()
-        .expect("checked by allowed_names");
-    for rule in rules.iter_mut() {
-        if rule["action"] == "SCMP_ACT_ALLOW" {
-            if let Some(names) = rule["names"].as_array_mut() {
-                names.retain(|n| n != name);
-            }
-        }
-    }
-    rules.retain(|rule| rule["names"].as_array().is_some_and(|n| !n.is_empty()));
-    profile
 }
 
 /// Syscalls only a runtime's setup makes (before any filter is loaded): never in a profile.
@@ -846,6 +642,75 @@ pub(crate) fn check_container_phases(
         runtime_only.len(),
         sets.after_filter,
         sets.setup_only.len(),
-        super::recording_names(recording).len(),
+        recording_names(recording).len(),
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Podman.
+
+/// Podman's global options, the same for every podman command of the tests:
+/// - `--cgroup-manager cgroupfs`: no systemd runs as PID 1 here (Podman picks cgroupfs by itself
+///   then; said explicitly because the tests check the cgroupfs path `/libpod_parent/libpod-<id>`);
+/// - `--events-backend file`: no journald here either (again Podman's own choice without it).
+const PODMAN_GLOBAL_OPTIONS: [&str; 4] =
+    ["--cgroup-manager", "cgroupfs", "--events-backend", "file"];
+
+/// The container options of every `podman run` of the tests, besides the runtime, seccomp and
+/// annotations:
+/// - `--network none`: the workload needs no network, and Podman's default bridge would add a
+///   `cni-podman0` interface and iptables chains to the host;
+/// - `--ulimit nofile=...,nproc=...`: rootful Podman 4.3 writes `RLIMIT_NOFILE` 1048576 into the
+///   container's config by default, and the runtime's `setrlimit` then fails with EPERM ("crun:
+///   setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI permission denied", exit 126) where
+///   root lacks `CAP_SYS_RESOURCE` and the hard limit is lower, as in this project's sandboxes
+///   (nofile 20000). NPROC likewise (conmon runs with 32768). 1024 is below any sane hard limit.
+pub(crate) const PODMAN_RUN_OPTIONS: [&str; 6] = [
+    "--network",
+    "none",
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+];
+
+/// `podman PODMAN_GLOBAL_OPTIONS ...`.
+pub(crate) fn podman_command() -> Command {
+    let mut cmd = Command::new("podman");
+    cmd.args(PODMAN_GLOBAL_OPTIONS);
+    cmd
+}
+
+/// A busybox image imported into Podman's store from the rootfs the other container tests use
+/// (`tar -C ROOTFS -c . | podman import - REF`). Removed on drop.
+pub(crate) struct PodmanImage {
+    pub(crate) reference: String,
+}
+
+impl PodmanImage {
+    #[track_caller]
+    pub(crate) fn import(work: &Path) -> Self {
+        let rootfs = work.join("image-rootfs");
+        fill_rootfs(&rootfs);
+        let reference = format!("localhost/syscage-e2e-busybox:{}", unique_name("busybox"));
+        let tar = work.join("image.tar");
+        tar_of(&rootfs, &tar);
+        let image = Self { reference };
+        run_ok(
+            podman_command()
+                .arg("import")
+                .arg(&tar)
+                .arg(&image.reference),
+        );
+        image
+    }
+}
+
+impl Drop for PodmanImage {
+    fn drop(&mut self) {
+        let _ = podman_command()
+            .args(["rmi", "-f", &self.reference])
+            .stdin(Stdio::null())
+            .output();
+    }
 }
