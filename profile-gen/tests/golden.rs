@@ -12,16 +12,14 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use profile_gen::docker::{Conditions, KernelVersion};
+use profile_gen::analysis::diff::{baseline_diff, release_diff, FailOn, Report, ReportFormat};
+use profile_gen::baselines::runtime_default::{self, Flavour};
+use profile_gen::formats::input::parse_input;
+use profile_gen::formats::kube;
 use profile_gen::{
-    diff::{baseline_diff, release_diff, FailOn, Report, ReportFormat},
-    generate::{generate_for_runtime, log_profile, missed_container_start, Generated},
-    input::{parse_input, Content, Input, InputKind, PolicyOptions},
-    kube,
-    merge::{merge_all, MergedRecording},
-    profile_from_recording, profile_to_json,
-    runtime_default::{self, Flavour},
-    Recording, ScmpArch,
+    generate_for_runtime, log_profile, merge_all, missed_container_start, profile_from_recording,
+    profile_to_json, Conditions, Content, Generated, Input, InputKind, KernelVersion,
+    MergedRecording, PolicyOptions, Recording, ScmpArch,
 };
 
 fn golden_dir() -> PathBuf {
@@ -68,7 +66,7 @@ fn notes_text(generated: &Generated) -> String {
         writeln!(out, "unknown number: {origin}: {nr}").unwrap();
     }
     writeln!(out, "out of range: {}", generated.out_of_range_count).unwrap();
-    for note in generated.notes() {
+    for note in &generated.notes {
         writeln!(out, "{:?}: {}", note.level, note.message).unwrap();
     }
     out
@@ -219,7 +217,12 @@ fn all_outputs() -> BTreeMap<String, String> {
             writeln!(
                 text,
                 "unknown: {:?}\nout of range: {}",
-                generated.unknown_numbers, generated.out_of_range_count
+                generated
+                    .unknown_numbers
+                    .iter()
+                    .map(|(_, nr)| *nr)
+                    .collect::<Vec<u32>>(),
+                generated.out_of_range_count
             )
             .unwrap();
             for note in &generated.notes {

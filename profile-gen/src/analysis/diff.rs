@@ -2,13 +2,13 @@
 //!
 //! Two comparisons, both on syscall names (what a runtime enforces):
 //! - [`release_diff`]: between two releases' profiles or recordings: the syscalls added (ranked
-//!   by [`crate::risk`], riskiest first, each with a one-line reason) and removed. A syscall that
+//!   by [`crate::analysis::risk`], riskiest first, each with a one-line reason) and removed. A syscall that
 //!   was allowed only for some arguments and now is allowed for all counts as added, and so does
-//!   one allowed for new arguments ([`crate::args::widening_risk`]): a release whose `clone` or
+//!   one allowed for new arguments ([`crate::build::args::widening_risk`]): a release whose `clone` or
 //!   `unshare` starts creating user namespaces, or whose `socket` starts using `AF_PACKET` or
 //!   `AF_NETLINK`, is a risky change although the syscall was allowed before.
 //! - [`baseline_diff`]: a workload against a baseline profile, usually a rendered RuntimeDefault
-//!   ([`crate::runtime_default`]): the syscalls the workload needs that the baseline denies (it
+//!   ([`crate::baselines::runtime_default`]): the syscalls the workload needs that the baseline denies (it
 //!   would break there), those the baseline allows only for some arguments, how many the baseline
 //!   allows that the workload never uses (the attack surface its own profile removes), and the
 //!   dangerous ones among those.
@@ -23,13 +23,13 @@ use libseccomp::ScmpArch;
 use oci_spec::runtime::LinuxSeccompAction;
 use serde::Serialize;
 
-use crate::arch::arch_name;
-use crate::args::{describe_set, new_syscall_risk, unrestricted_risk, widening_risk};
+use crate::analysis::risk::{risk_of, Risk};
+use crate::build::args::{describe_set, new_syscall_risk, unrestricted_risk, widening_risk};
+use crate::build::generate::{ENOSYS, FALLBACKS};
 use crate::error::ArchError;
-use crate::generate::{ENOSYS, FALLBACKS};
-use crate::input::Input;
-use crate::policy::{arch_syscall_names, condition_set_key, Policy, Verdict};
-use crate::risk::{risk_of, Risk};
+use crate::formats::input::Input;
+use crate::model::arch::arch_name;
+use crate::model::policy::{arch_syscall_names, condition_set_key, Policy, Verdict};
 
 /// A syscall with its risk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -890,12 +890,12 @@ fn baseline_markdown(d: &BaselineDiff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::{Conditions, KernelVersion};
-    use crate::input::parse_input;
-    use crate::recording::{Recording, SyscallRecord};
-    use crate::runtime_default::{render, Flavour};
+    use crate::baselines::runtime_default::{render, Flavour};
+    use crate::formats::docker::{Conditions, KernelVersion};
+    use crate::formats::input::parse_input;
+    use crate::model::recording::{Recording, SyscallRecord};
 
-    const RECORDING: &str = include_str!("../tests/fixtures/recording-v1.json");
+    const RECORDING: &str = include_str!("../../tests/fixtures/recording-v1.json");
 
     fn conditions() -> Conditions {
         Conditions {
@@ -998,7 +998,7 @@ mod tests {
             .iter()
             .map(|(nr, indexes, values)| {
                 let mut r = SyscallRecord::new(ScmpArch::X8664, *nr, 1, 0);
-                r.args = (!indexes.is_empty()).then(|| crate::recording::ArgsSeen {
+                r.args = (!indexes.is_empty()).then(|| crate::model::recording::ArgsSeen {
                     indexes: indexes.to_vec(),
                     values: values.iter().map(|v| v.to_vec()).collect(),
                     overflow: false,

@@ -259,7 +259,7 @@ pub fn describe_named(syscall: &str, set: &[LinuxSeccompArg]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::{eq, masked_eq};
+    use crate::build::args::{eq, masked_eq};
 
     #[test]
     fn values_have_names() {

@@ -34,8 +34,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::arch::{arch_name, oci_arch_from_scmp, scmp_arch_from_oci, sub_arches};
 use crate::error::{json_kind, one_line, FieldPath};
+use crate::model::arch::{arch_name, oci_arch_from_scmp, scmp_arch_from_oci, sub_arches};
 
 /// The keys that make a profile a Docker-format one (the runtime spec has none of them).
 pub const DOCKER_KEYS: [&str; 3] = ["archMap", "includes", "excludes"];

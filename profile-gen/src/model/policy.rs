@@ -21,8 +21,11 @@ use oci_spec::runtime::{
 };
 use serde::Serialize;
 
-use crate::syscalls::syscall_name;
-use crate::translate::DEFAULT_ERRNO_RET;
+use crate::model::syscalls::syscall_name;
+
+/// The errno a syscall denied with `SCMP_ACT_ERRNO` returns when the profile does not say:
+/// EPERM, as runc, crun and youki use.
+pub(crate) const DEFAULT_ERRNO_RET: u32 = 1;
 
 /// One rule as it applies to one syscall name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -459,7 +462,7 @@ pub fn arch_syscall_names(arch: ScmpArch) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{profile_from_json, profile_to_json};
+    use crate::formats::oci::{profile_from_json, profile_to_json};
 
     fn policy(json: &str) -> Policy {
         Policy::from_profile(&profile_from_json(json, "t").unwrap())

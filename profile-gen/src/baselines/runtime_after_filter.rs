@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-const DATA: &str = include_str!("../data/runtime-after-filter.json");
+const DATA: &str = include_str!("../../data/runtime-after-filter.json");
 
 #[derive(Deserialize)]
 struct Data {

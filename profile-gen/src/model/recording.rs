@@ -45,10 +45,109 @@ use libseccomp::ScmpArch;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::arch::{arch_name, parse_arch_name};
-use crate::error::{json_kind, one_line, FieldPath, RecordingError};
-use crate::host::HostInfo;
-use crate::syscalls::syscall_name;
+use crate::model::arch::{arch_name, parse_arch_name};
+use thiserror::Error;
+
+use crate::error::{json_kind, one_line, ArchError, FieldPath};
+use crate::model::host::HostInfo;
+use crate::model::syscalls::{syscall_known, syscall_name};
+
+/// Syscalls have six arguments, numbered 0 to 5.
+pub(crate) const MAX_ARG_INDEX: usize = 5;
+
+/// Reading or checking a recording.
+#[derive(Debug, Error)]
+pub enum RecordingError {
+    /// The file could not be read.
+    #[error("{origin}: cannot read: {cause}")]
+    Read {
+        origin: String,
+        cause: std::io::Error,
+    },
+
+    /// The text is not JSON at all.
+    #[error("{origin}: not JSON: {cause}")]
+    NotJson {
+        origin: String,
+        cause: serde_json::Error,
+    },
+
+    /// The `format` field is missing or names something else.
+    #[error(
+        "{origin}: format: expected \"{expected}\", found {found}; this is not a syscage recording",
+        expected = RECORDING_FORMAT
+    )]
+    Format { origin: String, found: String },
+
+    /// Written by a newer syscage whose format this one cannot read.
+    #[error(
+        "{origin}: version: written by a newer syscage: version {version}, this syscage reads {reads}",
+        reads = RECORDING_VERSION
+    )]
+    NewerVersion { origin: String, version: u64 },
+
+    /// A version number that no syscage ever wrote.
+    #[error(
+        "{origin}: version: {version} is not a recording format version, expected {reads}",
+        reads = RECORDING_VERSION
+    )]
+    BadVersion { origin: String, version: u64 },
+
+    /// A field has the wrong type or shape (the message comes from serde_json).
+    #[error("{origin}: {field}{message}")]
+    Field {
+        origin: String,
+        field: FieldPath,
+        message: String,
+    },
+
+    /// `arch` is not an architecture the numbers can belong to.
+    #[error("{origin}: arch: {cause}")]
+    Arch { origin: String, cause: ArchError },
+
+    /// A syscall's name disagrees with libseccomp's name for its number.
+    #[error(
+        "{origin}: syscalls[{index}].name: {name:?} is not syscall {nr} on {arch}, \
+         libseccomp names it {expected:?}"
+    )]
+    NameMismatch {
+        origin: String,
+        index: usize,
+        nr: u32,
+        name: String,
+        arch: String,
+        expected: String,
+    },
+
+    /// The same number appears twice; merges and diffs need one entry per number.
+    #[error("{origin}: syscalls[{index}].nr: {nr} is listed twice, first at syscalls[{first}]")]
+    DuplicateNr {
+        origin: String,
+        index: usize,
+        nr: u32,
+        first: usize,
+    },
+
+    /// A timestamp that is not RFC 3339 UTC.
+    #[error(
+        "{origin}: {field}: {value:?} is not an RFC 3339 UTC timestamp \
+         such as 2024-01-02T03:04:05.678Z ({cause})"
+    )]
+    Timestamp {
+        origin: String,
+        field: &'static str,
+        value: String,
+        cause: humantime::TimestampError,
+    },
+    /// A value that breaks the format's rules (a compat arch of another kernel, argument values
+    /// that do not fit their indexes).
+    #[error("{origin}: {field}: {message}")]
+    Invalid {
+        origin: String,
+        field: String,
+        message: String,
+    },
+}
 
 /// The value of every recording's `format` field.
 pub const RECORDING_FORMAT: &str = "syscage-recording";
@@ -267,7 +366,7 @@ impl ArgsSeen {
     /// `(field, message)`, the field relative to the `args` object.
     pub fn check(&self) -> Result<(), (String, String)> {
         for (i, &index) in self.indexes.iter().enumerate() {
-            if usize::from(index) > crate::translate::MAX_ARG_INDEX {
+            if usize::from(index) > MAX_ARG_INDEX {
                 return Err((
                     format!("indexes[{i}]"),
                     format!("{index} is out of range, syscalls have arguments 0 to 5"),
@@ -321,6 +420,56 @@ impl SyscallRecord {
     }
 }
 
+/// The name a runtime would resolve back to this record's number, if there is one.
+///
+/// The number is the truth: this libseccomp's name for it wins, and a recorded name is used
+/// only when this libseccomp resolves it to the same number on the record's architecture. A
+/// name that disagrees with the number (`{"nr": 100000, "name": "ptrace"}`) names nothing: the
+/// number stays unknown ([`name_mismatch`] says why), so the profile never allows what was not
+/// called.
+pub(crate) fn enforceable_name(arch: ScmpArch, record: &SyscallRecord) -> Option<String> {
+    let arch = record_arch(arch, record);
+    syscall_name(arch, record.nr).or_else(|| {
+        record
+            .name
+            .clone()
+            .filter(|n| syscall_number(arch, n) == Some(record.nr))
+    })
+}
+
+/// The architecture whose table numbers `record`: a compat call's own, else `arch`.
+fn record_arch(arch: ScmpArch, record: &SyscallRecord) -> ScmpArch {
+    record
+        .arch
+        .as_deref()
+        .and_then(|a| parse_arch_name(a).ok())
+        .unwrap_or(arch)
+}
+
+/// `name`'s number on `arch`, when it has one there.
+fn syscall_number(arch: ScmpArch, name: &str) -> Option<u32> {
+    let nr = libseccomp::ScmpSyscall::from_name_by_arch(name, arch).ok()?;
+    u32::try_from(i32::from(nr)).ok()
+}
+
+/// When `record`'s name is one libseccomp knows but not the name of its number, the warning to
+/// give: the name is ignored and the number counts.
+pub(crate) fn name_mismatch(arch: ScmpArch, record: &SyscallRecord) -> Option<String> {
+    let name = record.name.as_deref()?;
+    let arch = record_arch(arch, record);
+    if !syscall_known(name) || syscall_number(arch, name) == Some(record.nr) {
+        return None;
+    }
+    let actual = syscall_name(arch, record.nr)
+        .map_or_else(|| "no name".to_owned(), |n| format!("the name {n:?}"));
+    Some(format!(
+        "syscall {} is recorded as {name:?}, but on {} that number has {actual}; the number \
+         counts, the name is ignored",
+        record.nr,
+        arch_name(arch)
+    ))
+}
+
 /// Formats a time as recordings store it: RFC 3339, UTC, milliseconds.
 ///
 /// Times before 1970 or after 9999 (a broken clock) are clamped, since the format cannot show them
@@ -371,7 +520,7 @@ impl Recording {
     pub fn read(path: &Path) -> Result<Self, RecordingError> {
         let origin = path.display().to_string();
         let bytes =
-            crate::input_file::read_input_file(path).map_err(|cause| RecordingError::Read {
+            crate::formats::read::read_input_file(path).map_err(|cause| RecordingError::Read {
                 origin: origin.clone(),
                 cause,
             })?;
@@ -445,11 +594,11 @@ impl Recording {
                         parse_arch_name(name).map_err(|cause| invalid(cause.to_string()))?;
                     // A compat call of this kernel: the recording's arch or one of its
                     // companions (x86_64: x86, x32).
-                    if !crate::arch::sub_arches(arch).contains(&compat) {
+                    if !crate::model::arch::sub_arches(arch).contains(&compat) {
                         return Err(invalid(format!(
                             "{name} is not an ABI of {} kernels, expected one of {}",
                             self.arch,
-                            crate::arch::sub_arches(arch)
+                            crate::model::arch::sub_arches(arch)
                                 .into_iter()
                                 .map(arch_name)
                                 .collect::<Vec<_>>()
@@ -592,7 +741,7 @@ fn check_version(version: u64, origin: &str) -> Result<(), RecordingError> {
 mod tests {
     use super::*;
 
-    const GOLDEN: &str = include_str!("../tests/fixtures/recording-v1.json");
+    const GOLDEN: &str = include_str!("../../tests/fixtures/recording-v1.json");
 
     fn golden() -> Recording {
         Recording::from_json(GOLDEN, "recording-v1.json").unwrap()

@@ -8,17 +8,12 @@ use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp};
 use oci_spec::runtime::{LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompOperator};
 
 use crate::error::ActionError;
-
-/// The errno a syscall denied with `SCMP_ACT_ERRNO` returns when the profile does not say:
-/// EPERM, as runc, crun and youki use.
-pub(crate) const DEFAULT_ERRNO_RET: u32 = 1;
+use crate::model::policy::DEFAULT_ERRNO_RET;
+use crate::model::recording::MAX_ARG_INDEX;
 
 /// The largest errno the kernel passes through; larger values are capped to it
 /// (Linux v6.1 kernel/seccomp.c, `__seccomp_filter`, the `SECCOMP_RET_ERRNO` case).
 const MAX_ERRNO: u32 = 4095;
-
-/// Syscalls have six arguments, numbered 0 to 5.
-pub(crate) const MAX_ARG_INDEX: usize = 5;
 
 /// The libseccomp action for a runtime-spec action and its optional `errnoRet`.
 ///

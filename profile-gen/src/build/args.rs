@@ -29,9 +29,9 @@ use std::fmt::Write as _;
 
 use oci_spec::runtime::{LinuxSeccompArg, LinuxSeccompArgBuilder, LinuxSeccompOperator};
 
-use crate::arg_names::{describe_named, family_name, socket_type_name};
-use crate::recording::ArgsSeen;
-use crate::risk::{risk_of, Risk};
+use crate::analysis::arg_names::{describe_named, family_name, socket_type_name};
+use crate::analysis::risk::{risk_of, Risk};
+use crate::model::recording::ArgsSeen;
 
 /// `CLONE_NEWTIME` (Linux 5.6): only `clone3` and `unshare` accept it; in `clone`'s flags the
 /// bit belongs to the exit signal byte, where no valid signal (at most 64) sets it.
@@ -391,7 +391,7 @@ fn checked(set: &[LinuxSeccompArg], index: usize) -> Option<(u64, u64)> {
 
 /// A condition set in words for `name`: `CLONE_NEWUSER`, `AF_PACKET/SOCK_RAW`, `FIONBIO`,
 /// `without PROT_EXEC`, else the conditions with their values named
-/// ([`crate::arg_names::describe_named`]).
+/// ([`crate::analysis::arg_names::describe_named`]).
 pub fn describe_set(name: &str, set: &[LinuxSeccompArg]) -> String {
     let single = set.len() == 1;
     match name {
@@ -404,18 +404,20 @@ pub fn describe_set(name: &str, set: &[LinuxSeccompArg]) -> String {
             _ => describe_named(name, set),
         },
         "ioctl" => match checked(set, 1) {
-            Some((u64::MAX, request)) if single => crate::arg_names::ioctl_name(request)
+            Some((u64::MAX, request)) if single => crate::analysis::arg_names::ioctl_name(request)
                 .map_or_else(|| format!("request {request:#x}"), str::to_owned),
             _ => describe_named(name, set),
         },
         "prctl" => match checked(set, 0) {
-            Some((u64::MAX, option)) if single => crate::arg_names::prctl_name(option)
+            Some((u64::MAX, option)) if single => crate::analysis::arg_names::prctl_name(option)
                 .map_or_else(|| format!("option {option}"), str::to_owned),
             _ => describe_named(name, set),
         },
         "personality" => match checked(set, 0) {
-            Some((u64::MAX, persona)) if single => crate::arg_names::personality_name(persona)
-                .map_or_else(|| format!("persona {persona:#x}"), str::to_owned),
+            Some((u64::MAX, persona)) if single => {
+                crate::analysis::arg_names::personality_name(persona)
+                    .map_or_else(|| format!("persona {persona:#x}"), str::to_owned)
+            }
             _ => describe_named(name, set),
         },
         "mmap" | "mprotect" => match checked(set, 2) {
@@ -638,7 +640,9 @@ mod tests {
         );
         // Each rule's conditions are on different arguments: libseccomp ANDs them.
         if let ArgRules::Conditions(sets) = rules {
-            assert!(sets.iter().all(|s| !crate::translate::needs_split(s)));
+            assert!(sets
+                .iter()
+                .all(|s| !crate::enforce::translate::needs_split(s)));
         }
         assert_eq!(
             rules_for("socket", &seen(&[0], &[&[1]])),

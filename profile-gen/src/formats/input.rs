@@ -9,7 +9,7 @@
 //! kernel), with a warning that containerd and runc ignore those keys in Localhost profiles.
 //! JSON is tried first; anything else is read as YAML.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
@@ -18,18 +18,14 @@ use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::arch::{arch_name, oci_arch_from_scmp, parse_arch_name, scmp_arch_from_oci, sub_arches};
-use crate::args::{
-    masked_eq, rules_for, AnyReason, ArgRules, FORK_CLONE_FLAGS, NAMESPACE_FLAGS, VFORK_CLONE_FLAGS,
-};
-use crate::docker::{self, Conditions, DockerError};
-use crate::error::{one_line, ArchError, FieldPath, ProfileError, RecordingError};
-use crate::kube::{self, KubeError};
-use crate::merge::{MergeError, MergedRecording, MERGED_FORMAT};
-use crate::policy::{arch_syscall_names, NameRule, Policy};
-use crate::profile::{enforceable_name, profile_from_json};
-use crate::project::{Projection, Projector, Unmapped};
-use crate::recording::{ArgsSeen, Recording, SyscallRecord};
+use crate::error::{one_line, FieldPath, ProfileError};
+use crate::formats::docker::{self, Conditions, DockerError};
+use crate::formats::kube::{self, KubeError};
+use crate::formats::oci::profile_from_json;
+use crate::model::arch::{arch_name, scmp_arch_from_oci};
+use crate::model::merged::{MergeError, MergedRecording, MERGED_FORMAT};
+use crate::model::recording::{enforceable_name, name_mismatch};
+use crate::model::recording::{Recording, RecordingError, SyscallRecord};
 
 /// Which kind of document an input was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +134,7 @@ pub enum InputError {
 /// profiles only.
 pub fn read_input(path: &Path, conditions: &Conditions) -> Result<Input, InputError> {
     let origin = path.display().to_string();
-    let bytes = crate::input_file::read_input_file(path).map_err(|cause| InputError::Read {
+    let bytes = crate::formats::read::read_input_file(path).map_err(|cause| InputError::Read {
         origin: origin.clone(),
         cause,
     })?;
@@ -156,7 +152,7 @@ fn with_name_mismatches(mut input: Input) -> Input {
     input.warnings.extend(
         records
             .iter()
-            .filter_map(|r| crate::profile::name_mismatch(arch, r))
+            .filter_map(|r| name_mismatch(arch, r))
             .map(|w| format!("{origin}: {w}")),
     );
     input
@@ -306,7 +302,7 @@ impl Input {
     pub fn arch(&self) -> Option<ScmpArch> {
         match &self.content {
             Content::Recording(rec) => rec.scmp_arch().ok(),
-            Content::Merged(m) => crate::arch::parse_arch_name(&m.arch).ok(),
+            Content::Merged(m) => crate::model::arch::parse_arch_name(&m.arch).ok(),
             Content::Profile(p) => p
                 .architectures()
                 .iter()
@@ -351,225 +347,6 @@ impl Input {
         numbers.into_iter().collect()
     }
 
-    /// The input as a per-syscall policy: a recording allows what it saw (on its arch and the
-    /// usual companions), with the argument conditions its values allow; a profile is what it
-    /// says. See [`Input::policy_with`].
-    pub fn policy(&self) -> Result<Policy, ArchError> {
-        self.policy_with(&PolicyOptions::default())
-            .map(|(policy, _)| policy)
-    }
-
-    /// The input as a per-syscall policy for `options`, with what could not be put into it.
-    ///
-    /// A recording allows every name it saw, for the arguments it saw where it recorded them
-    /// ([`crate::args::rules_for`]; all records of one name together, whatever their ABI), or
-    /// for any arguments with `args: false`. With a `target` other than the input's own
-    /// architecture, names are projected onto the target ([`Projector`]); argument conditions
-    /// stay with names that keep their name, and `fork`/`vfork` become `clone` without
-    /// namespace flags.
-    pub fn policy_with(&self, options: &PolicyOptions) -> Result<(Policy, PolicyNotes), ArchError> {
-        let mut notes = PolicyNotes::default();
-        let own_arch = self.arch();
-        let projector = match (options.target, own_arch) {
-            (Some(target), Some(own)) if target != own => Some(Projector::new(target)),
-            _ => None,
-        };
-        match &self.content {
-            Content::Profile(p) => {
-                let policy = Policy::from_profile(p);
-                let Some(projector) = projector else {
-                    return Ok((policy, notes));
-                };
-                Ok((
-                    self.project_profile(&policy, &projector, &mut notes)?,
-                    notes,
-                ))
-            }
-            Content::Recording(_) | Content::Merged(_) => {
-                let arch = own_arch.ok_or(ArchError::Native)?;
-                let target = options.target.unwrap_or(arch);
-                let architectures = sub_arches(target)
-                    .into_iter()
-                    .map(oci_arch_from_scmp)
-                    .collect::<Result<Vec<_>, _>>()?;
-                let mut policy = Policy::deny_all(architectures);
-
-                // Every record under the name it gets, with what is known of its arguments.
-                let mut by_name: BTreeMap<String, Vec<RecordArgs>> = BTreeMap::new();
-                let mut unmapped = BTreeSet::new();
-                let mut renamed = BTreeSet::new();
-                for record in self.records() {
-                    let Some(name) = enforceable_name(arch, &record) else {
-                        continue;
-                    };
-                    let record_arch = record
-                        .arch
-                        .as_deref()
-                        .and_then(|a| parse_arch_name(a).ok())
-                        .unwrap_or(arch);
-                    let args = match &record.args {
-                        Some(seen) => RecordArgs::Seen(seen.clone()),
-                        None => RecordArgs::NotCaptured(arch_name(record_arch)),
-                    };
-                    let Some(projector) = &projector else {
-                        by_name.entry(name).or_default().push(args);
-                        continue;
-                    };
-                    match projector.project(&name, record_arch != arch) {
-                        Projection::Same => by_name.entry(name).or_default().push(args),
-                        Projection::Renamed(to) => {
-                            let args = match (name.as_str(), to.as_str()) {
-                                ("fork", "clone") => {
-                                    RecordArgs::Seen(clone_flags(FORK_CLONE_FLAGS))
-                                }
-                                ("vfork", "clone") => {
-                                    RecordArgs::Seen(clone_flags(VFORK_CLONE_FLAGS))
-                                }
-                                _ if matches!(args, RecordArgs::Seen(_)) => {
-                                    RecordArgs::Renamed(name.clone())
-                                }
-                                _ => args,
-                            };
-                            renamed.insert((name, to.clone()));
-                            by_name.entry(to).or_default().push(args);
-                        }
-                        Projection::Unmapped(reason) => {
-                            unmapped.insert(Unmapped { name, reason });
-                        }
-                    }
-                }
-                notes.unmapped = unmapped.into_iter().collect();
-                notes.renamed = renamed.into_iter().collect();
-
-                for (name, records) in by_name {
-                    if !options.args {
-                        policy.add_rule(&name, NameRule::allow());
-                        continue;
-                    }
-                    match rules_of(&name, &records) {
-                        None => policy.add_rule(&name, NameRule::allow()),
-                        Some(ArgRules::Any(reason)) => {
-                            policy.add_rule(&name, NameRule::allow());
-                            if reason.is_loss() {
-                                notes.args_unrestricted.push(ArgsNote {
-                                    origin: self.origin.clone(),
-                                    name,
-                                    reason,
-                                });
-                            }
-                        }
-                        Some(ArgRules::Conditions(sets)) => {
-                            for args in sets {
-                                policy.add_rule(
-                                    &name,
-                                    NameRule {
-                                        args,
-                                        ..NameRule::allow()
-                                    },
-                                );
-                            }
-                        }
-                    }
-                }
-                Ok((policy, notes))
-            }
-        }
-    }
-
-    /// A profile's policy with its names projected onto the projector's target: allowing rules
-    /// follow their name; a conditional one on a renamed syscall allows the successor for any
-    /// arguments (the arguments move); denials of names the target lacks are dropped.
-    fn project_profile(
-        &self,
-        policy: &Policy,
-        projector: &Projector,
-        notes: &mut PolicyNotes,
-    ) -> Result<Policy, ArchError> {
-        let architectures = sub_arches(projector.target())
-            .into_iter()
-            .map(oci_arch_from_scmp)
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut projected = Policy {
-            architectures,
-            rules: BTreeMap::new(),
-            ..policy.clone()
-        };
-        let mut unmapped = BTreeSet::new();
-        let mut renamed = BTreeSet::new();
-        for (name, rules) in &policy.rules {
-            let targets = match projector.project_profile_name(name) {
-                Ok(targets) => targets,
-                Err(reason) => {
-                    if rules.iter().any(NameRule::lets_run) {
-                        unmapped.insert(Unmapped {
-                            name: name.clone(),
-                            reason,
-                        });
-                    }
-                    continue;
-                }
-            };
-            for to in targets {
-                if to == *name {
-                    for rule in rules {
-                        projected.add_rule(name, rule.clone());
-                    }
-                    continue;
-                }
-                let mut any_allowed = false;
-                for rule in rules.iter().filter(|r| r.lets_run()) {
-                    any_allowed = true;
-                    if rule.args.is_empty()
-                        && to == "clone"
-                        && matches!(name.as_str(), "fork" | "vfork")
-                    {
-                        // fork and vfork never create namespaces; the clone they become need not.
-                        projected.add_rule(
-                            &to,
-                            NameRule {
-                                args: vec![masked_eq(0, NAMESPACE_FLAGS, 0)],
-                                ..rule.clone()
-                            },
-                        );
-                    } else if rule.args.is_empty() {
-                        projected.add_rule(&to, rule.clone());
-                    } else {
-                        projected.add_rule(
-                            &to,
-                            NameRule {
-                                args: Vec::new(),
-                                ..rule.clone()
-                            },
-                        );
-                        notes.args_unrestricted.push(ArgsNote {
-                            origin: self.origin.clone(),
-                            name: to.clone(),
-                            reason: AnyReason::Renamed { from: name.clone() },
-                        });
-                    }
-                }
-                if any_allowed {
-                    renamed.insert((name.clone(), to));
-                }
-            }
-        }
-        notes.unmapped = unmapped.into_iter().collect();
-        notes.renamed = renamed.into_iter().collect();
-        Ok(projected)
-    }
-
-    /// The syscall names the input uses (a recording) or lets run (a profile), on `arch`'s
-    /// table when the profile lets everything else run.
-    pub fn runnable_names(&self, arch: ScmpArch) -> Result<BTreeSet<String>, ArchError> {
-        let policy = self.policy()?;
-        let universe = if policy.default_lets_run() {
-            arch_syscall_names(arch)
-        } else {
-            BTreeSet::new()
-        };
-        Ok(policy.runnable_names(&universe))
-    }
-
     /// Whether the input is a deny-list (its default action lets syscalls run, and is not the
     /// log-only default of a "warn first" profile).
     pub fn is_deny_list(&self) -> bool {
@@ -586,100 +363,10 @@ impl Input {
     }
 }
 
-/// How [`Input::policy_with`] builds a policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PolicyOptions {
-    /// Turn recorded argument values into argument conditions (`--args on`, the default).
-    pub args: bool,
-    /// The architecture to project names onto (`--arch`); `None`: the input's own.
-    pub target: Option<ScmpArch>,
-}
-
-impl Default for PolicyOptions {
-    fn default() -> Self {
-        Self {
-            args: true,
-            target: None,
-        }
-    }
-}
-
-/// A syscall with recorded argument values that is allowed for any arguments anyway.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgsNote {
-    /// The input it came from.
-    pub origin: String,
-    pub name: String,
-    pub reason: AnyReason,
-}
-
-/// What [`Input::policy_with`] could not express, for the caller to report.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PolicyNotes {
-    /// Syscalls allowed for any arguments although values were recorded (overflow, too many
-    /// values, ...), by name.
-    pub args_unrestricted: Vec<ArgsNote>,
-    /// Names with no counterpart on the target architecture, sorted.
-    pub unmapped: Vec<Unmapped>,
-    /// Names replaced by their successor on the target architecture, `(from, to)`, sorted.
-    pub renamed: Vec<(String, String)>,
-}
-
-/// What is known of one record's arguments.
-enum RecordArgs {
-    /// Recorded values.
-    Seen(ArgsSeen),
-    /// Recorded without values, on this architecture.
-    NotCaptured(String),
-    /// Projected from this name, whose arguments are at other positions.
-    Renamed(String),
-}
-
-/// The `clone` values `fork`/`vfork` stand for.
-fn clone_flags(flags: u64) -> ArgsSeen {
-    ArgsSeen {
-        indexes: vec![0],
-        values: vec![vec![flags]],
-        overflow: false,
-    }
-}
-
-/// The rules for all records of `name` together; `None` when none recorded arguments.
-fn rules_of(name: &str, records: &[RecordArgs]) -> Option<ArgRules> {
-    let mut seen = Vec::new();
-    let mut not_captured = None;
-    for record in records {
-        match record {
-            RecordArgs::Seen(s) => seen.push(s),
-            RecordArgs::NotCaptured(arch) => not_captured = Some(arch.clone()),
-            RecordArgs::Renamed(from) => {
-                return Some(ArgRules::Any(AnyReason::Renamed { from: from.clone() }))
-            }
-        }
-    }
-    if seen.is_empty() {
-        return None;
-    }
-    if let Some(arch) = not_captured {
-        return Some(ArgRules::Any(AnyReason::NotCaptured { arch }));
-    }
-    if seen.iter().any(|s| s.indexes != seen[0].indexes) {
-        return Some(ArgRules::Any(AnyReason::Mismatch));
-    }
-    let united = crate::args::union_seen(seen.iter().copied())?;
-    // The merge bound marks large unions incomplete; here every value is known, and the rule
-    // bound applies instead.
-    let united = ArgsSeen {
-        overflow: seen.iter().any(|s| s.overflow),
-        ..united
-    };
-    Some(rules_for(name, &united))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::KernelVersion;
+    use crate::formats::docker::KernelVersion;
 
     fn conditions() -> Conditions {
         Conditions {
@@ -693,7 +380,7 @@ mod tests {
         parse_input(text, "in", &conditions())
     }
 
-    const RECORDING: &str = include_str!("../tests/fixtures/recording-v1.json");
+    const RECORDING: &str = include_str!("../../tests/fixtures/recording-v1.json");
 
     #[test]
     fn tells_the_kinds_apart() {
@@ -714,7 +401,7 @@ mod tests {
         assert_eq!(oci.kind, InputKind::OciProfile);
         assert_eq!(oci.arch(), Some(ScmpArch::Aarch64));
 
-        let docker = parse(crate::runtime_default::Flavour::Moby.data()).unwrap();
+        let docker = parse(crate::baselines::runtime_default::Flavour::Moby.data()).unwrap();
         assert_eq!(docker.kind, InputKind::DockerProfile);
         assert!(docker.warnings[0].contains("containerd and runc ignore these keys"));
         assert!(docker.warnings[0].contains("SCMP_ARCH_X86_64, 0 capabilities, kernel 6.1"));

@@ -8,10 +8,10 @@
 //! has one `SCMP_ACT_ALLOW` rule with the sorted recorded names plus `exit`, `exit_group` and
 //! `rt_sigreturn`, which are never dropped, and, where a libc fallback was recorded but the newer
 //! syscall was not (`clone` without `clone3`), an `SCMP_ACT_ERRNO` rule with ENOSYS (38) for the
-//! newer one ([`crate::generate`]). Syscalls whose argument values were recorded get
-//! `SCMP_ACT_ALLOW` rules with argument conditions instead ([`crate::args`]), and `clone3` is
+//! newer one ([`crate::build::generate`]). Syscalls whose argument values were recorded get
+//! `SCMP_ACT_ALLOW` rules with argument conditions instead ([`crate::build::args`]), and `clone3` is
 //! then answered with ENOSYS when `clone` is restricted. It lists the recording's arch and its
-//! 32-bit companions ([`crate::arch::sub_arches`]); compat calls are named with their own
+//! 32-bit companions ([`crate::model::arch::sub_arches`]); compat calls are named with their own
 //! table. The `syscalls` key is always present so tools reading generated profiles see one
 //! shape. It never allows by default.
 
@@ -21,11 +21,10 @@ use libseccomp::ScmpArch;
 use oci_spec::runtime::LinuxSeccomp;
 use serde_json::Value;
 
-use crate::arch::{arch_name, oci_arch_name, scmp_arch_from_oci};
+use crate::enforce::translate::{scmp_action, scmp_condition};
 use crate::error::{json_kind, one_line, ActionError, FieldPath, ProfileError};
-use crate::recording::{Recording, SyscallRecord};
-use crate::syscalls::{syscall_known, syscall_name};
-use crate::translate::{scmp_action, scmp_condition};
+use crate::model::arch::{arch_name, oci_arch_name, scmp_arch_from_oci};
+use crate::model::syscalls::syscall_known;
 
 /// Keys of Docker's (moby's) profile format that the OCI runtimes do not read.
 ///
@@ -33,88 +32,6 @@ use crate::translate::{scmp_action, scmp_condition};
 /// the file directly ignores them, so a rule guarded by `includes` would apply unconditionally
 /// and an `archMap` would not add its sub-architectures.
 const DOCKER_ONLY_KEYS: [&str; 3] = ["archMap", "includes", "excludes"];
-
-/// A profile generated from a recording, with what could not be put into it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GeneratedProfile {
-    /// The profile.
-    pub profile: LinuxSeccomp,
-    /// Recorded numbers libseccomp cannot name, sorted; they are not in the profile (a runtime
-    /// cannot allow a number by name), so the caller should warn about them.
-    pub unknown_numbers: Vec<u32>,
-    /// The recording's count of syscalls past the tracer's table, also not in the profile.
-    pub out_of_range_count: u64,
-    /// What the caller should tell the user about argument conditions and `clone3`
-    /// ([`crate::generate::Generated::notes`]): warnings and, for `-v`, information.
-    pub notes: Vec<crate::generate::Note>,
-}
-
-/// Generates the allow-list profile of a recording; see the module documentation.
-///
-/// This is [`crate::generate::generate`] for one recording, so `record` and `generate` write the
-/// same profile: the recorded names, plus the names that are never dropped and the ENOSYS rules
-/// for libc fallbacks described in [`crate::generate`].
-pub fn profile_from_recording(rec: &Recording) -> Result<GeneratedProfile, ProfileError> {
-    crate::generate::from_recording(rec, &crate::input::PolicyOptions::default())
-}
-
-/// [`profile_from_recording`] with options: `args: false` for the names-only profile.
-pub fn profile_from_recording_with(
-    rec: &Recording,
-    options: &crate::input::PolicyOptions,
-) -> Result<GeneratedProfile, ProfileError> {
-    crate::generate::from_recording(rec, options)
-}
-
-/// The name a runtime would resolve back to this record's number, if there is one.
-///
-/// The number is the truth: this libseccomp's name for it wins, and a recorded name is used
-/// only when this libseccomp resolves it to the same number on the record's architecture. A
-/// name that disagrees with the number (`{"nr": 100000, "name": "ptrace"}`) names nothing: the
-/// number stays unknown ([`name_mismatch`] says why), so the profile never allows what was not
-/// called.
-pub(crate) fn enforceable_name(arch: ScmpArch, record: &SyscallRecord) -> Option<String> {
-    let arch = record_arch(arch, record);
-    syscall_name(arch, record.nr).or_else(|| {
-        record
-            .name
-            .clone()
-            .filter(|n| syscall_number(arch, n) == Some(record.nr))
-    })
-}
-
-/// The architecture whose table numbers `record`: a compat call's own, else `arch`.
-fn record_arch(arch: ScmpArch, record: &SyscallRecord) -> ScmpArch {
-    record
-        .arch
-        .as_deref()
-        .and_then(|a| crate::arch::parse_arch_name(a).ok())
-        .unwrap_or(arch)
-}
-
-/// `name`'s number on `arch`, when it has one there.
-fn syscall_number(arch: ScmpArch, name: &str) -> Option<u32> {
-    let nr = libseccomp::ScmpSyscall::from_name_by_arch(name, arch).ok()?;
-    u32::try_from(i32::from(nr)).ok()
-}
-
-/// When `record`'s name is one libseccomp knows but not the name of its number, the warning to
-/// give: the name is ignored and the number counts.
-pub(crate) fn name_mismatch(arch: ScmpArch, record: &SyscallRecord) -> Option<String> {
-    let name = record.name.as_deref()?;
-    let arch = record_arch(arch, record);
-    if !syscall_known(name) || syscall_number(arch, name) == Some(record.nr) {
-        return None;
-    }
-    let actual = syscall_name(arch, record.nr)
-        .map_or_else(|| "no name".to_owned(), |n| format!("the name {n:?}"));
-    Some(format!(
-        "syscall {} is recorded as {name:?}, but on {} that number has {actual}; the number \
-         counts, the name is ignored",
-        record.nr,
-        crate::arch::arch_name(arch)
-    ))
-}
 
 /// The profile as pretty JSON with a trailing newline.
 ///
@@ -145,10 +62,11 @@ fn serialise(p: &LinuxSeccomp) -> String {
 /// Reads a runtime-spec profile file; see [`profile_from_json`].
 pub fn read_profile(path: &Path) -> Result<LinuxSeccomp, ProfileError> {
     let origin = path.display().to_string();
-    let bytes = crate::input_file::read_input_file(path).map_err(|cause| ProfileError::Read {
-        origin: origin.clone(),
-        cause,
-    })?;
+    let bytes =
+        crate::formats::read::read_input_file(path).map_err(|cause| ProfileError::Read {
+            origin: origin.clone(),
+            cause,
+        })?;
     profile_from_slice(&bytes, &origin)
 }
 
@@ -297,8 +215,11 @@ mod tests {
     use oci_spec::runtime::LinuxSeccompAction;
     use serde_json::json;
 
-    const RECORDING: &str = include_str!("../tests/fixtures/recording-v1.json");
-    const GOLDEN_PROFILE: &str = "tests/fixtures/profile-from-recording-v1.json";
+    use crate::build::generate::profile_from_recording;
+    use crate::model::recording::{Recording, SyscallRecord};
+    use crate::model::syscalls::syscall_name;
+
+    const RECORDING: &str = include_str!("../../tests/fixtures/recording-v1.json");
 
     fn recording() -> Recording {
         Recording::from_json(RECORDING, "recording-v1.json").unwrap()
@@ -325,229 +246,6 @@ mod tests {
         validate_profile(&profile, native, "app.json")
             .unwrap_err()
             .to_string()
-    }
-
-    /// A container recording: `fstatfs` only in the runtime's setup, `futex` after the filter
-    /// load, `read` in the workload.
-    fn container_recording(filter_seen: bool) -> Recording {
-        use crate::recording::{Phase, PhaseTimes};
-        let mut rec = recording();
-        rec.syscalls.clear();
-        for (nr, phases) in [
-            (138, vec![Phase::RuntimeSetup]),
-            (202, vec![Phase::RuntimeSetup, Phase::RuntimeAfterFilter]),
-            (0, vec![Phase::Workload]),
-        ] {
-            let mut record = SyscallRecord::new(ScmpArch::X8664, nr, 1, 1);
-            record.phases = phases;
-            rec.syscalls.push(record);
-        }
-        rec.phases = Some(PhaseTimes {
-            started_in: Phase::RuntimeSetup,
-            filter_loaded_us: filter_seen.then_some(5),
-            entrypoint_exec_us: Some(9),
-        });
-        rec
-    }
-
-    fn allowed_names(rec: &Recording) -> Vec<String> {
-        let generated = profile_from_recording(rec).unwrap();
-        generated.profile.syscalls().as_ref().unwrap()[0]
-            .names()
-            .clone()
-    }
-
-    #[test]
-    fn runtime_setup_before_the_filter_stays_out_of_the_profile() {
-        // exit, exit_group and rt_sigreturn are always in (issue 4: never dropped).
-        assert_eq!(
-            allowed_names(&container_recording(true)),
-            [
-                "exit",
-                "exit_group",
-                "futex",
-                "read",
-                "restart_syscall",
-                "rt_sigreturn"
-            ]
-        );
-    }
-
-    #[test]
-    fn container_profiles_allow_what_their_runtime_does_after_the_filter_in_other_starts() {
-        let mut rec = container_recording(true);
-        let recorded = allowed_names(&rec);
-        rec.target = Some(crate::recording::Target {
-            cgroup: "/c1".to_owned(),
-            runtime: Some("runc".to_owned()),
-            ..Default::default()
-        });
-        let generated = profile_from_recording(&rec).unwrap();
-        let names: std::collections::BTreeSet<String> =
-            generated.profile.syscalls().as_ref().unwrap()[0]
-                .names()
-                .iter()
-                .cloned()
-                .collect();
-        let runc = crate::runtime_after_filter::after_filter("runc").unwrap();
-        assert!(runc.is_subset(&names), "{runc:?} not all in {names:?}");
-        assert!(names.len() > recorded.len());
-        assert!(
-            generated
-                .notes
-                .iter()
-                .any(|n| n.message.contains("runc was seen doing")),
-            "the addition is reported"
-        );
-    }
-
-    #[test]
-    fn runtime_setup_stays_in_when_no_filter_load_was_seen() {
-        // Without a filter load the recording cannot tell where the runtime would load one:
-        // keep its setup syscalls rather than break the container.
-        assert_eq!(
-            allowed_names(&container_recording(false)),
-            [
-                "exit",
-                "exit_group",
-                "fstatfs",
-                "futex",
-                "read",
-                "restart_syscall",
-                "rt_sigreturn"
-            ]
-        );
-    }
-
-    #[test]
-    fn small_recording_gives_the_expected_json() {
-        let mut rec = recording();
-        rec.syscalls
-            .retain(|s| matches!(s.name.as_deref(), Some("close" | "brk")));
-        // The same name twice (as two numbers of one recording cannot be, but a merged
-        // in-memory recording might) must appear once.
-        rec.syscalls
-            .push(SyscallRecord::new(ScmpArch::X8664, 12, 1, 999));
-        let generated = profile_from_recording(&rec).unwrap();
-        let text = profile_to_json(&generated.profile);
-        assert!(text.ends_with("}\n"), "{text}");
-        let actual: Value = serde_json::from_str(&text).unwrap();
-        let expected = json!({
-            "defaultAction": "SCMP_ACT_ERRNO",
-            "defaultErrnoRet": 1,
-            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-            // exit, exit_group and rt_sigreturn are never dropped (issue 4).
-            "syscalls": [ {
-                "names": ["brk", "close", "exit", "exit_group", "restart_syscall", "rt_sigreturn"],
-                "action": "SCMP_ACT_ALLOW"
-            } ]
-        });
-        assert_json_eq(&actual, &expected);
-        // Key order as the runtime spec lists them, not alphabetical.
-        let keys: Vec<usize> = [
-            "defaultAction",
-            "defaultErrnoRet",
-            "architectures",
-            "syscalls",
-        ]
-        .iter()
-        .map(|k| text.find(&format!("\"{k}\"")).unwrap())
-        .collect();
-        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
-        assert!(generated.unknown_numbers.is_empty());
-    }
-
-    #[test]
-    fn golden_profile_from_the_golden_recording() {
-        let generated = profile_from_recording(&recording()).unwrap();
-        let text = profile_to_json(&generated.profile);
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN_PROFILE);
-        if std::env::var_os("SYSCAGE_BLESS").is_some_and(|v| v == "1") {
-            crate::atomic::write_atomic(&path, text.as_bytes()).unwrap();
-        }
-        let golden = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run with SYSCAGE_BLESS=1)", path.display()));
-        assert_json_eq(
-            &serde_json::from_str(&text).unwrap(),
-            &serde_json::from_str(&golden).unwrap(),
-        );
-        assert_eq!(text, golden, "same JSON, different layout");
-    }
-
-    #[test]
-    fn names_are_sorted_unique_and_unknown_numbers_reported() {
-        let rec = recording();
-        let generated = profile_from_recording(&rec).unwrap();
-        let rules = generated.profile.syscalls().clone().unwrap();
-        assert_eq!(rules.len(), 1, "{rules:?}");
-        // Plus exit and rt_sigreturn, which are never dropped (issue 4).
-        assert_eq!(
-            rules[0].names(),
-            &[
-                "brk",
-                "close",
-                "execve",
-                "exit",
-                "exit_group",
-                "getpid",
-                "openat",
-                "read",
-                "restart_syscall",
-                "rt_sigreturn"
-            ]
-        );
-        assert_eq!(generated.unknown_numbers, vec![1000]);
-        assert_eq!(generated.out_of_range_count, 2);
-        // The recording still has the number.
-        assert!(rec.syscalls.iter().any(|s| s.nr == 1000));
-    }
-
-    #[test]
-    fn never_allows_by_default_even_when_empty() {
-        let mut rec = recording();
-        rec.syscalls.clear();
-        let generated = profile_from_recording(&rec).unwrap();
-        assert_eq!(
-            generated.profile.default_action(),
-            LinuxSeccompAction::ScmpActErrno
-        );
-        let actual: Value = serde_json::from_str(&profile_to_json(&generated.profile)).unwrap();
-        // Even an empty recording keeps what lets a process exit (issue 4).
-        assert_eq!(
-            actual["syscalls"],
-            json!([{"names": ["exit", "exit_group", "restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"}])
-        );
-
-        rec.arch = "SCMP_ARCH_AARCH64".into();
-        rec.syscalls = vec![SyscallRecord::new(ScmpArch::Aarch64, 172, 1, 0)];
-        let generated = profile_from_recording(&rec).unwrap();
-        let actual: Value = serde_json::from_str(&profile_to_json(&generated.profile)).unwrap();
-        assert_eq!(
-            actual["architectures"],
-            json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])
-        );
-        assert_eq!(
-            actual["syscalls"][0]["names"],
-            json!([
-                "exit",
-                "exit_group",
-                "getpid",
-                "restart_syscall",
-                "rt_sigreturn"
-            ])
-        );
-        assert_eq!(actual["defaultAction"], "SCMP_ACT_ERRNO");
-    }
-
-    #[test]
-    fn bad_recording_arch_is_an_error() {
-        let mut rec = recording();
-        rec.arch = "amd64".into();
-        let err = profile_from_recording(&rec).unwrap_err().to_string();
-        assert!(
-            err.starts_with("recording: arch: unknown architecture \"amd64\""),
-            "{err}"
-        );
     }
 
     #[test]
@@ -842,7 +540,7 @@ mod tests {
                 }
                 for name in &allowed {
                     prop_assert!(recorded.contains(*name)
-                        || crate::generate::ESSENTIAL.contains(&name.as_str()), "{name}");
+                        || crate::build::generate::ESSENTIAL.contains(&name.as_str()), "{name}");
                 }
                 let named = nrs.iter().filter(|&&nr| syscall_name(ScmpArch::X8664, nr).is_some()).count();
                 prop_assert_eq!(named + generated.unknown_numbers.len(), nrs.len());

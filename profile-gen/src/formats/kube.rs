@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::arch::oci_arch_name;
 use crate::error::{json_kind, one_line, FieldPath};
+use crate::model::arch::oci_arch_name;
 
 /// Where the kubelet looks for `Localhost` profiles (its default `--root-dir` + `seccomp`).
 pub const KUBELET_SECCOMP_DIR: &str = "/var/lib/kubelet/seccomp";
@@ -453,7 +453,7 @@ pub fn parse_spo(value: Value, origin: &str) -> Result<SpoProfile, KubeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::profile_from_json;
+    use crate::formats::oci::profile_from_json;
 
     fn profile() -> LinuxSeccomp {
         profile_from_json(

@@ -19,8 +19,8 @@ use std::str::FromStr;
 
 use oci_spec::runtime::LinuxSeccomp;
 
-use crate::docker::{self, Conditions, DockerError};
-use crate::policy::Policy;
+use crate::formats::docker::{self, Conditions, DockerError};
+use crate::model::policy::Policy;
 
 /// Which runtime's default profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,9 +49,9 @@ impl Flavour {
     /// The embedded profile, in Docker's format.
     pub fn data(self) -> &'static str {
         match self {
-            Self::Moby => include_str!("../data/moby-default.json"),
-            Self::Containerd => include_str!("../data/containerd-default.json"),
-            Self::Crio => include_str!("../data/containers-common-seccomp.json"),
+            Self::Moby => include_str!("../../data/moby-default.json"),
+            Self::Containerd => include_str!("../../data/containerd-default.json"),
+            Self::Crio => include_str!("../../data/containers-common-seccomp.json"),
         }
     }
 
@@ -161,11 +161,11 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::docker::KernelVersion;
-    use crate::policy::{arch_syscall_names, Verdict};
-    use crate::profile::profile_to_json;
+    use crate::formats::docker::KernelVersion;
+    use crate::formats::oci::profile_to_json;
+    use crate::model::policy::{arch_syscall_names, Verdict};
 
-    const REFERENCE: &str = include_str!("../data/moby-default.json");
+    const REFERENCE: &str = include_str!("../../data/moby-default.json");
 
     /// Syscalls that Linux x86_64 has but libseccomp 2.5.4 (Debian 12) does not know: the
     /// moby profile allows them unconditionally. With a libseccomp that knows them the counts
@@ -312,7 +312,7 @@ mod tests {
                 "tests/fixtures/runtime-default-{flavour}-x86_64.json"
             ));
             if std::env::var_os("SYSCAGE_BLESS").is_some_and(|v| v == "1") {
-                crate::atomic::write_atomic(&path, text.as_bytes()).unwrap();
+                crate::formats::atomic::write_atomic(&path, text.as_bytes()).unwrap();
             }
             let golden = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: {e} (run with SYSCAGE_BLESS=1)", path.display()));

@@ -14,13 +14,13 @@ use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
 
-use crate::arch::{arch_name, parse_arch_name, scmp_arch_from_oci};
-use crate::args::{describe_set, rules_for, ArgRules};
+use crate::build::args::{describe_set, rules_for, ArgRules};
+use crate::enforce::translate::{needs_split, scmp_action, scmp_condition};
 use crate::error::{ActionError, EnforceError};
-use crate::policy::{Policy, Verdict};
-use crate::profile::enforceable_name;
-use crate::recording::{ArgsSeen, Recording};
-use crate::translate::{needs_split, scmp_action, scmp_condition};
+use crate::model::arch::{arch_name, parse_arch_name, scmp_arch_from_oci};
+use crate::model::policy::{Policy, Verdict};
+use crate::model::recording::enforceable_name;
+use crate::model::recording::{ArgsSeen, Recording};
 
 /// A built filter, with the rules that were left out of it.
 #[derive(Debug)]
@@ -458,7 +458,7 @@ pub fn conflicting_rule(profile: &LinuxSeccomp) -> Option<(String, usize, usize)
 
 /// The errno an action returns (EPERM when `errnoRet` is absent), for comparing actions.
 fn effective_errno(action: LinuxSeccompAction, errno: Option<u32>) -> Option<u32> {
-    crate::policy::NameRule {
+    crate::model::policy::NameRule {
         action,
         errno_ret: errno,
         args: Vec::new(),
@@ -499,8 +499,9 @@ pub fn filter_pfc(ctx: &ScmpFilterContext) -> Result<String, EnforceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{profile_from_json, profile_from_recording};
-    use crate::recording::Recording;
+    use crate::build::generate::profile_from_recording;
+    use crate::formats::oci::profile_from_json;
+    use crate::model::recording::Recording;
     use libseccomp::ScmpAction;
     use std::ffi::CString;
 
@@ -508,7 +509,7 @@ mod tests {
         ctx.get_act_default().unwrap()
     }
 
-    const RECORDING: &str = include_str!("../tests/fixtures/recording-v1.json");
+    const RECORDING: &str = include_str!("../../tests/fixtures/recording-v1.json");
 
     fn profile(json: &str) -> LinuxSeccomp {
         profile_from_json(json, "test.json").unwrap()
@@ -601,7 +602,7 @@ mod tests {
         );
     }
 
-    fn recording_with(records: Vec<crate::recording::SyscallRecord>) -> Recording {
+    fn recording_with(records: Vec<crate::model::recording::SyscallRecord>) -> Recording {
         let mut rec = Recording::from_json(RECORDING, "rec.json").unwrap();
         rec.syscalls = records;
         rec.phases = None;
@@ -610,7 +611,7 @@ mod tests {
 
     #[test]
     fn refusals_follow_names_arguments_and_architectures() {
-        use crate::recording::SyscallRecord;
+        use crate::model::recording::SyscallRecord;
         let p = profile(
             r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
                 "syscalls": [
@@ -670,7 +671,7 @@ mod tests {
 
     #[test]
     fn conditions_on_one_argument_are_alternatives_as_loaded() {
-        use crate::recording::SyscallRecord;
+        use crate::model::recording::SyscallRecord;
         // Two conditions on arg0 in one rule: build_filter loads one rule per condition.
         let p = profile(
             r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
@@ -689,7 +690,7 @@ mod tests {
         assert_eq!(
             found[0].how,
             Refused::Arguments {
-                calls: vec!["personality(arg0 == 0xffffffff)".into()]
+                calls: vec!["personality(query (0xffffffff))".into()]
             }
         );
     }
@@ -774,7 +775,7 @@ mod tests {
 
     mod prop {
         use super::*;
-        use crate::recording::SyscallRecord;
+        use crate::model::recording::SyscallRecord;
         use proptest::prelude::*;
 
         proptest! {
@@ -801,7 +802,7 @@ mod tests {
     /// The filter is built in the parent; the child only loads it and makes raw syscalls,
     /// then leaves with `_exit` so that no test-harness code runs under the filter.
     fn in_confined_child(p: &LinuxSeccomp, check: impl FnOnce() -> i32) -> i32 {
-        let ctx = build_filter(p, crate::arch::native_arch()).unwrap();
+        let ctx = build_filter(p, crate::model::arch::native_arch()).unwrap();
         // SAFETY: the child only calls load_filter, the check and _exit; it never returns into
         // the test harness.
         let pid = unsafe { libc::fork() };
@@ -864,7 +865,7 @@ mod tests {
     /// absent namespace flags, clone3 answered with ENOSYS.
     #[test]
     fn loaded_generated_profile_checks_arguments() {
-        use crate::recording::{ArgsSeen, SyscallRecord};
+        use crate::model::recording::{ArgsSeen, SyscallRecord};
         let with_args = |nr: u32, indexes: &[u8], values: &[&[u64]]| {
             let mut record = SyscallRecord::new(ScmpArch::X8664, nr, 1, u64::from(nr));
             record.args = Some(ArgsSeen {
@@ -885,7 +886,7 @@ mod tests {
             with_args(41, &[0, 1], &[&[1, 0x8_0001], &[2, 2]]),
         ];
         let generated = profile_from_recording(&rec).unwrap();
-        crate::profile::validate_profile(&generated.profile, ScmpArch::X8664, "gen").unwrap();
+        crate::formats::oci::validate_profile(&generated.profile, ScmpArch::X8664, "gen").unwrap();
 
         // Raw syscalls only, no allocation: the child runs under the filter.
         fn checks(denied: i32) -> i32 {

@@ -34,7 +34,7 @@
 //!   there are is one that some runs never reached.
 //! - `args` is the union of the runs' argument values; it is marked `overflow` (incomplete, so
 //!   profiles do not restrict the arguments) when any run's was, when a run saw the syscall
-//!   without recording its arguments, or past [`crate::args::MAX_MERGED_VALUES`] tuples.
+//!   without recording its arguments, or past [`crate::build::args::MAX_MERGED_VALUES`] tuples.
 //! - Merging a recording with itself counts it twice, as two replicas would; the syscall set, and
 //!   so the generated profile, stay the same (merge is idempotent on what it allows).
 
@@ -46,11 +46,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::arch::{parse_arch_name, sub_arches};
-use crate::args::{normalized, union_optional};
-use crate::error::{json_kind, one_line, FieldPath, RecordingError};
-use crate::recording::{ArgsSeen, ExitInfo, Recording, SyscallRecord, Target, SYSCAGE_VERSION};
-use crate::syscalls::syscall_name;
+use crate::build::args::{normalized, union_optional};
+use crate::error::{json_kind, one_line, FieldPath};
+use crate::model::arch::{parse_arch_name, sub_arches};
+use crate::model::recording::{
+    ArgsSeen, ExitInfo, Recording, RecordingError, SyscallRecord, Target, SYSCAGE_VERSION,
+};
+use crate::model::syscalls::syscall_name;
 
 /// The value of every merged recording's `format` field.
 pub const MERGED_FORMAT: &str = "syscage-merged-recording";
@@ -319,7 +321,7 @@ impl MergedRecording {
     /// Reads and checks a merged recording file.
     pub fn read(path: &Path) -> Result<Self, MergeError> {
         let origin = path.display().to_string();
-        let text = crate::input_file::read_input_file(path)
+        let text = crate::formats::read::read_input_file(path)
             .and_then(|bytes| {
                 String::from_utf8(bytes)
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
@@ -478,7 +480,7 @@ fn companions(arch: ScmpArch) -> String {
     let names: Vec<String> = sub_arches(arch)
         .into_iter()
         .skip(1)
-        .map(crate::arch::arch_name)
+        .map(crate::model::arch::arch_name)
         .collect();
     if names.is_empty() {
         "none".to_owned()
@@ -513,7 +515,7 @@ mod tests {
     use libseccomp::ScmpArch;
     use proptest::prelude::*;
 
-    const GOLDEN: &str = include_str!("../tests/fixtures/recording-v1.json");
+    const GOLDEN: &str = include_str!("../../tests/fixtures/recording-v1.json");
 
     fn golden() -> Recording {
         Recording::from_json(GOLDEN, "recording-v1.json").unwrap()
@@ -521,7 +523,7 @@ mod tests {
 
     fn recording(started_ms: u64, nrs: &[(u32, u64)]) -> Recording {
         let mut rec = golden();
-        rec.started_at = crate::recording::format_timestamp(
+        rec.started_at = crate::model::recording::format_timestamp(
             std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(started_ms),
         );
         rec.syscalls = nrs
@@ -710,7 +712,7 @@ mod tests {
         assert!(united.overflow);
         assert_eq!(united.values.len(), 2);
         // Past the bound, too, though every value is kept.
-        let many: Vec<Vec<u64>> = (0..=crate::args::MAX_MERGED_VALUES as u64)
+        let many: Vec<Vec<u64>> = (0..=crate::build::args::MAX_MERGED_VALUES as u64)
             .map(|v| vec![v])
             .collect();
         let refs: Vec<&[u64]> = many.iter().map(Vec::as_slice).collect();
@@ -720,7 +722,10 @@ mod tests {
             .unwrap();
         let united = big.syscalls[0].args.as_ref().unwrap();
         assert!(united.overflow);
-        assert_eq!(united.values.len(), crate::args::MAX_MERGED_VALUES + 1);
+        assert_eq!(
+            united.values.len(),
+            crate::build::args::MAX_MERGED_VALUES + 1
+        );
 
         // Values that do not fit their indexes are refused.
         let mut v: Value = serde_json::from_str(&m.to_json()).unwrap();
@@ -749,7 +754,7 @@ mod tests {
         )
             .prop_map(|(start, calls)| {
                 let mut rec = golden();
-                rec.started_at = crate::recording::format_timestamp(
+                rec.started_at = crate::model::recording::format_timestamp(
                     std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(start),
                 );
                 rec.syscalls = calls

@@ -18,8 +18,8 @@ use std::collections::BTreeSet;
 
 use libseccomp::ScmpArch;
 
-use crate::arch::{arch_name, sub_arches};
-use crate::policy::arch_syscall_names;
+use crate::model::arch::{arch_name, sub_arches};
+use crate::model::policy::arch_syscall_names;
 
 /// Syscalls and their successors on architectures that lack them, in the order libcs try
 /// them (glibc's `sysdeps/unix/sysv/linux` wrappers for architectures without the old call).
@@ -316,9 +316,9 @@ mod tests {
     #[test]
     fn replacement_table_is_checked_against_libseccomp() {
         for (from, successors) in REPLACEMENTS {
-            assert!(crate::syscalls::syscall_known(from), "{from}");
+            assert!(crate::model::syscalls::syscall_known(from), "{from}");
             for s in *successors {
-                assert!(crate::syscalls::syscall_known(s), "{from} -> {s}");
+                assert!(crate::model::syscalls::syscall_known(s), "{from} -> {s}");
             }
         }
         let x86_64 = arch_syscall_names(ScmpArch::X8664);

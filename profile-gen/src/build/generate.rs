@@ -14,14 +14,14 @@
 //!   fall back (glibc's `clone3` -> `clone` in `pthread_create`/`posix_spawn`, `faccessat2` ->
 //!   `faccessat`, ...), but treat EPERM as a real failure. moby's default profile does the same
 //!   for `clone3`.
-//! - Recorded argument values become argument conditions ([`crate::args`]): `clone` and
+//! - Recorded argument values become argument conditions ([`crate::build::args`]): `clone` and
 //!   `unshare` only for the namespaces seen, `socket` only for the families and types seen, and
 //!   so on. When `clone` is restricted so, `clone3` is answered with ENOSYS even if it was
 //!   recorded: its flags are in memory, where seccomp cannot check them, and libcs fall back to
 //!   `clone`, which is checked. `--args off` ([`PolicyOptions::args`]) gives the names-only
 //!   profile.
 //! - With a target architecture ([`PolicyOptions::target`], `--arch`) other than the inputs',
-//!   names are projected onto it ([`crate::project`]); what has no counterpart is reported.
+//!   names are projected onto it ([`crate::build::project`]); what has no counterpart is reported.
 //!
 //! [`Format`] names the outputs users ship: the runtime-spec profile (`oci`), the same plus a
 //! Kubernetes Pod snippet (`localhost`), an SPO resource (`spo`), and the log-only profile
@@ -35,13 +35,13 @@ use libseccomp::ScmpArch;
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
 use thiserror::Error;
 
-use crate::arch::{arch_name, oci_arch_from_scmp, sub_arches};
-use crate::error::{ArchError, ProfileError};
-use crate::input::{ArgsNote, Content, Input, InputKind, PolicyOptions};
-use crate::policy::{NameRule, Policy, Verdict};
-use crate::profile::GeneratedProfile;
-use crate::project::Unmapped;
-use crate::recording::Recording;
+use crate::build::project::Unmapped;
+use crate::build::rules::{ArgsNote, PolicyOptions};
+use crate::error::ArchError;
+use crate::formats::input::{Content, Input, InputKind};
+use crate::model::arch::{arch_name, oci_arch_from_scmp, sub_arches};
+use crate::model::policy::{NameRule, Policy, Verdict};
+use crate::model::recording::{Recording, RecordingError};
 
 /// Syscalls a generated profile always allows, because the kernel (not the program's code)
 /// decides when a process makes them, so a recording may miss them:
@@ -156,6 +156,10 @@ pub enum GenerateError {
     #[error("{origin}: architecture: {cause}")]
     Arch { origin: String, cause: ArchError },
 
+    /// The recording a profile was to be generated from is unusable.
+    #[error(transparent)]
+    Recording(#[from] RecordingError),
+
     /// `--for-runtime` names a runtime without observations.
     #[error("--for-runtime {runtime:?}: no observations for it, expected runc, crun, containerd or podman")]
     UnknownRuntime { runtime: String },
@@ -174,7 +178,9 @@ pub fn missed_container_start(input: &Input) -> Option<bool> {
     match &input.content {
         Content::Recording(rec) => Some(match (&rec.target, &rec.phases) {
             (None, _) | (Some(_), None) => true,
-            (Some(_), Some(phases)) => phases.started_in == crate::recording::Phase::Workload,
+            (Some(_), Some(phases)) => {
+                phases.started_in == crate::model::recording::Phase::Workload
+            }
         }),
         Content::Merged(m) => m.runs.iter().any(|r| r.target.is_none()).then_some(true),
         Content::Profile(_) => None,
@@ -215,6 +221,12 @@ pub struct Generated {
     /// Per container recording: its runtime and the names added because that runtime was
     /// observed making them after loading the filter, though this recording did not see them.
     pub runtime_additions: Vec<(String, String, Vec<String>)>,
+    /// What the user should hear about the profile, one line each: argument conditions,
+    /// `clone3`, the projection, runtime additions, names this libseccomp does not know, the
+    /// always-allowed syscalls added and the ENOSYS rules. `record`, `generate` and `merge` all
+    /// show exactly these (plus, each in its own words, the unknown numbers and out-of-range
+    /// count kept in their own fields), so the same profile gets the same diagnostics.
+    pub notes: Vec<Note>,
 }
 
 /// How much a [`Note`] matters.
@@ -250,12 +262,8 @@ impl Note {
 }
 
 impl Generated {
-    /// What the user should hear about the profile, one line each: argument conditions,
-    /// `clone3`, the projection, runtime additions, names this libseccomp does not know, the
-    /// always-allowed syscalls added and the ENOSYS rules. `record` and `generate` both show
-    /// exactly these (plus, each in its own words, the unknown numbers and out-of-range count
-    /// kept in their own fields), so the same profile gets the same diagnostics from both.
-    pub fn notes(&self) -> Vec<Note> {
+    /// The [`Generated::notes`] of everything else in `self`.
+    fn collect_notes(&self) -> Vec<Note> {
         let mut notes = Vec::new();
         for n in &self.args_unrestricted {
             notes.push(Note::warning(format!(
@@ -309,7 +317,7 @@ impl Generated {
             .policy
             .rules
             .keys()
-            .filter(|name| !crate::syscalls::syscall_known(name))
+            .filter(|name| !crate::model::syscalls::syscall_known(name))
             .map(String::as_str)
             .collect();
         if !unknown_names.is_empty() {
@@ -355,7 +363,7 @@ pub fn generate_with(
 
 /// [`generate_with`], and with `for_runtime` (`generate --for-runtime`: `runc`, `crun`,
 /// `containerd`, `podman`) the syscalls that runtime was observed making after loading the
-/// filter, with or without `noNewPrivileges` ([`crate::runtime_after_filter`]), are allowed
+/// filter, with or without `noNewPrivileges` ([`crate::baselines::runtime_after_filter`]), are allowed
 /// too. This is what makes a profile from
 /// a recording that did not see its container start (`record -- COMMAND` on the host, or
 /// `record --container` attached to a running container) start under that runtime.
@@ -368,11 +376,11 @@ pub fn generate_for_runtime(
     let runtime_names = match for_runtime {
         Some(runtime) => Some((
             runtime,
-            crate::runtime_after_filter::after_filter_any_config(runtime).ok_or_else(|| {
-                GenerateError::UnknownRuntime {
+            crate::baselines::runtime_after_filter::after_filter_any_config(runtime).ok_or_else(
+                || GenerateError::UnknownRuntime {
                     runtime: runtime.to_owned(),
-                }
-            })?,
+                },
+            )?,
         )),
         None => None,
     };
@@ -467,7 +475,7 @@ fn assemble(
     }
     let origin = inputs.first().map(|i| i.origin.clone()).unwrap_or_default();
     let built = build(arch, &policies).map_err(|cause| (origin, cause))?;
-    Ok(Generated {
+    let mut generated = Generated {
         profile: built.policy.to_profile(),
         policy: built.policy,
         arch,
@@ -481,11 +489,14 @@ fn assemble(
         unmapped: unmapped.into_iter().collect(),
         renamed: renamed.into_iter().collect(),
         runtime_additions,
-    })
+        notes: Vec::new(),
+    };
+    generated.notes = generated.collect_notes();
+    Ok(generated)
 }
 
 /// For a container recording, what the runtime that will run the profile does after loading the
-/// filter, as observed over many starts ([`crate::runtime_after_filter`]): one recording may miss
+/// filter, as observed over many starts ([`crate::baselines::runtime_after_filter`]): one recording may miss
 /// some of it (runc's Go runtime calls `futex` or `tgkill` only now and then). Returns the
 /// runtime, the names the recording itself lacked, and the policy allowing all of them.
 fn runtime_after_filter_policy(input: &Input) -> Option<(String, Vec<String>, Policy)> {
@@ -494,7 +505,7 @@ fn runtime_after_filter_policy(input: &Input) -> Option<(String, Vec<String>, Po
     };
     rec.phases?;
     let runtime = rec.target.as_ref()?.runtime.clone()?;
-    let names = crate::runtime_after_filter::after_filter(&runtime)?;
+    let names = crate::baselines::runtime_after_filter::after_filter(&runtime)?;
     let recorded = rec.names();
     let mut policy = Policy::deny_all(Vec::new());
     for name in &names {
@@ -504,12 +515,9 @@ fn runtime_after_filter_policy(input: &Input) -> Option<(String, Vec<String>, Po
     Some((runtime, added, policy))
 }
 
-/// What `record` writes: [`generate_with`] for one recording, in the shape of
-/// [`GeneratedProfile`].
-pub(crate) fn from_recording(
-    rec: &Recording,
-    options: &PolicyOptions,
-) -> Result<GeneratedProfile, ProfileError> {
+/// The profile `record` writes: [`generate`] for one recording, so `record` and `generate` write
+/// the same profile and the same notes.
+pub fn profile_from_recording(rec: &Recording) -> Result<Generated, GenerateError> {
     let arch = rec.scmp_arch()?;
     let input = Input {
         origin: "recording".to_owned(),
@@ -517,20 +525,14 @@ pub(crate) fn from_recording(
         content: Content::Recording(Box::new(rec.clone())),
         warnings: Vec::new(),
     };
-    let target = options.target.unwrap_or(arch);
-    let generated = assemble(std::slice::from_ref(&input), target, options, None).map_err(
-        |(origin, cause)| ProfileError::Arch {
-            origin,
-            field: "arch".to_owned(),
-            cause,
-        },
-    )?;
-    Ok(GeneratedProfile {
-        notes: generated.notes(),
-        profile: generated.profile,
-        unknown_numbers: input.unknown_numbers(),
-        out_of_range_count: rec.out_of_range_count,
-    })
+    let generated = assemble(
+        std::slice::from_ref(&input),
+        arch,
+        &PolicyOptions::default(),
+        None,
+    )
+    .map_err(|(origin, cause)| RecordingError::Arch { origin, cause })?;
+    Ok(generated)
 }
 
 /// What [`build`] made.
@@ -610,12 +612,12 @@ pub fn log_profile(profile: &LinuxSeccomp) -> LinuxSeccomp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::{Conditions, KernelVersion};
-    use crate::input::parse_input;
-    use crate::profile::{profile_from_json, profile_to_json, validate_profile};
-    use crate::recording::SyscallRecord;
+    use crate::formats::docker::{Conditions, KernelVersion};
+    use crate::formats::input::parse_input;
+    use crate::formats::oci::{profile_from_json, profile_to_json, validate_profile};
+    use crate::model::recording::SyscallRecord;
 
-    const RECORDING: &str = include_str!("../tests/fixtures/recording-v1.json");
+    const RECORDING: &str = include_str!("../../tests/fixtures/recording-v1.json");
 
     fn conditions() -> Conditions {
         Conditions {
@@ -684,7 +686,7 @@ mod tests {
             })
         );
         validate_profile(&g.profile, ScmpArch::X8664, "g").unwrap();
-        crate::enforce::build_filter(&g.profile, ScmpArch::X8664).unwrap();
+        crate::enforce::filter::build_filter(&g.profile, ScmpArch::X8664).unwrap();
 
         // clone3 recorded: no ENOSYS rule for it.
         let g = generate(&[recording_with(&[56, 435])], ScmpArch::X8664).unwrap();
@@ -761,11 +763,11 @@ mod tests {
         let g = generate(std::slice::from_ref(&rec_input), ScmpArch::X8664).unwrap();
         let oci = profile_to_json(&g.profile);
         let log = profile_to_json(&log_profile(&g.profile));
-        let spo = crate::kube::spo_yaml("app", &g.profile).unwrap();
-        let crate::input::Content::Recording(rec) = &rec_input.content else {
+        let spo = crate::formats::kube::spo_yaml("app", &g.profile).unwrap();
+        let crate::formats::input::Content::Recording(rec) = &rec_input.content else {
             panic!("not a recording");
         };
-        let merged = crate::merge::MergedRecording::from_recording(rec).to_json();
+        let merged = crate::model::merged::MergedRecording::from_recording(rec).to_json();
         let mut docker: serde_json::Value = serde_json::from_str(&oci).unwrap();
         docker.as_object_mut().unwrap().remove("architectures");
         docker["archMap"] = serde_json::json!([{"architecture": "SCMP_ARCH_X86_64",
@@ -787,7 +789,7 @@ mod tests {
         }
     }
 
-    use crate::recording::ArgsSeen;
+    use crate::model::recording::ArgsSeen;
 
     /// A record of x86_64 syscall `nr` with argument values.
     fn with_args(nr: u32, indexes: &[u8], values: &[&[u64]]) -> SyscallRecord {
@@ -870,25 +872,27 @@ mod tests {
         assert!(!g.clone3_denied);
         // Only what generation did, for -v: the essentials and the ENOSYS rule.
         assert!(
-            g.notes().iter().all(|n| n.level == Level::Info),
+            g.notes.clone().iter().all(|n| n.level == Level::Info),
             "{:?}",
-            g.notes()
+            g.notes.clone()
         );
         validate_profile(&g.profile, ScmpArch::X8664, "g").unwrap();
-        let built = crate::enforce::build_filter_report(&g.profile, ScmpArch::X8664).unwrap();
+        let built =
+            crate::enforce::filter::build_filter_report(&g.profile, ScmpArch::X8664).unwrap();
         assert!(built.skipped_rules.is_empty());
         // The profile reads back as itself.
         let again = generate(&[input(&profile_to_json(&g.profile))], ScmpArch::X8664).unwrap();
         assert_eq!(again.profile, g.profile);
         // record writes the same profile.
-        let crate::input::Content::Recording(rec) = &recording_of(argument_workload()).content
+        let crate::formats::input::Content::Recording(rec) =
+            &recording_of(argument_workload()).content
         else {
             panic!("not a recording");
         };
-        let recorded = crate::profile::profile_from_recording(rec).unwrap();
+        let recorded = profile_from_recording(rec).unwrap();
         assert_eq!(recorded.profile, g.profile);
         // And says the same about it.
-        assert_eq!(recorded.notes, g.notes());
+        assert_eq!(recorded.notes, g.notes.clone());
     }
 
     #[test]
@@ -928,7 +932,7 @@ mod tests {
         };
         let described: Vec<String> = conditions
             .iter()
-            .map(|c| crate::policy::describe_conditions(c))
+            .map(|c| crate::model::policy::describe_conditions(c))
             .collect();
         assert_eq!(
             described,
@@ -952,7 +956,8 @@ mod tests {
         assert_eq!(g.policy.verdict("clone"), Verdict::Allow);
         assert_eq!(g.policy.verdict("ioctl"), Verdict::Allow);
         let warnings: Vec<String> = g
-            .notes()
+            .notes
+            .clone()
             .into_iter()
             .filter(|n| n.level == Level::Warning)
             .map(|n| n.message)
@@ -977,7 +982,7 @@ mod tests {
             "r",
         )
         .unwrap();
-        let recorded = crate::profile::profile_from_recording(&rec).unwrap();
+        let recorded = profile_from_recording(&rec).unwrap();
         let messages: Vec<&str> = recorded.notes.iter().map(|n| n.message.as_str()).collect();
         assert!(
             messages
@@ -1006,7 +1011,7 @@ mod tests {
         );
         assert!(g.clone3_denied);
         assert_eq!(g.enosys, ["clone3"]);
-        assert!(g.notes()[0]
+        assert!(g.notes.clone()[0]
             .message
             .starts_with("clone3 was recorded but is answered with ENOSYS"));
         // Names only: clone3 stays allowed.
@@ -1030,7 +1035,7 @@ mod tests {
         .unwrap();
         assert_eq!(g.policy.verdict("clone3"), Verdict::Allow);
         assert!(g.clone3_unchecked);
-        assert_eq!(g.notes()[0].level, Level::Info);
+        assert_eq!(g.notes.clone()[0].level, Level::Info);
     }
 
     #[test]
@@ -1058,7 +1063,7 @@ mod tests {
             value["architectures"],
             serde_json::json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
         );
-        crate::enforce::build_filter(&g.profile, ScmpArch::X8664).unwrap();
+        crate::enforce::filter::build_filter(&g.profile, ScmpArch::X8664).unwrap();
     }
 
     #[test]
@@ -1113,7 +1118,7 @@ mod tests {
                 ("stat".to_owned(), "newfstatat".to_owned())
             ]
         );
-        let notes = g.notes();
+        let notes = g.notes.clone();
         assert!(notes.iter().any(|n| n.level == Level::Warning
             && n.message
                 .starts_with("arch_prctl: no counterpart on SCMP_ARCH_AARCH64")));
@@ -1122,7 +1127,7 @@ mod tests {
                 == "projected onto SCMP_ARCH_AARCH64: fork -> clone, open -> openat, \
                              pipe -> pipe2, stat -> newfstatat"));
         validate_profile(&g.profile, ScmpArch::Aarch64, "arm64").unwrap();
-        crate::enforce::build_filter(&g.profile, ScmpArch::Aarch64).unwrap();
+        crate::enforce::filter::build_filter(&g.profile, ScmpArch::Aarch64).unwrap();
 
         // Without a target, inputs of two architectures are still refused; with one, a profile
         // of the other is projected too.
@@ -1149,7 +1154,7 @@ mod tests {
             panic!("{:?}", g.policy.verdict("clone"));
         };
         assert_eq!(
-            crate::policy::describe_conditions(&conditions[0]),
+            crate::model::policy::describe_conditions(&conditions[0]),
             "arg0 & 0x7e020080 == 0x0"
         );
         assert_eq!(g.policy.verdict("openat"), Verdict::Allow);
@@ -1175,7 +1180,7 @@ mod tests {
                 let ba = generate(&[b, a], ScmpArch::X8664).unwrap();
                 prop_assert_eq!(&ab.profile, &ba.profile);
                 validate_profile(&ab.profile, ScmpArch::X8664, "prop").unwrap();
-                crate::enforce::build_filter(&ab.profile, ScmpArch::X8664).unwrap();
+                crate::enforce::filter::build_filter(&ab.profile, ScmpArch::X8664).unwrap();
                 for name in ESSENTIAL {
                     prop_assert_eq!(ab.policy.verdict(name), Verdict::Allow);
                 }
@@ -1199,11 +1204,11 @@ mod tests {
                 let ba = generate_with(&[b, a.clone()], ScmpArch::X8664, &options).unwrap();
                 prop_assert_eq!(&ab.profile, &ba.profile);
                 validate_profile(&ab.profile, ab.arch, "prop").unwrap();
-                let built = crate::enforce::build_filter_report(&ab.profile, ab.arch).unwrap();
+                let built = crate::enforce::filter::build_filter_report(&ab.profile, ab.arch).unwrap();
                 prop_assert!(built.skipped_rules.is_empty());
                 if target != Some(ScmpArch::Aarch64) {
                     for record in a.records() {
-                        let Some(name) = crate::profile::enforceable_name(ScmpArch::X8664, &record) else {
+                        let Some(name) = crate::model::recording::enforceable_name(ScmpArch::X8664, &record) else {
                             continue;
                         };
                         // clone3 may be answered with ENOSYS when clone is restricted.
@@ -1281,7 +1286,7 @@ mod tests {
             assert_eq!(g.policy.verdict(name), Verdict::Allow, "{name}");
         }
         assert!(g.essentials_added.contains(&"restart_syscall".to_owned()));
-        crate::enforce::build_filter(&g.profile, ScmpArch::X8664).unwrap();
+        crate::enforce::filter::build_filter(&g.profile, ScmpArch::X8664).unwrap();
     }
 
     #[test]
@@ -1326,7 +1331,7 @@ mod tests {
             Some("runc"),
         )
         .unwrap();
-        let runc = crate::runtime_after_filter::after_filter_any_config("runc").unwrap();
+        let runc = crate::baselines::runtime_after_filter::after_filter_any_config("runc").unwrap();
         for name in &runc {
             assert_eq!(g.policy.verdict(name), Verdict::Allow, "{name}");
         }
@@ -1336,7 +1341,7 @@ mod tests {
             ("--for-runtime", "runc")
         );
         assert!(added.contains(&"futex".to_owned()) && !added.contains(&"execve".to_owned()));
-        assert!(g.notes().iter().any(|n| n
+        assert!(g.notes.clone().iter().any(|n| n
             .message
             .starts_with("--for-runtime: also allowed what runc")));
         // Without it, runc's calls are not there.
@@ -1362,7 +1367,7 @@ mod tests {
         assert_eq!(err, "--for-runtime \"lxc\": no observations for it, expected runc, crun, containerd or podman");
         for runtime in RUNTIMES {
             assert!(
-                crate::runtime_after_filter::after_filter(runtime).is_some(),
+                crate::baselines::runtime_after_filter::after_filter(runtime).is_some(),
                 "{runtime}"
             );
         }
@@ -1372,18 +1377,18 @@ mod tests {
             None
         );
         let mut rec = Recording::from_json(RECORDING, "r").unwrap();
-        rec.target = Some(crate::recording::Target {
+        rec.target = Some(crate::model::recording::Target {
             cgroup: "/x".to_owned(),
             ..Default::default()
         });
-        rec.phases = Some(crate::recording::PhaseTimes {
-            started_in: crate::recording::Phase::RuntimeSetup,
+        rec.phases = Some(crate::model::recording::PhaseTimes {
+            started_in: crate::model::recording::Phase::RuntimeSetup,
             filter_loaded_us: Some(1),
             entrypoint_exec_us: Some(2),
         });
         assert_eq!(missed_container_start(&input(&rec.to_json())), Some(false));
-        rec.phases = Some(crate::recording::PhaseTimes {
-            started_in: crate::recording::Phase::Workload,
+        rec.phases = Some(crate::model::recording::PhaseTimes {
+            started_in: crate::model::recording::Phase::Workload,
             filter_loaded_us: None,
             entrypoint_exec_us: None,
         });
@@ -1396,5 +1401,259 @@ mod tests {
             assert_eq!(f.name().parse::<Format>().unwrap(), f);
         }
         assert!("yaml".parse::<Format>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod profile_from_recording_tests {
+    use std::path::Path;
+
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::formats::oci::profile_to_json;
+    use crate::model::recording::SyscallRecord;
+
+    const RECORDING: &str = include_str!("../../tests/fixtures/recording-v1.json");
+    const GOLDEN_PROFILE: &str = "tests/fixtures/profile-from-recording-v1.json";
+
+    fn recording() -> Recording {
+        Recording::from_json(RECORDING, "recording-v1.json").unwrap()
+    }
+
+    /// Compares JSON values, printing both sides in full on a mismatch.
+    fn assert_json_eq(actual: &Value, expected: &Value) {
+        assert!(
+            actual == expected,
+            "JSON differs\n--- actual\n{}\n--- expected\n{}",
+            serde_json::to_string_pretty(actual).unwrap(),
+            serde_json::to_string_pretty(expected).unwrap()
+        );
+    }
+
+    /// A container recording: `fstatfs` only in the runtime's setup, `futex` after the filter
+    /// load, `read` in the workload.
+    fn container_recording(filter_seen: bool) -> Recording {
+        use crate::model::recording::{Phase, PhaseTimes};
+        let mut rec = recording();
+        rec.syscalls.clear();
+        for (nr, phases) in [
+            (138, vec![Phase::RuntimeSetup]),
+            (202, vec![Phase::RuntimeSetup, Phase::RuntimeAfterFilter]),
+            (0, vec![Phase::Workload]),
+        ] {
+            let mut record = SyscallRecord::new(ScmpArch::X8664, nr, 1, 1);
+            record.phases = phases;
+            rec.syscalls.push(record);
+        }
+        rec.phases = Some(PhaseTimes {
+            started_in: Phase::RuntimeSetup,
+            filter_loaded_us: filter_seen.then_some(5),
+            entrypoint_exec_us: Some(9),
+        });
+        rec
+    }
+
+    fn allowed_names(rec: &Recording) -> Vec<String> {
+        let generated = profile_from_recording(rec).unwrap();
+        generated.profile.syscalls().as_ref().unwrap()[0]
+            .names()
+            .clone()
+    }
+
+    #[test]
+    fn runtime_setup_before_the_filter_stays_out_of_the_profile() {
+        // exit, exit_group and rt_sigreturn are always in (issue 4: never dropped).
+        assert_eq!(
+            allowed_names(&container_recording(true)),
+            [
+                "exit",
+                "exit_group",
+                "futex",
+                "read",
+                "restart_syscall",
+                "rt_sigreturn"
+            ]
+        );
+    }
+
+    #[test]
+    fn container_profiles_allow_what_their_runtime_does_after_the_filter_in_other_starts() {
+        let mut rec = container_recording(true);
+        let recorded = allowed_names(&rec);
+        rec.target = Some(crate::model::recording::Target {
+            cgroup: "/c1".to_owned(),
+            runtime: Some("runc".to_owned()),
+            ..Default::default()
+        });
+        let generated = profile_from_recording(&rec).unwrap();
+        let names: std::collections::BTreeSet<String> =
+            generated.profile.syscalls().as_ref().unwrap()[0]
+                .names()
+                .iter()
+                .cloned()
+                .collect();
+        let runc = crate::baselines::runtime_after_filter::after_filter("runc").unwrap();
+        assert!(runc.is_subset(&names), "{runc:?} not all in {names:?}");
+        assert!(names.len() > recorded.len());
+        assert!(
+            generated
+                .notes
+                .iter()
+                .any(|n| n.message.contains("runc was seen doing")),
+            "the addition is reported"
+        );
+    }
+
+    #[test]
+    fn runtime_setup_stays_in_when_no_filter_load_was_seen() {
+        // Without a filter load the recording cannot tell where the runtime would load one:
+        // keep its setup syscalls rather than break the container.
+        assert_eq!(
+            allowed_names(&container_recording(false)),
+            [
+                "exit",
+                "exit_group",
+                "fstatfs",
+                "futex",
+                "read",
+                "restart_syscall",
+                "rt_sigreturn"
+            ]
+        );
+    }
+
+    #[test]
+    fn small_recording_gives_the_expected_json() {
+        let mut rec = recording();
+        rec.syscalls
+            .retain(|s| matches!(s.name.as_deref(), Some("close" | "brk")));
+        // The same name twice (as two numbers of one recording cannot be, but a merged
+        // in-memory recording might) must appear once.
+        rec.syscalls
+            .push(SyscallRecord::new(ScmpArch::X8664, 12, 1, 999));
+        let generated = profile_from_recording(&rec).unwrap();
+        let text = profile_to_json(&generated.profile);
+        assert!(text.ends_with("}\n"), "{text}");
+        let actual: Value = serde_json::from_str(&text).unwrap();
+        let expected = json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "defaultErrnoRet": 1,
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            // exit, exit_group and rt_sigreturn are never dropped (issue 4).
+            "syscalls": [ {
+                "names": ["brk", "close", "exit", "exit_group", "restart_syscall", "rt_sigreturn"],
+                "action": "SCMP_ACT_ALLOW"
+            } ]
+        });
+        assert_json_eq(&actual, &expected);
+        // Key order as the runtime spec lists them, not alphabetical.
+        let keys: Vec<usize> = [
+            "defaultAction",
+            "defaultErrnoRet",
+            "architectures",
+            "syscalls",
+        ]
+        .iter()
+        .map(|k| text.find(&format!("\"{k}\"")).unwrap())
+        .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert!(generated.unknown_numbers.is_empty());
+    }
+
+    #[test]
+    fn golden_profile_from_the_golden_recording() {
+        let generated = profile_from_recording(&recording()).unwrap();
+        let text = profile_to_json(&generated.profile);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN_PROFILE);
+        if std::env::var_os("SYSCAGE_BLESS").is_some_and(|v| v == "1") {
+            crate::formats::atomic::write_atomic(&path, text.as_bytes()).unwrap();
+        }
+        let golden = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run with SYSCAGE_BLESS=1)", path.display()));
+        assert_json_eq(
+            &serde_json::from_str(&text).unwrap(),
+            &serde_json::from_str(&golden).unwrap(),
+        );
+        assert_eq!(text, golden, "same JSON, different layout");
+    }
+
+    #[test]
+    fn names_are_sorted_unique_and_unknown_numbers_reported() {
+        let rec = recording();
+        let generated = profile_from_recording(&rec).unwrap();
+        let rules = generated.profile.syscalls().clone().unwrap();
+        assert_eq!(rules.len(), 1, "{rules:?}");
+        // Plus exit and rt_sigreturn, which are never dropped (issue 4).
+        assert_eq!(
+            rules[0].names(),
+            &[
+                "brk",
+                "close",
+                "execve",
+                "exit",
+                "exit_group",
+                "getpid",
+                "openat",
+                "read",
+                "restart_syscall",
+                "rt_sigreturn"
+            ]
+        );
+        assert_eq!(
+            generated.unknown_numbers,
+            vec![("recording".to_owned(), 1000)]
+        );
+        assert_eq!(generated.out_of_range_count, 2);
+        // The recording still has the number.
+        assert!(rec.syscalls.iter().any(|s| s.nr == 1000));
+    }
+
+    #[test]
+    fn never_allows_by_default_even_when_empty() {
+        let mut rec = recording();
+        rec.syscalls.clear();
+        let generated = profile_from_recording(&rec).unwrap();
+        assert_eq!(
+            generated.profile.default_action(),
+            LinuxSeccompAction::ScmpActErrno
+        );
+        let actual: Value = serde_json::from_str(&profile_to_json(&generated.profile)).unwrap();
+        // Even an empty recording keeps what lets a process exit (issue 4).
+        assert_eq!(
+            actual["syscalls"],
+            json!([{"names": ["exit", "exit_group", "restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"}])
+        );
+
+        rec.arch = "SCMP_ARCH_AARCH64".into();
+        rec.syscalls = vec![SyscallRecord::new(ScmpArch::Aarch64, 172, 1, 0)];
+        let generated = profile_from_recording(&rec).unwrap();
+        let actual: Value = serde_json::from_str(&profile_to_json(&generated.profile)).unwrap();
+        assert_eq!(
+            actual["architectures"],
+            json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])
+        );
+        assert_eq!(
+            actual["syscalls"][0]["names"],
+            json!([
+                "exit",
+                "exit_group",
+                "getpid",
+                "restart_syscall",
+                "rt_sigreturn"
+            ])
+        );
+        assert_eq!(actual["defaultAction"], "SCMP_ACT_ERRNO");
+    }
+
+    #[test]
+    fn bad_recording_arch_is_an_error() {
+        let mut rec = recording();
+        rec.arch = "amd64".into();
+        let err = profile_from_recording(&rec).unwrap_err().to_string();
+        assert!(
+            err.starts_with("recording: arch: unknown architecture \"amd64\""),
+            "{err}"
+        );
     }
 }
