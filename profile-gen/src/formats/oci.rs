@@ -1,5 +1,5 @@
-//! OCI runtime-spec seccomp profiles: generating one from a recording, writing it, reading and
-//! checking one.
+//! OCI runtime-spec seccomp profiles: writing one, reading and checking one (the profile
+//! `generate` and `record` write is built in [`crate::build::generate`]).
 //!
 //! The data model is oci-spec's `LinuxSeccomp`, which is the `linux.seccomp` object of the runtime
 //! spec and also what Kubernetes' `Localhost` profiles, runc, crun, youki and containerd read.
