@@ -64,6 +64,17 @@ pub(crate) fn one_line(text: impl fmt::Display) -> String {
 }
 
 /// "an array", "a string", ...: what a JSON value is, for messages.
+/// Deserialises `T`, or says where it failed: the field path and serde's message on one line,
+/// for the caller's `Field` error.
+pub(crate) fn deserialize_at<'de, T, D>(de: D) -> Result<T, (FieldPath, String)>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde_path_to_error::deserialize(de)
+        .map_err(|err| (FieldPath::from_serde(err.path()), one_line(err.inner())))
+}
+
 pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
     use serde_json::Value;
     match value {

@@ -49,6 +49,8 @@ pub mod enforce;
 pub mod error;
 pub mod formats;
 pub mod model;
+#[cfg(test)]
+mod test_support;
 
 pub use build::generate::profile_from_recording;
 pub use build::generate::{

@@ -29,7 +29,6 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::str::FromStr;
 
 use libseccomp::ScmpArch;
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
@@ -97,8 +96,6 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Self; 4] = [Self::Oci, Self::Localhost, Self::Spo, Self::Log];
-
     pub fn name(self) -> &'static str {
         match self {
             Self::Oci => "oci",
@@ -112,17 +109,6 @@ impl Format {
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl FromStr for Format {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.name() == text)
-            .ok_or_else(|| format!("unknown format {text:?}, expected oci, localhost, spo or log"))
     }
 }
 
@@ -616,6 +602,7 @@ mod tests {
     use crate::formats::input::parse_input;
     use crate::formats::oci::{profile_from_json, profile_to_json, validate_profile};
     use crate::model::recording::SyscallRecord;
+    use crate::test_support::with_args;
 
     const RECORDING: &str = include_str!("../../tests/fixtures/recording-v1.json");
 
@@ -790,17 +777,6 @@ mod tests {
     }
 
     use crate::model::recording::ArgsSeen;
-
-    /// A record of x86_64 syscall `nr` with argument values.
-    fn with_args(nr: u32, indexes: &[u8], values: &[&[u64]]) -> SyscallRecord {
-        let mut record = SyscallRecord::new(ScmpArch::X8664, nr, 1, u64::from(nr));
-        record.args = Some(ArgsSeen {
-            indexes: indexes.to_vec(),
-            values: values.iter().map(|v| v.to_vec()).collect(),
-            overflow: false,
-        });
-        record
-    }
 
     fn recording_of(records: Vec<SyscallRecord>) -> Input {
         let mut rec = Recording::from_json(RECORDING, "r").unwrap();
@@ -1394,14 +1370,6 @@ mod tests {
         });
         assert_eq!(missed_container_start(&input(&rec.to_json())), Some(true));
     }
-
-    #[test]
-    fn formats_parse() {
-        for f in Format::ALL {
-            assert_eq!(f.name().parse::<Format>().unwrap(), f);
-        }
-        assert!("yaml".parse::<Format>().is_err());
-    }
 }
 
 #[cfg(test)]
@@ -1413,22 +1381,13 @@ mod profile_from_recording_tests {
     use super::*;
     use crate::formats::oci::profile_to_json;
     use crate::model::recording::SyscallRecord;
+    use crate::test_support::assert_json_eq;
 
     const RECORDING: &str = include_str!("../../tests/fixtures/recording-v1.json");
     const GOLDEN_PROFILE: &str = "tests/fixtures/profile-from-recording-v1.json";
 
     fn recording() -> Recording {
         Recording::from_json(RECORDING, "recording-v1.json").unwrap()
-    }
-
-    /// Compares JSON values, printing both sides in full on a mismatch.
-    fn assert_json_eq(actual: &Value, expected: &Value) {
-        assert!(
-            actual == expected,
-            "JSON differs\n--- actual\n{}\n--- expected\n{}",
-            serde_json::to_string_pretty(actual).unwrap(),
-            serde_json::to_string_pretty(expected).unwrap()
-        );
     }
 
     /// A container recording: `fstatfs` only in the runtime's setup, `futex` after the filter

@@ -865,16 +865,8 @@ mod tests {
     /// absent namespace flags, clone3 answered with ENOSYS.
     #[test]
     fn loaded_generated_profile_checks_arguments() {
-        use crate::model::recording::{ArgsSeen, SyscallRecord};
-        let with_args = |nr: u32, indexes: &[u8], values: &[&[u64]]| {
-            let mut record = SyscallRecord::new(ScmpArch::X8664, nr, 1, u64::from(nr));
-            record.args = Some(ArgsSeen {
-                indexes: indexes.to_vec(),
-                values: values.iter().map(|v| v.to_vec()).collect(),
-                overflow: false,
-            });
-            record
-        };
+        use crate::model::recording::SyscallRecord;
+        use crate::test_support::with_args;
         let mut rec = Recording::from_json(RECORDING, "rec.json").unwrap();
         // close (3), wait4 (61); clone (56) fork-style; unshare (272) of CLONE_FILES; socket (41)
         // AF_UNIX stream with SOCK_CLOEXEC and AF_INET datagram.

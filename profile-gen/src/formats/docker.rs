@@ -34,7 +34,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::error::{json_kind, one_line, FieldPath};
+use crate::error::{deserialize_at, json_kind, FieldPath};
 use crate::model::arch::{arch_name, oci_arch_from_scmp, scmp_arch_from_oci, sub_arches};
 
 /// The keys that make a profile a Docker-format one (the runtime spec has none of them).
@@ -339,10 +339,10 @@ pub fn is_docker_format(value: &Value) -> bool {
 /// Parses a Docker-format profile from JSON text; `origin` names it in errors.
 pub fn parse(text: &str, origin: &str) -> Result<DockerProfile, DockerError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut de).map_err(|err| DockerError::Field {
+    deserialize_at(&mut de).map_err(|(field, message)| DockerError::Field {
         origin: origin.to_owned(),
-        field: FieldPath::from_serde(err.path()),
-        message: one_line(err.inner()),
+        field,
+        message,
     })
 }
 
@@ -355,10 +355,10 @@ pub fn parse_value(value: Value, origin: &str) -> Result<DockerProfile, DockerEr
             message: format!("expected an object, found {}", json_kind(&value)),
         });
     }
-    serde_path_to_error::deserialize(value).map_err(|err| DockerError::Field {
+    deserialize_at(value).map_err(|(field, message)| DockerError::Field {
         origin: origin.to_owned(),
-        field: FieldPath::from_serde(err.path()),
-        message: one_line(err.inner()),
+        field,
+        message,
     })
 }
 

@@ -18,7 +18,7 @@ use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::error::{one_line, FieldPath, ProfileError};
+use crate::error::{deserialize_at, one_line, FieldPath, ProfileError};
 use crate::formats::docker::{self, Conditions, DockerError};
 use crate::formats::kube::{self, KubeError};
 use crate::formats::oci::profile_from_json;
@@ -237,10 +237,10 @@ pub fn parse_input(text: &str, origin: &str, conditions: &Conditions) -> Result<
         let profile = if json {
             profile_from_json(text, origin)?
         } else {
-            serde_path_to_error::deserialize(value).map_err(|err| InputError::Field {
+            deserialize_at(value).map_err(|(field, message)| InputError::Field {
                 origin: origin.to_owned(),
-                field: FieldPath::from_serde(err.path()),
-                message: one_line(err.inner()),
+                field,
+                message,
             })?
         };
         return Ok(input(

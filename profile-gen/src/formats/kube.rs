@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::error::{json_kind, one_line, FieldPath};
+use crate::error::{deserialize_at, json_kind, one_line, FieldPath};
 use crate::model::arch::oci_arch_name;
 
 /// Where the kubelet looks for `Localhost` profiles (its default `--root-dir` + `seccomp`).
@@ -406,8 +406,8 @@ pub fn parse_spo(value: Value, origin: &str) -> Result<SpoProfile, KubeError> {
                 .map_or("nothing".to_owned(), Value::to_string),
         });
     }
-    let resource: SpoResource = serde_path_to_error::deserialize(value)
-        .map_err(|err| field_error(FieldPath::from_serde(err.path()), one_line(err.inner())))?;
+    let resource: SpoResource =
+        deserialize_at(value).map_err(|(field, message)| field_error(field, message))?;
     let mut spec = resource.spec;
     let mut warnings = Vec::new();
     let Some(object) = spec.as_object_mut() else {

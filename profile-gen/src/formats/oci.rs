@@ -218,21 +218,12 @@ mod tests {
     use crate::build::generate::profile_from_recording;
     use crate::model::recording::{Recording, SyscallRecord};
     use crate::model::syscalls::syscall_name;
+    use crate::test_support::assert_json_eq;
 
     const RECORDING: &str = include_str!("../../tests/fixtures/recording-v1.json");
 
     fn recording() -> Recording {
         Recording::from_json(RECORDING, "recording-v1.json").unwrap()
-    }
-
-    /// Compares JSON values, printing both sides in full on a mismatch.
-    fn assert_json_eq(actual: &Value, expected: &Value) {
-        assert!(
-            actual == expected,
-            "JSON differs\n--- actual\n{}\n--- expected\n{}",
-            serde_json::to_string_pretty(actual).unwrap(),
-            serde_json::to_string_pretty(expected).unwrap()
-        );
     }
 
     fn parse_err(value: &Value) -> String {

@@ -47,7 +47,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::build::args::{normalized, union_optional};
-use crate::error::{json_kind, one_line, FieldPath};
+use crate::error::{deserialize_at, json_kind, FieldPath};
 use crate::model::arch::{parse_arch_name, sub_arches};
 use crate::model::recording::{
     ArgsSeen, ExitInfo, Recording, RecordingError, SyscallRecord, Target, SYSCAGE_VERSION,
@@ -383,10 +383,10 @@ impl MergedRecording {
         }
         let mut de = serde_json::Deserializer::from_str(text);
         let merged: Self =
-            serde_path_to_error::deserialize(&mut de).map_err(|err| MergeError::Field {
+            deserialize_at(&mut de).map_err(|(field, message)| MergeError::Field {
                 origin: origin.to_owned(),
-                field: FieldPath::from_serde(err.path()),
-                message: one_line(err.inner()),
+                field,
+                message,
             })?;
         merged.validate(origin)?;
         Ok(merged)

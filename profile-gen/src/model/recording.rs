@@ -48,7 +48,7 @@ use serde_json::Value;
 use crate::model::arch::{arch_name, parse_arch_name};
 use thiserror::Error;
 
-use crate::error::{json_kind, one_line, ArchError, FieldPath};
+use crate::error::{deserialize_at, json_kind, ArchError, FieldPath};
 use crate::model::host::HostInfo;
 use crate::model::syscalls::{syscall_known, syscall_name};
 
@@ -545,10 +545,10 @@ impl Recording {
 
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let recording: Self =
-            serde_path_to_error::deserialize(&mut de).map_err(|err| RecordingError::Field {
+            deserialize_at(&mut de).map_err(|(field, message)| RecordingError::Field {
                 origin: origin.to_owned(),
-                field: FieldPath::from_serde(err.path()),
-                message: one_line(err.inner()),
+                field,
+                message,
             })?;
         recording.validate(origin)?;
         Ok(recording)
