@@ -136,7 +136,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_issue_list_is_dangerous() {
+    fn the_dangerous_list_ranks_high() {
         for name in [
             "ptrace",
             "mount",

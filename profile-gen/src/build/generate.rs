@@ -34,7 +34,7 @@ use libseccomp::ScmpArch;
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction};
 use thiserror::Error;
 
-use crate::build::project::Unmapped;
+use crate::build::project::{Renamed, Unmapped};
 use crate::build::rules::{ArgsNote, PolicyOptions};
 use crate::error::ArchError;
 use crate::formats::input::{Content, Input, InputKind};
@@ -202,17 +202,28 @@ pub struct Generated {
     pub clone3_unchecked: bool,
     /// Names with no counterpart on the target architecture (left out), sorted.
     pub unmapped: Vec<Unmapped>,
-    /// Names replaced by their successor on the target architecture, `(from, to)`, sorted.
-    pub renamed: Vec<(String, String)>,
-    /// Per container recording: its runtime and the names added because that runtime was
-    /// observed making them after loading the filter, though this recording did not see them.
-    pub runtime_additions: Vec<(String, String, Vec<String>)>,
+    /// Names replaced by their successor on the target architecture, sorted.
+    pub renamed: Vec<Renamed>,
+    /// Per container recording (and for `--for-runtime`): the names added because the runtime
+    /// was observed making them after loading the filter, though the recording did not see them.
+    pub runtime_additions: Vec<RuntimeAddition>,
     /// What the user should hear about the profile, one line each: argument conditions,
     /// `clone3`, the projection, runtime additions, names this libseccomp does not know, the
     /// always-allowed syscalls added and the ENOSYS rules. `record`, `generate` and `merge` all
     /// show exactly these (plus, each in its own words, the unknown numbers and out-of-range
     /// count kept in their own fields), so the same profile gets the same diagnostics.
     pub notes: Vec<Note>,
+}
+
+/// Names allowed because a runtime was observed making them after loading the filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeAddition {
+    /// The recording they were added to, or `--for-runtime`.
+    pub origin: String,
+    /// `runc`, `crun`, ...
+    pub runtime: String,
+    /// The names added, sorted.
+    pub added: Vec<String>,
 }
 
 /// How much a [`Note`] matters.
@@ -281,7 +292,12 @@ impl Generated {
                 u.name, u.reason
             )));
         }
-        for (origin, runtime, added) in &self.runtime_additions {
+        for RuntimeAddition {
+            origin,
+            runtime,
+            added,
+        } in &self.runtime_additions
+        {
             notes.push(Note::info(format!(
                 "{origin}: also allowed what {runtime} was seen doing after loading the filter in \
                  other starts: {}",
@@ -292,7 +308,7 @@ impl Generated {
             let pairs: Vec<String> = self
                 .renamed
                 .iter()
-                .map(|(from, to)| format!("{from} -> {to}"))
+                .map(|r| format!("{} -> {}", r.from, r.to))
                 .collect();
             notes.push(Note::info(format!(
                 "projected onto {target}: {}",
@@ -427,7 +443,11 @@ fn assemble(
         if let Some((runtime, added, extra)) = runtime_after_filter_policy(input) {
             policies.push(extra);
             if !added.is_empty() {
-                runtime_additions.push((input.origin.clone(), runtime, added));
+                runtime_additions.push(RuntimeAddition {
+                    origin: input.origin.clone(),
+                    runtime,
+                    added,
+                });
             }
         }
         args_unrestricted.extend(notes.args_unrestricted);
@@ -456,7 +476,11 @@ fn assemble(
             .collect();
         policies.push(extra);
         if !added.is_empty() {
-            runtime_additions.push(("--for-runtime".to_owned(), runtime.to_owned(), added));
+            runtime_additions.push(RuntimeAddition {
+                origin: "--for-runtime".to_owned(),
+                runtime: runtime.to_owned(),
+                added,
+            });
         }
     }
     let origin = inputs.first().map(|i| i.origin.clone()).unwrap_or_default();
@@ -1088,10 +1112,22 @@ mod tests {
         assert_eq!(
             g.renamed,
             [
-                ("fork".to_owned(), "clone".to_owned()),
-                ("open".to_owned(), "openat".to_owned()),
-                ("pipe".to_owned(), "pipe2".to_owned()),
-                ("stat".to_owned(), "newfstatat".to_owned())
+                Renamed {
+                    from: "fork".to_owned(),
+                    to: "clone".to_owned()
+                },
+                Renamed {
+                    from: "open".to_owned(),
+                    to: "openat".to_owned()
+                },
+                Renamed {
+                    from: "pipe".to_owned(),
+                    to: "pipe2".to_owned()
+                },
+                Renamed {
+                    from: "stat".to_owned(),
+                    to: "newfstatat".to_owned()
+                }
             ]
         );
         let notes = g.notes.clone();
@@ -1311,7 +1347,11 @@ mod tests {
         for name in &runc {
             assert_eq!(g.policy.verdict(name), Verdict::Allow, "{name}");
         }
-        let (origin, runtime, added) = &g.runtime_additions[0];
+        let RuntimeAddition {
+            origin,
+            runtime,
+            added,
+        } = &g.runtime_additions[0];
         assert_eq!(
             (origin.as_str(), runtime.as_str()),
             ("--for-runtime", "runc")
@@ -1331,7 +1371,7 @@ mod tests {
             Some("podman"),
         )
         .unwrap();
-        assert_eq!(g.runtime_additions[0].1, "podman");
+        assert_eq!(g.runtime_additions[0].runtime, "podman");
         let err = generate_for_runtime(
             &[host()],
             ScmpArch::X8664,
@@ -1422,7 +1462,7 @@ mod profile_from_recording_tests {
 
     #[test]
     fn runtime_setup_before_the_filter_stays_out_of_the_profile() {
-        // exit, exit_group and rt_sigreturn are always in (issue 4: never dropped).
+        // exit, exit_group and rt_sigreturn are always in (never dropped).
         assert_eq!(
             allowed_names(&container_recording(true)),
             [
@@ -1499,7 +1539,7 @@ mod profile_from_recording_tests {
             "defaultAction": "SCMP_ACT_ERRNO",
             "defaultErrnoRet": 1,
             "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-            // exit, exit_group and rt_sigreturn are never dropped (issue 4).
+            // exit, exit_group and rt_sigreturn are never dropped.
             "syscalls": [ {
                 "names": ["brk", "close", "exit", "exit_group", "restart_syscall", "rt_sigreturn"],
                 "action": "SCMP_ACT_ALLOW"
@@ -1543,7 +1583,7 @@ mod profile_from_recording_tests {
         let generated = profile_from_recording(&rec).unwrap();
         let rules = generated.profile.syscalls().clone().unwrap();
         assert_eq!(rules.len(), 1, "{rules:?}");
-        // Plus exit and rt_sigreturn, which are never dropped (issue 4).
+        // Plus exit and rt_sigreturn, which are never dropped.
         assert_eq!(
             rules[0].names(),
             &[
@@ -1578,7 +1618,7 @@ mod profile_from_recording_tests {
             LinuxSeccompAction::ScmpActErrno
         );
         let actual: Value = serde_json::from_str(&profile_to_json(&generated.profile)).unwrap();
-        // Even an empty recording keeps what lets a process exit (issue 4).
+        // Even an empty recording keeps what lets a process exit.
         assert_eq!(
             actual["syscalls"],
             json!([{"names": ["exit", "exit_group", "restart_syscall", "rt_sigreturn"], "action": "SCMP_ACT_ALLOW"}])

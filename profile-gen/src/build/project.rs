@@ -157,6 +157,13 @@ pub struct Unmapped {
     pub reason: String,
 }
 
+/// A name replaced by its successor on the target architecture.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Renamed {
+    pub from: String,
+    pub to: String,
+}
+
 /// Projects names onto one target architecture; holds the target's tables.
 #[derive(Debug, Clone)]
 pub struct Projector {

@@ -8,7 +8,7 @@ use libseccomp::ScmpArch;
 use crate::build::args::{
     masked_eq, rules_for, AnyReason, ArgRules, FORK_CLONE_FLAGS, NAMESPACE_FLAGS, VFORK_CLONE_FLAGS,
 };
-use crate::build::project::{Projection, Projector, Unmapped};
+use crate::build::project::{Projection, Projector, Renamed, Unmapped};
 use crate::error::ArchError;
 use crate::formats::input::{Content, Input};
 use crate::model::arch::{arch_name, oci_arch_from_scmp, parse_arch_name, sub_arches};
@@ -96,7 +96,10 @@ impl Input {
                         }
                         _ => args,
                     };
-                    renamed.insert((name, to.clone()));
+                    renamed.insert(Renamed {
+                        from: name,
+                        to: to.clone(),
+                    });
                     by_name.entry(to).or_default().push(args);
                 }
                 Projection::Unmapped(reason) => {
@@ -229,7 +232,10 @@ impl Input {
                     }
                 }
                 if any_allowed {
-                    renamed.insert((name.clone(), to));
+                    renamed.insert(Renamed {
+                        from: name.clone(),
+                        to,
+                    });
                 }
             }
         }
@@ -286,8 +292,8 @@ pub struct PolicyNotes {
     pub args_unrestricted: Vec<ArgsNote>,
     /// Names with no counterpart on the target architecture, sorted.
     pub unmapped: Vec<Unmapped>,
-    /// Names replaced by their successor on the target architecture, `(from, to)`, sorted.
-    pub renamed: Vec<(String, String)>,
+    /// Names replaced by their successor on the target architecture, sorted.
+    pub renamed: Vec<Renamed>,
 }
 
 /// What is known of one record's arguments.

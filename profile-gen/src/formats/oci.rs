@@ -522,7 +522,7 @@ mod tests {
                 let text = profile_to_json(&generated.profile);
                 prop_assert_eq!(&profile_from_json(&text, "prop").unwrap(), &generated.profile);
                 // Every recorded number is allowed by name or reported; the allow rule adds
-                // only the names that are never dropped (issue 4).
+                // only the names that are never dropped.
                 let rules = generated.profile.syscalls().clone().unwrap_or_default();
                 let allowed: std::collections::BTreeSet<&String> = rules[0].names().iter().collect();
                 let recorded: std::collections::BTreeSet<String> = rec.names();
