@@ -337,7 +337,7 @@ fn rules_of(name: &str, records: &[RecordArgs]) -> Option<ArgRules> {
     if seen.iter().any(|s| s.indexes != seen[0].indexes) {
         return Some(ArgRules::Any(AnyReason::Mismatch));
     }
-    let united = crate::build::args::union_seen(seen.iter().copied())?;
+    let united = crate::model::arg_values::union_seen(seen.iter().copied())?;
     // The merge bound marks large unions incomplete; here every value is known, and the rule
     // bound applies instead.
     let united = ArgsSeen {

@@ -803,27 +803,10 @@ mod tests {
     /// then leaves with `_exit` so that no test-harness code runs under the filter.
     fn in_confined_child(p: &LinuxSeccomp, check: impl FnOnce() -> i32) -> i32 {
         let ctx = build_filter(p, crate::model::arch::native_arch()).unwrap();
-        // SAFETY: the child only calls load_filter, the check and _exit; it never returns into
-        // the test harness.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
-        if pid == 0 {
-            let code = match load_filter(&ctx) {
-                Ok(()) => check(),
-                Err(_) => 100,
-            };
-            // SAFETY: ends the child without running destructors or atexit handlers.
-            unsafe { libc::_exit(code) };
-        }
-        let mut status = 0;
-        // SAFETY: waits for our own child into a valid int.
-        let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-        assert_eq!(waited, pid, "waitpid: {}", io::Error::last_os_error());
-        assert!(
-            libc::WIFEXITED(status),
-            "child did not exit normally: status {status:#x}"
-        );
-        libc::WEXITSTATUS(status)
+        crate::test_support::in_child(|| match load_filter(&ctx) {
+            Ok(()) => check(),
+            Err(_) => 100,
+        })
     }
 
     fn errno() -> i32 {

@@ -230,18 +230,19 @@ mod tests {
 
     #[test]
     fn bare_file_name_uses_the_current_directory() {
-        // The test harness runs in the crate directory; write there under a unique name and
-        // clean up, rather than change the process-wide current directory under other tests.
-        let name = format!("write-atomic-test-{}.tmp-out", std::process::id());
-        let path = Path::new(&name);
-        write_atomic(path, b"here").unwrap();
-        let written = fs::read(path);
-        let leftovers: Vec<String> = entries(Path::new("."))
-            .into_iter()
-            .filter(|n| n.starts_with(&format!(".{name}")))
-            .collect();
-        fs::remove_file(path).unwrap();
-        assert_eq!(written.unwrap(), b"here");
-        assert!(leftovers.is_empty(), "{leftovers:?}");
+        // The current directory is the process's: change it in a child, not under other tests.
+        let dir = tempfile::tempdir().unwrap();
+        let code = crate::test_support::in_child(|| {
+            if std::env::set_current_dir(dir.path()).is_err() {
+                return 10;
+            }
+            if write_atomic(Path::new("out.json"), b"here").is_err() {
+                return 11;
+            }
+            0
+        });
+        assert_eq!(code, 0, "the child failed at step {code}");
+        assert_eq!(entries(dir.path()), ["out.json"]);
+        assert_eq!(fs::read(dir.path().join("out.json")).unwrap(), b"here");
     }
 }

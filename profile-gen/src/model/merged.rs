@@ -34,7 +34,7 @@
 //!   there are is one that some runs never reached.
 //! - `args` is the union of the runs' argument values; it is marked `overflow` (incomplete, so
 //!   profiles do not restrict the arguments) when any run's was, when a run saw the syscall
-//!   without recording its arguments, or past [`crate::build::args::MAX_MERGED_VALUES`] tuples.
+//!   without recording its arguments, or past [`crate::model::arg_values::MAX_MERGED_VALUES`] tuples.
 //! - Merging a recording with itself counts it twice, as two replicas would; the syscall set, and
 //!   so the generated profile, stay the same (merge is idempotent on what it allows).
 
@@ -46,9 +46,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::build::args::{normalized, union_optional};
 use crate::error::{deserialize_at, json_kind, FieldPath};
 use crate::model::arch::{parse_arch_name, sub_arches};
+use crate::model::arg_values::{normalized, union_optional};
 use crate::model::recording::{
     ArgsSeen, ExitInfo, Recording, RecordingError, SyscallRecord, Target, SYSCAGE_VERSION,
 };
@@ -712,7 +712,7 @@ mod tests {
         assert!(united.overflow);
         assert_eq!(united.values.len(), 2);
         // Past the bound, too, though every value is kept.
-        let many: Vec<Vec<u64>> = (0..=crate::build::args::MAX_MERGED_VALUES as u64)
+        let many: Vec<Vec<u64>> = (0..=crate::model::arg_values::MAX_MERGED_VALUES as u64)
             .map(|v| vec![v])
             .collect();
         let refs: Vec<&[u64]> = many.iter().map(Vec::as_slice).collect();
@@ -724,7 +724,7 @@ mod tests {
         assert!(united.overflow);
         assert_eq!(
             united.values.len(),
-            crate::build::args::MAX_MERGED_VALUES + 1
+            crate::model::arg_values::MAX_MERGED_VALUES + 1
         );
 
         // Values that do not fit their indexes are refused.

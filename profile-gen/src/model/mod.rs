@@ -2,6 +2,7 @@
 //! recording, the merged recording and a profile regrouped per syscall.
 
 pub mod arch;
+pub mod arg_values;
 pub mod host;
 pub mod merged;
 pub mod policy;
