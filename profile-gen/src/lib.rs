@@ -15,6 +15,7 @@
 //! - [`model`]: what syscage knows, whatever the file format.
 //!   [`model::arch`] (native arch, 32-bit companions, libseccomp <-> runtime-spec names),
 //!   [`model::syscalls`] (numbers <-> names through libseccomp's tables),
+//!   [`model::arg_values`] (uniting recorded argument values, bounded),
 //!   [`model::recording`] (the versioned recording format, see `RECORDING_FORMAT.md`),
 //!   [`model::merged`] (merged recordings with per-syscall coverage, and merging),
 //!   [`model::policy`] (a profile regrouped per syscall: verdicts, union, canonical form),
@@ -38,9 +39,10 @@
 //! - [`enforce`]: profile -> libseccomp filter, and loading it.
 //! - [`error`]: the error types shared by several layers.
 //!
-//! Dependencies point down that list's reverse: `model` uses nothing but [`error`]; `formats`
-//! uses `model`; `build` uses both; `analysis` and `baselines` may use all three; `enforce`
-//! uses `model` and `formats`.
+//! Dependencies point one way: `model` uses [`error`] (and [`formats::read`] to read its
+//! files); `formats` uses `model`; `build` uses both and `analysis`'s names and risks of
+//! argument values; `analysis` and `baselines` use the layers below; `enforce` uses `model`
+//! and `build::args`. No file imports one that imports it back.
 
 pub mod analysis;
 pub mod baselines;
