@@ -174,7 +174,7 @@ pub fn normalize_cap(name: &str) -> Option<String> {
 
 /// Go's name for an architecture (`runtime.GOARCH`), which `includes.arches` and
 /// `excludes.arches` use; `None` for architectures Go has no port for.
-pub fn go_arch(arch: ScmpArch) -> Option<&'static str> {
+fn go_arch(arch: ScmpArch) -> Option<&'static str> {
     use ScmpArch as A;
     Some(match arch {
         A::X8664 => "amd64",

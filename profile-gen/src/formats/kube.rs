@@ -157,7 +157,7 @@ fn check_name(name: &str) -> Result<(), KubeError> {
 }
 
 /// Checks a `localhostProfile` path: relative, no `..` component, not empty.
-pub fn check_localhost_path(path: &str) -> Result<(), KubeError> {
+fn check_localhost_path(path: &str) -> Result<(), KubeError> {
     let bad = path.is_empty()
         || path.starts_with('/')
         || path.split('/').any(|part| part == ".." || part.is_empty());
@@ -171,7 +171,7 @@ pub fn check_localhost_path(path: &str) -> Result<(), KubeError> {
 }
 
 /// The container `securityContext` of the restricted level with a Localhost profile.
-pub fn restricted_security_context(localhost_profile: &str) -> SecurityContext {
+fn restricted_security_context(localhost_profile: &str) -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         capabilities: Some(Capabilities {

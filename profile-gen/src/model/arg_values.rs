@@ -35,7 +35,7 @@ pub fn normalized(seen: &ArgsSeen) -> ArgsSeen {
 
 /// The union of two value sets; commutative and associative. Sets for different arguments
 /// cannot be united: the result keeps the smaller `indexes`' values and is marked incomplete.
-pub fn union_pair(a: &ArgsSeen, b: &ArgsSeen) -> ArgsSeen {
+fn union_pair(a: &ArgsSeen, b: &ArgsSeen) -> ArgsSeen {
     use std::cmp::Ordering;
     let (values, overflow): (BTreeSet<Vec<u64>>, bool) = match a.indexes.cmp(&b.indexes) {
         Ordering::Equal => (

@@ -80,7 +80,7 @@ impl NameRule {
 }
 
 /// Whether a syscall runs under `action`.
-pub fn action_lets_run(action: LinuxSeccompAction) -> bool {
+fn action_lets_run(action: LinuxSeccompAction) -> bool {
     matches!(
         action,
         LinuxSeccompAction::ScmpActAllow | LinuxSeccompAction::ScmpActLog
