@@ -242,14 +242,8 @@ mod tests {
         );
         let profile = profile_gen::read_profile(&dir.0.join("ab.json")).unwrap();
         let policy = profile_gen::Policy::from_profile(&profile);
-        assert_eq!(
-            policy.verdict("getpid"),
-            profile_gen::Verdict::Allow
-        );
-        assert_eq!(
-            policy.verdict("writev"),
-            profile_gen::Verdict::Allow
-        );
+        assert_eq!(policy.verdict("getpid"), profile_gen::Verdict::Allow);
+        assert_eq!(policy.verdict("writev"), profile_gen::Verdict::Allow);
         let profile_gen::Verdict::AllowIf { conditions } = policy.verdict("socket") else {
             panic!("socket: {:?}", policy.verdict("socket"));
         };
