@@ -21,15 +21,12 @@ use std::{borrow::Cow, collections::BTreeSet, fmt::Display};
 use libfuzzer_sys as _;
 
 use profile_gen::{
+    analysis::diff::{release_diff, Report, ReportFormat},
     build_filter,
-    diff::{release_diff, Report, ReportFormat},
-    docker::{self, Conditions, KernelVersion},
-    generate::{generate, log_profile},
-    input::{parse_input, Content, Input, InputKind},
-    kube,
-    merge::MergedRecording,
-    profile_from_json, profile_from_recording, profile_to_json, validate_profile, Recording,
-    ScmpArch,
+    formats::{docker, input::parse_input, kube},
+    generate, log_profile, profile_from_json, profile_from_recording, profile_to_json,
+    validate_profile, Conditions, Content, Input, InputKind, KernelVersion, MergedRecording,
+    Recording, ScmpArch,
 };
 
 const ORIGIN: &str = "fuzz.json";

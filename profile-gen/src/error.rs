@@ -64,6 +64,17 @@ pub(crate) fn one_line(text: impl fmt::Display) -> String {
 }
 
 /// "an array", "a string", ...: what a JSON value is, for messages.
+/// Deserialises `T`, or says where it failed: the field path and serde's message on one line,
+/// for the caller's `Field` error.
+pub(crate) fn deserialize_at<'de, T, D>(de: D) -> Result<T, (FieldPath, String)>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde_path_to_error::deserialize(de)
+        .map_err(|err| (FieldPath::from_serde(err.path()), one_line(err.inner())))
+}
+
 pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
     use serde_json::Value;
     match value {
@@ -117,100 +128,6 @@ pub enum ActionError {
     /// SECCOMP_RET_TRACE carries 16 bits of data.
     #[error("errnoRet {value} is above 65535, the largest SCMP_ACT_TRACE message")]
     TraceRange { value: u32 },
-}
-
-/// Reading or checking a recording.
-#[derive(Debug, Error)]
-pub enum RecordingError {
-    /// The file could not be read.
-    #[error("{origin}: cannot read: {cause}")]
-    Read {
-        origin: String,
-        cause: std::io::Error,
-    },
-
-    /// The text is not JSON at all.
-    #[error("{origin}: not JSON: {cause}")]
-    NotJson {
-        origin: String,
-        cause: serde_json::Error,
-    },
-
-    /// The `format` field is missing or names something else.
-    #[error(
-        "{origin}: format: expected \"{expected}\", found {found}; this is not a syscage recording",
-        expected = crate::recording::RECORDING_FORMAT
-    )]
-    Format { origin: String, found: String },
-
-    /// Written by a newer syscage whose format this one cannot read.
-    #[error(
-        "{origin}: version: written by a newer syscage: version {version}, this syscage reads {reads}",
-        reads = crate::recording::RECORDING_VERSION
-    )]
-    NewerVersion { origin: String, version: u64 },
-
-    /// A version number that no syscage ever wrote.
-    #[error(
-        "{origin}: version: {version} is not a recording format version, expected {reads}",
-        reads = crate::recording::RECORDING_VERSION
-    )]
-    BadVersion { origin: String, version: u64 },
-
-    /// A field has the wrong type or shape (the message comes from serde_json).
-    #[error("{origin}: {field}{message}")]
-    Field {
-        origin: String,
-        field: FieldPath,
-        message: String,
-    },
-
-    /// `arch` is not an architecture the numbers can belong to.
-    #[error("{origin}: arch: {cause}")]
-    Arch { origin: String, cause: ArchError },
-
-    /// A syscall's name disagrees with libseccomp's name for its number.
-    #[error(
-        "{origin}: syscalls[{index}].name: {name:?} is not syscall {nr} on {arch}, \
-         libseccomp names it {expected:?}"
-    )]
-    NameMismatch {
-        origin: String,
-        index: usize,
-        nr: u32,
-        name: String,
-        arch: String,
-        expected: String,
-    },
-
-    /// The same number appears twice; merges and diffs need one entry per number.
-    #[error("{origin}: syscalls[{index}].nr: {nr} is listed twice, first at syscalls[{first}]")]
-    DuplicateNr {
-        origin: String,
-        index: usize,
-        nr: u32,
-        first: usize,
-    },
-
-    /// A timestamp that is not RFC 3339 UTC.
-    #[error(
-        "{origin}: {field}: {value:?} is not an RFC 3339 UTC timestamp \
-         such as 2024-01-02T03:04:05.678Z ({cause})"
-    )]
-    Timestamp {
-        origin: String,
-        field: &'static str,
-        value: String,
-        cause: humantime::TimestampError,
-    },
-    /// A value that breaks the format's rules (a compat arch of another kernel, argument values
-    /// that do not fit their indexes).
-    #[error("{origin}: {field}: {message}")]
-    Invalid {
-        origin: String,
-        field: String,
-        message: String,
-    },
 }
 
 /// Generating, reading or checking an OCI runtime-spec seccomp profile.
@@ -288,10 +205,6 @@ pub enum ProfileError {
         field: String,
         index: usize,
     },
-
-    /// The recording a profile was to be generated from is unusable.
-    #[error(transparent)]
-    Recording(#[from] RecordingError),
 }
 
 /// Turning a profile into a libseccomp filter, or loading it.

@@ -11,74 +11,75 @@
 //! deterministic: sorted names, pretty JSON with a trailing newline, written atomically
 //! ([`write_atomic`]).
 //!
-//! Modules, one job each:
-//! - [`arch`]: native arch, 32-bit companions, libseccomp <-> runtime-spec arch conversion.
-//! - [`syscalls`]: numbers <-> names through libseccomp's tables.
-//! - [`recording`]: the versioned recording format (see `RECORDING_FORMAT.md`).
-//! - [`profile`]: generating, writing, reading and validating runtime-spec profiles.
-//! - [`enforce`]: profile -> libseccomp filter; loading it.
-//! - [`atomic`]: all-or-nothing file writes.
-//! - [`host`]: `uname` facts for recordings.
-//! - [`error`]: the error types.
-//! - [`policy`]: a profile regrouped per syscall (verdicts, union, canonical form).
-//! - [`docker`]: Docker/moby-format profiles (`archMap`, `includes`/`excludes`) and their
-//!   evaluation for an architecture, capability set and kernel.
-//! - [`runtime_default`]: Kubernetes' RuntimeDefault of moby, containerd and CRI-O, embedded
-//!   from `data/` and rendered for a node.
-//! - [`input_file`]: reading an input file: regular files or stdin, size-capped.
-//! - [`input`]: reading any input (recordings, OCI, Docker and SPO profiles) by its content.
-//! - [`generate`]: inputs -> the profile users ship, with its errno semantics; output formats.
-//! - [`kube`]: the Localhost Pod snippet and the SPO `SeccompProfile` resource.
-//! - [`merge`]: merged recordings with per-syscall coverage.
-//! - [`diff`]: release diffs and RuntimeDefault comparisons, as text, markdown or JSON.
-//! - [`risk`]: how risky allowing a syscall is, with a reason.
-//! - [`arg_names`]: names of argument values (families, ioctl requests, clone flags) for reports.
-//! - [`args`]: argument conditions from recorded argument values, and the risk of new ones.
-//! - [`project`]: syscall names projected onto another architecture (`generate --arch`).
+//! Modules, by layer; a file has one job, and no two files import each other:
+//! - [`model`]: what syscage knows, whatever the file format.
+//!   [`model::arch`] (native arch, 32-bit companions, libseccomp <-> runtime-spec names),
+//!   [`model::syscalls`] (numbers <-> names through libseccomp's tables),
+//!   [`model::arg_values`] (uniting recorded argument values, bounded),
+//!   [`model::recording`] (the versioned recording format, see `RECORDING_FORMAT.md`),
+//!   [`model::merged`] (merged recordings with per-syscall coverage, and merging),
+//!   [`model::policy`] (a profile regrouped per syscall: verdicts, union, canonical form),
+//!   [`model::host`] (`uname` facts for recordings).
+//! - [`formats`]: files in and out. [`formats::input`] (any input recognised by its content),
+//!   [`formats::read`] (regular files or stdin, size-capped), [`formats::oci`] (runtime-spec
+//!   profiles: JSON, reading, validating), [`formats::docker`] (moby's `archMap`/`includes`
+//!   format evaluated for an architecture, capability set and kernel), [`formats::kube`] (the
+//!   Localhost Pod snippet and the SPO `SeccompProfile`), [`formats::atomic`] (all-or-nothing
+//!   writes).
+//! - [`build`]: inputs -> the profile users ship. [`build::rules`] (an input as per-syscall
+//!   rules), [`build::args`] (argument conditions from recorded values, and the risk of new
+//!   ones), [`build::project`] (names projected onto another architecture, `generate --arch`),
+//!   [`build::generate`] (uniting inputs, errno semantics, output formats, the notes).
+//! - [`analysis`]: reports. [`analysis::diff`] (release and RuntimeDefault diffs as text,
+//!   markdown or JSON), [`analysis::risk`] (how risky allowing a syscall is),
+//!   [`analysis::arg_names`] (names of argument values for reports).
+//! - [`baselines`]: what the runtimes bring. [`baselines::runtime_default`] (Kubernetes'
+//!   RuntimeDefault of moby, containerd and CRI-O, from `data/`),
+//!   [`baselines::runtime_after_filter`] (what runtimes do after loading a container's filter).
+//! - [`enforce`]: profile -> libseccomp filter, and loading it.
+//! - [`error`]: the error types shared by several layers.
+//!
+//! Dependencies point one way: `model` uses [`error`] (and [`formats::read`] to read its
+//! files); `formats` uses `model`; `build` uses both and `analysis`'s names and risks of
+//! argument values; `analysis` and `baselines` use the layers below; `enforce` uses `model`
+//! and `build::args`. No file imports one that imports it back.
 
-pub mod arch;
-pub mod arg_names;
-pub mod args;
-pub mod atomic;
-pub mod diff;
-pub mod docker;
+pub mod analysis;
+pub mod baselines;
+pub mod build;
 pub mod enforce;
 pub mod error;
-pub mod generate;
-pub mod host;
-pub mod input;
-pub mod input_file;
-pub mod kube;
-pub mod merge;
-pub mod policy;
-pub mod profile;
-pub mod project;
-pub mod recording;
-pub mod risk;
-pub mod runtime_after_filter;
-pub mod runtime_default;
-pub mod syscalls;
-mod translate;
+pub mod formats;
+pub mod model;
+#[cfg(test)]
+mod test_support;
 
-pub use arch::{
+pub use build::generate::profile_from_recording;
+pub use build::generate::{
+    generate, generate_for_runtime, generate_with, log_profile, missed_container_start, Format,
+    GenerateError, Generated, Level, Note,
+};
+pub use build::rules::PolicyOptions;
+pub use enforce::filter::{
+    build_filter, build_filter_report, filter_pfc, load_filter, BuiltFilter, SkippedRule,
+};
+pub use error::{ActionError, ArchError, EnforceError, FieldPath, ProfileError};
+pub use formats::atomic::{write_atomic, Owner, Replacement};
+pub use formats::docker::{Conditions, DockerError, KernelVersion};
+pub use formats::input::{read_input, Content, Input, InputError, InputKind};
+pub use formats::oci::{profile_from_json, profile_to_json, read_profile, validate_profile};
+pub use model::arch::{
     arch_name, native_arch, oci_arch_from_scmp, oci_arch_name, parse_arch_name, scmp_arch_from_oci,
     sub_arches,
 };
-pub use atomic::{write_atomic, Owner, Replacement};
-pub use enforce::{
-    build_filter, build_filter_report, filter_pfc, load_filter, BuiltFilter, SkippedRule,
+pub use model::host::{host_info, HostInfo};
+pub use model::merged::{merge_all, MergeError, MergedRecording};
+pub use model::policy::{Policy, Verdict};
+pub use model::recording::{
+    format_timestamp, ArgsSeen, ExitInfo, Phase, PhaseTimes, Recording, RecordingError,
+    SyscallRecord, Target, RECORDING_FORMAT, RECORDING_VERSION, SYSCAGE_VERSION,
 };
-pub use error::{ActionError, ArchError, EnforceError, FieldPath, ProfileError, RecordingError};
-pub use host::{host_info, HostInfo};
-pub use profile::{
-    profile_from_json, profile_from_recording, profile_from_recording_with, profile_to_json,
-    read_profile, validate_profile, GeneratedProfile,
-};
-pub use recording::{
-    format_timestamp, ArgsSeen, ExitInfo, Phase, PhaseTimes, Recording, SyscallRecord, Target,
-    RECORDING_FORMAT, RECORDING_VERSION, SYSCAGE_VERSION,
-};
-pub use syscalls::{syscall_known, syscall_name};
+pub use model::syscalls::{syscall_known, syscall_name};
 
 /// The libseccomp and oci-spec types that appear in this crate's API, so callers need not
 /// depend on (and keep in step with) those crates themselves.

@@ -80,10 +80,10 @@ pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
     let bad_input = err.chain().any(|e| {
         e.is::<profile_gen::ProfileError>()
             || e.is::<profile_gen::RecordingError>()
-            || e.is::<profile_gen::input::InputError>()
-            || e.is::<profile_gen::merge::MergeError>()
-            || e.is::<profile_gen::docker::DockerError>()
-            || e.is::<profile_gen::generate::GenerateError>()
+            || e.is::<profile_gen::InputError>()
+            || e.is::<profile_gen::MergeError>()
+            || e.is::<profile_gen::DockerError>()
+            || e.is::<profile_gen::GenerateError>()
     });
     if bad_input {
         EXIT_BAD_INPUT

@@ -5,11 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use profile_gen::{
-    docker::Conditions,
-    input::{read_input, Input, InputKind},
-    native_arch, ScmpArch,
-};
+use profile_gen::{native_arch, read_input, Conditions, Input, InputKind, ScmpArch};
 
 /// Reads every input. Docker-format profiles are evaluated for the architecture: `arch`, else
 /// the first other input's, else this machine's; `conditions` gives what they are evaluated

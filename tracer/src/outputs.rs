@@ -318,11 +318,11 @@ pub(crate) fn write_recording_and_profile(
         .with_context(|| format!("generating the profile for {}", paths.profile.display()))?;
     for note in &generated.notes {
         match note.level {
-            profile_gen::generate::Level::Warning => log::warn!("{}", note.message),
-            profile_gen::generate::Level::Info => log::info!("{}", note.message),
+            profile_gen::Level::Warning => log::warn!("{}", note.message),
+            profile_gen::Level::Info => log::info!("{}", note.message),
         }
     }
-    for nr in &generated.unknown_numbers {
+    for (_, nr) in &generated.unknown_numbers {
         log::warn!(
             "syscall number {nr} is not known to libseccomp for {}: kept in the recording, left out of the profile",
             recording.arch

@@ -6,9 +6,9 @@ use std::{io::IsTerminal as _, path::PathBuf};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
-    diff::{baseline_diff, release_diff, FailOn, Report, ReportFormat},
-    input::read_input,
-    runtime_default::{self, Flavour},
+    analysis::diff::{baseline_diff, release_diff, FailOn, Report, ReportFormat},
+    baselines::runtime_default::{self, Flavour},
+    read_input,
 };
 
 use crate::{
@@ -212,7 +212,7 @@ pub(crate) fn run(args: DiffArgs) -> Result<u8> {
     }
 }
 
-fn warn_unknown_numbers(input: &profile_gen::input::Input) {
+fn warn_unknown_numbers(input: &profile_gen::Input) {
     let unknown = input.unknown_numbers();
     if !unknown.is_empty() {
         let list: Vec<String> = unknown.iter().map(u32::to_string).collect();
@@ -332,7 +332,7 @@ pub(crate) mod tests {
             arch: None,
             cap_add: Vec::new(),
             cap_drop: Vec::new(),
-            kernel: Some(profile_gen::docker::KernelVersion { major: 6, minor: 1 }),
+            kernel: Some(profile_gen::KernelVersion { major: 6, minor: 1 }),
         }
     }
 

@@ -14,13 +14,9 @@ use crate::{
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
-    docker::{Conditions, KernelVersion},
-    generate::{
-        generate_for_runtime, log_profile, missed_container_start, Format, Generated, Level,
-    },
-    input::{Input, PolicyOptions},
-    kube::{self, KUBELET_SECCOMP_DIR},
-    parse_arch_name, profile_to_json, ScmpArch,
+    formats::kube::{self, KUBELET_SECCOMP_DIR},
+    generate_for_runtime, log_profile, missed_container_start, parse_arch_name, profile_to_json,
+    Conditions, Format, Generated, Input, KernelVersion, Level, PolicyOptions, ScmpArch,
 };
 
 /// Generate the profile to ship from one or more recordings (or profiles).
@@ -209,7 +205,7 @@ impl EvalArgs {
             if cap.eq_ignore_ascii_case("ALL") {
                 caps.clear();
             } else {
-                let cap = profile_gen::docker::normalize_cap(cap).with_context(|| {
+                let cap = profile_gen::formats::docker::normalize_cap(cap).with_context(|| {
                     format!("--cap-drop: unknown capability {cap:?}, expected one such as CAP_NET_RAW or ALL")
                 })?;
                 caps.remove(&cap);
@@ -307,7 +303,7 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
 /// The capabilities Docker gives a container by default; Docker-format inputs are evaluated
 /// for them unless --cap-add/--cap-drop say otherwise.
 pub(crate) fn docker_default_caps() -> BTreeSet<String> {
-    profile_gen::runtime_default::Flavour::Moby.default_caps()
+    profile_gen::baselines::runtime_default::Flavour::Moby.default_caps()
 }
 
 /// Tells the user what generation added or could not include: the unknown numbers here, the
@@ -326,7 +322,7 @@ fn report(generated: &Generated) {
             generated.out_of_range_count
         );
     }
-    for note in generated.notes() {
+    for note in &generated.notes {
         match note.level {
             Level::Warning => log::warn!("{}", note.message),
             Level::Info => log::info!("{}", note.message),

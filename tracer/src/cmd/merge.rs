@@ -9,10 +9,8 @@ use std::{
 use anyhow::Result;
 use clap::Args;
 use profile_gen::{
-    generate::{generate, Level},
-    input::{Content, Input, InputKind},
-    merge::{merge_all, MergedRecording},
-    native_arch, profile_to_json,
+    generate, merge_all, native_arch, profile_to_json, Content, Input, InputKind, Level,
+    MergedRecording,
 };
 
 use crate::{
@@ -51,7 +49,7 @@ pub(crate) fn run(args: MergeArgs, quiet: bool) -> Result<u8> {
         arch: Some(native_arch()),
         cap_add: Vec::new(),
         cap_drop: Vec::new(),
-        kernel: Some(profile_gen::docker::KernelVersion { major: 0, minor: 0 }),
+        kernel: Some(profile_gen::KernelVersion { major: 0, minor: 0 }),
     };
     let inputs: Vec<&Path> = args.inputs.iter().map(PathBuf::as_path).collect();
     refuse_overlaps(&[&recording_path, &profile_path], &inputs)?;
@@ -94,7 +92,7 @@ pub(crate) fn run(args: MergeArgs, quiet: bool) -> Result<u8> {
     for (_, nr) in &generated.unknown_numbers {
         log::warn!("syscall number {nr} is not known to libseccomp: kept in the merged recording, left out of the profile");
     }
-    for note in generated.notes() {
+    for note in &generated.notes {
         match note.level {
             Level::Warning => log::warn!("{}", note.message),
             Level::Info => log::info!("{}", note.message),
@@ -243,16 +241,10 @@ mod tests {
             [vec![1, 1], vec![2, 2]]
         );
         let profile = profile_gen::read_profile(&dir.0.join("ab.json")).unwrap();
-        let policy = profile_gen::policy::Policy::from_profile(&profile);
-        assert_eq!(
-            policy.verdict("getpid"),
-            profile_gen::policy::Verdict::Allow
-        );
-        assert_eq!(
-            policy.verdict("writev"),
-            profile_gen::policy::Verdict::Allow
-        );
-        let profile_gen::policy::Verdict::AllowIf { conditions } = policy.verdict("socket") else {
+        let policy = profile_gen::Policy::from_profile(&profile);
+        assert_eq!(policy.verdict("getpid"), profile_gen::Verdict::Allow);
+        assert_eq!(policy.verdict("writev"), profile_gen::Verdict::Allow);
+        let profile_gen::Verdict::AllowIf { conditions } = policy.verdict("socket") else {
             panic!("socket: {:?}", policy.verdict("socket"));
         };
         assert_eq!(conditions.len(), 2);

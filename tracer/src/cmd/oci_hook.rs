@@ -16,7 +16,7 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 use nix::unistd::{fork, setsid, ForkResult};
 use oci_spec::runtime::State;
-use profile_gen::input_file::{read_limited, MAX_INPUT_BYTES};
+use profile_gen::formats::read::{read_limited, MAX_INPUT_BYTES};
 use tracer_common::phase;
 
 use crate::{

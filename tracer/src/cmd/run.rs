@@ -14,14 +14,10 @@ use anyhow::{Context as _, Result};
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use oci_spec::runtime::LinuxSeccompAction;
 use profile_gen::{
-    arch::native_arch,
-    docker::Conditions,
-    enforce::{build_filter_report, conflicting_rule, refusals, Refusal, Refused},
-    generate::generate,
-    input::{read_input, Content, Input, InputKind},
-    policy::Policy,
-    profile::{profile_to_json, validate_profile},
-    write_atomic, ExitInfo, LinuxSeccomp, Recording, ScmpArch,
+    build_filter_report,
+    enforce::filter::{conflicting_rule, refusals, Refusal, Refused},
+    generate, native_arch, profile_to_json, read_input, validate_profile, write_atomic, Conditions,
+    Content, ExitInfo, Input, InputKind, LinuxSeccomp, Policy, Recording, ScmpArch,
 };
 use tracer_common::phase;
 

@@ -1,0 +1,6 @@
+//! Reports about profiles: release and baseline diffs, the risk of a syscall, names of
+//! argument values.
+
+pub mod arg_names;
+pub mod diff;
+pub mod risk;
