@@ -69,18 +69,8 @@ fn sleep_under(profile: &Path, tag: &str) -> (TopCgroup, std::process::Child, i3
     );
     // Let sleep enter clock_nanosleep.
     thread::sleep(Duration::from_millis(500));
-    let sleep_cgroup = cgroup_dir_of(sleep_pid);
+    let sleep_cgroup = common::cgroup_dir_of(sleep_pid as u32);
     (cgroup, child, sleep_pid, sleep_cgroup)
-}
-
-/// The cgroup v2 directory `pid` is in.
-fn cgroup_dir_of(pid: i32) -> PathBuf {
-    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("reading /proc/PID/cgroup");
-    let relative = text
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .unwrap_or_else(|| panic!("no cgroup v2 line in /proc/{pid}/cgroup: {text}"));
-    common::cgroup2_mount().join(relative.trim_start_matches('/'))
 }
 
 /// Waits for `syscage run` and returns its exit code and stderr.
