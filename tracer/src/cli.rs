@@ -251,8 +251,10 @@ pub(crate) struct OciHookArgs {
 /// `generate` makes of it). A deny-list (defaultAction SCMP_ACT_ALLOW) is run with a warning;
 /// two rules giving one syscall different actions are refused.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  syscage run --profile app.json -- ./my-server --port 8080\n  \
-    sudo syscage run --profile app.json --fix app-fixed.json -- ./my-server --port 8080")]
+#[command(
+    after_help = "Examples:\n  syscage run --profile app.json -- ./my-server --port 8080\n  \
+    sudo syscage run --profile app.json --fix app-fixed.json -- ./my-server --port 8080"
+)]
 pub(crate) struct RunArgs {
     /// The seccomp profile (OCI runtime-spec JSON, or another input `generate` reads).
     #[arg(short, long, value_name = "FILE")]

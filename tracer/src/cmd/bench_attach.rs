@@ -19,10 +19,10 @@ use clap::{Args, ValueEnum};
 use tracer_common::phase;
 
 use crate::{
-    bpf::{self, ebpf_log_level, AttachOptions, Tracer, Watching},
-    cgroup,
     cmd::record::stop_on_signals,
-    preflight,
+    ebpf::tracer::{attach_floor, ebpf_log_level, AttachOptions, Tracer, Watching},
+    sys::cgroup,
+    sys::preflight,
 };
 
 /// Attach an eBPF program and wait for SIGINT/SIGTERM (for `cargo xtask bench`).
@@ -70,9 +70,9 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
     let mut _floor = None;
     let mut steps = String::new();
     match args.program {
-        Program::Empty => _floor = Some(bpf::attach_floor(tracer_common::EMPTY_PROGRAM_NAME)?),
+        Program::Empty => _floor = Some(attach_floor(tracer_common::EMPTY_PROGRAM_NAME)?),
         Program::CgroupId => {
-            _floor = Some(bpf::attach_floor(tracer_common::CGROUP_ID_PROGRAM_NAME)?);
+            _floor = Some(attach_floor(tracer_common::CGROUP_ID_PROGRAM_NAME)?);
         }
         Program::Recorder | Program::RecorderNamesOnly => {
             // What Session::start does, with a clock on each step.

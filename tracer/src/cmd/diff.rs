@@ -13,9 +13,9 @@ use profile_gen::{
 
 use crate::{
     cmd::generate::{docker_default_caps, EvalArgs},
-    exit::{Failure, EXIT_BAD_INPUT},
-    inputs::read_inputs,
-    outputs::{refuse_overlaps, write_output},
+    sys::exit::{Failure, EXIT_BAD_INPUT},
+    sys::inputs::read_inputs,
+    sys::outputs::{refuse_overlaps, write_output},
 };
 
 /// Exit status of `diff` when --fail-on trips.
@@ -377,7 +377,10 @@ pub(crate) mod tests {
 
         // --fail-on that does not apply is an error (exit 125), not a pass.
         let err = run(args(&old, Some(&low), None, Some(FailOnArg::Denied), &out)).unwrap_err();
-        assert_eq!(crate::exit::code_of(&err), crate::exit::EXIT_ERROR);
+        assert_eq!(
+            crate::sys::exit::code_of(&err),
+            crate::sys::exit::EXIT_ERROR
+        );
 
         // Against RuntimeDefault: mount (165) is denied by moby's default.
         let mounts = write_recording(&dir.0, "mounts.recording.json", &[0, 165]);

@@ -8,8 +8,8 @@ use std::{
 };
 
 use crate::{
-    inputs::read_inputs,
-    outputs::{refuse_overlaps, write_output},
+    sys::inputs::read_inputs,
+    sys::outputs::{refuse_overlaps, write_output},
 };
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};

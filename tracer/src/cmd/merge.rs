@@ -17,8 +17,8 @@ use profile_gen::{
 
 use crate::{
     cmd::generate::{docker_default_caps, EvalArgs},
-    inputs::read_inputs,
-    outputs::{refuse_overlaps, write_output},
+    sys::inputs::read_inputs,
+    sys::outputs::{refuse_overlaps, write_output},
 };
 
 /// Merge recordings of several runs or replicas into one, with coverage, and write its profile.
@@ -64,8 +64,8 @@ pub(crate) fn run(args: MergeArgs, quiet: bool) -> Result<u8> {
             Content::Recording(rec) => MergedRecording::from_recording(rec),
             Content::Merged(m) => m.clone(),
             Content::Profile(_) => {
-                return Err(crate::exit::Failure::new(
-                    crate::exit::EXIT_BAD_INPUT,
+                return Err(crate::sys::exit::Failure::new(
+                    crate::sys::exit::EXIT_BAD_INPUT,
                     anyhow::anyhow!(
                         "{}: is a {}, expected a syscage recording: merge counts how many runs saw \
                          each syscall; to unite profiles use `syscage generate --from A B`",

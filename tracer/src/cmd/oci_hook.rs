@@ -20,14 +20,14 @@ use profile_gen::input_file::{read_limited, MAX_INPUT_BYTES};
 use tracer_common::phase;
 
 use crate::{
-    bpf::Watching,
-    cgroup,
     cli::OciHookArgs,
     cmd::record::{target_of, POLL},
-    exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_NO_TARGET},
-    outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
-    preflight,
-    session::{build_recording, Session, Start, Subject},
+    ebpf::tracer::Watching,
+    recorder::session::{build_recording, Session, Start, Subject},
+    sys::cgroup,
+    sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_NO_TARGET},
+    sys::outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
+    sys::preflight,
 };
 
 /// Annotation naming the profile file for this container (podman and runc pass annotations

@@ -15,18 +15,18 @@ use profile_gen::{ExitInfo, Target};
 use tracer_common::{phase, MAX_SLOTS};
 
 use crate::{
-    bpf::{CgroupSyscalls, Watching},
-    cgroup::{self, LeafCgroup},
     cli::{RecordArgs, RecordTarget},
-    containers,
-    exit::{ExitCodeExt as _, EXIT_NO_TARGET},
-    live::LiveView,
-    outputs::{write_recording_and_profile, OutputPaths},
-    preflight,
-    session::{build_recording, Session, Start, Subject},
-    supervise::{check_can_execute, exit_code_of, resolve_program, spawn_child, STOP_GRACE},
-    tree_watch::{abbreviate, TreeWatch},
-    user::{self, Credentials},
+    ebpf::tracer::{CgroupSyscalls, Watching},
+    recorder::live::LiveView,
+    recorder::session::{build_recording, Session, Start, Subject},
+    recorder::tree_watch::{abbreviate, TreeWatch},
+    sys::cgroup::{self, LeafCgroup},
+    sys::containers,
+    sys::exit::{ExitCodeExt as _, EXIT_NO_TARGET},
+    sys::outputs::{write_recording_and_profile, OutputPaths},
+    sys::preflight,
+    sys::supervise::{check_can_execute, exit_code_of, resolve_program, spawn_child, STOP_GRACE},
+    sys::user::{self, Credentials},
 };
 
 /// How often the maps are polled for the live view and the stop conditions.
@@ -366,7 +366,7 @@ fn record_existing(
     let deadline = args.duration.map(|d| Instant::now() + d);
     let mut watch = TreeWatch::new(&mount, &dir, &dirs);
     let mut live = LiveView::new(quiet);
-    let read_all = |tracer: &crate::bpf::Tracer| -> Result<CgroupSyscalls> {
+    let read_all = |tracer: &crate::ebpf::tracer::Tracer| -> Result<CgroupSyscalls> {
         let mut merged = CgroupSyscalls::default();
         for &i in &ids {
             merged.absorb(&tracer.read(i)?);

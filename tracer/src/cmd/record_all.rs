@@ -18,16 +18,16 @@ use profile_gen::Target;
 use tracer_common::phase;
 
 use crate::{
-    bpf::{CgroupSyscalls, Tracer, Watching},
-    cgroup,
-    cgroup_names::CgroupNames,
     cli::RecordArgs,
     cmd::record::{stop_on_signals, POLL},
-    containers::{self, ContainerCgroup},
-    exit::{Failure, EXIT_CANNOT_WRITE, EXIT_ERROR},
-    outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
-    preflight,
-    session::{build_recording, Session, Start, Subject},
+    ebpf::tracer::{CgroupSyscalls, Tracer, Watching},
+    recorder::session::{build_recording, Session, Start, Subject},
+    sys::cgroup,
+    sys::cgroup_names::CgroupNames,
+    sys::containers::{self, ContainerCgroup},
+    sys::exit::{Failure, EXIT_CANNOT_WRITE, EXIT_ERROR},
+    sys::outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
+    sys::preflight,
 };
 
 /// How many polls a new cgroup id may wait for its name.

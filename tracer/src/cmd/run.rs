@@ -26,16 +26,16 @@ use profile_gen::{
 use tracer_common::phase;
 
 use crate::{
-    bpf::Watching,
-    cgroup::{self, LeafCgroup},
     cli::RunArgs,
     cmd::generate::docker_default_caps,
-    exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE},
-    outputs::check_output_dir,
-    preflight,
-    session::{build_recording, Session, Start, Subject},
-    supervise::{check_can_execute, exit_code_of, resolve_program, spawn_prepared},
-    user,
+    ebpf::tracer::Watching,
+    recorder::session::{build_recording, Session, Start, Subject},
+    sys::cgroup::{self, LeafCgroup},
+    sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE},
+    sys::outputs::check_output_dir,
+    sys::preflight,
+    sys::supervise::{check_can_execute, exit_code_of, resolve_program, spawn_prepared},
+    sys::user,
 };
 
 pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {

@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::exit::{ExitCodeExt as _, EXIT_NO_KERNEL_SUPPORT};
+use crate::sys::exit::{ExitCodeExt as _, EXIT_NO_KERNEL_SUPPORT};
 
 /// Directory under the cgroup2 root that holds syscage's own leaves, one per `record`.
 const SYSCAGE_PARENT: &str = "syscage";
@@ -202,7 +202,7 @@ pub(crate) fn find_container(mount: &Path, id: &str) -> Result<PathBuf> {
     let mut matches: Vec<(String, PathBuf)> = Vec::new();
     for dir in index_by_id(mount).into_values() {
         let rel = relative_path(mount, &dir);
-        if let Some(c) = crate::containers::classify(&rel) {
+        if let Some(c) = crate::sys::containers::classify(&rel) {
             // Only the container's own cgroup, not its sub-cgroups.
             if c.cgroup == rel && c.id.starts_with(id) {
                 matches.push((c.id, dir));

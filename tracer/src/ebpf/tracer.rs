@@ -24,7 +24,7 @@ use tracer_common::{
     WATCH_NEW_GLOBAL,
 };
 
-use crate::kernel_btf::{typedef_stand_in, KernelBtf, VMLINUX_BTF};
+use crate::ebpf::kernel_btf::{typedef_stand_in, KernelBtf, VMLINUX_BTF};
 
 /// The compiled eBPF object. aya needs it 8-byte aligned to parse it in place.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/syscage-ebpf"));

@@ -28,8 +28,8 @@ use anyhow::{bail, Context as _, Result};
 use profile_gen::{profile_from_recording, profile_to_json, Owner, Recording, Replacement};
 
 use crate::{
-    exit::{ExitCodeExt as _, Failure, EXIT_CANNOT_WRITE, EXIT_ERROR},
-    user::Credentials,
+    sys::exit::{ExitCodeExt as _, Failure, EXIT_CANNOT_WRITE, EXIT_ERROR},
+    sys::user::Credentials,
 };
 
 /// One output, checked (and, for a file, its temporary file created) before the work starts.

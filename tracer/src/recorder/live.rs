@@ -14,7 +14,7 @@ use std::{
 
 use profile_gen::{native_arch, syscall_name};
 
-use crate::bpf::CgroupSyscalls;
+use crate::ebpf::tracer::CgroupSyscalls;
 
 pub(crate) struct LiveView {
     enabled: bool,

@@ -11,9 +11,9 @@ use profile_gen::{
 use tracer_common::{abi, phase, ARG_CAPTURES};
 
 use crate::{
-    bpf::{ebpf_log_level, AttachOptions, CgroupSyscalls, Tracer, Watching},
-    ebpf_log::{spawn_log_pump, LogPump},
-    exit::{ExitCodeExt as _, EXIT_NO_KERNEL_SUPPORT},
+    ebpf::log::{spawn_log_pump, LogPump},
+    ebpf::tracer::{ebpf_log_level, AttachOptions, CgroupSyscalls, Tracer, Watching},
+    sys::exit::{ExitCodeExt as _, EXIT_NO_KERNEL_SUPPORT},
 };
 
 pub(crate) struct Session {

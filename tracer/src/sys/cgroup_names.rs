@@ -17,7 +17,7 @@ use std::{
 use anyhow::{Context as _, Result};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
-use crate::cgroup;
+use crate::sys::cgroup;
 
 /// cgroup id -> path; shared with the watcher thread.
 #[derive(Clone)]
