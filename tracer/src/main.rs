@@ -6,7 +6,10 @@ mod cli;
 mod cmd;
 mod ebpf;
 mod recorder;
+mod shared_args;
 mod sys;
+#[cfg(test)]
+mod test_fixtures;
 
 use std::process::ExitCode;
 

@@ -19,8 +19,8 @@ use clap::{Args, ValueEnum};
 use tracer_common::phase;
 
 use crate::{
-    cmd::record::stop_on_signals,
     ebpf::tracer::{attach_floor, ebpf_log_level, AttachOptions, Tracer, Watching},
+    recorder::stop::stop_on_signals,
     sys::cgroup,
     sys::preflight,
 };

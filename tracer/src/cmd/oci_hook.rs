@@ -14,21 +14,49 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
+use clap::Args;
 use nix::unistd::{fork, setsid, ForkResult};
 use oci_spec::runtime::State;
 use profile_gen::input_file::{read_limited, MAX_INPUT_BYTES};
 use tracer_common::phase;
 
 use crate::{
-    cli::OciHookArgs,
-    cmd::record::{target_of, POLL},
     ebpf::tracer::Watching,
     recorder::session::{build_recording, Session, Start, Subject},
+    recorder::{stop::POLL, target::target_of},
     sys::cgroup,
     sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_NO_TARGET},
     sys::outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
     sys::preflight,
 };
+
+/// Run as an OCI runtime hook (`createRuntime`, or `prestart` for older runtimes): start
+/// recording the container before its process runs user code, and write its profile when the
+/// container stops.
+///
+/// The runtime passes the container's state (id, pid, bundle, annotations) on stdin. The hook
+/// starts a recorder in the background, waits until it watches the container's cgroup, and
+/// returns; the recorder writes the profile once the container's cgroup is empty. The output
+/// is `--output-dir`/<id>.json, or the file the annotation `io.syscage.output` names inside
+/// --output-dir (a file name or a relative path without `..`; anything else is refused).
+///
+/// For the tightest profile, give the container a permissive seccomp profile while recording
+/// (e.g. defaultAction SCMP_ACT_LOG): syscage then sees where the runtime loads the filter and
+/// leaves out the runtime's setup before it.
+#[derive(Debug, Args)]
+#[command(after_help = "Hook entry in config.json (runc, crun):\n  \
+    \"hooks\": {\"createRuntime\": [{\"path\": \"/usr/local/bin/syscage\",\n    \
+    \"args\": [\"syscage\", \"oci-hook\", \"--output-dir\", \"/var/lib/syscage\"]}]}")]
+pub(crate) struct OciHookArgs {
+    /// Directory for `<container id>.json` and `<container id>.recording.json`, or for the
+    /// file the container's annotation `io.syscage.output` names (required).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output_dir: Option<PathBuf>,
+
+    /// Append the background recorder's messages to this file (it has no terminal).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) log: Option<PathBuf>,
+}
 
 /// Annotation naming the profile file for this container (podman and runc pass annotations
 /// from config.json through to the hook's state).

@@ -7,10 +7,11 @@ use std::{
     fs::File,
     io::{Read as _, Seek as _},
     os::fd::AsRawFd as _,
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 use anyhow::{Context as _, Result};
+use clap::Args;
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use oci_spec::runtime::LinuxSeccompAction;
 use profile_gen::{
@@ -26,10 +27,9 @@ use profile_gen::{
 use tracer_common::phase;
 
 use crate::{
-    cli::RunArgs,
-    cmd::generate::docker_default_caps,
     ebpf::tracer::Watching,
     recorder::session::{build_recording, Session, Start, Subject},
+    shared_args::{docker_default_caps, UserArg},
     sys::cgroup::{self, LeafCgroup},
     sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE},
     sys::outputs::check_output_dir,
@@ -37,6 +37,47 @@ use crate::{
     sys::supervise::{check_can_execute, exit_code_of, resolve_program, spawn_prepared},
     sys::user,
 };
+
+/// Run a command under a seccomp profile, to check a profile before shipping it.
+///
+/// The profile is validated (actions, architectures, syscall names), compiled with libseccomp
+/// and loaded in the child with no_new_privs set, right before it executes the command, the way
+/// an OCI runtime applies it. A syscall the profile does not allow fails with the profile's
+/// errno (EPERM for profiles syscage writes). The command's exit status becomes syscage's;
+/// SIGINT/SIGTERM reach it, and it gets SIGKILL if it has not ended 10 seconds after one (or at
+/// a second one).
+///
+/// As root, syscage records the command meanwhile (eBPF, as `record` does) and, when the
+/// command fails, lists the syscalls the profile refused, with the argument values where the
+/// profile allows a syscall only for others (`ioctl(FIONBIO)`). Without root the command still
+/// runs, without that list.
+///
+/// The profile may be any input `generate` reads: an OCI profile, a Docker-format profile
+/// (evaluated for this machine), an SPO SeccompProfile, or a recording (run under the profile
+/// `generate` makes of it). A deny-list (defaultAction SCMP_ACT_ALLOW) is run with a warning;
+/// two rules giving one syscall different actions are refused.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  syscage run --profile app.json -- ./my-server --port 8080\n  \
+    sudo syscage run --profile app.json --fix app-fixed.json -- ./my-server --port 8080"
+)]
+pub(crate) struct RunArgs {
+    /// The seccomp profile (OCI runtime-spec JSON, or another input `generate` reads).
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) profile: PathBuf,
+
+    /// Also write the profile widened by every syscall the command made (needs root: the
+    /// command is recorded with eBPF).
+    #[arg(long, value_name = "OUT")]
+    pub(crate) fix: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) user: UserArg,
+
+    /// The command to run, with its arguments.
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<OsString>,
+}
 
 pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let origin = args.profile.display().to_string();
