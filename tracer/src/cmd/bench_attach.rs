@@ -16,10 +16,11 @@ use std::{
 
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
-use tracer_common::phase;
+use profile_gen::Phase;
 
 use crate::{
-    ebpf::tracer::{attach_floor, ebpf_log_level, AttachOptions, Tracer, Watching},
+    ebpf::log::ebpf_log_level,
+    ebpf::tracer::{attach_floor, AttachOptions, Tracer, Watching},
     recorder::stop::stop_on_signals,
     sys::cgroup,
     sys::preflight,
@@ -77,7 +78,7 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
         Program::Recorder | Program::RecorderNamesOnly => {
             // What Session::start does, with a clock on each step.
             let opts = AttachOptions {
-                watching: Watching::Cgroups(ids.iter().map(|&id| (id, phase::WORKLOAD)).collect()),
+                watching: Watching::Cgroups(ids.iter().map(|&id| (id, Phase::Workload)).collect()),
                 log_level: ebpf_log_level(verbosity),
                 names_only: args.program == Program::RecorderNamesOnly,
                 failed_exits: false,

@@ -18,11 +18,12 @@ use clap::Args;
 use nix::unistd::{fork, setsid, ForkResult};
 use oci_spec::runtime::State;
 use profile_gen::input_file::{read_limited, MAX_INPUT_BYTES};
-use tracer_common::phase;
+use profile_gen::Phase;
 
 use crate::{
+    ebpf::recording::{build_recording, Start, Subject},
     ebpf::tracer::Watching,
-    recorder::session::{build_recording, Session, Start, Subject},
+    recorder::session::Session,
     recorder::{stop::POLL, target::target_of},
     sys::cgroup,
     sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_NO_TARGET},
@@ -265,7 +266,7 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
     detach_stdio(args.log.as_deref())?;
     let mut ready = File::from(ready);
     let session = Session::start(
-        Watching::Cgroups(vec![(cgroup_id, phase::RUNTIME_SETUP)]),
+        Watching::Cgroups(vec![(cgroup_id, Phase::RuntimeSetup)]),
         verbosity,
         |_| Ok(()),
     );
@@ -276,7 +277,7 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
             return Err(e);
         }
     };
-    let start = Start::now(phase::RUNTIME_SETUP);
+    let start = Start::now(Phase::RuntimeSetup);
     ready
         .write_all(b"ok")
         .context("telling the hook we record")?;

@@ -14,6 +14,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use oci_spec::runtime::LinuxSeccompAction;
+use profile_gen::Phase;
 use profile_gen::{
     arch::native_arch,
     docker::Conditions,
@@ -24,11 +25,11 @@ use profile_gen::{
     profile::{profile_to_json, validate_profile},
     write_atomic, ExitInfo, LinuxSeccomp, Recording, ScmpArch,
 };
-use tracer_common::phase;
 
 use crate::{
+    ebpf::recording::{build_recording, Start, Subject},
     ebpf::tracer::Watching,
-    recorder::session::{build_recording, Session, Start, Subject},
+    recorder::session::Session,
     shared_args::{docker_default_caps, UserArg},
     sys::cgroup::{self, LeafCgroup},
     sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE},
@@ -291,7 +292,7 @@ impl Recorder {
         let leaf = LeafCgroup::create(&mount)?;
         let procs = leaf.open_procs()?;
         let session = Session::start_with(
-            Watching::Cgroups(vec![(leaf.id(), phase::RUNTIME_SETUP)]),
+            Watching::Cgroups(vec![(leaf.id(), Phase::RuntimeSetup)]),
             verbosity,
             true,
             |_| Ok(()),
@@ -300,7 +301,7 @@ impl Recorder {
             leaf,
             procs,
             session,
-            start: Start::now(phase::RUNTIME_SETUP),
+            start: Start::now(Phase::RuntimeSetup),
         })
     }
 

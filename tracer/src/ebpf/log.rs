@@ -2,6 +2,18 @@
 
 use std::io::Write as _;
 
+/// aya-log level for the eBPF side's messages (`AYA_LOG_LEVEL`): 0 keeps it silent so that no
+/// ring-buffer write happens at all unless the user asked for `-v`.
+pub(crate) fn ebpf_log_level(verbosity: u8) -> u8 {
+    // aya-log-common's `Level` is Error = 1, Warn, Info = 3, Debug, Trace = 5.
+    const INFO: u8 = 3;
+    if verbosity >= 1 {
+        INFO
+    } else {
+        0
+    }
+}
+
 /// Relays the eBPF program's aya-log lines to our logger from a background thread with a
 /// small tokio runtime, for as long as the returned guard lives.
 pub(crate) fn spawn_log_pump(logger: aya_log::EbpfLogger<&'static dyn log::Log>) -> LogPump {

@@ -3,10 +3,7 @@
 //! The object is built by `build.rs` from the `tracer-ebpf` crate and embedded in the binary, so
 //! the single `syscage` file is all a user installs.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    path::Path,
-};
+use std::path::Path;
 
 use anyhow::{anyhow, Context as _, Result};
 use aya::{
@@ -16,151 +13,28 @@ use aya::{
     Btf, Ebpf, EbpfLoader, Endianness,
 };
 use tracer_common::{
-    abi, phase, CgroupKey, KernelOffsets, SlotIds, SyscallCounts, SyscallSet, ARG_CAPTURES,
-    CGROUP_MOVE_PROGRAM_NAME, CGROUP_MOVE_TRACEPOINT, COUNTS_MAP, COUNTS_TEMPLATE_MAP,
-    EXEC_PROGRAM_NAME, EXEC_TRACEPOINT, FORK_PROGRAM_NAME, FORK_TRACEPOINT, KERNEL_OFFSETS_GLOBAL,
-    MAX_SLOTS, MAX_SYSCALLS, NAMES_ONLY_GLOBAL, PROGRAM_NAME, SET_TEMPLATE_MAP, SLOT_COUNTS_MAP,
-    SLOT_IDS_GLOBAL, SLOT_SETS_MAP, STATS_MAP, STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP,
-    WATCH_NEW_GLOBAL,
+    phase, CgroupKey, KernelOffsets, SlotIds, SyscallCounts, SyscallSet, CGROUP_MOVE_PROGRAM_NAME,
+    CGROUP_MOVE_TRACEPOINT, COUNTS_MAP, COUNTS_TEMPLATE_MAP, EXEC_PROGRAM_NAME, EXEC_TRACEPOINT,
+    FORK_PROGRAM_NAME, FORK_TRACEPOINT, KERNEL_OFFSETS_GLOBAL, MAX_SLOTS, NAMES_ONLY_GLOBAL,
+    PROGRAM_NAME, SET_TEMPLATE_MAP, SLOT_COUNTS_MAP, SLOT_IDS_GLOBAL, SLOT_SETS_MAP, STATS_MAP,
+    STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP, WATCH_NEW_GLOBAL,
 };
 
-use crate::ebpf::kernel_btf::{typedef_stand_in, KernelBtf, VMLINUX_BTF};
+use profile_gen::Phase;
+
+use crate::ebpf::{
+    decode::{phase_number, CgroupSyscalls},
+    kernel_btf::{typedef_stand_in, KernelBtf, VMLINUX_BTF},
+};
 
 /// The compiled eBPF object. aya needs it 8-byte aligned to parse it in place.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/syscage-ebpf"));
 
-/// What the kernel side saw for one cgroup.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct CgroupSyscalls {
-    /// By (ABI, number): tracer_common::abi::NATIVE or COMPAT.
-    pub(crate) seen: BTreeMap<(usize, u32), SeenSyscall>,
-    pub(crate) out_of_range: u64,
-    /// The cgroup's phase now (see tracer_common::phase).
-    pub(crate) phase: u32,
-    /// CLOCK_MONOTONIC ns of the seccomp filter load and the entrypoint exec (0: not seen).
-    pub(crate) filter_loaded_ns: u64,
-    pub(crate) exec_ns: u64,
-}
-
-impl CgroupSyscalls {
-    /// Adds another cgroup's sightings (a container's sub-cgroup) to these.
-    pub(crate) fn absorb(&mut self, other: &Self) {
-        for (&key, s) in &other.seen {
-            match self.seen.entry(key) {
-                std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert(s.clone());
-                }
-                std::collections::btree_map::Entry::Occupied(slot) => {
-                    let mine = slot.into_mut();
-                    mine.count += s.count;
-                    mine.first_seen_ns = mine.first_seen_ns.min(s.first_seen_ns);
-                    mine.phases |= s.phases;
-                    match (&mut mine.args, &s.args) {
-                        (Some((values, overflow)), Some((more, more_overflow))) => {
-                            values.extend(more.iter().copied());
-                            *overflow |= *more_overflow;
-                        }
-                        (mine_args @ None, Some(theirs)) => *mine_args = Some(theirs.clone()),
-                        (_, None) => {}
-                    }
-                }
-            }
-        }
-        self.out_of_range += other.out_of_range;
-        self.phase = self.phase.max(other.phase);
-        let earliest = |a: u64, b: u64| match (a, b) {
-            (0, x) | (x, 0) => x,
-            (a, b) => a.min(b),
-        };
-        self.filter_loaded_ns = earliest(self.filter_loaded_ns, other.filter_loaded_ns);
-        self.exec_ns = earliest(self.exec_ns, other.exec_ns);
-    }
-}
-
-impl CgroupSyscalls {
-    /// Turns one cgroup's map values (its set and every CPU's counters) into sightings.
-    fn from_maps(set: &SyscallSet, per_cpu: &PerCpuValues<SyscallCounts>) -> Self {
-        let mut out = Self {
-            phase: set.phase,
-            filter_loaded_ns: set.filter_loaded_ns,
-            exec_ns: set.exec_ns,
-            ..Default::default()
-        };
-        for cpu in per_cpu.iter() {
-            out.out_of_range += cpu.out_of_range;
-        }
-        for (abi_index, (tables, first_seen)) in set.seen.iter().zip(&set.first_seen_ns).enumerate()
-        {
-            for nr in 0..MAX_SYSCALLS {
-                let mut phases = 0u8;
-                for (p, seen) in tables.iter().enumerate() {
-                    if seen[nr] != 0 {
-                        phases |= 1 << p;
-                    }
-                }
-                if phases == 0 {
-                    continue;
-                }
-                let count: u64 = per_cpu.iter().map(|cpu| cpu.count[abi_index][nr]).sum();
-                let args = (abi_index == abi::NATIVE)
-                    .then(|| captured_args(per_cpu, nr))
-                    .flatten();
-                out.seen.insert(
-                    (abi_index, nr as u32),
-                    SeenSyscall {
-                        count,
-                        first_seen_ns: first_seen[nr],
-                        phases,
-                        args,
-                    },
-                );
-            }
-        }
-        out
-    }
-}
-
-/// One syscall number of a cgroup.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct SeenSyscall {
-    pub(crate) count: u64,
-    /// CLOCK_MONOTONIC ns of the first sighting.
-    pub(crate) first_seen_ns: u64,
-    /// Bit `p` set: seen in phase `p`.
-    pub(crate) phases: u8,
-    /// For captured syscalls (tracer_common::ARG_CAPTURES): the distinct packed values seen on
-    /// all CPUs, and whether any CPU ran out of room for them.
-    pub(crate) args: Option<(BTreeSet<u64>, bool)>,
-}
-
-/// The union over CPUs of the argument values captured for native syscall `nr`, if it is one
-/// whose arguments are captured on this architecture.
-fn captured_args(
-    per_cpu: &PerCpuValues<SyscallCounts>,
-    nr: usize,
-) -> Option<(BTreeSet<u64>, bool)> {
-    if !cfg!(target_arch = "x86_64") {
-        return None;
-    }
-    let slot = ARG_CAPTURES
-        .iter()
-        .position(|c| c.x86_64_nr as usize == nr)?;
-    let mut values = BTreeSet::new();
-    let mut overflow = false;
-    for cpu in per_cpu.iter() {
-        let captured = &cpu.args[slot];
-        let len = (captured.len as usize).min(captured.values.len());
-        values.extend(captured.values[..len].iter().copied());
-        overflow |= captured.overflow != 0;
-    }
-    Some((values, overflow))
-}
-
 /// Which cgroups the program records.
 pub(crate) enum Watching {
-    /// These cgroups (at most [`MAX_SLOTS`]), each from the given phase (tracer_common::phase).
+    /// These cgroups (at most [`MAX_SLOTS`]), each from the given phase.
     /// They are fixed when the program is loaded.
-    Cgroups(Vec<(u64, u32)>),
+    Cgroups(Vec<(u64, Phase)>),
     /// Every cgroup the program meets (`record --all`), up to this many at once.
     All { max_cgroups: u32 },
 }
@@ -168,7 +42,7 @@ pub(crate) enum Watching {
 /// How to load the program.
 pub(crate) struct AttachOptions {
     pub(crate) watching: Watching,
-    /// aya-log level for the eBPF side ([`ebpf_log_level`]).
+    /// aya-log level for the eBPF side ([`crate::ebpf::log::ebpf_log_level`]).
     pub(crate) log_level: u8,
     /// Record names only: no ABI check, no argument capture (the benchmark's baseline).
     pub(crate) names_only: bool,
@@ -217,18 +91,6 @@ pub(crate) struct Tracer {
     nr_cpus: usize,
     /// [`AttachOptions::failed_exits`].
     failed_exits: bool,
-}
-
-/// aya-log level for the eBPF side's messages (`AYA_LOG_LEVEL`): 0 keeps it silent so that no
-/// ring-buffer write happens at all unless the user asked for `-v`.
-pub(crate) fn ebpf_log_level(verbosity: u8) -> u8 {
-    // aya-log-common's `Level` is Error = 1, Warn, Info = 3, Debug, Trace = 5.
-    const INFO: u8 = 3;
-    if verbosity >= 1 {
-        INFO
-    } else {
-        0
-    }
 }
 
 /// What loading the programs takes from the running kernel's BTF.
@@ -342,7 +204,7 @@ impl Tracer {
                     counts
                         .set(slot, zeroed, 0)
                         .with_context(|| format!("setting up slot {slot} of {SLOT_COUNTS_MAP}"))?;
-                    sets.set(slot, SyscallSet::starting_in(start_phase), 0)
+                    sets.set(slot, SyscallSet::starting_in(phase_number(start_phase)), 0)
                         .with_context(|| format!("setting up slot {slot} of {SLOT_SETS_MAP}"))?;
                     log::debug!("watching cgroup id {cgroup_id} in slot {slot}");
                 }
@@ -394,7 +256,7 @@ impl Tracer {
     /// `record --all`: starts recording a cgroup in `start_phase`, creating its zeroed entries
     /// (the program would insert them itself on the cgroup's next syscall, in the workload
     /// phase).
-    pub(crate) fn watch(&mut self, cgroup_id: u64, start_phase: u32) -> Result<()> {
+    pub(crate) fn watch(&mut self, cgroup_id: u64, start_phase: Phase) -> Result<()> {
         let Watches::Hashed { watched, counts } = &mut self.watches else {
             anyhow::bail!(
                 "internal error: outside --all, cgroups are given when the program is loaded"
@@ -407,7 +269,7 @@ impl Tracer {
             .with_context(|| format!("adding cgroup {cgroup_id} to map {COUNTS_MAP}"))?;
         // The set goes in last: it is what turns recording on for the cgroup.
         watched
-            .insert(key, SyscallSet::starting_in(start_phase), 0)
+            .insert(key, SyscallSet::starting_in(phase_number(start_phase)), 0)
             .with_context(|| format!("adding cgroup {cgroup_id} to map {WATCHED_MAP}"))?;
         log::debug!("watching cgroup id {cgroup_id}");
         Ok(())

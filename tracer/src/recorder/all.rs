@@ -14,13 +14,15 @@ use std::{
 };
 
 use anyhow::{Context as _, Result};
-use tracer_common::phase;
+use profile_gen::Phase;
 
 use crate::{
-    ebpf::tracer::{CgroupSyscalls, Tracer, Watching},
+    ebpf::decode::CgroupSyscalls,
+    ebpf::recording::{build_recording, Start, Subject},
+    ebpf::tracer::{Tracer, Watching},
     recorder::{
         options::RecordOptions,
-        session::{build_recording, Session, Start, Subject},
+        session::Session,
         stop::{stop_on_signals, POLL},
         target::container_target,
     },
@@ -138,7 +140,7 @@ impl<'a> AllContainers<'a> {
             max_cgroups,
             quiet,
             names,
-            origin: Start::now(phase::WORKLOAD),
+            origin: Start::now(Phase::Workload),
             tracked: BTreeMap::new(),
             owner_of: HashMap::new(),
             unnamed: HashMap::new(),
@@ -205,7 +207,7 @@ impl<'a> AllContainers<'a> {
                         continue;
                     }
                     let start = Start {
-                        phase: phase::RUNTIME_SETUP,
+                        phase: Phase::RuntimeSetup,
                         ..self.origin
                     };
                     let owner = self.adopt(tracer, (id, &dir), start)?;
@@ -341,8 +343,8 @@ impl<'a> AllContainers<'a> {
         };
         containers::refine_runtime(&mut container, Path::new("/run"));
         let key = container.cgroup.clone();
-        if start.phase == phase::WORKLOAD {
-            if let Err(e) = tracer.watch(id, phase::WORKLOAD) {
+        if start.phase == Phase::Workload {
+            if let Err(e) = tracer.watch(id, Phase::Workload) {
                 log::error!(
                     "container {} ({}) left out, no profile for it: {e:#} (the recorder holds \
                      at most --max-cgroups cgroups)",

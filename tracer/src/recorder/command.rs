@@ -11,14 +11,15 @@ use std::{
 
 use anyhow::Result;
 use profile_gen::ExitInfo;
-use tracer_common::phase;
+use profile_gen::Phase;
 
 use crate::{
+    ebpf::recording::{build_recording, Start, Subject},
     ebpf::tracer::Watching,
     recorder::{
         live::LiveView,
         options::RecordOptions,
-        session::{build_recording, Session, Start, Subject},
+        session::Session,
         stop::{stop_on_signals, POLL},
         tree_watch::{abbreviate, TreeWatch},
     },
@@ -52,7 +53,7 @@ pub(crate) fn record_command(
     let leaf = LeafCgroup::create(&mount)?;
     // Everything from the command's execve on is its own: it starts in the workload phase.
     let mut session = Session::start(
-        Watching::Cgroups(vec![(leaf.id(), phase::WORKLOAD)]),
+        Watching::Cgroups(vec![(leaf.id(), Phase::Workload)]),
         verbosity,
         |_| Ok(()),
     )?;
@@ -62,7 +63,7 @@ pub(crate) fn record_command(
         leaf.id()
     );
 
-    let start = Start::now(phase::WORKLOAD);
+    let start = Start::now(Phase::Workload);
     let label = Path::new(&command[0])
         .file_name()
         .map_or_else(|| command[0].to_string_lossy(), |n| n.to_string_lossy())

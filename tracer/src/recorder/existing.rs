@@ -7,14 +7,17 @@ use std::{
 };
 
 use anyhow::{Context as _, Result};
-use tracer_common::{phase, MAX_SLOTS};
+use profile_gen::Phase;
+use tracer_common::MAX_SLOTS;
 
 use crate::{
-    ebpf::tracer::{CgroupSyscalls, Tracer, Watching},
+    ebpf::decode::CgroupSyscalls,
+    ebpf::recording::{build_recording, Start, Subject},
+    ebpf::tracer::{Tracer, Watching},
     recorder::{
         live::LiveView,
         options::RecordOptions,
-        session::{build_recording, Session, Start, Subject},
+        session::Session,
         stop::{stop_on_signals, POLL},
         target::observed_target,
         tree_watch::TreeWatch,
@@ -102,11 +105,11 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
     let stop = stop_on_signals()?;
     // Attached to a running cgroup: what it does from now on is its workload.
     let mut session = Session::start(
-        Watching::Cgroups(ids.iter().map(|&i| (i, phase::WORKLOAD)).collect()),
+        Watching::Cgroups(ids.iter().map(|&i| (i, Phase::Workload)).collect()),
         verbosity,
         |_| Ok(()),
     )?;
-    let start = Start::now(phase::WORKLOAD);
+    let start = Start::now(Phase::Workload);
     let deadline = options.duration.map(|d| Instant::now() + d);
     let mut watch = TreeWatch::new(&mount, &dir, &dirs);
     let mut live = LiveView::new(quiet);

@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::Result;
 
 use crate::{
-    ebpf::tracer::CgroupSyscalls,
+    ebpf::decode::CgroupSyscalls,
     sys::exit::{ExitCodeExt as _, EXIT_NO_TARGET},
 };
 
