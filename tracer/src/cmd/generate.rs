@@ -11,13 +11,12 @@ use crate::{
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
-    docker::KernelVersion,
     generate::{
         generate_for_runtime, log_profile, missed_container_start, Format, Generated, Level,
     },
     input::{Input, PolicyOptions},
     kube::{self, KUBELET_SECCOMP_DIR},
-    profile_to_json, ScmpArch,
+    profile_to_json,
 };
 
 /// Generate the profile to ship from one or more recordings (or profiles).
@@ -301,6 +300,8 @@ fn object_name(name: Option<&str>, output: &Path, inputs: &[PathBuf]) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use profile_gen::{docker::KernelVersion, ScmpArch};
+
     use super::*;
 
     #[test]
