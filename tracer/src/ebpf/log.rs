@@ -14,6 +14,20 @@ pub(crate) fn ebpf_log_level(verbosity: u8) -> u8 {
     }
 }
 
+/// The eBPF side's logger, when `log_level` (see [`ebpf_log_level`]) asks for one; a missing
+/// one is a warning, not an error: only the program's own log lines are lost.
+pub(crate) fn init_ebpf_logger(
+    ebpf: &mut aya::Ebpf,
+    log_level: u8,
+) -> Option<aya_log::EbpfLogger<&'static dyn log::Log>> {
+    if log_level == 0 {
+        return None;
+    }
+    aya_log::EbpfLogger::init(ebpf)
+        .inspect_err(|e| log::warn!("eBPF log messages unavailable: {e}"))
+        .ok()
+}
+
 /// Relays the eBPF program's aya-log lines to our logger from a background thread with a
 /// small tokio runtime, for as long as the returned guard lives.
 pub(crate) fn spawn_log_pump(logger: aya_log::EbpfLogger<&'static dyn log::Log>) -> LogPump {

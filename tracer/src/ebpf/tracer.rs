@@ -25,6 +25,7 @@ use profile_gen::Phase;
 use crate::ebpf::{
     decode::{phase_number, CgroupSyscalls},
     kernel_btf::{typedef_stand_in, KernelBtf, VMLINUX_BTF},
+    log::init_ebpf_logger,
 };
 
 /// The compiled eBPF object. aya needs it 8-byte aligned to parse it in place.
@@ -135,16 +136,20 @@ where
     M::try_from(map).with_context(|| format!("eBPF map {name} has an unexpected type"))
 }
 
-impl Tracer {
-    /// Loads the object and its programs into the kernel without attaching them (see
-    /// [`Tracer::attach`]); with [`Watching::Cgroups`], the cgroups' map entries are set up too.
-    /// The logger is returned when `log_level > 0`; its lines must be pumped by the caller.
-    pub(crate) fn load(
-        opts: &AttachOptions,
-    ) -> Result<(Self, Option<aya_log::EbpfLogger<&'static dyn log::Log>>)> {
-        let names_only = u8::from(opts.names_only);
-        let kernel = KernelFacts::read()?;
-        let (watch_new, slot_ids, slots, hashed) = match &opts.watching {
+/// How the maps are sized and the program configured for a [`Watching`].
+struct MapLayout {
+    /// 1: the program inserts the cgroups it meets (`--all`).
+    watch_new: u8,
+    slot_ids: SlotIds,
+    /// Entries of the slot maps and of the hashed maps. The maps of the mode not taken keep one
+    /// entry: the kernel refuses empty maps.
+    slots: u32,
+    hashed: u32,
+}
+
+impl MapLayout {
+    fn of(watching: &Watching) -> Result<Self> {
+        Ok(match watching {
             Watching::Cgroups(cgroups) => {
                 let ids: Vec<u64> = cgroups.iter().map(|&(id, _)| id).collect();
                 let slot_ids = SlotIds::new(&ids).with_context(|| {
@@ -154,37 +159,85 @@ impl Tracer {
                         ids.len()
                     )
                 })?;
-                // The maps of the mode not taken keep one entry: the kernel refuses empty maps.
-                (0u8, slot_ids, cgroups.len().max(1) as u32, 1)
+                Self {
+                    watch_new: 0,
+                    slot_ids,
+                    slots: cgroups.len().max(1) as u32,
+                    hashed: 1,
+                }
             }
-            Watching::All { max_cgroups } => (1u8, SlotIds::EMPTY, 1, (*max_cgroups).max(1)),
-        };
+            Watching::All { max_cgroups } => Self {
+                watch_new: 1,
+                slot_ids: SlotIds::EMPTY,
+                slots: 1,
+                hashed: (*max_cgroups).max(1),
+            },
+        })
+    }
+}
+
+impl Watches {
+    /// Takes the slot maps and sets up each cgroup's slot, in the order of `cgroups`.
+    fn slots(
+        ebpf: &mut Ebpf,
+        ids: SlotIds,
+        cgroups: &[(u64, Phase)],
+        nr_cpus: usize,
+    ) -> Result<Self> {
+        let mut sets: Array<MapData, SyscallSet> = take_map(ebpf, SLOT_SETS_MAP)?;
+        let mut counts: PerCpuArray<MapData, SyscallCounts> = take_map(ebpf, SLOT_COUNTS_MAP)?;
+        for (slot, &(cgroup_id, start_phase)) in (0u32..).zip(cgroups) {
+            let zeroed = PerCpuValues::try_from(vec![SyscallCounts::ZERO; nr_cpus])?;
+            counts
+                .set(slot, zeroed, 0)
+                .with_context(|| format!("setting up slot {slot} of {SLOT_COUNTS_MAP}"))?;
+            sets.set(slot, SyscallSet::starting_in(phase_number(start_phase)), 0)
+                .with_context(|| format!("setting up slot {slot} of {SLOT_SETS_MAP}"))?;
+            log::debug!("watching cgroup id {cgroup_id} in slot {slot}");
+        }
+        Ok(Self::Slots { ids, sets, counts })
+    }
+
+    /// Takes the hashed maps, which the program fills itself from its templates.
+    fn hashed(ebpf: &mut Ebpf) -> Result<Self> {
+        for template in [SET_TEMPLATE_MAP, COUNTS_TEMPLATE_MAP] {
+            anyhow::ensure!(
+                ebpf.map(template).is_some(),
+                "eBPF object has no map {template}"
+            );
+        }
+        Ok(Self::Hashed {
+            watched: take_map(ebpf, WATCHED_MAP)?,
+            counts: take_map(ebpf, COUNTS_MAP)?,
+        })
+    }
+}
+
+impl Tracer {
+    /// Loads the object and its programs into the kernel without attaching them (see
+    /// [`Tracer::attach`]); with [`Watching::Cgroups`], the cgroups' map entries are set up too.
+    /// The logger is returned when `log_level > 0`; its lines must be pumped by the caller.
+    pub(crate) fn load(
+        opts: &AttachOptions,
+    ) -> Result<(Self, Option<aya_log::EbpfLogger<&'static dyn log::Log>>)> {
+        let kernel = KernelFacts::read()?;
+        let layout = MapLayout::of(&opts.watching)?;
+        let names_only = u8::from(opts.names_only);
         let mut ebpf = EbpfLoader::new()
             // The object has no CO-RE relocations: aya's own copy of the kernel's BTF is unused.
             .btf(None)
-            .map_max_entries(SLOT_SETS_MAP, slots)
-            .map_max_entries(SLOT_COUNTS_MAP, slots)
-            .map_max_entries(WATCHED_MAP, hashed)
-            .map_max_entries(COUNTS_MAP, hashed)
+            .map_max_entries(SLOT_SETS_MAP, layout.slots)
+            .map_max_entries(SLOT_COUNTS_MAP, layout.slots)
+            .map_max_entries(WATCHED_MAP, layout.hashed)
+            .map_max_entries(COUNTS_MAP, layout.hashed)
             .override_global("AYA_LOG_LEVEL", &opts.log_level, true)
-            .override_global(WATCH_NEW_GLOBAL, &watch_new, true)
+            .override_global(WATCH_NEW_GLOBAL, &layout.watch_new, true)
             .override_global(NAMES_ONLY_GLOBAL, &names_only, true)
             .override_global(KERNEL_OFFSETS_GLOBAL, &kernel.offsets, true)
-            .override_global(SLOT_IDS_GLOBAL, &slot_ids, true)
+            .override_global(SLOT_IDS_GLOBAL, &layout.slot_ids, true)
             .load(EBPF_OBJECT)
             .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
-
-        let logger = if opts.log_level > 0 {
-            match aya_log::EbpfLogger::init(&mut ebpf) {
-                Ok(logger) => Some(logger),
-                Err(e) => {
-                    log::warn!("eBPF log messages unavailable: {e}");
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        let logger = init_ebpf_logger(&mut ebpf, opts.log_level);
 
         for (name, tracepoint) in PROGRAMS {
             load_program(&mut ebpf, name, tracepoint, &kernel)?;
@@ -196,36 +249,9 @@ impl Tracer {
         let nr_cpus = nr_cpus().map_err(|(path, e)| anyhow!("reading {path}: {e}"))?;
         let watches = match &opts.watching {
             Watching::Cgroups(cgroups) => {
-                let mut sets: Array<MapData, SyscallSet> = take_map(&mut ebpf, SLOT_SETS_MAP)?;
-                let mut counts: PerCpuArray<MapData, SyscallCounts> =
-                    take_map(&mut ebpf, SLOT_COUNTS_MAP)?;
-                for (slot, &(cgroup_id, start_phase)) in (0u32..).zip(cgroups) {
-                    let zeroed = PerCpuValues::try_from(vec![SyscallCounts::ZERO; nr_cpus])?;
-                    counts
-                        .set(slot, zeroed, 0)
-                        .with_context(|| format!("setting up slot {slot} of {SLOT_COUNTS_MAP}"))?;
-                    sets.set(slot, SyscallSet::starting_in(phase_number(start_phase)), 0)
-                        .with_context(|| format!("setting up slot {slot} of {SLOT_SETS_MAP}"))?;
-                    log::debug!("watching cgroup id {cgroup_id} in slot {slot}");
-                }
-                Watches::Slots {
-                    ids: slot_ids,
-                    sets,
-                    counts,
-                }
+                Watches::slots(&mut ebpf, layout.slot_ids, cgroups, nr_cpus)?
             }
-            Watching::All { .. } => {
-                for template in [SET_TEMPLATE_MAP, COUNTS_TEMPLATE_MAP] {
-                    anyhow::ensure!(
-                        ebpf.map(template).is_some(),
-                        "eBPF object has no map {template}"
-                    );
-                }
-                Watches::Hashed {
-                    watched: take_map(&mut ebpf, WATCHED_MAP)?,
-                    counts: take_map(&mut ebpf, COUNTS_MAP)?,
-                }
-            }
+            Watching::All { .. } => Watches::hashed(&mut ebpf)?,
         };
         let stats = take_map(&mut ebpf, STATS_MAP)?;
         Ok((
