@@ -5,7 +5,8 @@ use std::{
     ffi::OsString,
     os::{fd::AsRawFd as _, unix::process::CommandExt as _},
     path::Path,
-    process::Command,
+    process::{Command, ExitStatus},
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
@@ -27,7 +28,9 @@ use crate::{
         cgroup::{self, LeafCgroup},
         outputs::{write_recording_and_profile, OutputPaths},
         preflight,
-        supervise::{check_can_execute, exit_code_of, resolve_program, spawn_child, STOP_GRACE},
+        supervise::{
+            check_can_execute, exit_code_of, resolve_program, spawn_child, RunningChild, STOP_GRACE,
+        },
         user::{self, Credentials},
     },
 };
@@ -138,7 +141,7 @@ fn run_in_cgroup(
     duration: Option<Duration>,
     tick: &mut dyn FnMut(bool),
     quiet: bool,
-) -> Result<std::process::ExitStatus> {
+) -> Result<ExitStatus> {
     let procs = leaf.open_procs()?;
     let mut cmd = Command::new(program);
     cmd.arg0(&command[0]).args(&command[1..]);
@@ -169,18 +172,30 @@ fn run_in_cgroup(
         Ok(())
     })?;
     let deadline = duration.map(|d| Instant::now() + d);
-    let time_is_up = || deadline.is_some_and(|d| Instant::now() >= d);
+    let status = wait_for_command(&mut child, leaf, (duration, deadline), tick)?;
+    drop(child);
+    record_leftovers(leaf, &stop, deadline, tick, quiet);
+    Ok(status)
+}
+
+/// Waits for the command to exit, calling `tick` every [`POLL`]; at `deadline`, once `duration`
+/// is up, sends it SIGTERM, the way an orchestrator would, and SIGKILL if it has not ended [`STOP_GRACE`]
+/// later. Returns its status.
+fn wait_for_command(
+    child: &mut RunningChild,
+    leaf: &LeafCgroup,
+    (duration, deadline): (Option<Duration>, Option<Instant>),
+    tick: &mut dyn FnMut(bool),
+) -> Result<ExitStatus> {
     let mut terminated = false;
     // When a command that got the SIGTERM at the end of --duration is still running.
     let mut kill_at: Option<Instant> = None;
-    let status = loop {
+    loop {
         if let Some(status) = child.wait_timeout(POLL)? {
-            break status;
+            return Ok(status);
         }
         tick(false);
-        if !terminated && time_is_up() {
-            // --duration is up: end the command the way an orchestrator would, and keep its
-            // status.
+        if !terminated && deadline.is_some_and(|d| Instant::now() >= d) {
             tick(true);
             log::info!(
                 "--duration {} is up: sending SIGTERM to the command",
@@ -201,12 +216,21 @@ fn run_in_cgroup(
             terminate(leaf, libc::SIGKILL);
             kill_at = None;
         }
-    };
-    drop(child);
+    }
+}
 
+/// Records what the command left running in `leaf` until it exits, or until a signal or
+/// `deadline` sends it SIGTERM and [`LEFTOVER_GRACE`] passes.
+fn record_leftovers(
+    leaf: &LeafCgroup,
+    stop: &AtomicBool,
+    deadline: Option<Instant>,
+    tick: &mut dyn FnMut(bool),
+    quiet: bool,
+) {
     let left = leaf.members();
     if left.is_empty() {
-        return Ok(status);
+        return;
     }
     tick(true);
     if !quiet {
@@ -224,17 +248,17 @@ fn run_in_cgroup(
         tick(false);
         if !cgroup::is_populated(leaf.dir()) {
             log::info!("the processes the command left have exited");
-            break;
+            return;
         }
         if let Some(until) = grace_until {
             if Instant::now() >= until {
-                break; // the rest is moved out when the cgroup is removed
+                return; // the rest is moved out when the cgroup is removed
             }
             continue;
         }
-        let why = if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let why = if stop.load(Ordering::Relaxed) {
             "interrupted"
-        } else if time_is_up() {
+        } else if deadline.is_some_and(|d| Instant::now() >= d) {
             "--duration is up"
         } else {
             continue;
@@ -253,7 +277,6 @@ fn run_in_cgroup(
         terminate(leaf, libc::SIGTERM);
         grace_until = Some(Instant::now() + LEFTOVER_GRACE);
     }
-    Ok(status)
 }
 
 /// `signal` to every process in the command's cgroup and its sub-cgroups.

@@ -3,6 +3,7 @@
 
 use std::{
     path::{Path, PathBuf},
+    sync::atomic::{AtomicBool, Ordering},
     time::Instant,
 };
 
@@ -47,13 +48,7 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
     preflight::check_privileges()?;
     let mount = cgroup::cgroup2_mount()?;
     let named_as_container = matches!(target, Existing::Container(_));
-    let dir = match target {
-        Existing::Cgroup(path) => cgroup::resolve_cgroup_arg(&mount, path),
-        Existing::Pid(pid) => cgroup::cgroup_of_pid(&mount, &pid.to_string())
-            .with_context(|| format!("--pid {pid}: no such process")),
-        Existing::Container(id) => cgroup::find_container(&mount, id),
-    }
-    .exit_code(EXIT_NO_TARGET)?;
+    let dir = target.find(&mount).exit_code(EXIT_NO_TARGET)?;
     let id = cgroup::cgroup_id(&dir).exit_code(EXIT_NO_TARGET)?;
     let target = observed_target(&mount, &dir, named_as_container);
     let label = target.container_id.as_deref().map_or_else(
@@ -61,19 +56,7 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
         |c| containers::short_id(c).to_owned(),
     );
 
-    // The cgroup and the sub-cgroups it has now, those with processes of their own first (a
-    // parent's id records only the tasks directly in it), as many as the recorder holds.
-    let mut subs = cgroup::descendants(&dir);
-    subs.sort_by_key(|sub| cgroup::procs_of(sub).is_empty());
-    let mut cgroups = vec![(dir.clone(), id)];
-    for sub in subs {
-        if cgroups.len() == MAX_SLOTS {
-            break;
-        }
-        if let Ok(sub_id) = cgroup::cgroup_id(&sub) {
-            cgroups.push((sub, sub_id));
-        }
-    }
+    let cgroups = with_sub_cgroups(&dir, id);
     let dirs: Vec<PathBuf> = cgroups.iter().map(|(d, _)| d.clone()).collect();
     let ids: Vec<u64> = cgroups.iter().map(|&(_, i)| i).collect();
     log::info!(
@@ -81,15 +64,7 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
         dir.display(),
         ids.len() - 1
     );
-    if let Ok(own) = cgroup::cgroup_of_pid(&mount, "self") {
-        if dirs.contains(&own) {
-            log::warn!(
-                "syscage itself runs in {}, which is recorded: its own syscalls are part of the \
-                 recording",
-                cgroup::relative_path(&mount, &own)
-            );
-        }
-    }
+    warn_about_own_cgroup(&mount, &dirs);
     let populated_at_start = cgroup::is_populated(&dir);
     if target.container_id.is_some() && populated_at_start {
         // The recording says so too: it started in the workload phase and saw no entrypoint
@@ -110,16 +85,6 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
         |_| Ok(()),
     )?;
     let start = Start::now(Phase::Workload);
-    let deadline = options.duration.map(|d| Instant::now() + d);
-    let mut watch = TreeWatch::new(&mount, &dir, &dirs);
-    let mut live = LiveView::new(quiet);
-    let read_all = |tracer: &Tracer| -> Result<CgroupSyscalls> {
-        let mut merged = CgroupSyscalls::default();
-        for &i in &ids {
-            merged.absorb(&tracer.read(i)?);
-        }
-        Ok(merged)
-    };
     if !populated_at_start && !quiet {
         eprintln!(
             "syscage: {label}: no process in the cgroup yet; waiting for one (until {})",
@@ -130,31 +95,23 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
             }
         );
     }
+    let mut watch = TreeWatch::new(&mount, &dir, &dirs);
+    let mut live = LiveView::new(quiet);
+    let deadline = options.duration.map(|d| Instant::now() + d);
     let mut seen_populated = populated_at_start;
     let why = loop {
         std::thread::sleep(POLL);
-        if let Ok(seen) = read_all(&session.tracer) {
+        if let Ok(seen) = read_all(&session.tracer, &ids) {
             live.update(&label, &seen);
         }
         watch.poll();
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
-            break "interrupted";
+        if let Some(why) = stop_reason(&stop, deadline, &dir, &mut seen_populated) {
+            break why;
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            break "--duration is up";
-        }
-        if !dir.exists() {
-            break "the cgroup was removed";
-        }
-        let populated = cgroup::is_populated(&dir);
-        if seen_populated && !populated {
-            break "the cgroup is empty";
-        }
-        seen_populated |= populated;
     };
     live.finish();
     log::info!("stopping: {why}");
-    let seen = read_all(&session.tracer)?;
+    let seen = read_all(&session.tracer, &ids)?;
     for &i in &ids {
         session.tracer.unwatch(i);
     }
@@ -176,4 +133,80 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
         );
     }
     Ok(0)
+}
+
+impl Existing<'_> {
+    /// The cgroup directory this names.
+    fn find(&self, mount: &Path) -> Result<PathBuf> {
+        match *self {
+            Existing::Cgroup(path) => cgroup::resolve_cgroup_arg(mount, path),
+            Existing::Pid(pid) => cgroup::cgroup_of_pid(mount, &pid.to_string())
+                .with_context(|| format!("--pid {pid}: no such process")),
+            Existing::Container(id) => cgroup::find_container(mount, id),
+        }
+    }
+}
+
+/// `dir` and the sub-cgroups it has now, those with processes of their own first (a parent's
+/// id records only the tasks directly in it), as many as the recorder holds.
+fn with_sub_cgroups(dir: &Path, id: u64) -> Vec<(PathBuf, u64)> {
+    let mut subs = cgroup::descendants(dir);
+    subs.sort_by_key(|sub| cgroup::procs_of(sub).is_empty());
+    let mut cgroups = vec![(dir.to_path_buf(), id)];
+    for sub in subs {
+        if cgroups.len() == MAX_SLOTS {
+            break;
+        }
+        if let Ok(sub_id) = cgroup::cgroup_id(&sub) {
+            cgroups.push((sub, sub_id));
+        }
+    }
+    cgroups
+}
+
+/// Warns when syscage itself runs in one of the recorded cgroups.
+fn warn_about_own_cgroup(mount: &Path, dirs: &[PathBuf]) {
+    if let Ok(own) = cgroup::cgroup_of_pid(mount, "self") {
+        if dirs.contains(&own) {
+            log::warn!(
+                "syscage itself runs in {}, which is recorded: its own syscalls are part of the \
+                 recording",
+                cgroup::relative_path(mount, &own)
+            );
+        }
+    }
+}
+
+/// What the cgroups `ids` did so far, as one.
+fn read_all(tracer: &Tracer, ids: &[u64]) -> Result<CgroupSyscalls> {
+    let mut merged = CgroupSyscalls::default();
+    for &id in ids {
+        merged.absorb(&tracer.read(id)?);
+    }
+    Ok(merged)
+}
+
+/// Why the recording of `dir` ends now, if it does: a signal, the deadline, the cgroup gone or
+/// emptied after it had processes (`seen_populated` remembers that).
+fn stop_reason(
+    stop: &AtomicBool,
+    deadline: Option<Instant>,
+    dir: &Path,
+    seen_populated: &mut bool,
+) -> Option<&'static str> {
+    if stop.load(Ordering::Relaxed) {
+        return Some("interrupted");
+    }
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Some("--duration is up");
+    }
+    if !dir.exists() {
+        return Some("the cgroup was removed");
+    }
+    let populated = cgroup::is_populated(dir);
+    if *seen_populated && !populated {
+        return Some("the cgroup is empty");
+    }
+    *seen_populated |= populated;
+    None
 }
