@@ -254,15 +254,7 @@ struct Job {
 
 /// The detached recorder: watch, tell the hook, wait for the container to end, write.
 fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Result<()> {
-    let Job {
-        mount,
-        dir,
-        cgroup_id,
-        state,
-        paths,
-        runtime,
-    } = job;
-    let cgroup_id = *cgroup_id;
+    let cgroup_id = job.cgroup_id;
     detach_stdio(args.log.as_deref())?;
     let mut ready = File::from(ready);
     let session = Session::start(
@@ -287,17 +279,17 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
     // cgroup was found), so the first time it is empty the container has ended.
     loop {
         std::thread::sleep(POLL);
-        if !cgroup::is_populated(dir) {
+        if !cgroup::is_populated(&job.dir) {
             break;
         }
     }
     let seen = session.tracer.read(cgroup_id)?;
     session.tracer.unwatch(cgroup_id);
     drop(session);
-    let mut target = target_of(mount, dir);
-    target.container_id = Some(state.id().clone());
-    if runtime.is_some() {
-        target.runtime.clone_from(runtime);
+    let mut target = target_of(&job.mount, &job.dir);
+    target.container_id = Some(job.state.id().clone());
+    if job.runtime.is_some() {
+        target.runtime.clone_from(&job.runtime);
     }
     let recording = build_recording(
         &seen,
@@ -308,12 +300,12 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
             exit: None,
         },
     )?;
-    let allowed = write_recording_and_profile(&recording, paths, None)?;
+    let allowed = write_recording_and_profile(&recording, &job.paths, None)?;
     log::info!(
         "container {}: {} syscalls recorded, {allowed} in the profile {}",
-        state.id(),
+        job.state.id(),
         recording.syscalls.len(),
-        paths.profile.display()
+        job.paths.profile.display()
     );
     Ok(())
 }
