@@ -5,13 +5,13 @@
 //! directory plus that inode number.
 
 use std::{
-    fs,
-    io::{self, BufRead as _},
+    fs, io,
     os::unix::fs::MetadataExt as _,
     path::{Path, PathBuf},
 };
 
 use anyhow::{bail, Context as _, Result};
+use procfs::process::MountInfo;
 
 use crate::sys::exit::{ExitCodeExt as _, EXIT_NO_KERNEL_SUPPORT};
 
@@ -22,21 +22,14 @@ const SYSCAGE_PARENT: &str = "syscage";
 /// hosts, `/sys/fs/cgroup/unified` on hybrid ones (systemd's layout), elsewhere where an admin
 /// mounted it.
 pub(crate) fn cgroup2_mount() -> Result<PathBuf> {
-    let file = fs::File::open("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
-    let mut found = None;
-    for line in io::BufReader::new(file).lines() {
-        let line = line.context("reading /proc/self/mountinfo")?;
-        if let Some(mount) = parse_cgroup2_mountinfo_line(&line) {
-            // Prefer the shortest path: the canonical mount rather than a bind mount inside it.
-            if found
-                .as_ref()
-                .is_none_or(|f: &PathBuf| mount.as_os_str().len() < f.as_os_str().len())
-            {
-                found = Some(mount);
-            }
-        }
-    }
-    found
+    let mounts = procfs::process::Process::myself()
+        .and_then(|me| me.mountinfo())
+        .context("reading /proc/self/mountinfo")?;
+    mounts
+        .into_iter()
+        .filter_map(|mount| cgroup2_mount_point(&mount))
+        // The shortest path: the canonical mount rather than a bind mount inside it.
+        .min_by_key(|mount| mount.as_os_str().len())
         .context(
             "no cgroup v2 filesystem is mounted (looked in /proc/self/mountinfo); syscage needs \
          cgroup v2: mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified` or boot with \
@@ -45,14 +38,11 @@ pub(crate) fn cgroup2_mount() -> Result<PathBuf> {
         .exit_code(EXIT_NO_KERNEL_SUPPORT)
 }
 
-/// mountinfo: `id parent major:minor root mountpoint options [optional...] - fstype source opts`.
-fn parse_cgroup2_mountinfo_line(line: &str) -> Option<PathBuf> {
-    let (left, right) = line.split_once(" - ")?;
-    if right.split_whitespace().next()? != "cgroup2" {
-        return None;
-    }
-    let mount_point = left.split_whitespace().nth(4)?;
-    Some(PathBuf::from(unescape_mountinfo(mount_point)))
+/// Where `mount` is mounted, if it is a cgroup2 filesystem. procfs leaves mountinfo's octal
+/// escapes (`\040` for a space) in the mount point: they are undone here.
+fn cgroup2_mount_point(mount: &MountInfo) -> Option<PathBuf> {
+    (mount.fs_type == "cgroup2")
+        .then(|| PathBuf::from(unescape_mountinfo(&mount.mount_point.to_string_lossy())))
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal `\ooo`.
@@ -370,6 +360,10 @@ pub(crate) fn remove_stale_leaves(mount: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_cgroup2_mountinfo_line(line: &str) -> Option<PathBuf> {
+        cgroup2_mount_point(&MountInfo::from_line(line).unwrap())
+    }
 
     #[test]
     fn finds_cgroup2_in_mountinfo_lines() {
