@@ -84,28 +84,7 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let origin = args.profile.display().to_string();
     let native = native_arch();
     let profile = read_any_profile(&args.profile, native)?;
-    validate_profile(&profile, native, &origin)?;
-    check_runnable(&profile, &origin)?;
-    if profile.default_action() == LinuxSeccompAction::ScmpActAllow {
-        log::warn!(
-            "{origin}: defaultAction SCMP_ACT_ALLOW: a deny-list, which allows every syscall it \
-             does not name; `syscage generate` refuses such profiles as a source"
-        );
-    }
-    let built = build_filter_report(&profile, native)
-        .with_context(|| format!("{origin}: building the seccomp filter"))?;
-    for skipped in &built.skipped_rules {
-        log::info!(
-            "{origin}: syscalls[{}] ({}) does what the default action does: left out of the filter",
-            skipped.index,
-            skipped.names.join(", ")
-        );
-    }
-    // Compile to classic BPF here, in the parent: the child, between fork and exec, may only
-    // make async-signal-safe calls, and libseccomp allocates while it compiles.
-    let bpf = export_bpf(&built.ctx)
-        .with_context(|| format!("{origin}: compiling the seccomp filter"))?;
-    drop(built);
+    let bpf = compile_filter(&profile, native, &origin)?;
     let creds = user::workload_credentials(args.user.user.as_deref())?;
     let program = resolve_program(&args.command[0])?;
     check_can_execute(&program, creds.as_ref())?;
@@ -173,6 +152,33 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         }
     }
     Ok(code)
+}
+
+/// The profile checked and compiled to classic BPF, in the parent: the child, between fork and
+/// exec, may only make async-signal-safe calls, and libseccomp allocates while it compiles.
+fn compile_filter(
+    profile: &LinuxSeccomp,
+    native: ScmpArch,
+    origin: &str,
+) -> Result<Vec<libc::sock_filter>> {
+    validate_profile(profile, native, origin)?;
+    check_runnable(profile, origin)?;
+    if profile.default_action() == LinuxSeccompAction::ScmpActAllow {
+        log::warn!(
+            "{origin}: defaultAction SCMP_ACT_ALLOW: a deny-list, which allows every syscall it \
+             does not name; `syscage generate` refuses such profiles as a source"
+        );
+    }
+    let built = build_filter_report(profile, native)
+        .with_context(|| format!("{origin}: building the seccomp filter"))?;
+    for skipped in &built.skipped_rules {
+        log::info!(
+            "{origin}: syscalls[{}] ({}) does what the default action does: left out of the filter",
+            skipped.index,
+            skipped.names.join(", ")
+        );
+    }
+    export_bpf(&built.ctx).with_context(|| format!("{origin}: compiling the seccomp filter"))
 }
 
 /// The profile in `path`, whatever `generate` reads: an OCI profile as it is, a Docker-format

@@ -55,11 +55,8 @@ pub(crate) fn record_command(
 
     let leaf = LeafCgroup::create(&mount)?;
     // Everything from the command's execve on is its own: it starts in the workload phase.
-    let mut session = Session::start(
-        Watching::Cgroups(vec![(leaf.id(), Phase::Workload)]),
-        verbosity,
-        |_| Ok(()),
-    )?;
+    let watching = Watching::Cgroups(vec![(leaf.id(), Phase::Workload)]);
+    let mut session = Session::start(watching, verbosity, |_| Ok(()))?;
     log::info!(
         "recording cgroup {} (id {})",
         leaf.dir().display(),
@@ -67,10 +64,7 @@ pub(crate) fn record_command(
     );
 
     let start = Start::now(Phase::Workload);
-    let label = Path::new(&command[0])
-        .file_name()
-        .map_or_else(|| command[0].to_string_lossy(), |n| n.to_string_lossy())
-        .into_owned();
+    let label = label_of(command);
     let mut watch = TreeWatch::new(&mount, leaf.dir(), &[leaf.dir().to_path_buf()]);
     let mut live = LiveView::new(quiet);
     let status = run_in_cgroup(
@@ -104,12 +98,13 @@ pub(crate) fn record_command(
     let seen = seen?;
     options.refuse_empty(&seen, &label)?;
 
-    let argv = command
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
     let subject = Subject {
-        command: Some(argv),
+        command: Some(
+            command
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+        ),
         target: None,
         exit: ExitInfo::from_status(status),
     };
@@ -123,6 +118,14 @@ pub(crate) fn record_command(
         );
     }
     Ok(exit_code_of(status))
+}
+
+/// What messages call the command: its program's file name.
+fn label_of(command: &[OsString]) -> String {
+    Path::new(&command[0])
+        .file_name()
+        .map_or_else(|| command[0].to_string_lossy(), |n| n.to_string_lossy())
+        .into_owned()
 }
 
 /// How long processes left in the command's cgroup get to exit after SIGTERM, still recorded,

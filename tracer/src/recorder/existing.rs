@@ -66,16 +66,6 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
     );
     warn_about_own_cgroup(&mount, &dirs);
     let populated_at_start = cgroup::is_populated(&dir);
-    if target.container_id.is_some() && populated_at_start {
-        // The recording says so too: it started in the workload phase and saw no entrypoint
-        // exec (`phases` in the recording format).
-        log::warn!(
-            "container {label} is running already: its start (the runtime's setup and the \
-             entrypoint's exec) is not recorded, and a profile from this recording may not let \
-             the container start; record from its creation with `syscage oci-hook` or \
-             `syscage record --all`"
-        );
-    }
 
     let stop = stop_on_signals()?;
     // Attached to a running cgroup: what it does from now on is its workload.
@@ -85,16 +75,12 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
         |_| Ok(()),
     )?;
     let start = Start::now(Phase::Workload);
-    if !populated_at_start && !quiet {
-        eprintln!(
-            "syscage: {label}: no process in the cgroup yet; waiting for one (until {})",
-            if options.duration.is_some() {
-                "--duration is up or Ctrl-C"
-            } else {
-                "Ctrl-C"
-            }
-        );
-    }
+    say_what_is_missed(
+        options,
+        target.container_id.is_some(),
+        &label,
+        populated_at_start,
+    );
     let mut watch = TreeWatch::new(&mount, &dir, &dirs);
     let mut live = LiveView::new(quiet);
     let deadline = options.duration.map(|d| Instant::now() + d);
@@ -209,4 +195,29 @@ fn stop_reason(
     }
     *seen_populated |= populated;
     None
+}
+
+/// Says what a recording that starts now misses: a running container's start, or, for a cgroup
+/// without processes yet, that it waits for one.
+fn say_what_is_missed(options: &RecordOptions, is_container: bool, label: &str, populated: bool) {
+    if is_container && populated {
+        // The recording says so too: it started in the workload phase and saw no entrypoint
+        // exec (`phases` in the recording format).
+        log::warn!(
+            "container {label} is running already: its start (the runtime's setup and the \
+             entrypoint's exec) is not recorded, and a profile from this recording may not let \
+             the container start; record from its creation with `syscage oci-hook` or \
+             `syscage record --all`"
+        );
+    }
+    if !populated && !options.quiet {
+        eprintln!(
+            "syscage: {label}: no process in the cgroup yet; waiting for one (until {})",
+            if options.duration.is_some() {
+                "--duration is up or Ctrl-C"
+            } else {
+                "Ctrl-C"
+            }
+        );
+    }
 }
