@@ -33,7 +33,7 @@ use crate::{
     shared_args::{docker_default_caps, UserArg},
     sys::cgroup::{self, LeafCgroup},
     sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE},
-    sys::outputs::check_output_dir,
+    sys::outputs::{check_output_dir, directory_of},
     sys::preflight,
     sys::supervise::{check_can_execute, exit_code_of, resolve_program, spawn_prepared},
     sys::user,
@@ -89,7 +89,7 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let program = resolve_program(&args.command[0])?;
     check_can_execute(&program, creds.as_ref())?;
     if let Some(fix) = &args.fix {
-        check_output_dir(fix).exit_code(EXIT_CANNOT_WRITE)?;
+        check_output_dir(directory_of(fix)).exit_code(EXIT_CANNOT_WRITE)?;
         // --fix needs the recording: no point running the command without it.
         preflight::check_privileges()
             .context("--fix records the command while it runs under the profile")?;

@@ -131,11 +131,16 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn lexical_identity(path: &Path) -> Option<PathBuf> {
-    let dir = match path.parent() {
+/// The directory an output file `path` goes into (`.` for a bare file name).
+pub(crate) fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
-    };
+    }
+}
+
+fn lexical_identity(path: &Path) -> Option<PathBuf> {
+    let dir = directory_of(path);
     let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     Some(dir.join(path.file_name()?))
 }
