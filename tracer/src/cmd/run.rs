@@ -104,10 +104,7 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         }
         // Into the watched cgroup before the filter: the profile may deny write.
         if let Some(fd) = procs {
-            // SAFETY: write(2) of a static buffer to a descriptor open in the child.
-            if unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } != 1 {
-                return Err(std::io::Error::last_os_error());
-            }
+            cgroup::join_through(fd)?;
         }
         install_filter(&bpf)
     })
@@ -331,16 +328,11 @@ impl Recorder {
         };
         drop(self.session);
         drop(self.leaf);
-        let subject = Subject {
-            command: Some(
-                command
-                    .iter()
-                    .map(|a| a.to_string_lossy().into_owned())
-                    .collect(),
-            ),
-            target: Some(target),
-            exit: status.and_then(ExitInfo::from_status),
-        };
+        let subject = Subject::command(
+            command,
+            Some(target),
+            status.and_then(ExitInfo::from_status),
+        );
         build_recording(&seen?, self.start, subject)
     }
 }

@@ -41,6 +41,25 @@ pub(crate) struct Subject {
     pub(crate) exit: Option<ExitInfo>,
 }
 
+impl Subject {
+    /// A command's recording: its arguments as text.
+    pub(crate) fn command(
+        argv: &[std::ffi::OsString],
+        target: Option<Target>,
+        exit: Option<ExitInfo>,
+    ) -> Self {
+        Self {
+            command: Some(
+                argv.iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect(),
+            ),
+            target,
+            exit,
+        }
+    }
+}
+
 /// Builds the recording of one cgroup (or several merged, for a container with sub-cgroups).
 pub(crate) fn build_recording(
     seen: &CgroupSyscalls,

@@ -98,16 +98,7 @@ pub(crate) fn record_command(
     let seen = seen?;
     options.refuse_empty(&seen, &label)?;
 
-    let subject = Subject {
-        command: Some(
-            command
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect(),
-        ),
-        target: None,
-        exit: ExitInfo::from_status(status),
-    };
+    let subject = Subject::command(command, None, ExitInfo::from_status(status));
     let recording = build_recording(&seen, start, subject)?;
     let allowed = write_recording_and_profile(&recording, &paths, creds.as_ref())?;
     if !quiet {
@@ -167,12 +158,7 @@ fn run_in_cgroup(
         if let Some(c) = &creds {
             user::switch_to(c)?;
         }
-        // SAFETY: write(2) of a static buffer to an fd that stays open in the child.
-        let written = unsafe { libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) };
-        if written != 1 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
+        cgroup::join_through(procs.as_raw_fd())
     })?;
     let deadline = duration.map(|d| Instant::now() + d);
     let status = wait_for_command(&mut child, leaf, (duration, deadline), tick)?;

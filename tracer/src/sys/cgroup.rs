@@ -357,6 +357,16 @@ pub(crate) fn remove_stale_leaves(mount: &Path) {
     }
 }
 
+/// Moves the calling process into the cgroup whose `cgroup.procs` is open as `procs`, by
+/// writing "0" to it. Only write(2): safe in a child between fork and exec.
+pub(crate) fn join_through(procs: std::os::fd::RawFd) -> io::Result<()> {
+    // SAFETY: write(2) of a static buffer to a descriptor the caller keeps open.
+    if unsafe { libc::write(procs, b"0".as_ptr().cast(), 1) } != 1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
