@@ -1,5 +1,5 @@
 //! Builds the eBPF object from `tracer-ebpf` with aya-build and leaves it in OUT_DIR, where
-//! `src/bpf.rs` embeds it.
+//! `src/ebpf/tracer.rs` embeds it.
 //!
 //! The eBPF crate needs `-Z build-std=core`. Rather than requiring nightly, the inner cargo runs
 //! the same toolchain as this build with RUSTC_BOOTSTRAP=1; setting it only for the inner build

@@ -2,29 +2,23 @@
 //! to one subcommand; the work lives in the modules below and in the `profile-gen` library.
 //! Errors are printed once, here, as `syscage: <error with context>`.
 
-mod bpf;
-mod cgroup;
-mod cgroup_names;
 mod cli;
 mod cmd;
-mod containers;
-mod ebpf_log;
-mod exit;
-mod inputs;
-mod kernel_btf;
-mod live;
-mod outputs;
-mod preflight;
-mod session;
-mod supervise;
-mod tree_watch;
-mod user;
+mod ebpf;
+mod recorder;
+mod shared_args;
+mod sys;
+#[cfg(test)]
+mod test_fixtures;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::cli::{Cli, Command};
+use crate::{
+    cli::{Cli, Command},
+    sys::exit,
+};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

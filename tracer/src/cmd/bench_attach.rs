@@ -16,13 +16,14 @@ use std::{
 
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
-use tracer_common::phase;
+use profile_gen::Phase;
 
 use crate::{
-    bpf::{self, ebpf_log_level, AttachOptions, Tracer, Watching},
-    cgroup,
-    cmd::record::stop_on_signals,
-    preflight,
+    ebpf::log::ebpf_log_level,
+    ebpf::tracer::{attach_floor, AttachOptions, Tracer, Watching},
+    recorder::stop::stop_on_signals,
+    sys::cgroup,
+    sys::preflight,
 };
 
 /// Attach an eBPF program and wait for SIGINT/SIGTERM (for `cargo xtask bench`).
@@ -70,14 +71,14 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
     let mut _floor = None;
     let mut steps = String::new();
     match args.program {
-        Program::Empty => _floor = Some(bpf::attach_floor(tracer_common::EMPTY_PROGRAM_NAME)?),
+        Program::Empty => _floor = Some(attach_floor(tracer_common::EMPTY_PROGRAM_NAME)?),
         Program::CgroupId => {
-            _floor = Some(bpf::attach_floor(tracer_common::CGROUP_ID_PROGRAM_NAME)?);
+            _floor = Some(attach_floor(tracer_common::CGROUP_ID_PROGRAM_NAME)?);
         }
         Program::Recorder | Program::RecorderNamesOnly => {
             // What Session::start does, with a clock on each step.
             let opts = AttachOptions {
-                watching: Watching::Cgroups(ids.iter().map(|&id| (id, phase::WORKLOAD)).collect()),
+                watching: Watching::Cgroups(ids.iter().map(|&id| (id, Phase::Workload)).collect()),
                 log_level: ebpf_log_level(verbosity),
                 names_only: args.program == Program::RecorderNamesOnly,
                 failed_exits: false,

@@ -12,10 +12,10 @@ use profile_gen::{
 };
 
 use crate::{
-    cmd::generate::{docker_default_caps, EvalArgs},
-    exit::{Failure, EXIT_BAD_INPUT},
-    inputs::read_inputs,
-    outputs::{refuse_overlaps, write_output},
+    shared_args::{docker_default_caps, EvalArgs},
+    sys::exit::{Failure, EXIT_BAD_INPUT},
+    sys::inputs::read_inputs,
+    sys::outputs::{refuse_overlaps, write_output},
 };
 
 /// Exit status of `diff` when --fail-on trips.
@@ -233,81 +233,26 @@ fn use_color() -> bool {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
-    use profile_gen::{Recording, ScmpArch, SyscallRecord};
+    use profile_gen::{ScmpArch, SyscallRecord};
 
     use super::*;
-
-    /// A fresh directory under the system's temp dir, removed on drop.
-    pub(crate) struct TempDir(pub(crate) PathBuf);
-
-    impl TempDir {
-        pub(crate) fn new(tag: &str) -> Self {
-            use std::sync::atomic::{AtomicU32, Ordering};
-            static N: AtomicU32 = AtomicU32::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "syscage-{tag}-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            Self(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    /// Writes a recording of these x86_64 syscall numbers to `dir/name`.
-    pub(crate) fn write_recording(dir: &Path, name: &str, nrs: &[u32]) -> PathBuf {
-        let records = nrs
-            .iter()
-            .map(|&nr| SyscallRecord::new(ScmpArch::X8664, nr, 2, u64::from(nr)))
-            .collect();
-        write_records(dir, name, records)
-    }
-
-    /// Writes a recording of these records to `dir/name`.
-    pub(crate) fn write_records(dir: &Path, name: &str, records: Vec<SyscallRecord>) -> PathBuf {
-        let mut rec = Recording::from_json(
-            include_str!("../../../profile-gen/tests/fixtures/recording-v1.json"),
-            "fixture",
-        )
-        .unwrap();
-        rec.syscalls = records;
-        let path = dir.join(name);
-        std::fs::write(&path, rec.to_json()).unwrap();
-        path
-    }
-
-    /// An x86_64 record of `nr` with these argument values.
-    pub(crate) fn with_args(nr: u32, indexes: &[u8], values: &[&[u64]]) -> SyscallRecord {
-        let mut record = SyscallRecord::new(ScmpArch::X8664, nr, 1, u64::from(nr));
-        record.args = Some(profile_gen::ArgsSeen {
-            indexes: indexes.to_vec(),
-            values: values.iter().map(|v| v.to_vec()).collect(),
-            overflow: false,
-        });
-        record
-    }
+    use crate::test_fixtures::{with_args, write_recording, write_records};
 
     #[test]
     fn a_release_that_starts_creating_user_namespaces_is_risky() {
-        let dir = TempDir::new("diff-args");
-        let out = dir.0.join("report.json");
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("report.json");
         // clone (56): fork-style in v1, CLONE_NEWUSER too in v2; getpid (39) in both.
         let plain = SyscallRecord::new(ScmpArch::X8664, 39, 1, 0);
         let v1 = write_records(
-            &dir.0,
+            dir.path(),
             "v1.recording.json",
             vec![plain.clone(), with_args(56, &[0], &[&[0x11]])],
         );
         let v2 = write_records(
-            &dir.0,
+            dir.path(),
             "v2.recording.json",
             vec![plain, with_args(56, &[0], &[&[0x11], &[0x1000_0011]])],
         );
@@ -356,12 +301,12 @@ pub(crate) mod tests {
 
     #[test]
     fn exit_codes() {
-        let dir = TempDir::new("diff");
-        let out = dir.0.join("report.json");
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("report.json");
         // read, write -> read, write, getrandom (low) ; -> read, write, bpf (high).
-        let old = write_recording(&dir.0, "old.recording.json", &[0, 1]);
-        let low = write_recording(&dir.0, "low.recording.json", &[0, 1, 318]);
-        let high = write_recording(&dir.0, "high.recording.json", &[0, 1, 321]);
+        let old = write_recording(dir.path(), "old.recording.json", &[0, 1]);
+        let low = write_recording(dir.path(), "low.recording.json", &[0, 1, 318]);
+        let high = write_recording(dir.path(), "high.recording.json", &[0, 1, 321]);
 
         let code = |new: &Path, fail_on| run(args(&old, Some(new), None, fail_on, &out)).unwrap();
         assert_eq!(code(&old, Some(FailOnArg::Added)), 0);
@@ -377,10 +322,13 @@ pub(crate) mod tests {
 
         // --fail-on that does not apply is an error (exit 125), not a pass.
         let err = run(args(&old, Some(&low), None, Some(FailOnArg::Denied), &out)).unwrap_err();
-        assert_eq!(crate::exit::code_of(&err), crate::exit::EXIT_ERROR);
+        assert_eq!(
+            crate::sys::exit::code_of(&err),
+            crate::sys::exit::EXIT_ERROR
+        );
 
         // Against RuntimeDefault: mount (165) is denied by moby's default.
-        let mounts = write_recording(&dir.0, "mounts.recording.json", &[0, 165]);
+        let mounts = write_recording(dir.path(), "mounts.recording.json", &[0, 165]);
         let against = |file: &Path, spec: &str| {
             run(args(file, None, Some(spec), Some(FailOnArg::Denied), &out)).unwrap()
         };
@@ -398,7 +346,7 @@ pub(crate) mod tests {
         assert_eq!(against(&mounts, old.to_str().unwrap()), EXIT_POLICY_FAILED);
 
         // A bad input is an error naming the file.
-        let bad = dir.0.join("bad.json");
+        let bad = dir.path().join("bad.json");
         std::fs::write(&bad, "{\"colour\": 1}").unwrap();
         let err = run(args(&bad, Some(&old), None, None, &out)).unwrap_err();
         assert!(format!("{err:#}").starts_with(&format!("{}: found an object", bad.display())));

@@ -1,22 +1,19 @@
 //! `syscage generate --from FILE... --format oci|localhost|spo|log`: turn recordings (or
-//! profiles) into what users ship. Also home of the evaluation flags `diff` and `merge` share
-//! (architecture, capability set, kernel).
+//! profiles) into what users ship.
 
-use std::{
-    collections::BTreeSet,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use crate::{
-    inputs::read_inputs,
-    outputs::{refuse_overlaps, write_output},
+    shared_args::{docker_default_caps, EvalArgs},
+    sys::inputs::read_inputs,
+    sys::outputs::{refuse_overlaps, write_output},
 };
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
     formats::kube::{self, KUBELET_SECCOMP_DIR},
-    generate_for_runtime, log_profile, missed_container_start, parse_arch_name, profile_to_json,
-    Conditions, Format, Generated, Input, KernelVersion, Level, PolicyOptions, ScmpArch,
+    generate_for_runtime, log_profile, missed_container_start, profile_to_json, Format,
+    Generated, Input, Level, PolicyOptions,
 };
 
 /// Generate the profile to ship from one or more recordings (or profiles).
@@ -154,83 +151,6 @@ impl From<FormatArg> for Format {
     }
 }
 
-/// What Docker-format profiles and RuntimeDefault are evaluated for.
-#[derive(Debug, Args)]
-pub(crate) struct EvalArgs {
-    /// Architecture (SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64, x86_64, arm64, ...) whose syscall
-    /// table is used and for which Docker-format profiles and RuntimeDefault are evaluated.
-    /// Default: the inputs', else this machine's.
-    #[arg(long, value_name = "ARCH", value_parser = parse_arch)]
-    pub(crate) arch: Option<ScmpArch>,
-
-    /// Add a capability to the container's default set (CAP_SYS_ADMIN or SYS_ADMIN); repeatable.
-    #[arg(long, value_name = "CAP")]
-    pub(crate) cap_add: Vec<String>,
-
-    /// Drop a capability from the container's default set, or ALL (what the Pod Security
-    /// Standard "restricted" level requires); repeatable.
-    #[arg(long, value_name = "CAP")]
-    pub(crate) cap_drop: Vec<String>,
-
-    /// The node's kernel version (e.g. 6.1). Default: this machine's.
-    #[arg(long, value_name = "VERSION", value_parser = parse_kernel)]
-    pub(crate) kernel: Option<KernelVersion>,
-}
-
-fn parse_arch(text: &str) -> Result<ScmpArch, String> {
-    let scmp = match text {
-        "x86_64" | "amd64" => "SCMP_ARCH_X86_64",
-        "aarch64" | "arm64" => "SCMP_ARCH_AARCH64",
-        "riscv64" => "SCMP_ARCH_RISCV64",
-        "s390x" => "SCMP_ARCH_S390X",
-        "ppc64le" => "SCMP_ARCH_PPC64LE",
-        other => other,
-    };
-    parse_arch_name(scmp).map_err(|e| e.to_string())
-}
-
-fn parse_kernel(text: &str) -> Result<KernelVersion, String> {
-    text.parse()
-}
-
-impl EvalArgs {
-    /// The conditions for `arch`, starting from `default_caps`.
-    pub(crate) fn conditions(
-        &self,
-        arch: ScmpArch,
-        default_caps: BTreeSet<String>,
-    ) -> Result<Conditions> {
-        let mut caps = default_caps;
-        for cap in &self.cap_drop {
-            if cap.eq_ignore_ascii_case("ALL") {
-                caps.clear();
-            } else {
-                let cap = profile_gen::formats::docker::normalize_cap(cap).with_context(|| {
-                    format!("--cap-drop: unknown capability {cap:?}, expected one such as CAP_NET_RAW or ALL")
-                })?;
-                caps.remove(&cap);
-            }
-        }
-        let kernel = match self.kernel {
-            Some(kernel) => kernel,
-            None => host_kernel()?,
-        };
-        Conditions::new(
-            arch,
-            caps.into_iter().chain(self.cap_add.iter().cloned()),
-            kernel,
-        )
-        .map_err(|e| anyhow::anyhow!("--cap-add: {e}"))
-    }
-}
-
-fn host_kernel() -> Result<KernelVersion> {
-    let host = profile_gen::host_info().context("uname")?;
-    host.kernel_release
-        .parse()
-        .map_err(|e| anyhow::anyhow!("this machine's kernel: {e}; pass --kernel"))
-}
-
 pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
     let format = Format::from(args.format);
     let stdout = args.output == Path::new("-");
@@ -298,12 +218,6 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-/// The capabilities Docker gives a container by default; Docker-format inputs are evaluated
-/// for them unless --cap-add/--cap-drop say otherwise.
-pub(crate) fn docker_default_caps() -> BTreeSet<String> {
-    profile_gen::baselines::runtime_default::Flavour::Moby.default_caps()
 }
 
 /// Tells the user what generation added or could not include: the unknown numbers here, the
@@ -383,6 +297,8 @@ fn object_name(name: Option<&str>, output: &Path, inputs: &[PathBuf]) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use profile_gen::{docker::KernelVersion, ScmpArch};
+
     use super::*;
 
     #[test]
@@ -412,15 +328,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn arches_and_kernels_parse() {
-        assert_eq!(parse_arch("amd64").unwrap(), ScmpArch::X8664);
-        assert_eq!(parse_arch("SCMP_ARCH_AARCH64").unwrap(), ScmpArch::Aarch64);
-        assert!(parse_arch("vax").is_err());
-        assert!(parse_kernel("6.1").is_ok());
-        assert!(parse_kernel("six").is_err());
-    }
-
     fn generate_args(
         from: &Path,
         output: &Path,
@@ -448,17 +355,17 @@ mod tests {
 
     #[test]
     fn args_and_arch_flags() {
-        use crate::cmd::diff::tests::{with_args, write_records, TempDir};
+        use crate::test_fixtures::{with_args, write_records};
         use profile_gen::SyscallRecord;
-        let dir = TempDir::new("generate");
+        let dir = tempfile::tempdir().unwrap();
         // open (2), stat (4), pipe (22), arch_prctl (158), socket (41) AF_UNIX stream.
         let mut records: Vec<SyscallRecord> = [2, 4, 22, 158]
             .into_iter()
             .map(|nr| SyscallRecord::new(ScmpArch::X8664, nr, 1, u64::from(nr)))
             .collect();
         records.push(with_args(41, &[0, 1], &[&[1, 1]]));
-        let rec = write_records(&dir.0, "app.recording.json", records);
-        let out = dir.0.join("app.json");
+        let rec = write_records(dir.path(), "app.recording.json", records);
+        let out = dir.path().join("app.json");
         let read = |path: &Path| -> serde_json::Value {
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
         };
@@ -513,29 +420,5 @@ mod tests {
             ])
         );
         assert_eq!(profile["syscalls"][1]["args"], socket);
-    }
-
-    #[test]
-    fn capability_flags() {
-        let eval = EvalArgs {
-            arch: None,
-            cap_add: vec!["sys_admin".into()],
-            cap_drop: vec!["ALL".into()],
-            kernel: Some(KernelVersion { major: 6, minor: 1 }),
-        };
-        let c = eval
-            .conditions(ScmpArch::X8664, docker_default_caps())
-            .unwrap();
-        assert_eq!(c.caps.into_iter().collect::<Vec<_>>(), ["CAP_SYS_ADMIN"]);
-        let eval = EvalArgs {
-            cap_add: vec!["SYS_WIZARD".into()],
-            cap_drop: vec![],
-            ..eval
-        };
-        let err = eval
-            .conditions(ScmpArch::X8664, docker_default_caps())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("unknown capability \"SYS_WIZARD\""), "{err}");
     }
 }

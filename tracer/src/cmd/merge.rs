@@ -14,9 +14,9 @@ use profile_gen::{
 };
 
 use crate::{
-    cmd::generate::{docker_default_caps, EvalArgs},
-    inputs::read_inputs,
-    outputs::{refuse_overlaps, write_output},
+    shared_args::{docker_default_caps, EvalArgs},
+    sys::inputs::read_inputs,
+    sys::outputs::{refuse_overlaps, write_output},
 };
 
 /// Merge recordings of several runs or replicas into one, with coverage, and write its profile.
@@ -62,8 +62,8 @@ pub(crate) fn run(args: MergeArgs, quiet: bool) -> Result<u8> {
             Content::Recording(rec) => MergedRecording::from_recording(rec),
             Content::Merged(m) => m.clone(),
             Content::Profile(_) => {
-                return Err(crate::exit::Failure::new(
-                    crate::exit::EXIT_BAD_INPUT,
+                return Err(crate::sys::exit::Failure::new(
+                    crate::sys::exit::EXIT_BAD_INPUT,
                     anyhow::anyhow!(
                         "{}: is a {}, expected a syscage recording: merge counts how many runs saw \
                          each syscall; to unite profiles use `syscage generate --from A B`",
@@ -135,15 +135,15 @@ fn output_paths(output: &Path) -> (PathBuf, PathBuf) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::diff::tests::{write_recording, TempDir};
+    use crate::test_fixtures::write_recording;
 
     #[test]
     fn merge_keeps_coverage_and_writes_both_files() {
-        let dir = TempDir::new("merge");
-        let a = write_recording(&dir.0, "a.recording.json", &[0, 1, 56]);
-        let b = write_recording(&dir.0, "b.recording.json", &[0, 1]);
-        let c = write_recording(&dir.0, "c.recording.json", &[0, 318]);
-        let ab = dir.0.join("ab");
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_recording(dir.path(), "a.recording.json", &[0, 1, 56]);
+        let b = write_recording(dir.path(), "b.recording.json", &[0, 1]);
+        let c = write_recording(dir.path(), "c.recording.json", &[0, 318]);
+        let ab = dir.path().join("ab");
         run(
             MergeArgs {
                 inputs: vec![a, b],
@@ -153,16 +153,16 @@ mod tests {
         )
         .unwrap();
         // Merging a merged recording again counts its runs.
-        let all = dir.0.join("all.json");
+        let all = dir.path().join("all.json");
         run(
             MergeArgs {
-                inputs: vec![dir.0.join("ab.recording.json"), c],
+                inputs: vec![dir.path().join("ab.recording.json"), c],
                 output: all,
             },
             true,
         )
         .unwrap();
-        let merged = MergedRecording::read(&dir.0.join("all.recording.json")).unwrap();
+        let merged = MergedRecording::read(&dir.path().join("all.recording.json")).unwrap();
         assert_eq!(merged.runs.len(), 3);
         let coverage: Vec<(u32, u64, u64)> = merged
             .syscalls
@@ -170,7 +170,7 @@ mod tests {
             .map(|s| (s.nr, s.seen_in, s.count))
             .collect();
         assert_eq!(coverage, [(0, 3, 6), (1, 2, 4), (56, 1, 2), (318, 1, 2)]);
-        let profile = profile_gen::read_profile(&dir.0.join("all.json")).unwrap();
+        let profile = profile_gen::read_profile(&dir.path().join("all.json")).unwrap();
         let names = profile.syscalls().clone().unwrap()[0].names().clone();
         for name in ["read", "write", "clone", "getrandom", "exit", "exit_group"] {
             assert!(names.iter().any(|n| n == name), "{name}: {names:?}");
@@ -179,8 +179,8 @@ mod tests {
         // A profile is refused with a message saying what to do instead.
         let err = run(
             MergeArgs {
-                inputs: vec![dir.0.join("all.json")],
-                output: dir.0.join("x"),
+                inputs: vec![dir.path().join("all.json")],
+                output: dir.path().join("x"),
             },
             true,
         )
@@ -192,9 +192,9 @@ mod tests {
 
     #[test]
     fn merge_unites_argument_values_and_keeps_abis_apart() {
-        use crate::cmd::diff::tests::{with_args, write_records};
+        use crate::test_fixtures::{with_args, write_records};
         use profile_gen::{ScmpArch, SyscallRecord};
-        let dir = TempDir::new("merge-args");
+        let dir = tempfile::tempdir().unwrap();
         let getpid_i386 = || {
             let mut r = SyscallRecord::new(ScmpArch::X86, 20, 1, 0);
             r.arch = Some("SCMP_ARCH_X86".into());
@@ -202,7 +202,7 @@ mod tests {
         };
         // writev (20) natively, getpid (20) for i386; socket (41) AF_UNIX, then AF_INET too.
         let a = write_records(
-            &dir.0,
+            dir.path(),
             "a.recording.json",
             vec![
                 SyscallRecord::new(ScmpArch::X8664, 20, 1, 0),
@@ -210,19 +210,19 @@ mod tests {
             ],
         );
         let b = write_records(
-            &dir.0,
+            dir.path(),
             "b.recording.json",
             vec![getpid_i386(), with_args(41, &[0, 1], &[&[2, 2]])],
         );
         run(
             MergeArgs {
                 inputs: vec![a, b],
-                output: dir.0.join("ab"),
+                output: dir.path().join("ab"),
             },
             true,
         )
         .unwrap();
-        let merged = MergedRecording::read(&dir.0.join("ab.recording.json")).unwrap();
+        let merged = MergedRecording::read(&dir.path().join("ab.recording.json")).unwrap();
         let entries: Vec<(Option<&str>, u32, Option<&str>)> = merged
             .syscalls
             .iter()
@@ -240,7 +240,7 @@ mod tests {
             merged.syscalls[1].args.as_ref().unwrap().values,
             [vec![1, 1], vec![2, 2]]
         );
-        let profile = profile_gen::read_profile(&dir.0.join("ab.json")).unwrap();
+        let profile = profile_gen::read_profile(&dir.path().join("ab.json")).unwrap();
         let policy = profile_gen::Policy::from_profile(&profile);
         assert_eq!(policy.verdict("getpid"), profile_gen::Verdict::Allow);
         assert_eq!(policy.verdict("writev"), profile_gen::Verdict::Allow);

@@ -6,5 +6,4 @@ pub(crate) mod generate;
 pub(crate) mod merge;
 pub(crate) mod oci_hook;
 pub(crate) mod record;
-pub(crate) mod record_all;
 pub(crate) mod run;

@@ -14,21 +14,50 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
+use clap::Args;
 use nix::unistd::{fork, setsid, ForkResult};
 use oci_spec::runtime::State;
 use profile_gen::formats::read::{read_limited, MAX_INPUT_BYTES};
-use tracer_common::phase;
+use profile_gen::Phase;
 
 use crate::{
-    bpf::Watching,
-    cgroup,
-    cli::OciHookArgs,
-    cmd::record::{target_of, POLL},
-    exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_NO_TARGET},
-    outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
-    preflight,
-    session::{build_recording, Session, Start, Subject},
+    ebpf::recording::{build_recording, Start, Subject},
+    ebpf::tracer::Watching,
+    recorder::session::Session,
+    recorder::{stop::POLL, target::target_of},
+    sys::cgroup,
+    sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_NO_TARGET},
+    sys::outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
+    sys::preflight,
 };
+
+/// Run as an OCI runtime hook (`createRuntime`, or `prestart` for older runtimes): start
+/// recording the container before its process runs user code, and write its profile when the
+/// container stops.
+///
+/// The runtime passes the container's state (id, pid, bundle, annotations) on stdin. The hook
+/// starts a recorder in the background, waits until it watches the container's cgroup, and
+/// returns; the recorder writes the profile once the container's cgroup is empty. The output
+/// is `--output-dir`/<id>.json, or the file the annotation `io.syscage.output` names inside
+/// --output-dir (a file name or a relative path without `..`; anything else is refused).
+///
+/// For the tightest profile, give the container a permissive seccomp profile while recording
+/// (e.g. defaultAction SCMP_ACT_LOG): syscage then sees where the runtime loads the filter and
+/// leaves out the runtime's setup before it.
+#[derive(Debug, Args)]
+#[command(after_help = "Hook entry in config.json (runc, crun):\n  \
+    \"hooks\": {\"createRuntime\": [{\"path\": \"/usr/local/bin/syscage\",\n    \
+    \"args\": [\"syscage\", \"oci-hook\", \"--output-dir\", \"/var/lib/syscage\"]}]}")]
+pub(crate) struct OciHookArgs {
+    /// Directory for `<container id>.json` and `<container id>.recording.json`, or for the
+    /// file the container's annotation `io.syscage.output` names (required).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output_dir: Option<PathBuf>,
+
+    /// Append the background recorder's messages to this file (it has no terminal).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) log: Option<PathBuf>,
+}
 
 /// Annotation naming the profile file for this container (podman and runc pass annotations
 /// from config.json through to the hook's state).
@@ -225,19 +254,11 @@ struct Job {
 
 /// The detached recorder: watch, tell the hook, wait for the container to end, write.
 fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Result<()> {
-    let Job {
-        mount,
-        dir,
-        cgroup_id,
-        state,
-        paths,
-        runtime,
-    } = job;
-    let cgroup_id = *cgroup_id;
+    let cgroup_id = job.cgroup_id;
     detach_stdio(args.log.as_deref())?;
     let mut ready = File::from(ready);
     let session = Session::start(
-        Watching::Cgroups(vec![(cgroup_id, phase::RUNTIME_SETUP)]),
+        Watching::Cgroups(vec![(cgroup_id, Phase::RuntimeSetup)]),
         verbosity,
         |_| Ok(()),
     );
@@ -248,7 +269,7 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
             return Err(e);
         }
     };
-    let start = Start::now(phase::RUNTIME_SETUP);
+    let start = Start::now(Phase::RuntimeSetup);
     ready
         .write_all(b"ok")
         .context("telling the hook we record")?;
@@ -258,17 +279,17 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
     // cgroup was found), so the first time it is empty the container has ended.
     loop {
         std::thread::sleep(POLL);
-        if !cgroup::is_populated(dir) {
+        if !cgroup::is_populated(&job.dir) {
             break;
         }
     }
     let seen = session.tracer.read(cgroup_id)?;
     session.tracer.unwatch(cgroup_id);
     drop(session);
-    let mut target = target_of(mount, dir);
-    target.container_id = Some(state.id().clone());
-    if runtime.is_some() {
-        target.runtime.clone_from(runtime);
+    let mut target = target_of(&job.mount, &job.dir);
+    target.container_id = Some(job.state.id().clone());
+    if job.runtime.is_some() {
+        target.runtime.clone_from(&job.runtime);
     }
     let recording = build_recording(
         &seen,
@@ -279,12 +300,12 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
             exit: None,
         },
     )?;
-    let allowed = write_recording_and_profile(&recording, paths, None)?;
+    let allowed = write_recording_and_profile(&recording, &job.paths, None)?;
     log::info!(
         "container {}: {} syscalls recorded, {allowed} in the profile {}",
-        state.id(),
+        job.state.id(),
         recording.syscalls.len(),
-        paths.profile.display()
+        job.paths.profile.display()
     );
     Ok(())
 }

@@ -1,481 +1,155 @@
 //! `syscage record`: record a command in a fresh cgroup, or an existing cgroup, process or
 //! container, or every container on the node; write recordings and seccomp profiles.
 
-use std::{
-    ffi::OsString,
-    os::{fd::AsRawFd as _, unix::process::CommandExt as _},
-    path::{Path, PathBuf},
-    process::Command,
-    sync::{atomic::AtomicBool, Arc},
-    time::{Duration, Instant},
-};
+use std::{ffi::OsString, path::PathBuf, time::Duration};
 
-use anyhow::{Context as _, Result};
-use profile_gen::{ExitInfo, Target};
-use tracer_common::{phase, MAX_SLOTS};
+use anyhow::Result;
+use clap::{ArgGroup, Args};
 
 use crate::{
-    bpf::{CgroupSyscalls, Watching},
-    cgroup::{self, LeafCgroup},
-    cli::{RecordArgs, RecordTarget},
-    containers,
-    exit::{ExitCodeExt as _, EXIT_NO_TARGET},
-    live::LiveView,
-    outputs::{write_recording_and_profile, OutputPaths},
-    preflight,
-    session::{build_recording, Session, Start, Subject},
-    supervise::{check_can_execute, exit_code_of, resolve_program, spawn_child, STOP_GRACE},
-    tree_watch::{abbreviate, TreeWatch},
-    user::{self, Credentials},
+    recorder::{
+        all::record_all,
+        command::record_command,
+        existing::{record_existing, Existing},
+        options::RecordOptions,
+    },
+    shared_args::UserArg,
 };
 
-/// How often the maps are polled for the live view and the stop conditions.
-pub(crate) const POLL: Duration = Duration::from_millis(100);
+/// Record the syscalls of a command, a cgroup, a process, a container or every container, and
+/// write the seccomp profile that allows exactly those.
+///
+/// With a COMMAND, syscage runs it in a fresh cgroup: the eBPF recorder is attached and the
+/// cgroup watched before the command starts, so its first syscall after exec is seen; threads,
+/// children and grandchildren inherit the cgroup and are recorded too. The command's
+/// stdin/stdout/stderr pass through and its exit status becomes syscage's. SIGTERM/SIGINT sent
+/// to syscage are passed on to the command, and the profile is still written when it ends that
+/// way; a command that has not ended 10 seconds later (or at a second SIGTERM/SIGINT) gets
+/// SIGKILL.
+///
+/// With --cgroup, --pid or --container, syscage records what that running cgroup does from now
+/// on, until Ctrl-C, --duration, or the cgroup is empty or removed. With --all it records every
+/// container on the node at once and writes one profile per container into --output-dir.
+/// An empty cgroup is waited for: recording starts with its first process. Sub-cgroups that
+/// exist when recording starts are recorded with it (up to 8 cgroups in all); sub-cgroups made
+/// later, and processes that move out, are reported, not recorded. When the COMMAND exits but
+/// leaves processes in its cgroup (a daemon), they are recorded until they exit too, or until
+/// Ctrl-C or --duration, which send them SIGTERM. A recording without a single syscall writes
+/// nothing and exits 122, unless --allow-empty.
+///
+/// A live view on stderr (on a terminal, without --quiet) shows syscalls as they first appear
+/// and the time since the last new one: a workload has likely converged once that grows long.
+/// -v also relays the eBPF program's own log lines (each syscall's first sighting, a seccomp
+/// filter load, a container's entrypoint exec).
+///
+/// Needs root (loading eBPF, creating or reading cgroups).
+#[derive(Debug, Args)]
+#[command(
+    group(ArgGroup::new("target").required(true).args(["cgroup", "pid", "container", "all", "command"])),
+    after_help = "Examples:\n  sudo syscage record --output app.json -- ./my-server --port 8080\n  \
+    sudo syscage run --profile app.json -- ./my-server --port 8080\n  \
+    sudo syscage record --container 3f1e0bd0a3c5 --duration 10m --output web.json\n  \
+    sudo syscage record --all --output-dir profiles/"
+)]
+pub(crate) struct RecordArgs {
+    /// Where to write the seccomp profile (OCI runtime-spec JSON, usable as a Kubernetes
+    /// Localhost profile); `-` is stdout. Required except with --all (which refuses it).
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    /// Where to write the recording (the raw facts: every syscall with number, name, count and
+    /// first appearance; command; times; kernel); `-` is stdout. Default: next to the profile,
+    /// `NAME.recording.json`; with `-o -`, none.
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pub(crate) recording: Option<PathBuf>,
+
+    /// Record this existing cgroup v2 (absolute, or relative to the cgroup2 mount).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) cgroup: Option<PathBuf>,
+
+    /// Record the cgroup this process is in.
+    #[arg(long, value_name = "PID")]
+    pub(crate) pid: Option<u32>,
+
+    /// Record this container (full id or a unique prefix) of runc, crun, containerd, Docker,
+    /// Podman, CRI-O or Kubernetes, found by its cgroup.
+    #[arg(long, value_name = "ID")]
+    pub(crate) container: Option<String>,
+
+    /// Record every container on the node, each from its first syscall if it starts while
+    /// recording; writes DIR/<container id>.json and .recording.json per container.
+    #[arg(long)]
+    pub(crate) all: bool,
+
+    /// With --all: the directory for the per-container outputs.
+    #[arg(long, value_name = "DIR", default_value = ".", requires = "all")]
+    pub(crate) output_dir: PathBuf,
+
+    /// With --all: how many cgroups the recorder can hold at once (every cgroup that makes a
+    /// syscall takes one until it is removed).
+    #[arg(long, value_name = "N", default_value_t = 1024, requires = "all",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_cgroups: u32,
+
+    /// Stop after this long (e.g. `30s`, `10m`; more than zero, at most 3650 days); a COMMAND
+    /// and whatever it left running in its cgroup get SIGTERM then, and SIGKILL if the command
+    /// has not ended 10 seconds later.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) duration: Option<Duration>,
+
+    /// Write the profile and recording even if no syscall was recorded (an idle or empty
+    /// target); without it, such a recording is refused with exit status 122.
+    #[arg(long)]
+    pub(crate) allow_empty: bool,
+
+    #[command(flatten)]
+    pub(crate) user: UserArg,
+
+    /// The command to record, with its arguments.
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<OsString>,
+}
+
+/// The longest `--duration`: far beyond any recording, and far from where adding it to a clock
+/// could overflow.
+const MAX_DURATION: Duration = Duration::from_secs(3650 * 24 * 3600);
+
+/// A `--duration`, checked here so that a bad one stops syscage before anything starts: longer
+/// than zero (a zero duration would stop before anything could be recorded) and at most
+/// [`MAX_DURATION`].
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("a duration must be longer than zero (e.g. 30s, 10m)".to_owned());
+    }
+    if duration > MAX_DURATION {
+        return Err(format!("{text} is too long: at most 3650 days"));
+    }
+    Ok(duration)
+}
 
 pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
-    match args.target()? {
-        RecordTarget::Command(command) => record_command(&args, command, verbosity, quiet),
-        RecordTarget::All => crate::cmd::record_all::run(&args, verbosity, quiet),
-        target => record_existing(&args, target, verbosity, quiet),
-    }
-}
-
-fn record_command(
-    args: &RecordArgs,
-    command: &[OsString],
-    verbosity: u8,
-    quiet: bool,
-) -> Result<u8> {
-    let paths = OutputPaths::new(args.required_output()?, args.recording.clone())?;
-    let creds = user::workload_credentials(args.user.user.as_deref())?;
-    // A command that cannot start gets no profile: it would only hold syscage's failed exec
-    // and could replace a good profile from an earlier run.
-    let program = resolve_program(&command[0])?;
-    check_can_execute(&program, creds.as_ref())?;
-    preflight::check_privileges()?;
-    let mount = cgroup::cgroup2_mount()?;
-    log::info!("cgroup v2 is mounted at {}", mount.display());
-    cgroup::remove_stale_leaves(&mount);
-
-    let leaf = LeafCgroup::create(&mount)?;
-    // Everything from the command's execve on is its own: it starts in the workload phase.
-    let mut session = Session::start(
-        Watching::Cgroups(vec![(leaf.id(), phase::WORKLOAD)]),
+    let options = RecordOptions {
+        output: args.output,
+        recording: args.recording,
+        duration: args.duration,
+        allow_empty: args.allow_empty,
         verbosity,
-        |_| Ok(()),
-    )?;
-    log::info!(
-        "recording cgroup {} (id {})",
-        leaf.dir().display(),
-        leaf.id()
-    );
-
-    let start = Start::now(phase::WORKLOAD);
-    let label = Path::new(&command[0])
-        .file_name()
-        .map_or_else(|| command[0].to_string_lossy(), |n| n.to_string_lossy())
-        .into_owned();
-    let mut watch = TreeWatch::new(&mount, leaf.dir(), &[leaf.dir().to_path_buf()]);
-    let mut live = LiveView::new(quiet);
-    let status = run_in_cgroup(
-        &program,
-        command,
-        &leaf,
-        creds.as_ref(),
-        args.duration,
-        &mut |before_message| {
-            if let Ok(seen) = session.tracer.read(leaf.id()) {
-                live.update(&label, &seen);
-            }
-            watch.poll();
-            if before_message {
-                live.finish();
-            }
-        },
         quiet,
-    );
-    live.finish();
-    // Sub-cgroups a short command made and left are still there to report.
-    watch.poll();
-
-    // Read what was recorded even if the child could not be started: the error wins below, but
-    // the maps are emptied and the cgroup removed either way (Drop of `leaf` and `session`).
-    let seen = session.tracer.read(leaf.id());
-    session.tracer.unwatch(leaf.id());
-    drop(session);
-    drop(leaf);
-    let status = status?;
-    let seen = seen?;
-    refuse_empty(&seen, args, &label)?;
-
-    let argv = command
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let subject = Subject {
-        command: Some(argv),
-        target: None,
-        exit: ExitInfo::from_status(status),
     };
-    let recording = build_recording(&seen, start, subject)?;
-    let allowed = write_recording_and_profile(&recording, &paths, creds.as_ref())?;
-    if !quiet {
-        eprintln!(
-            "syscage: recorded {} distinct syscalls ({allowed} in the profile); wrote {}",
-            recording.syscalls.len(),
-            paths.describe()
+    if let Some(path) = &args.cgroup {
+        record_existing(&options, Existing::Cgroup(path))
+    } else if let Some(pid) = args.pid {
+        record_existing(&options, Existing::Pid(pid))
+    } else if let Some(id) = &args.container {
+        record_existing(&options, Existing::Container(id))
+    } else if args.all {
+        record_all(&options, &args.output_dir, args.max_cgroups)
+    } else {
+        anyhow::ensure!(
+            !args.command.is_empty(),
+            "record: give a COMMAND or one of --cgroup, --pid, --container, --all"
         );
+        record_command(&options, &args.command, args.user.user.as_deref())
     }
-    Ok(exit_code_of(status))
-}
-
-/// How long processes left in the command's cgroup get to exit after SIGTERM, still recorded,
-/// before they are moved out of it.
-const LEFTOVER_GRACE: Duration = Duration::from_secs(5);
-
-/// Runs the command in `leaf` and records until the cgroup is empty: the command and, when it
-/// exits first, whatever it left running there (a daemon), until that exits too or Ctrl-C or
-/// `duration` ends the recording (those get SIGTERM then). Calls `tick` every [`POLL`], with
-/// `true` right before printing a message.
-fn run_in_cgroup(
-    program: &Path,
-    command: &[OsString],
-    leaf: &LeafCgroup,
-    creds: Option<&Credentials>,
-    duration: Option<Duration>,
-    tick: &mut dyn FnMut(bool),
-    quiet: bool,
-) -> Result<std::process::ExitStatus> {
-    let procs = leaf.open_procs()?;
-    let mut cmd = Command::new(program);
-    cmd.arg0(&command[0]).args(&command[1..]);
-    if let Some(c) = creds {
-        log::info!(
-            "running the command as {} (uid {}, gid {})",
-            c.name,
-            c.uid,
-            c.gid
-        );
-    }
-    let creds = creds.cloned();
-    // Registered before the child exists: SIGINT/SIGTERM/SIGHUP (also while the child runs,
-    // when they are relayed to it) end the wait for what the command leaves behind.
-    let stop = stop_on_signals()?;
-    // In the child, after fork and right before exec: drop privileges first (those calls stay
-    // in syscage's cgroup and out of the recording), then move into the watched cgroup by
-    // writing "0" through the descriptor root opened. The next syscall is the command's execve.
-    let mut child = spawn_child(cmd, move || {
-        if let Some(c) = &creds {
-            user::switch_to(c)?;
-        }
-        // SAFETY: write(2) of a static buffer to an fd that stays open in the child.
-        let written = unsafe { libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) };
-        if written != 1 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
-    })?;
-    let deadline = duration.map(|d| Instant::now() + d);
-    let time_is_up = || deadline.is_some_and(|d| Instant::now() >= d);
-    let mut terminated = false;
-    // When a command that got the SIGTERM at the end of --duration is still running.
-    let mut kill_at: Option<Instant> = None;
-    let status = loop {
-        if let Some(status) = child.wait_timeout(POLL)? {
-            break status;
-        }
-        tick(false);
-        if !terminated && time_is_up() {
-            // --duration is up: end the command the way an orchestrator would, and keep its
-            // status.
-            tick(true);
-            log::info!(
-                "--duration {} is up: sending SIGTERM to the command",
-                humantime::format_duration(duration.unwrap_or_default())
-            );
-            terminate(leaf, libc::SIGTERM);
-            terminated = true;
-            kill_at = Some(Instant::now() + STOP_GRACE);
-        }
-        if kill_at.is_some_and(|at| Instant::now() >= at) {
-            // A command that ignores SIGTERM can still be stopped.
-            tick(true);
-            log::warn!(
-                "the command did not end within {}s of the SIGTERM at the end of --duration: \
-                 sending SIGKILL to it and everything in its cgroup",
-                STOP_GRACE.as_secs()
-            );
-            terminate(leaf, libc::SIGKILL);
-            kill_at = None;
-        }
-    };
-    drop(child);
-
-    let left = leaf.members();
-    if left.is_empty() {
-        return Ok(status);
-    }
-    tick(true);
-    if !quiet {
-        eprintln!(
-            "syscage: the command exited, leaving {} process(es) in its cgroup ({}): recording \
-             them until they exit (Ctrl-C or --duration ends the recording sooner, sending them \
-             SIGTERM)",
-            left.len(),
-            pid_list(&left)
-        );
-    }
-    let mut grace_until: Option<Instant> = None;
-    loop {
-        std::thread::sleep(POLL);
-        tick(false);
-        if !cgroup::is_populated(leaf.dir()) {
-            log::info!("the processes the command left have exited");
-            break;
-        }
-        if let Some(until) = grace_until {
-            if Instant::now() >= until {
-                break; // the rest is moved out when the cgroup is removed
-            }
-            continue;
-        }
-        let why = if stop.load(std::sync::atomic::Ordering::Relaxed) {
-            "interrupted"
-        } else if time_is_up() {
-            "--duration is up"
-        } else {
-            continue;
-        };
-        let left = leaf.members();
-        tick(true);
-        if !quiet {
-            eprintln!(
-                "syscage: {why}: sending SIGTERM to the {} process(es) the command left ({}); \
-                 recording them until they exit, at most {}",
-                left.len(),
-                pid_list(&left),
-                humantime::format_duration(LEFTOVER_GRACE)
-            );
-        }
-        terminate(leaf, libc::SIGTERM);
-        grace_until = Some(Instant::now() + LEFTOVER_GRACE);
-    }
-    Ok(status)
-}
-
-/// `signal` to every process in the command's cgroup and its sub-cgroups.
-fn terminate(leaf: &LeafCgroup, signal: libc::c_int) {
-    for pid in leaf.members() {
-        // SAFETY: plain kill(2) of a process in our own cgroup.
-        unsafe { libc::kill(pid, signal) };
-    }
-}
-
-fn pid_list(pids: &[i32]) -> String {
-    abbreviate(&pids.iter().map(i32::to_string).collect::<Vec<_>>())
-}
-
-/// A recording without a single syscall says nothing about the workload; its profile would
-/// only break it. Refused unless `--allow-empty`.
-fn refuse_empty(seen: &CgroupSyscalls, args: &RecordArgs, label: &str) -> Result<()> {
-    if seen.seen.is_empty() && seen.out_of_range == 0 && !args.allow_empty {
-        return Err(anyhow::anyhow!(
-            "{label}: no syscall was recorded (no process ran in the cgroup while recording): \
-             no profile written; pass --allow-empty to write one anyway"
-        ))
-        .exit_code(EXIT_NO_TARGET);
-    }
-    Ok(())
-}
-
-/// Records a cgroup that exists already: `--cgroup`, `--pid`, `--container`.
-fn record_existing(
-    args: &RecordArgs,
-    target: RecordTarget<'_>,
-    verbosity: u8,
-    quiet: bool,
-) -> Result<u8> {
-    let paths = OutputPaths::new(args.required_output()?, args.recording.clone())?;
-    preflight::check_privileges()?;
-    let mount = cgroup::cgroup2_mount()?;
-    let named_as_container = matches!(target, RecordTarget::Container(_));
-    let dir = match target {
-        RecordTarget::Cgroup(path) => cgroup::resolve_cgroup_arg(&mount, path),
-        RecordTarget::Pid(pid) => cgroup::cgroup_of_pid(&mount, &pid.to_string())
-            .with_context(|| format!("--pid {pid}: no such process")),
-        RecordTarget::Container(id) => cgroup::find_container(&mount, id),
-        RecordTarget::Command(_) | RecordTarget::All => unreachable!("dispatched in run()"),
-    }
-    .exit_code(EXIT_NO_TARGET)?;
-    let id = cgroup::cgroup_id(&dir).exit_code(EXIT_NO_TARGET)?;
-    let target = observed_target(&mount, &dir, named_as_container);
-    let label = target.container_id.as_deref().map_or_else(
-        || target.cgroup.clone(),
-        |c| containers::short_id(c).to_owned(),
-    );
-
-    // The cgroup and the sub-cgroups it has now, those with processes of their own first (a
-    // parent's id records only the tasks directly in it), as many as the recorder holds.
-    let mut subs = cgroup::descendants(&dir);
-    subs.sort_by_key(|sub| cgroup::procs_of(sub).is_empty());
-    let mut cgroups = vec![(dir.clone(), id)];
-    for sub in subs {
-        if cgroups.len() == MAX_SLOTS {
-            break;
-        }
-        if let Ok(sub_id) = cgroup::cgroup_id(&sub) {
-            cgroups.push((sub, sub_id));
-        }
-    }
-    let dirs: Vec<PathBuf> = cgroups.iter().map(|(d, _)| d.clone()).collect();
-    let ids: Vec<u64> = cgroups.iter().map(|&(_, i)| i).collect();
-    log::info!(
-        "recording cgroup {} (id {id}) and {} of its sub-cgroups",
-        dir.display(),
-        ids.len() - 1
-    );
-    if let Ok(own) = cgroup::cgroup_of_pid(&mount, "self") {
-        if dirs.contains(&own) {
-            log::warn!(
-                "syscage itself runs in {}, which is recorded: its own syscalls are part of the \
-                 recording",
-                cgroup::relative_path(&mount, &own)
-            );
-        }
-    }
-    let populated_at_start = cgroup::is_populated(&dir);
-    if target.container_id.is_some() && populated_at_start {
-        // The recording says so too: it started in the workload phase and saw no entrypoint
-        // exec (`phases` in the recording format).
-        log::warn!(
-            "container {label} is running already: its start (the runtime's setup and the \
-             entrypoint's exec) is not recorded, and a profile from this recording may not let \
-             the container start; record from its creation with `syscage oci-hook` or \
-             `syscage record --all`"
-        );
-    }
-
-    let stop = stop_on_signals()?;
-    // Attached to a running cgroup: what it does from now on is its workload.
-    let mut session = Session::start(
-        Watching::Cgroups(ids.iter().map(|&i| (i, phase::WORKLOAD)).collect()),
-        verbosity,
-        |_| Ok(()),
-    )?;
-    let start = Start::now(phase::WORKLOAD);
-    let deadline = args.duration.map(|d| Instant::now() + d);
-    let mut watch = TreeWatch::new(&mount, &dir, &dirs);
-    let mut live = LiveView::new(quiet);
-    let read_all = |tracer: &crate::bpf::Tracer| -> Result<CgroupSyscalls> {
-        let mut merged = CgroupSyscalls::default();
-        for &i in &ids {
-            merged.absorb(&tracer.read(i)?);
-        }
-        Ok(merged)
-    };
-    if !populated_at_start && !quiet {
-        eprintln!(
-            "syscage: {label}: no process in the cgroup yet; waiting for one (until {})",
-            if args.duration.is_some() {
-                "--duration is up or Ctrl-C"
-            } else {
-                "Ctrl-C"
-            }
-        );
-    }
-    let mut seen_populated = populated_at_start;
-    let why = loop {
-        std::thread::sleep(POLL);
-        if let Ok(seen) = read_all(&session.tracer) {
-            live.update(&label, &seen);
-        }
-        watch.poll();
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
-            break "interrupted";
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            break "--duration is up";
-        }
-        if !dir.exists() {
-            break "the cgroup was removed";
-        }
-        let populated = cgroup::is_populated(&dir);
-        if seen_populated && !populated {
-            break "the cgroup is empty";
-        }
-        seen_populated |= populated;
-    };
-    live.finish();
-    log::info!("stopping: {why}");
-    let seen = read_all(&session.tracer)?;
-    for &i in &ids {
-        session.tracer.unwatch(i);
-    }
-    drop(session);
-    refuse_empty(&seen, args, &label)?;
-
-    let subject = Subject {
-        command: None,
-        target: Some(target),
-        exit: None,
-    };
-    let recording = build_recording(&seen, start, subject)?;
-    let allowed = write_recording_and_profile(&recording, &paths, None)?;
-    if !quiet {
-        eprintln!(
-            "syscage: {label}: recorded {} distinct syscalls ({allowed} in the profile) until {why}; wrote {}",
-            recording.syscalls.len(),
-            paths.describe()
-        );
-    }
-    Ok(0)
-}
-
-/// What a recording of an existing cgroup says about it: its path, and what it knows of its
-/// container when there is evidence of one (see [`containers::confirm`]) or the user named it
-/// with `--container`.
-fn observed_target(mount: &Path, dir: &Path, named_as_container: bool) -> Target {
-    let rel = cgroup::relative_path(mount, dir);
-    let mut target = Target {
-        cgroup: rel.clone(),
-        ..Default::default()
-    };
-    if let Some(mut c) = containers::classify(&rel) {
-        if containers::confirm(&mut c, Path::new("/run")) || named_as_container {
-            target.container_id = Some(c.id);
-            target.runtime = Some(c.runtime);
-            target.pod_uid = c.pod_uid;
-            target.namespace = c.namespace;
-        }
-    }
-    target
-}
-
-/// What the recording metadata says about a container's cgroup (the OCI hook's, which knows it
-/// is one): its path and what the path shows (id, runtime, pod, namespace).
-pub(crate) fn target_of(mount: &Path, dir: &Path) -> Target {
-    let rel = cgroup::relative_path(mount, dir);
-    let mut target = Target {
-        cgroup: rel.clone(),
-        ..Default::default()
-    };
-    if let Some(mut c) = containers::classify(&rel) {
-        containers::refine_runtime(&mut c, Path::new("/run"));
-        target.container_id = Some(c.id);
-        target.runtime = Some(c.runtime);
-        target.pod_uid = c.pod_uid;
-        target.namespace = c.namespace;
-    }
-    target
-}
-
-/// SIGINT/SIGTERM/SIGHUP end a recording of an existing cgroup (the workload is not ours to
-/// signal): the returned flag turns true.
-pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("installing signal handlers")?;
-    }
-    Ok(stop)
 }

@@ -7,68 +7,85 @@ use std::{
     fs::File,
     io::{Read as _, Seek as _},
     os::fd::AsRawFd as _,
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 use anyhow::{Context as _, Result};
+use clap::Args;
 use nix::sys::memfd::{memfd_create, MFdFlags};
 use oci_spec::runtime::LinuxSeccompAction;
+use profile_gen::Phase;
 use profile_gen::{
     build_filter_report,
     enforce::filter::{conflicting_rule, refusals, Refusal, Refused},
     generate, native_arch, profile_to_json, read_input, validate_profile, write_atomic, Conditions,
     Content, ExitInfo, Input, InputKind, LinuxSeccomp, Policy, Recording, ScmpArch,
 };
-use tracer_common::phase;
 
 use crate::{
-    bpf::Watching,
-    cgroup::{self, LeafCgroup},
-    cli::RunArgs,
-    cmd::generate::docker_default_caps,
-    exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE},
-    outputs::check_output_dir,
-    preflight,
-    session::{build_recording, Session, Start, Subject},
-    supervise::{check_can_execute, exit_code_of, resolve_program, spawn_prepared},
-    user,
+    ebpf::recording::{build_recording, Start, Subject},
+    ebpf::tracer::Watching,
+    recorder::session::Session,
+    shared_args::{docker_default_caps, UserArg},
+    sys::cgroup::{self, LeafCgroup},
+    sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE},
+    sys::outputs::{check_output_dir, directory_of},
+    sys::preflight,
+    sys::supervise::{check_can_execute, exit_code_of, resolve_program, spawn_prepared},
+    sys::user,
 };
+
+/// Run a command under a seccomp profile, to check a profile before shipping it.
+///
+/// The profile is validated (actions, architectures, syscall names), compiled with libseccomp
+/// and loaded in the child with no_new_privs set, right before it executes the command, the way
+/// an OCI runtime applies it. A syscall the profile does not allow fails with the profile's
+/// errno (EPERM for profiles syscage writes). The command's exit status becomes syscage's;
+/// SIGINT/SIGTERM reach it, and it gets SIGKILL if it has not ended 10 seconds after one (or at
+/// a second one).
+///
+/// As root, syscage records the command meanwhile (eBPF, as `record` does) and, when the
+/// command fails, lists the syscalls the profile refused, with the argument values where the
+/// profile allows a syscall only for others (`ioctl(FIONBIO)`). Without root the command still
+/// runs, without that list.
+///
+/// The profile may be any input `generate` reads: an OCI profile, a Docker-format profile
+/// (evaluated for this machine), an SPO SeccompProfile, or a recording (run under the profile
+/// `generate` makes of it). A deny-list (defaultAction SCMP_ACT_ALLOW) is run with a warning;
+/// two rules giving one syscall different actions are refused.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  syscage run --profile app.json -- ./my-server --port 8080\n  \
+    sudo syscage run --profile app.json --fix app-fixed.json -- ./my-server --port 8080"
+)]
+pub(crate) struct RunArgs {
+    /// The seccomp profile (OCI runtime-spec JSON, or another input `generate` reads).
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) profile: PathBuf,
+
+    /// Also write the profile widened by every syscall the command made (needs root: the
+    /// command is recorded with eBPF).
+    #[arg(long, value_name = "OUT")]
+    pub(crate) fix: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) user: UserArg,
+
+    /// The command to run, with its arguments.
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<OsString>,
+}
 
 pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let origin = args.profile.display().to_string();
     let native = native_arch();
     let profile = read_any_profile(&args.profile, native)?;
-    validate_profile(&profile, native, &origin)?;
-    check_runnable(&profile, &origin)?;
-    if profile.default_action() == LinuxSeccompAction::ScmpActAllow {
-        log::warn!(
-            "{origin}: defaultAction SCMP_ACT_ALLOW: a deny-list, which allows every syscall it \
-             does not name; `syscage generate` refuses such profiles as a source"
-        );
-    }
-    let built = build_filter_report(&profile, native)
-        .with_context(|| format!("{origin}: building the seccomp filter"))?;
-    for skipped in &built.skipped_rules {
-        log::info!(
-            "{origin}: syscalls[{}] ({}) does what the default action does: left out of the filter",
-            skipped.index,
-            skipped.names.join(", ")
-        );
-    }
-    // Compile to classic BPF here, in the parent: the child, between fork and exec, may only
-    // make async-signal-safe calls, and libseccomp allocates while it compiles.
-    let bpf = export_bpf(&built.ctx)
-        .with_context(|| format!("{origin}: compiling the seccomp filter"))?;
-    drop(built);
+    let bpf = compile_filter(&profile, native, &origin)?;
     let creds = user::workload_credentials(args.user.user.as_deref())?;
     let program = resolve_program(&args.command[0])?;
     check_can_execute(&program, creds.as_ref())?;
     if let Some(fix) = &args.fix {
-        let dir = match fix.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        check_output_dir(dir).exit_code(EXIT_CANNOT_WRITE)?;
+        check_output_dir(directory_of(fix)).exit_code(EXIT_CANNOT_WRITE)?;
         // --fix needs the recording: no point running the command without it.
         preflight::check_privileges()
             .context("--fix records the command while it runs under the profile")?;
@@ -83,10 +100,7 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         }
         // Into the watched cgroup before the filter: the profile may deny write.
         if let Some(fd) = procs {
-            // SAFETY: write(2) of a static buffer to a descriptor open in the child.
-            if unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } != 1 {
-                return Err(std::io::Error::last_os_error());
-            }
+            cgroup::join_through(fd)?;
         }
         install_filter(&bpf)
     })
@@ -131,6 +145,33 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         }
     }
     Ok(code)
+}
+
+/// The profile checked and compiled to classic BPF, in the parent: the child, between fork and
+/// exec, may only make async-signal-safe calls, and libseccomp allocates while it compiles.
+fn compile_filter(
+    profile: &LinuxSeccomp,
+    native: ScmpArch,
+    origin: &str,
+) -> Result<Vec<libc::sock_filter>> {
+    validate_profile(profile, native, origin)?;
+    check_runnable(profile, origin)?;
+    if profile.default_action() == LinuxSeccompAction::ScmpActAllow {
+        log::warn!(
+            "{origin}: defaultAction SCMP_ACT_ALLOW: a deny-list, which allows every syscall it \
+             does not name; `syscage generate` refuses such profiles as a source"
+        );
+    }
+    let built = build_filter_report(profile, native)
+        .with_context(|| format!("{origin}: building the seccomp filter"))?;
+    for skipped in &built.skipped_rules {
+        log::info!(
+            "{origin}: syscalls[{}] ({}) does what the default action does: left out of the filter",
+            skipped.index,
+            skipped.names.join(", ")
+        );
+    }
+    export_bpf(&built.ctx).with_context(|| format!("{origin}: compiling the seccomp filter"))
 }
 
 /// The profile in `path`, whatever `generate` reads: an OCI profile as it is, a Docker-format
@@ -250,7 +291,7 @@ impl Recorder {
         let leaf = LeafCgroup::create(&mount)?;
         let procs = leaf.open_procs()?;
         let session = Session::start_with(
-            Watching::Cgroups(vec![(leaf.id(), phase::RUNTIME_SETUP)]),
+            Watching::Cgroups(vec![(leaf.id(), Phase::RuntimeSetup)]),
             verbosity,
             true,
             |_| Ok(()),
@@ -259,7 +300,7 @@ impl Recorder {
             leaf,
             procs,
             session,
-            start: Start::now(phase::RUNTIME_SETUP),
+            start: Start::now(Phase::RuntimeSetup),
         })
     }
 
@@ -283,16 +324,11 @@ impl Recorder {
         };
         drop(self.session);
         drop(self.leaf);
-        let subject = Subject {
-            command: Some(
-                command
-                    .iter()
-                    .map(|a| a.to_string_lossy().into_owned())
-                    .collect(),
-            ),
-            target: Some(target),
-            exit: status.and_then(ExitInfo::from_status),
-        };
+        let subject = Subject::command(
+            command,
+            Some(target),
+            status.and_then(ExitInfo::from_status),
+        );
         build_recording(&seen?, self.start, subject)
     }
 }

@@ -14,11 +14,11 @@ use std::{
 
 use profile_gen::{native_arch, syscall_name};
 
-use crate::bpf::CgroupSyscalls;
+use crate::ebpf::decode::{Abi, CgroupSyscalls, SyscallKey};
 
 pub(crate) struct LiveView {
     enabled: bool,
-    known: BTreeSet<(usize, u32)>,
+    known: BTreeSet<SyscallKey>,
     last_new: Instant,
     status_drawn: bool,
 }
@@ -39,7 +39,7 @@ impl LiveView {
             return;
         }
         let arch = native_arch();
-        let mut new: Vec<(u64, (usize, u32))> = seen
+        let mut new: Vec<(u64, SyscallKey)> = seen
             .seen
             .iter()
             .filter(|(key, _)| !self.known.contains(key))
@@ -49,13 +49,12 @@ impl LiveView {
         let mut err = std::io::stderr().lock();
         if !new.is_empty() {
             self.clear_status(&mut err);
-            for (_, (abi_index, nr)) in new {
-                self.known.insert((abi_index, nr));
-                let name = match abi_index {
-                    tracer_common::abi::NATIVE => {
-                        syscall_name(arch, nr).unwrap_or_else(|| format!("#{nr}"))
-                    }
-                    _ => format!("compat #{nr}"),
+            for (_, key) in new {
+                self.known.insert(key);
+                let nr = key.nr;
+                let name = match key.abi {
+                    Abi::Native => syscall_name(arch, nr).unwrap_or_else(|| format!("#{nr}")),
+                    Abi::Compat => format!("compat #{nr}"),
                 };
                 let _ = writeln!(err, "  + {name}");
             }

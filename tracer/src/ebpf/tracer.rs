@@ -3,10 +3,7 @@
 //! The object is built by `build.rs` from the `tracer-ebpf` crate and embedded in the binary, so
 //! the single `syscage` file is all a user installs.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    path::Path,
-};
+use std::path::Path;
 
 use anyhow::{anyhow, Context as _, Result};
 use aya::{
@@ -16,151 +13,29 @@ use aya::{
     Btf, Ebpf, EbpfLoader, Endianness,
 };
 use tracer_common::{
-    abi, phase, CgroupKey, KernelOffsets, SlotIds, SyscallCounts, SyscallSet, ARG_CAPTURES,
-    CGROUP_MOVE_PROGRAM_NAME, CGROUP_MOVE_TRACEPOINT, COUNTS_MAP, COUNTS_TEMPLATE_MAP,
-    EXEC_PROGRAM_NAME, EXEC_TRACEPOINT, FORK_PROGRAM_NAME, FORK_TRACEPOINT, KERNEL_OFFSETS_GLOBAL,
-    MAX_SLOTS, MAX_SYSCALLS, NAMES_ONLY_GLOBAL, PROGRAM_NAME, SET_TEMPLATE_MAP, SLOT_COUNTS_MAP,
-    SLOT_IDS_GLOBAL, SLOT_SETS_MAP, STATS_MAP, STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP,
-    WATCH_NEW_GLOBAL,
+    phase, CgroupKey, KernelOffsets, SlotIds, SyscallCounts, SyscallSet, CGROUP_MOVE_PROGRAM_NAME,
+    CGROUP_MOVE_TRACEPOINT, COUNTS_MAP, COUNTS_TEMPLATE_MAP, EXEC_PROGRAM_NAME, EXEC_TRACEPOINT,
+    FORK_PROGRAM_NAME, FORK_TRACEPOINT, KERNEL_OFFSETS_GLOBAL, MAX_SLOTS, NAMES_ONLY_GLOBAL,
+    PROGRAM_NAME, SET_TEMPLATE_MAP, SLOT_COUNTS_MAP, SLOT_IDS_GLOBAL, SLOT_SETS_MAP, STATS_MAP,
+    STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP, WATCH_NEW_GLOBAL,
 };
 
-use crate::kernel_btf::{typedef_stand_in, KernelBtf, VMLINUX_BTF};
+use profile_gen::Phase;
+
+use crate::ebpf::{
+    decode::{phase_number, CgroupSyscalls},
+    kernel_btf::{typedef_stand_in, KernelBtf, VMLINUX_BTF},
+    log::init_ebpf_logger,
+};
 
 /// The compiled eBPF object. aya needs it 8-byte aligned to parse it in place.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/syscage-ebpf"));
 
-/// What the kernel side saw for one cgroup.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct CgroupSyscalls {
-    /// By (ABI, number): tracer_common::abi::NATIVE or COMPAT.
-    pub(crate) seen: BTreeMap<(usize, u32), SeenSyscall>,
-    pub(crate) out_of_range: u64,
-    /// The cgroup's phase now (see tracer_common::phase).
-    pub(crate) phase: u32,
-    /// CLOCK_MONOTONIC ns of the seccomp filter load and the entrypoint exec (0: not seen).
-    pub(crate) filter_loaded_ns: u64,
-    pub(crate) exec_ns: u64,
-}
-
-impl CgroupSyscalls {
-    /// Adds another cgroup's sightings (a container's sub-cgroup) to these.
-    pub(crate) fn absorb(&mut self, other: &Self) {
-        for (&key, s) in &other.seen {
-            match self.seen.entry(key) {
-                std::collections::btree_map::Entry::Vacant(slot) => {
-                    slot.insert(s.clone());
-                }
-                std::collections::btree_map::Entry::Occupied(slot) => {
-                    let mine = slot.into_mut();
-                    mine.count += s.count;
-                    mine.first_seen_ns = mine.first_seen_ns.min(s.first_seen_ns);
-                    mine.phases |= s.phases;
-                    match (&mut mine.args, &s.args) {
-                        (Some((values, overflow)), Some((more, more_overflow))) => {
-                            values.extend(more.iter().copied());
-                            *overflow |= *more_overflow;
-                        }
-                        (mine_args @ None, Some(theirs)) => *mine_args = Some(theirs.clone()),
-                        (_, None) => {}
-                    }
-                }
-            }
-        }
-        self.out_of_range += other.out_of_range;
-        self.phase = self.phase.max(other.phase);
-        let earliest = |a: u64, b: u64| match (a, b) {
-            (0, x) | (x, 0) => x,
-            (a, b) => a.min(b),
-        };
-        self.filter_loaded_ns = earliest(self.filter_loaded_ns, other.filter_loaded_ns);
-        self.exec_ns = earliest(self.exec_ns, other.exec_ns);
-    }
-}
-
-impl CgroupSyscalls {
-    /// Turns one cgroup's map values (its set and every CPU's counters) into sightings.
-    fn from_maps(set: &SyscallSet, per_cpu: &PerCpuValues<SyscallCounts>) -> Self {
-        let mut out = Self {
-            phase: set.phase,
-            filter_loaded_ns: set.filter_loaded_ns,
-            exec_ns: set.exec_ns,
-            ..Default::default()
-        };
-        for cpu in per_cpu.iter() {
-            out.out_of_range += cpu.out_of_range;
-        }
-        for (abi_index, (tables, first_seen)) in set.seen.iter().zip(&set.first_seen_ns).enumerate()
-        {
-            for nr in 0..MAX_SYSCALLS {
-                let mut phases = 0u8;
-                for (p, seen) in tables.iter().enumerate() {
-                    if seen[nr] != 0 {
-                        phases |= 1 << p;
-                    }
-                }
-                if phases == 0 {
-                    continue;
-                }
-                let count: u64 = per_cpu.iter().map(|cpu| cpu.count[abi_index][nr]).sum();
-                let args = (abi_index == abi::NATIVE)
-                    .then(|| captured_args(per_cpu, nr))
-                    .flatten();
-                out.seen.insert(
-                    (abi_index, nr as u32),
-                    SeenSyscall {
-                        count,
-                        first_seen_ns: first_seen[nr],
-                        phases,
-                        args,
-                    },
-                );
-            }
-        }
-        out
-    }
-}
-
-/// One syscall number of a cgroup.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct SeenSyscall {
-    pub(crate) count: u64,
-    /// CLOCK_MONOTONIC ns of the first sighting.
-    pub(crate) first_seen_ns: u64,
-    /// Bit `p` set: seen in phase `p`.
-    pub(crate) phases: u8,
-    /// For captured syscalls (tracer_common::ARG_CAPTURES): the distinct packed values seen on
-    /// all CPUs, and whether any CPU ran out of room for them.
-    pub(crate) args: Option<(BTreeSet<u64>, bool)>,
-}
-
-/// The union over CPUs of the argument values captured for native syscall `nr`, if it is one
-/// whose arguments are captured on this architecture.
-fn captured_args(
-    per_cpu: &PerCpuValues<SyscallCounts>,
-    nr: usize,
-) -> Option<(BTreeSet<u64>, bool)> {
-    if !cfg!(target_arch = "x86_64") {
-        return None;
-    }
-    let slot = ARG_CAPTURES
-        .iter()
-        .position(|c| c.x86_64_nr as usize == nr)?;
-    let mut values = BTreeSet::new();
-    let mut overflow = false;
-    for cpu in per_cpu.iter() {
-        let captured = &cpu.args[slot];
-        let len = (captured.len as usize).min(captured.values.len());
-        values.extend(captured.values[..len].iter().copied());
-        overflow |= captured.overflow != 0;
-    }
-    Some((values, overflow))
-}
-
 /// Which cgroups the program records.
 pub(crate) enum Watching {
-    /// These cgroups (at most [`MAX_SLOTS`]), each from the given phase (tracer_common::phase).
+    /// These cgroups (at most [`MAX_SLOTS`]), each from the given phase.
     /// They are fixed when the program is loaded.
-    Cgroups(Vec<(u64, u32)>),
+    Cgroups(Vec<(u64, Phase)>),
     /// Every cgroup the program meets (`record --all`), up to this many at once.
     All { max_cgroups: u32 },
 }
@@ -168,7 +43,7 @@ pub(crate) enum Watching {
 /// How to load the program.
 pub(crate) struct AttachOptions {
     pub(crate) watching: Watching,
-    /// aya-log level for the eBPF side ([`ebpf_log_level`]).
+    /// aya-log level for the eBPF side ([`crate::ebpf::log::ebpf_log_level`]).
     pub(crate) log_level: u8,
     /// Record names only: no ABI check, no argument capture (the benchmark's baseline).
     pub(crate) names_only: bool,
@@ -219,18 +94,6 @@ pub(crate) struct Tracer {
     failed_exits: bool,
 }
 
-/// aya-log level for the eBPF side's messages (`AYA_LOG_LEVEL`): 0 keeps it silent so that no
-/// ring-buffer write happens at all unless the user asked for `-v`.
-pub(crate) fn ebpf_log_level(verbosity: u8) -> u8 {
-    // aya-log-common's `Level` is Error = 1, Warn, Info = 3, Debug, Trace = 5.
-    const INFO: u8 = 3;
-    if verbosity >= 1 {
-        INFO
-    } else {
-        0
-    }
-}
-
 /// What loading the programs takes from the running kernel's BTF.
 struct KernelFacts {
     /// The offsets of the fields the program reads.
@@ -273,16 +136,20 @@ where
     M::try_from(map).with_context(|| format!("eBPF map {name} has an unexpected type"))
 }
 
-impl Tracer {
-    /// Loads the object and its programs into the kernel without attaching them (see
-    /// [`Tracer::attach`]); with [`Watching::Cgroups`], the cgroups' map entries are set up too.
-    /// The logger is returned when `log_level > 0`; its lines must be pumped by the caller.
-    pub(crate) fn load(
-        opts: &AttachOptions,
-    ) -> Result<(Self, Option<aya_log::EbpfLogger<&'static dyn log::Log>>)> {
-        let names_only = u8::from(opts.names_only);
-        let kernel = KernelFacts::read()?;
-        let (watch_new, slot_ids, slots, hashed) = match &opts.watching {
+/// How the maps are sized and the program configured for a [`Watching`].
+struct MapLayout {
+    /// 1: the program inserts the cgroups it meets (`--all`).
+    watch_new: u8,
+    slot_ids: SlotIds,
+    /// Entries of the slot maps and of the hashed maps. The maps of the mode not taken keep one
+    /// entry: the kernel refuses empty maps.
+    slots: u32,
+    hashed: u32,
+}
+
+impl MapLayout {
+    fn of(watching: &Watching) -> Result<Self> {
+        Ok(match watching {
             Watching::Cgroups(cgroups) => {
                 let ids: Vec<u64> = cgroups.iter().map(|&(id, _)| id).collect();
                 let slot_ids = SlotIds::new(&ids).with_context(|| {
@@ -292,37 +159,85 @@ impl Tracer {
                         ids.len()
                     )
                 })?;
-                // The maps of the mode not taken keep one entry: the kernel refuses empty maps.
-                (0u8, slot_ids, cgroups.len().max(1) as u32, 1)
+                Self {
+                    watch_new: 0,
+                    slot_ids,
+                    slots: cgroups.len().max(1) as u32,
+                    hashed: 1,
+                }
             }
-            Watching::All { max_cgroups } => (1u8, SlotIds::EMPTY, 1, (*max_cgroups).max(1)),
-        };
+            Watching::All { max_cgroups } => Self {
+                watch_new: 1,
+                slot_ids: SlotIds::EMPTY,
+                slots: 1,
+                hashed: (*max_cgroups).max(1),
+            },
+        })
+    }
+}
+
+impl Watches {
+    /// Takes the slot maps and sets up each cgroup's slot, in the order of `cgroups`.
+    fn slots(
+        ebpf: &mut Ebpf,
+        ids: SlotIds,
+        cgroups: &[(u64, Phase)],
+        nr_cpus: usize,
+    ) -> Result<Self> {
+        let mut sets: Array<MapData, SyscallSet> = take_map(ebpf, SLOT_SETS_MAP)?;
+        let mut counts: PerCpuArray<MapData, SyscallCounts> = take_map(ebpf, SLOT_COUNTS_MAP)?;
+        for (slot, &(cgroup_id, start_phase)) in (0u32..).zip(cgroups) {
+            let zeroed = PerCpuValues::try_from(vec![SyscallCounts::ZERO; nr_cpus])?;
+            counts
+                .set(slot, zeroed, 0)
+                .with_context(|| format!("setting up slot {slot} of {SLOT_COUNTS_MAP}"))?;
+            sets.set(slot, SyscallSet::starting_in(phase_number(start_phase)), 0)
+                .with_context(|| format!("setting up slot {slot} of {SLOT_SETS_MAP}"))?;
+            log::debug!("watching cgroup id {cgroup_id} in slot {slot}");
+        }
+        Ok(Self::Slots { ids, sets, counts })
+    }
+
+    /// Takes the hashed maps, which the program fills itself from its templates.
+    fn hashed(ebpf: &mut Ebpf) -> Result<Self> {
+        for template in [SET_TEMPLATE_MAP, COUNTS_TEMPLATE_MAP] {
+            anyhow::ensure!(
+                ebpf.map(template).is_some(),
+                "eBPF object has no map {template}"
+            );
+        }
+        Ok(Self::Hashed {
+            watched: take_map(ebpf, WATCHED_MAP)?,
+            counts: take_map(ebpf, COUNTS_MAP)?,
+        })
+    }
+}
+
+impl Tracer {
+    /// Loads the object and its programs into the kernel without attaching them (see
+    /// [`Tracer::attach`]); with [`Watching::Cgroups`], the cgroups' map entries are set up too.
+    /// The logger is returned when `log_level > 0`; its lines must be pumped by the caller.
+    pub(crate) fn load(
+        opts: &AttachOptions,
+    ) -> Result<(Self, Option<aya_log::EbpfLogger<&'static dyn log::Log>>)> {
+        let kernel = KernelFacts::read()?;
+        let layout = MapLayout::of(&opts.watching)?;
+        let names_only = u8::from(opts.names_only);
         let mut ebpf = EbpfLoader::new()
             // The object has no CO-RE relocations: aya's own copy of the kernel's BTF is unused.
             .btf(None)
-            .map_max_entries(SLOT_SETS_MAP, slots)
-            .map_max_entries(SLOT_COUNTS_MAP, slots)
-            .map_max_entries(WATCHED_MAP, hashed)
-            .map_max_entries(COUNTS_MAP, hashed)
+            .map_max_entries(SLOT_SETS_MAP, layout.slots)
+            .map_max_entries(SLOT_COUNTS_MAP, layout.slots)
+            .map_max_entries(WATCHED_MAP, layout.hashed)
+            .map_max_entries(COUNTS_MAP, layout.hashed)
             .override_global("AYA_LOG_LEVEL", &opts.log_level, true)
-            .override_global(WATCH_NEW_GLOBAL, &watch_new, true)
+            .override_global(WATCH_NEW_GLOBAL, &layout.watch_new, true)
             .override_global(NAMES_ONLY_GLOBAL, &names_only, true)
             .override_global(KERNEL_OFFSETS_GLOBAL, &kernel.offsets, true)
-            .override_global(SLOT_IDS_GLOBAL, &slot_ids, true)
+            .override_global(SLOT_IDS_GLOBAL, &layout.slot_ids, true)
             .load(EBPF_OBJECT)
             .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
-
-        let logger = if opts.log_level > 0 {
-            match aya_log::EbpfLogger::init(&mut ebpf) {
-                Ok(logger) => Some(logger),
-                Err(e) => {
-                    log::warn!("eBPF log messages unavailable: {e}");
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        let logger = init_ebpf_logger(&mut ebpf, opts.log_level);
 
         for (name, tracepoint) in PROGRAMS {
             load_program(&mut ebpf, name, tracepoint, &kernel)?;
@@ -334,36 +249,9 @@ impl Tracer {
         let nr_cpus = nr_cpus().map_err(|(path, e)| anyhow!("reading {path}: {e}"))?;
         let watches = match &opts.watching {
             Watching::Cgroups(cgroups) => {
-                let mut sets: Array<MapData, SyscallSet> = take_map(&mut ebpf, SLOT_SETS_MAP)?;
-                let mut counts: PerCpuArray<MapData, SyscallCounts> =
-                    take_map(&mut ebpf, SLOT_COUNTS_MAP)?;
-                for (slot, &(cgroup_id, start_phase)) in (0u32..).zip(cgroups) {
-                    let zeroed = PerCpuValues::try_from(vec![SyscallCounts::ZERO; nr_cpus])?;
-                    counts
-                        .set(slot, zeroed, 0)
-                        .with_context(|| format!("setting up slot {slot} of {SLOT_COUNTS_MAP}"))?;
-                    sets.set(slot, SyscallSet::starting_in(start_phase), 0)
-                        .with_context(|| format!("setting up slot {slot} of {SLOT_SETS_MAP}"))?;
-                    log::debug!("watching cgroup id {cgroup_id} in slot {slot}");
-                }
-                Watches::Slots {
-                    ids: slot_ids,
-                    sets,
-                    counts,
-                }
+                Watches::slots(&mut ebpf, layout.slot_ids, cgroups, nr_cpus)?
             }
-            Watching::All { .. } => {
-                for template in [SET_TEMPLATE_MAP, COUNTS_TEMPLATE_MAP] {
-                    anyhow::ensure!(
-                        ebpf.map(template).is_some(),
-                        "eBPF object has no map {template}"
-                    );
-                }
-                Watches::Hashed {
-                    watched: take_map(&mut ebpf, WATCHED_MAP)?,
-                    counts: take_map(&mut ebpf, COUNTS_MAP)?,
-                }
-            }
+            Watching::All { .. } => Watches::hashed(&mut ebpf)?,
         };
         let stats = take_map(&mut ebpf, STATS_MAP)?;
         Ok((
@@ -394,7 +282,7 @@ impl Tracer {
     /// `record --all`: starts recording a cgroup in `start_phase`, creating its zeroed entries
     /// (the program would insert them itself on the cgroup's next syscall, in the workload
     /// phase).
-    pub(crate) fn watch(&mut self, cgroup_id: u64, start_phase: u32) -> Result<()> {
+    pub(crate) fn watch(&mut self, cgroup_id: u64, start_phase: Phase) -> Result<()> {
         let Watches::Hashed { watched, counts } = &mut self.watches else {
             anyhow::bail!(
                 "internal error: outside --all, cgroups are given when the program is loaded"
@@ -407,7 +295,7 @@ impl Tracer {
             .with_context(|| format!("adding cgroup {cgroup_id} to map {COUNTS_MAP}"))?;
         // The set goes in last: it is what turns recording on for the cgroup.
         watched
-            .insert(key, SyscallSet::starting_in(start_phase), 0)
+            .insert(key, SyscallSet::starting_in(phase_number(start_phase)), 0)
             .with_context(|| format!("adding cgroup {cgroup_id} to map {WATCHED_MAP}"))?;
         log::debug!("watching cgroup id {cgroup_id}");
         Ok(())

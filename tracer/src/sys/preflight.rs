@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, Result};
 
-use crate::exit::{Failure, EXIT_NO_PRIVILEGE};
+use crate::sys::exit::{Failure, EXIT_NO_PRIVILEGE};
 
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;

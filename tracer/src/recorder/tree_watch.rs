@@ -9,7 +9,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::cgroup;
+use crate::sys::cgroup;
 
 pub(crate) struct TreeWatch {
     mount: PathBuf,

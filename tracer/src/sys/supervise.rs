@@ -31,8 +31,8 @@ use signal_hook::{
 };
 
 use crate::{
-    exit::{Failure, EXIT_CANNOT_EXECUTE, EXIT_ERROR, EXIT_NOT_FOUND},
-    user::Credentials,
+    sys::exit::{Failure, EXIT_CANNOT_EXECUTE, EXIT_ERROR, EXIT_NOT_FOUND},
+    sys::user::Credentials,
 };
 
 /// Signals a user or an orchestrator sends to stop or poke a workload.

@@ -5,15 +5,15 @@
 //! directory plus that inode number.
 
 use std::{
-    fs,
-    io::{self, BufRead as _},
+    fs, io,
     os::unix::fs::MetadataExt as _,
     path::{Path, PathBuf},
 };
 
 use anyhow::{bail, Context as _, Result};
+use procfs::process::MountInfo;
 
-use crate::exit::{ExitCodeExt as _, EXIT_NO_KERNEL_SUPPORT};
+use crate::sys::exit::{ExitCodeExt as _, EXIT_NO_KERNEL_SUPPORT};
 
 /// Directory under the cgroup2 root that holds syscage's own leaves, one per `record`.
 const SYSCAGE_PARENT: &str = "syscage";
@@ -22,21 +22,14 @@ const SYSCAGE_PARENT: &str = "syscage";
 /// hosts, `/sys/fs/cgroup/unified` on hybrid ones (systemd's layout), elsewhere where an admin
 /// mounted it.
 pub(crate) fn cgroup2_mount() -> Result<PathBuf> {
-    let file = fs::File::open("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
-    let mut found = None;
-    for line in io::BufReader::new(file).lines() {
-        let line = line.context("reading /proc/self/mountinfo")?;
-        if let Some(mount) = parse_cgroup2_mountinfo_line(&line) {
-            // Prefer the shortest path: the canonical mount rather than a bind mount inside it.
-            if found
-                .as_ref()
-                .is_none_or(|f: &PathBuf| mount.as_os_str().len() < f.as_os_str().len())
-            {
-                found = Some(mount);
-            }
-        }
-    }
-    found
+    let mounts = procfs::process::Process::myself()
+        .and_then(|me| me.mountinfo())
+        .context("reading /proc/self/mountinfo")?;
+    mounts
+        .into_iter()
+        .filter_map(|mount| cgroup2_mount_point(&mount))
+        // The shortest path: the canonical mount rather than a bind mount inside it.
+        .min_by_key(|mount| mount.as_os_str().len())
         .context(
             "no cgroup v2 filesystem is mounted (looked in /proc/self/mountinfo); syscage needs \
          cgroup v2: mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified` or boot with \
@@ -45,14 +38,11 @@ pub(crate) fn cgroup2_mount() -> Result<PathBuf> {
         .exit_code(EXIT_NO_KERNEL_SUPPORT)
 }
 
-/// mountinfo: `id parent major:minor root mountpoint options [optional...] - fstype source opts`.
-fn parse_cgroup2_mountinfo_line(line: &str) -> Option<PathBuf> {
-    let (left, right) = line.split_once(" - ")?;
-    if right.split_whitespace().next()? != "cgroup2" {
-        return None;
-    }
-    let mount_point = left.split_whitespace().nth(4)?;
-    Some(PathBuf::from(unescape_mountinfo(mount_point)))
+/// Where `mount` is mounted, if it is a cgroup2 filesystem. procfs leaves mountinfo's octal
+/// escapes (`\040` for a space) in the mount point: they are undone here.
+fn cgroup2_mount_point(mount: &MountInfo) -> Option<PathBuf> {
+    (mount.fs_type == "cgroup2")
+        .then(|| PathBuf::from(unescape_mountinfo(&mount.mount_point.to_string_lossy())))
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal `\ooo`.
@@ -202,7 +192,7 @@ pub(crate) fn find_container(mount: &Path, id: &str) -> Result<PathBuf> {
     let mut matches: Vec<(String, PathBuf)> = Vec::new();
     for dir in index_by_id(mount).into_values() {
         let rel = relative_path(mount, &dir);
-        if let Some(c) = crate::containers::classify(&rel) {
+        if let Some(c) = crate::sys::containers::classify(&rel) {
             // Only the container's own cgroup, not its sub-cgroups.
             if c.cgroup == rel && c.id.starts_with(id) {
                 matches.push((c.id, dir));
@@ -367,9 +357,23 @@ pub(crate) fn remove_stale_leaves(mount: &Path) {
     }
 }
 
+/// Moves the calling process into the cgroup whose `cgroup.procs` is open as `procs`, by
+/// writing "0" to it. Only write(2): safe in a child between fork and exec.
+pub(crate) fn join_through(procs: std::os::fd::RawFd) -> io::Result<()> {
+    // SAFETY: write(2) of a static buffer to a descriptor the caller keeps open.
+    if unsafe { libc::write(procs, b"0".as_ptr().cast(), 1) } != 1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_cgroup2_mountinfo_line(line: &str) -> Option<PathBuf> {
+        cgroup2_mount_point(&MountInfo::from_line(line).unwrap())
+    }
 
     #[test]
     fn finds_cgroup2_in_mountinfo_lines() {

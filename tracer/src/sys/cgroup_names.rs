@@ -1,9 +1,9 @@
 //! Names for cgroup ids, kept current by inotify.
 //!
 //! `record --all` learns a cgroup's id when the eBPF program inserts it, and needs its path to
-//! tell which container it belongs to. A container that lives for a few milliseconds (`runc run`
-//! of a short command creates, uses and removes its cgroup in about 50 ms) is gone before any
-//! poll of the tree could see it, so a thread follows directory creation in the whole cgroup2
+//! tell which container it belongs to. A short-lived container (`runc run` of a short command
+//! creates, uses and removes its cgroup between two polls) is gone before any poll of the tree
+//! could see it, so a thread follows directory creation in the whole cgroup2
 //! tree and remembers every cgroup's path, also after it is removed.
 
 use std::{
@@ -17,7 +17,7 @@ use std::{
 use anyhow::{Context as _, Result};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
-use crate::cgroup;
+use crate::sys::cgroup;
 
 /// cgroup id -> path; shared with the watcher thread.
 #[derive(Clone)]

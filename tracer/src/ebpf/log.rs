@@ -2,6 +2,32 @@
 
 use std::io::Write as _;
 
+/// aya-log level for the eBPF side's messages (`AYA_LOG_LEVEL`): 0 keeps it silent so that no
+/// ring-buffer write happens at all unless the user asked for `-v`.
+pub(crate) fn ebpf_log_level(verbosity: u8) -> u8 {
+    // aya-log-common's `Level` is Error = 1, Warn, Info = 3, Debug, Trace = 5.
+    const INFO: u8 = 3;
+    if verbosity >= 1 {
+        INFO
+    } else {
+        0
+    }
+}
+
+/// The eBPF side's logger, when `log_level` (see [`ebpf_log_level`]) asks for one; a missing
+/// one is a warning, not an error: only the program's own log lines are lost.
+pub(crate) fn init_ebpf_logger(
+    ebpf: &mut aya::Ebpf,
+    log_level: u8,
+) -> Option<aya_log::EbpfLogger<&'static dyn log::Log>> {
+    if log_level == 0 {
+        return None;
+    }
+    aya_log::EbpfLogger::init(ebpf)
+        .inspect_err(|e| log::warn!("eBPF log messages unavailable: {e}"))
+        .ok()
+}
+
 /// Relays the eBPF program's aya-log lines to our logger from a background thread with a
 /// small tokio runtime, for as long as the returned guard lives.
 pub(crate) fn spawn_log_pump(logger: aya_log::EbpfLogger<&'static dyn log::Log>) -> LogPump {

@@ -28,8 +28,8 @@ use anyhow::{bail, Context as _, Result};
 use profile_gen::{profile_from_recording, profile_to_json, Owner, Recording, Replacement};
 
 use crate::{
-    exit::{ExitCodeExt as _, Failure, EXIT_CANNOT_WRITE, EXIT_ERROR},
-    user::Credentials,
+    sys::exit::{ExitCodeExt as _, Failure, EXIT_CANNOT_WRITE, EXIT_ERROR},
+    sys::user::Credentials,
 };
 
 /// One output, checked (and, for a file, its temporary file created) before the work starts.
@@ -131,11 +131,16 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn lexical_identity(path: &Path) -> Option<PathBuf> {
-    let dir = match path.parent() {
+/// The directory an output file `path` goes into (`.` for a bare file name).
+pub(crate) fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
-    };
+    }
+}
+
+fn lexical_identity(path: &Path) -> Option<PathBuf> {
+    let dir = directory_of(path);
     let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     Some(dir.join(path.file_name()?))
 }

@@ -1,0 +1,12 @@
+//! The operating system around syscage: cgroups and their names, containers, users, child
+//! processes, preconditions, input and output files, exit codes.
+
+pub(crate) mod cgroup;
+pub(crate) mod cgroup_names;
+pub(crate) mod containers;
+pub(crate) mod exit;
+pub(crate) mod inputs;
+pub(crate) mod outputs;
+pub(crate) mod preflight;
+pub(crate) mod supervise;
+pub(crate) mod user;
