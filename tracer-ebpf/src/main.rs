@@ -6,7 +6,7 @@
 //! It must stay cheap for everyone else on the node: a task entering syscalls in a row finds
 //! its cgroup id in a per-CPU cache and compares it with at most eight watched ids, with no
 //! helper call at all (a helper call costs more than the rest of that path; see cgroup_id.rs
-//! and tracer/src/kernel_btf.rs). A watched 64-bit syscall makes no helper call either (see
+//! and tracer/src/ebpf/kernel_btf.rs). A watched 64-bit syscall makes no helper call either (see
 //! [`syscall_abi`]). It must never lose a sighting: outside `--all` it only writes into array
 //! slots userspace set up beforehand, and it uses no perf or ring buffer for the syscall set.
 #![no_std]
