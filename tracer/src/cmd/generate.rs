@@ -297,7 +297,7 @@ fn object_name(name: Option<&str>, output: &Path, inputs: &[PathBuf]) -> Result<
 
 #[cfg(test)]
 mod tests {
-    use profile_gen::{docker::KernelVersion, ScmpArch};
+    use profile_gen::{KernelVersion, ScmpArch};
 
     use super::*;
 
