@@ -64,7 +64,7 @@ pub use enforce::filter::{
     build_filter, build_filter_report, filter_pfc, load_filter, BuiltFilter, SkippedRule,
 };
 pub use error::{ActionError, ArchError, EnforceError, FieldPath, ProfileError};
-pub use formats::atomic::{write_atomic, Owner, Replacement};
+pub use formats::atomic::{directory_of, write_atomic, Owner, Replacement};
 pub use formats::docker::{Conditions, DockerError, KernelVersion};
 pub use formats::input::{read_input, Content, Input, InputError, InputKind};
 pub use formats::oci::{profile_from_json, profile_to_json, read_profile, validate_profile};

@@ -54,10 +54,7 @@ impl Replacement {
                 format!("{}: not a file path", path.display()),
             )
         })?;
-        let dir = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
+        let dir = directory_of(path);
         let mut prefix = std::ffi::OsString::from(".");
         prefix.push(file_name);
         prefix.push(".");
@@ -135,6 +132,14 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
 fn sync_dir(dir: &Path) {
     if let Ok(dir) = File::open(dir) {
         let _ = dir.sync_all();
+    }
+}
+
+/// The directory a file path's name lives in: its parent, or `.` for a bare file name.
+pub fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
     }
 }
 

@@ -16,7 +16,7 @@ use nix::sys::memfd::{memfd_create, MFdFlags};
 use oci_spec::runtime::LinuxSeccompAction;
 use profile_gen::Phase;
 use profile_gen::{
-    build_filter_report,
+    build_filter_report, directory_of,
     enforce::filter::{conflicting_rule, refusals, Refusal, Refused},
     generate, native_arch, profile_to_json, read_input, validate_profile, write_atomic, Conditions,
     Content, ExitInfo, Input, InputKind, LinuxSeccomp, Policy, Recording, ScmpArch,
@@ -29,7 +29,7 @@ use crate::{
     shared_args::{docker_default_caps, UserArg},
     sys::cgroup::{self, LeafCgroup},
     sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE},
-    sys::outputs::{check_output_dir, directory_of},
+    sys::outputs::check_output_dir,
     sys::preflight,
     sys::supervise::{check_can_execute, exit_code_of, resolve_program, spawn_prepared},
     sys::user,

@@ -25,7 +25,9 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
-use profile_gen::{profile_from_recording, profile_to_json, Owner, Recording, Replacement};
+use profile_gen::{
+    directory_of, profile_from_recording, profile_to_json, Owner, Recording, Replacement,
+};
 
 use crate::{
     sys::exit::{ExitCodeExt as _, Failure, EXIT_CANNOT_WRITE, EXIT_ERROR},
@@ -128,14 +130,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         (Err(_), Err(_)) => lexical_identity(a) == lexical_identity(b),
         _ => false,
-    }
-}
-
-/// The directory an output file `path` goes into (`.` for a bare file name).
-pub(crate) fn directory_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
     }
 }
 
