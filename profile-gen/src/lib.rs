@@ -76,8 +76,12 @@ pub use model::host::{host_info, HostInfo};
 pub use model::merged::{merge_all, MergeError, MergedRecording};
 pub use model::policy::{Policy, Verdict};
 pub use model::recording::{
-    format_timestamp, ArgsSeen, ExitInfo, Phase, PhaseTimes, Recording, RecordingError,
-    SyscallRecord, Target, RECORDING_FORMAT, RECORDING_VERSION, SYSCAGE_VERSION,
+    format_timestamp, ArgsSeen, ExitInfo, KubernetesIdentity, Phase, PhaseTimes, Recording,
+    RecordingError, RecordingSource, SyscallRecord, Target, RECORDING_FORMAT, RECORDING_VERSION,
+    SYSCAGE_VERSION,
+};
+pub use model::security::{
+    CapabilityUse, Identity, PrivilegeGain, PrivilegeGainKind, RootFilesystemWrites, SecurityFacts,
 };
 pub use model::syscalls::{syscall_known, syscall_name};
 

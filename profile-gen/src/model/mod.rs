@@ -7,4 +7,5 @@ pub mod host;
 pub mod merged;
 pub mod policy;
 pub mod recording;
+pub mod security;
 pub mod syscalls;

@@ -50,6 +50,7 @@ use thiserror::Error;
 
 use crate::error::{deserialize_at, json_kind, ArchError, FieldPath};
 use crate::model::host::HostInfo;
+pub use crate::model::security::SecurityFacts;
 use crate::model::syscalls::{syscall_known, syscall_name};
 
 /// Syscalls have six arguments, numbered 0 to 5.
@@ -196,6 +197,22 @@ pub struct Recording {
     /// (everything from their `execve` on is workload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<PhaseTimes>,
+    /// Where the syscalls came from: absent for syscalls the tracer saw the workload make,
+    /// `seccomp-log` for the kernel's seccomp log records (calls a loaded profile logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<RecordingSource>,
+    /// What the workload needed besides syscalls: capabilities, identity, root filesystem
+    /// writes, privilege gain. Absent when the recorder did not watch for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<SecurityFacts>,
+}
+
+/// What produced a recording's syscalls, when it was not the tracer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordingSource {
+    /// The kernel's seccomp log records (audit type 1326): calls a loaded filter logged.
+    SeccompLog,
 }
 
 /// Where in a container's start a syscall was made.
@@ -256,6 +273,29 @@ pub struct Target {
     /// The containerd namespace, when the path shows one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Who the container is in Kubernetes terms, from its OCI bundle's annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesIdentity>,
+}
+
+/// A Kubernetes container's identity, as the CRI runtime wrote it into the bundle's annotations.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesIdentity {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub pod: String,
+    /// The pod's UID, when the runtime gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
+    /// The container's name in the pod spec.
+    pub container: String,
+    /// The pod's owner as derived from the pod name (`web-7d4b9c6f8-x2x5z` -> `web`).
+    pub workload: String,
+    /// The image the container runs, when the runtime gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// How the recorded command ended.
@@ -507,6 +547,8 @@ impl Recording {
             out_of_range_count: 0,
             target: None,
             phases: None,
+            source: None,
+            security: None,
         }
     }
 
@@ -642,6 +684,15 @@ impl Recording {
                     });
                 }
             }
+        }
+        if let Some(security) = &self.security {
+            security
+                .check()
+                .map_err(|(field, message)| RecordingError::Invalid {
+                    origin: origin.to_owned(),
+                    field: format!("security.{field}"),
+                    message,
+                })?;
         }
         Ok(())
     }

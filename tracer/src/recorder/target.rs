@@ -19,6 +19,7 @@ pub(crate) fn container_target(cgroup: String, container: ContainerCgroup) -> Ta
         pod_uid: container.pod_uid,
         container_name: None,
         namespace: container.namespace,
+        kubernetes: None,
     }
 }
 
