@@ -73,6 +73,7 @@ pub use model::arch::{
     sub_arches,
 };
 pub use model::host::{host_info, HostInfo};
+pub use model::kubernetes::{pod_container, workload_of_pod, PodContainer};
 pub use model::merged::{merge_all, MergeError, MergedRecording};
 pub use model::policy::{Policy, Verdict};
 pub use model::recording::{

@@ -4,6 +4,7 @@
 pub mod arch;
 pub mod arg_values;
 pub mod host;
+pub mod kubernetes;
 pub mod merged;
 pub mod policy;
 pub mod recording;
