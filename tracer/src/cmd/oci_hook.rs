@@ -18,13 +18,17 @@ use clap::Args;
 use nix::unistd::{fork, setsid, ForkResult};
 use oci_spec::runtime::State;
 use profile_gen::formats::read::{read_limited, MAX_INPUT_BYTES};
-use profile_gen::Phase;
+use profile_gen::{KubernetesIdentity, Phase, PodContainer};
 
 use crate::{
     ebpf::recording::{build_recording, Start, Subject},
     ebpf::tracer::Watching,
     recorder::session::Session,
-    recorder::{stop::POLL, target::target_of},
+    recorder::{
+        stop::POLL,
+        target::{set_kubernetes, target_of},
+    },
+    sys::bundles::kubernetes_of_bundle,
     sys::cgroup,
     sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_NO_TARGET},
     sys::outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
@@ -84,6 +88,16 @@ pub(crate) fn run(args: OciHookArgs, verbosity: u8) -> Result<u8> {
     let dir = cgroup::cgroup_of_pid(&mount, &pid.to_string()).exit_code(EXIT_NO_TARGET)?;
     let cgroup_id = cgroup::cgroup_id(&dir)?;
     let runtime = calling_runtime();
+    // Read now: the bundle is there while the hook runs, and may be gone when the container
+    // has ended.
+    let kubernetes = match kubernetes_of_bundle(state.bundle()) {
+        Ok(Some(PodContainer::Workload(identity))) => Some(identity),
+        Ok(_) => None,
+        Err(e) => {
+            log::warn!("container {}: no Kubernetes identity: {e:#}", state.id());
+            None
+        }
+    };
 
     let (ready_read, ready_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
@@ -131,6 +145,7 @@ pub(crate) fn run(args: OciHookArgs, verbosity: u8) -> Result<u8> {
                 state,
                 paths,
                 runtime,
+                kubernetes,
             };
             let code = match recorder(&args, verbosity, &job, ready_write) {
                 Ok(()) => 0,
@@ -250,6 +265,8 @@ struct Job {
     paths: OutputPaths,
     /// The runtime that ran the hook, if known.
     runtime: Option<String>,
+    /// The container's Kubernetes identity, from its bundle's annotations.
+    kubernetes: Option<KubernetesIdentity>,
 }
 
 /// The detached recorder: watch, tell the hook, wait for the container to end, write.
@@ -290,6 +307,9 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
     target.container_id = Some(job.state.id().clone());
     if job.runtime.is_some() {
         target.runtime.clone_from(&job.runtime);
+    }
+    if let Some(identity) = &job.kubernetes {
+        set_kubernetes(&mut target, identity.clone());
     }
     let recording = build_recording(
         &seen,

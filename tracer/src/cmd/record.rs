@@ -12,6 +12,7 @@ use crate::{
         command::record_command,
         existing::{record_existing, Existing},
         options::RecordOptions,
+        workloads::WorkloadFilter,
     },
     shared_args::UserArg,
 };
@@ -49,7 +50,8 @@ use crate::{
     after_help = "Examples:\n  sudo syscage record --output app.json -- ./my-server --port 8080\n  \
     sudo syscage run --profile app.json -- ./my-server --port 8080\n  \
     sudo syscage record --container 3f1e0bd0a3c5 --duration 10m --output web.json\n  \
-    sudo syscage record --all --output-dir profiles/"
+    sudo syscage record --all --output-dir profiles/\n  \
+    sudo syscage record --all --namespace shop --workload web --output-dir profiles/"
 )]
 pub(crate) struct RecordArgs {
     /// Where to write the seccomp profile (OCI runtime-spec JSON, usable as a Kubernetes
@@ -77,9 +79,23 @@ pub(crate) struct RecordArgs {
     pub(crate) container: Option<String>,
 
     /// Record every container on the node, each from its first syscall if it starts while
-    /// recording; writes DIR/<container id>.json and .recording.json per container.
+    /// recording; writes DIR/<container id>.json and .recording.json per container, and a
+    /// Kubernetes container's (one whose OCI bundle carries the CRI runtime's annotations)
+    /// under DIR/<namespace>/<workload>/<container>/. Pod sandbox (pause) containers are not
+    /// recorded.
     #[arg(long)]
     pub(crate) all: bool,
+
+    /// With --all: record only Kubernetes containers of this namespace (repeatable; any of
+    /// them). Containers without a Kubernetes identity are then not recorded.
+    #[arg(long, value_name = "NS", requires = "all")]
+    pub(crate) namespace: Vec<String>,
+
+    /// With --all: record only Kubernetes containers of this workload, the pod's owner as
+    /// derived from the pod name (`web-7d4b9c6f8-x2x5z` -> `web`; repeatable; any of them).
+    /// With --namespace too, a container must match both.
+    #[arg(long, value_name = "NAME", requires = "all")]
+    pub(crate) workload: Vec<String>,
 
     /// With --all: the directory for the per-container outputs.
     #[arg(long, value_name = "DIR", default_value = ".", requires = "all")]
@@ -136,6 +152,10 @@ pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         allow_empty: args.allow_empty,
         verbosity,
         quiet,
+        workloads: WorkloadFilter {
+            namespaces: args.namespace.into_iter().collect(),
+            workloads: args.workload.into_iter().collect(),
+        },
     };
     if let Some(path) = &args.cgroup {
         record_existing(&options, Existing::Cgroup(path))

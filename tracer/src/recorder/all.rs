@@ -14,7 +14,7 @@ use std::{
 };
 
 use anyhow::{Context as _, Result};
-use profile_gen::Phase;
+use profile_gen::{KubernetesIdentity, Phase, PodContainer};
 
 use crate::{
     ebpf::decode::CgroupSyscalls,
@@ -24,9 +24,11 @@ use crate::{
         options::RecordOptions,
         session::Session,
         stop::{stop_on_signals, POLL},
-        target::container_target,
+        target::{container_target, set_kubernetes},
+        workloads::{workload_dir, WorkloadFilter},
     },
     sys::{
+        bundles::{self, Lookup},
         cgroup,
         cgroup_names::CgroupNames,
         containers::{self, ContainerCgroup},
@@ -46,6 +48,8 @@ struct Tracked {
     ids: Vec<u64>,
     start: Start,
     seen_populated: bool,
+    /// Its Kubernetes identity: `None` until its runtime's state names its bundle.
+    kubernetes: Option<Option<KubernetesIdentity>>,
 }
 
 /// Records every container into `output_dir`, holding at most `max_cgroups` cgroups at once.
@@ -68,6 +72,7 @@ pub(crate) fn record_all(
     let stop = stop_on_signals()?;
 
     let mut all = AllContainers::new(mount, output_dir, max_cgroups, options.quiet)?;
+    all.filter = options.workloads.clone();
     // Containers that run already are attached to (their workload phase); everything else
     // present now is marked ignored before the program is attached, so the only cgroups the
     // program inserts by itself are those created from now on.
@@ -89,6 +94,7 @@ pub(crate) fn record_all(
         let tracer = &mut session.tracer;
         all.note_losses(tracer);
         all.adopt_new(tracer)?;
+        all.identify(tracer);
         all.free_gone_ignored(tracer);
         all.report_full_maps(tracer);
         all.write_finished(tracer, stopping);
@@ -129,6 +135,11 @@ struct AllContainers<'a> {
     /// each hold a container of the same name).
     names_taken: BTreeSet<String>,
     failed_writes: Vec<String>,
+    /// `--namespace`, `--workload`.
+    filter: WorkloadFilter,
+    /// Containers not recorded (pod sandboxes, filtered out), by key: their cgroups, and any
+    /// sub-cgroups they make, stay ignored.
+    excluded: BTreeSet<String>,
 }
 
 impl<'a> AllContainers<'a> {
@@ -152,6 +163,8 @@ impl<'a> AllContainers<'a> {
             written: 0,
             names_taken: BTreeSet::new(),
             failed_writes: Vec::new(),
+            filter: WorkloadFilter::default(),
+            excluded: BTreeSet::new(),
         })
     }
 
@@ -343,6 +356,10 @@ impl<'a> AllContainers<'a> {
         };
         containers::refine_runtime(&mut container, Path::new("/run"));
         let key = container.cgroup.clone();
+        if self.excluded.contains(&key) {
+            tracer.ignore(id);
+            return Ok(None);
+        }
         if start.phase == Phase::Workload {
             if let Err(e) = tracer.watch(id, Phase::Workload) {
                 log::error!(
@@ -370,14 +387,103 @@ impl<'a> AllContainers<'a> {
                 ids: Vec::new(),
                 start,
                 seen_populated: false,
+                kubernetes: None,
             }
         });
         entry.ids.push(id);
         Ok(Some(key))
     }
 
+    /// Looks up the Kubernetes identity of the containers whose runtime state had not shown up
+    /// yet, and stops recording pod sandboxes and the containers the filters leave out.
+    fn identify(&mut self, tracer: &mut Tracer) {
+        let pending: Vec<String> = self
+            .tracked
+            .iter()
+            .filter(|(_, t)| t.kubernetes.is_none())
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in pending {
+            let container = &self.tracked[&key].container;
+            let identity = match bundles::kubernetes_of(container, Path::new("/run")) {
+                Ok(Lookup::NoState) => continue,
+                Ok(Lookup::Found(None)) => None,
+                Ok(Lookup::Found(Some(PodContainer::Workload(identity)))) => Some(identity),
+                Ok(Lookup::Found(Some(PodContainer::Sandbox { namespace, pod }))) => {
+                    if !self.quiet {
+                        eprintln!(
+                            "syscage: not recording container {}: the sandbox (pause container) \
+                             of pod {namespace}/{pod}, not a workload",
+                            container.id
+                        );
+                    }
+                    self.exclude(tracer, &key);
+                    continue;
+                }
+                Err(e) => {
+                    log::warn!("container {}: no Kubernetes identity: {e:#}", container.id);
+                    None
+                }
+            };
+            if !self.filter.admits(identity.as_ref()) {
+                log::info!(
+                    "container {}: left out by --namespace/--workload ({})",
+                    container.id,
+                    identity.as_ref().map_or_else(
+                        || "no Kubernetes identity".to_owned(),
+                        |i| format!("{}/{}", i.namespace, i.workload)
+                    )
+                );
+                self.exclude(tracer, &key);
+                continue;
+            }
+            if let Some(identity) = &identity {
+                if !self.quiet {
+                    eprintln!(
+                        "syscage: container {} is {}/{} (pod {}, workload {})",
+                        container.id,
+                        identity.namespace,
+                        identity.container,
+                        identity.pod,
+                        identity.workload
+                    );
+                }
+            }
+            if let Some(t) = self.tracked.get_mut(&key) {
+                t.kubernetes = Some(identity);
+            }
+        }
+    }
+
+    /// Stops recording the container `key`: its cgroups are ignored from now on and nothing is
+    /// written for it.
+    fn exclude(&mut self, tracer: &mut Tracer, key: &str) {
+        let Some(t) = self.tracked.remove(key) else {
+            return;
+        };
+        for id in t.ids {
+            tracer.ignore(id);
+            self.owner_of.insert(id, None);
+        }
+        self.excluded.insert(key.to_owned());
+    }
+
     /// Writes one container's outputs; `false` when it recorded nothing.
     fn write_container(&mut self, tracer: &mut Tracer, t: &Tracked) -> Result<bool> {
+        // A runtime state that never showed up while it ran: not a Kubernetes container as far
+        // as can be told.
+        let kubernetes = t.kubernetes.clone().flatten();
+        if !self.filter.admits(kubernetes.as_ref()) {
+            for &id in &t.ids {
+                tracer.unwatch(id);
+            }
+            log::info!(
+                "container {}: no Kubernetes identity found, which --namespace/--workload \
+                 need: not written",
+                t.container.id
+            );
+            return Ok(false);
+        }
         let mut merged = CgroupSyscalls::default();
         for &id in &t.ids {
             match tracer.read(id) {
@@ -396,18 +502,31 @@ impl<'a> AllContainers<'a> {
             return Ok(false);
         }
         // The runtime as found while the container ran: its state directory may be gone by now.
-        let target = container_target(
+        let mut target = container_target(
             cgroup::relative_path(&self.mount, &t.dir),
             t.container.clone(),
         );
+        if let Some(identity) = &kubernetes {
+            set_kubernetes(&mut target, identity.clone());
+        }
         let subject = Subject {
             command: None,
             target: Some(target),
             exit: None,
         };
         let recording = build_recording(&merged, t.start, subject)?;
-        let name = claim_file_name(&t.container, &mut self.names_taken);
-        let paths = OutputPaths::in_dir(self.output_dir, &name);
+        let paths = match &kubernetes {
+            // Container ids are unique on the node: replicas and restarts each get their own.
+            Some(identity) => OutputPaths::in_dir(
+                &workload_dir(self.output_dir, identity)
+                    .with_context(|| format!("container {}", t.container.id))?,
+                &file_name_for(&t.container.id),
+            ),
+            None => {
+                let name = claim_file_name(&t.container, &mut self.names_taken);
+                OutputPaths::in_dir(self.output_dir, &name)
+            }
+        };
         let allowed = write_recording_and_profile(&recording, &paths, None)
             .with_context(|| format!("container {}", t.container.id))?;
         if !self.quiet {

@@ -11,3 +11,4 @@ pub(crate) mod session;
 pub(crate) mod stop;
 pub(crate) mod target;
 pub(crate) mod tree_watch;
+pub(crate) mod workloads;

@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use crate::{
     ebpf::decode::CgroupSyscalls,
+    recorder::workloads::WorkloadFilter,
     sys::exit::{ExitCodeExt as _, EXIT_NO_TARGET},
 };
 
@@ -19,6 +20,8 @@ pub(crate) struct RecordOptions {
     pub(crate) allow_empty: bool,
     pub(crate) verbosity: u8,
     pub(crate) quiet: bool,
+    /// `--namespace`, `--workload` (`--all` only).
+    pub(crate) workloads: WorkloadFilter,
 }
 
 impl RecordOptions {

@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use profile_gen::Target;
+use profile_gen::{KubernetesIdentity, PodContainer, Target};
 
 use crate::sys::{
+    bundles::{self, Lookup},
     cgroup,
     containers::{self, ContainerCgroup},
 };
@@ -29,7 +30,12 @@ pub(crate) fn observed_target(mount: &Path, dir: &Path, named_as_container: bool
     let rel = cgroup::relative_path(mount, dir);
     if let Some(mut c) = containers::classify(&rel) {
         if containers::confirm(&mut c, Path::new("/run")) || named_as_container {
-            return container_target(rel, c);
+            let identity = kubernetes_identity(&c);
+            let mut target = container_target(rel, c);
+            if let Some(identity) = identity {
+                set_kubernetes(&mut target, identity);
+            }
+            return target;
         }
     }
     Target {
@@ -52,4 +58,35 @@ pub(crate) fn target_of(mount: &Path, dir: &Path) -> Target {
             ..Default::default()
         },
     }
+}
+
+/// The Kubernetes identity in `container`'s bundle, found through its runtime's state; `None`
+/// for a container that has none (or whose bundle cannot be read: said as a warning).
+fn kubernetes_identity(container: &ContainerCgroup) -> Option<KubernetesIdentity> {
+    match bundles::kubernetes_of(container, Path::new("/run")) {
+        Ok(Lookup::Found(Some(PodContainer::Workload(identity)))) => Some(identity),
+        Ok(Lookup::Found(Some(PodContainer::Sandbox { namespace, pod }))) => {
+            log::warn!(
+                "container {} is the sandbox (pause container) of pod {namespace}/{pod}, not \
+                 one of its workload's containers",
+                container.id
+            );
+            None
+        }
+        Ok(Lookup::Found(None) | Lookup::NoState) => None,
+        Err(e) => {
+            log::warn!("container {}: no Kubernetes identity: {e:#}", container.id);
+            None
+        }
+    }
+}
+
+/// Adds a container's Kubernetes identity to its target (and the pod UID and container name it
+/// gives, where the cgroup path did not).
+pub(crate) fn set_kubernetes(target: &mut Target, identity: KubernetesIdentity) {
+    if target.pod_uid.is_none() {
+        target.pod_uid.clone_from(&identity.pod_uid);
+    }
+    target.container_name = Some(identity.container.clone());
+    target.kubernetes = Some(identity);
 }

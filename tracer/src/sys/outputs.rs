@@ -304,6 +304,56 @@ pub(crate) fn check_output_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Creates `base/<parts...>` one level at a time and returns its path. Each level is opened
+/// relative to the one above without following symbolic links, so a link planted anywhere
+/// below `base` cannot send root's outputs out of it. `parts` are single path components (no
+/// `/`, not `.` or `..`); anything else is refused.
+pub(crate) fn create_dirs_below(base: &Path, parts: &[&str]) -> Result<PathBuf> {
+    use nix::{
+        errno::Errno,
+        fcntl::{openat, OFlag},
+        sys::stat::{mkdirat, Mode},
+    };
+    let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let mut dir = nix::fcntl::open(base, flags, Mode::empty())
+        .with_context(|| format!("output directory {}", base.display()))
+        .exit_code(EXIT_CANNOT_WRITE)?;
+    let mut path = base.to_path_buf();
+    for part in parts {
+        if part.is_empty() || *part == "." || *part == ".." || part.contains('/') {
+            bail!(
+                "{part:?} cannot be a directory name below {}",
+                base.display()
+            );
+        }
+        path.push(part);
+        match mkdirat(&dir, *part, Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => {
+                return Err(anyhow::Error::from(e))
+                    .with_context(|| format!("creating {}", path.display()))
+                    .exit_code(EXIT_CANNOT_WRITE)
+            }
+        }
+        dir = match openat(&dir, *part, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ELOOP | Errno::ENOTDIR) => {
+                let error = anyhow::anyhow!(
+                    "{}: not a directory (symbolic links are not followed)",
+                    path.display()
+                );
+                return Err(Failure::new(EXIT_CANNOT_WRITE, error).into());
+            }
+            Err(e) => {
+                return Err(anyhow::Error::from(e))
+                    .with_context(|| format!("opening {}", path.display()))
+                    .exit_code(EXIT_CANNOT_WRITE)
+            }
+        };
+    }
+    Ok(path)
+}
+
 /// Generates the profile and writes both files; returns the number of syscalls the profile allows.
 ///
 /// When the recording cannot be written where asked, it is saved in a fallback file (named in
@@ -457,6 +507,30 @@ mod tests {
         assert!(refuse_overlaps(&[&new, &new], &[]).is_err());
         assert!(refuse_overlaps(&[dash, dash], &[]).is_err());
         assert!(refuse_overlaps(&[&new, dash], &[&a]).is_ok());
+    }
+
+    #[test]
+    fn directories_below_are_created_without_following_links() {
+        let base = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let made = create_dirs_below(base.path(), &["shop", "web", "nginx"]).unwrap();
+        assert_eq!(made, base.path().join("shop/web/nginx"));
+        assert!(made.is_dir());
+        assert_eq!(
+            create_dirs_below(base.path(), &["shop", "web", "nginx"]).unwrap(),
+            made,
+            "existing directories are reused"
+        );
+        std::os::unix::fs::symlink(outside.path(), base.path().join("shop/evil")).unwrap();
+        let error = create_dirs_below(base.path(), &["shop", "evil", "x"]).unwrap_err();
+        assert!(format!("{error:#}").contains("symbolic links"), "{error:#}");
+        assert!(
+            !outside.path().join("x").exists(),
+            "nothing made through the link"
+        );
+        for bad in ["..", ".", "", "a/b"] {
+            assert!(create_dirs_below(base.path(), &[bad]).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
