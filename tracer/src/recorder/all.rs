@@ -28,7 +28,7 @@ use crate::{
         workloads::{workload_dir, WorkloadFilter},
     },
     sys::{
-        bundles::{self, Lookup},
+        bundles::{self, Lookup, StateDirs},
         cgroup,
         cgroup_names::CgroupNames,
         containers::{self, ContainerCgroup},
@@ -41,6 +41,11 @@ use crate::{
 /// How many polls a new cgroup id may wait for its name.
 const NAMING_POLLS: u32 = 20;
 
+/// How many polls a container's runtime state may take to show up (a runtime writes it moments
+/// after the container's first process starts); after that it counts as having no Kubernetes
+/// identity, and is no longer looked for.
+const IDENTITY_POLLS: u32 = 50;
+
 /// A container being recorded: its own cgroup plus any sub-cgroups it made.
 struct Tracked {
     container: ContainerCgroup,
@@ -50,6 +55,8 @@ struct Tracked {
     seen_populated: bool,
     /// Its Kubernetes identity: `None` until its runtime's state names its bundle.
     kubernetes: Option<Option<KubernetesIdentity>>,
+    /// The polls that looked for its runtime's state in vain.
+    identity_polls: u32,
 }
 
 /// Records every container into `output_dir`, holding at most `max_cgroups` cgroups at once.
@@ -388,6 +395,7 @@ impl<'a> AllContainers<'a> {
                 start,
                 seen_populated: false,
                 kubernetes: None,
+                identity_polls: 0,
             }
         });
         entry.ids.push(id);
@@ -404,10 +412,14 @@ impl<'a> AllContainers<'a> {
             .map(|(key, _)| key.clone())
             .collect();
         for key in pending {
-            let container = &self.tracked[&key].container;
-            let identity = match bundles::kubernetes_of(container, Path::new("/run")) {
-                Ok(Lookup::NoState) => continue,
-                Ok(Lookup::Found(None)) => None,
+            let tracked = self.tracked.get_mut(&key).expect("key came from the map");
+            let container = tracked.container.clone();
+            let identity = match bundles::kubernetes_of(&container, &StateDirs::system()) {
+                Ok(Lookup::NoState) if tracked.identity_polls < IDENTITY_POLLS => {
+                    tracked.identity_polls += 1;
+                    continue;
+                }
+                Ok(Lookup::NoState | Lookup::Found(None)) => None,
                 Ok(Lookup::Found(Some(PodContainer::Workload(identity)))) => Some(identity),
                 Ok(Lookup::Found(Some(PodContainer::Sandbox { namespace, pod }))) => {
                     if !self.quiet {
@@ -440,12 +452,12 @@ impl<'a> AllContainers<'a> {
             if let Some(identity) = &identity {
                 if !self.quiet {
                     eprintln!(
-                        "syscage: container {} is {}/{} (pod {}, workload {})",
+                        "syscage: container {} is {}/{}/{} (pod {})",
                         container.id,
                         identity.namespace,
+                        identity.workload,
                         identity.container,
-                        identity.pod,
-                        identity.workload
+                        identity.pod
                     );
                 }
             }

@@ -6,7 +6,7 @@ use std::path::Path;
 use profile_gen::{KubernetesIdentity, PodContainer, Target};
 
 use crate::sys::{
-    bundles::{self, Lookup},
+    bundles::{self, Lookup, StateDirs},
     cgroup,
     containers::{self, ContainerCgroup},
 };
@@ -63,7 +63,7 @@ pub(crate) fn target_of(mount: &Path, dir: &Path) -> Target {
 /// The Kubernetes identity in `container`'s bundle, found through its runtime's state; `None`
 /// for a container that has none (or whose bundle cannot be read: said as a warning).
 fn kubernetes_identity(container: &ContainerCgroup) -> Option<KubernetesIdentity> {
-    match bundles::kubernetes_of(container, Path::new("/run")) {
+    match bundles::kubernetes_of(container, &StateDirs::system()) {
         Ok(Lookup::Found(Some(PodContainer::Workload(identity)))) => Some(identity),
         Ok(Lookup::Found(Some(PodContainer::Sandbox { namespace, pod }))) => {
             log::warn!(

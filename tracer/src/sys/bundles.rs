@@ -8,7 +8,9 @@
 //!   and Docker, `docker/runtime-runc/moby/`) lists the bundle among its config's labels as
 //!   `bundle=<path>`;
 //! - crun's `crun/<id>/status` has a `bundle` field;
-//! - Podman keeps the bundle's config at `containers/storage/overlay-containers/<id>/userdata/`.
+//! - Podman keeps the bundle's config in its storage (`/var/lib/containers/storage`, rootful's
+//!   default), at `overlay-containers/<id>/userdata/config.json`; its runtime's state (crun's or
+//!   runc's, above) names the same bundle while the container runs.
 //!
 //! A runtime writes its state only after the container's first process runs, so a container
 //! seen by its first syscall may have no state yet: [`Lookup::NoState`] says to look again.
@@ -35,7 +37,24 @@ const NAMESPACED_RUNC_ROOTS: [&str; 1] = ["containerd/runc"];
 /// runc roots holding the containers' directories directly.
 const RUNC_ROOTS: [&str; 2] = ["runc", "docker/runtime-runc/moby"];
 const CRUN_ROOT: &str = "crun";
-const PODMAN_CONTAINERS: &str = "containers/storage/overlay-containers";
+const PODMAN_CONTAINERS: &str = "overlay-containers";
+
+/// Where the runtimes keep their state: `/run`, and Podman's storage.
+#[derive(Debug, Clone)]
+pub(crate) struct StateDirs {
+    pub(crate) run: PathBuf,
+    pub(crate) podman_storage: PathBuf,
+}
+
+impl StateDirs {
+    /// The system's: `/run` and rootful Podman's default storage.
+    pub(crate) fn system() -> Self {
+        Self {
+            run: PathBuf::from("/run"),
+            podman_storage: PathBuf::from("/var/lib/containers/storage"),
+        }
+    }
+}
 
 /// What the runtime's state says about a container's Kubernetes identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,9 +67,9 @@ pub(crate) enum Lookup {
 }
 
 /// The Kubernetes identity of `container` in its bundle's annotations, found through the state
-/// its runtime keeps under `run_dir`.
-pub(crate) fn kubernetes_of(container: &ContainerCgroup, run_dir: &Path) -> Result<Lookup> {
-    let Some(config) = bundle_config(&container.id, container.namespace.as_deref(), run_dir) else {
+/// its runtime keeps in `dirs`.
+pub(crate) fn kubernetes_of(container: &ContainerCgroup, dirs: &StateDirs) -> Result<Lookup> {
+    let Some(config) = bundle_config(&container.id, container.namespace.as_deref(), dirs) else {
         return Ok(Lookup::NoState);
     };
     let annotations = read_annotations(&config)?;
@@ -63,10 +82,15 @@ pub(crate) fn kubernetes_of_bundle(bundle: &Path) -> Result<Option<PodContainer>
     Ok(pod_container(&annotations))
 }
 
-/// The `config.json` of container `id`'s bundle, as its runtime's state under `run_dir` names
-/// it; `namespace` is containerd's, when the cgroup path showed one (else every namespace is
-/// looked in).
-pub(crate) fn bundle_config(id: &str, namespace: Option<&str>, run_dir: &Path) -> Option<PathBuf> {
+/// The `config.json` of container `id`'s bundle, as its runtime's state in `dirs` names it;
+/// `namespace` is containerd's, when the cgroup path showed one (else every namespace is looked
+/// in).
+pub(crate) fn bundle_config(
+    id: &str,
+    namespace: Option<&str>,
+    dirs: &StateDirs,
+) -> Option<PathBuf> {
+    let run_dir = dirs.run.as_path();
     if id.is_empty() || id.contains('/') || id == "." || id == ".." {
         return None;
     }
@@ -100,7 +124,8 @@ pub(crate) fn bundle_config(id: &str, namespace: Option<&str>, run_dir: &Path) -
     if let Some(bundle) = crun_status.as_ref().and_then(|s| s["bundle"].as_str()) {
         return Some(Path::new(bundle).join("config.json"));
     }
-    let podman = run_dir
+    let podman = dirs
+        .podman_storage
         .join(PODMAN_CONTAINERS)
         .join(id)
         .join("userdata/config.json");
@@ -174,37 +199,40 @@ mod tests {
     #[test]
     fn each_runtime_state_leads_to_the_bundle() {
         let run = tempfile::tempdir().unwrap();
+        let dirs = StateDirs {
+            run: run.path().join("run"),
+            podman_storage: run.path().join("podman"),
+        };
         let bundles = tempfile::tempdir().unwrap();
         let bundle = bundles.path().join("b");
         write(&bundle.join("config.json"), ANNOTATED);
         let bundle_text = bundle.display().to_string();
 
         assert_eq!(
-            kubernetes_of(&container("a", None), run.path()).unwrap(),
+            kubernetes_of(&container("a", None), &dirs).unwrap(),
             Lookup::NoState
         );
         write(
-            &run.path().join("runc/a/state.json"),
+            &dirs.run.join("runc/a/state.json"),
             &serde_json::json!({"config": {"labels": ["x=y", format!("bundle={bundle_text}")]}})
                 .to_string(),
         );
         write(
-            &run.path().join("containerd/runc/k8s.io/b/state.json"),
+            &dirs.run.join("containerd/runc/k8s.io/b/state.json"),
             &serde_json::json!({"config": {"labels": [format!("bundle={bundle_text}")]}})
                 .to_string(),
         );
         write(
-            &run.path().join("crun/c/status"),
+            &dirs.run.join("crun/c/status"),
             &serde_json::json!({"bundle": bundle_text}).to_string(),
         );
         write(
-            &run.path()
-                .join(CONTAINERD_TASKS)
-                .join("k8s.io/d/config.json"),
+            &dirs.run.join(CONTAINERD_TASKS).join("k8s.io/d/config.json"),
             ANNOTATED,
         );
         write(
-            &run.path()
+            &dirs
+                .podman_storage
                 .join(PODMAN_CONTAINERS)
                 .join("e/userdata/config.json"),
             ANNOTATED,
@@ -218,28 +246,33 @@ mod tests {
             ("d", Some("k8s.io")),
             ("e", None),
         ] {
-            let found = kubernetes_of(&container(id, ns), run.path()).unwrap();
+            let found = kubernetes_of(&container(id, ns), &dirs).unwrap();
             assert_eq!(workload(found), "shop/web/nginx", "{id} {ns:?}");
         }
         assert_eq!(
-            kubernetes_of(&container("d", Some("default")), run.path()).unwrap(),
+            kubernetes_of(&container("d", Some("default")), &dirs).unwrap(),
             Lookup::NoState,
             "another namespace's task is not this one's"
         );
-        assert_eq!(bundle_config("..", None, run.path()), None);
+        assert_eq!(bundle_config("..", None, &dirs), None);
     }
 
     #[test]
     fn a_bundle_without_annotations_is_found_but_not_kubernetes() {
         let run = tempfile::tempdir().unwrap();
+        let dirs = StateDirs {
+            run: run.path().to_path_buf(),
+            podman_storage: run.path().to_path_buf(),
+        };
         write(
-            &run.path()
+            &dirs
+                .podman_storage
                 .join(PODMAN_CONTAINERS)
                 .join("p/userdata/config.json"),
             r#"{"ociVersion": "1.0.2"}"#,
         );
         assert_eq!(
-            kubernetes_of(&container("p", None), run.path()).unwrap(),
+            kubernetes_of(&container("p", None), &dirs).unwrap(),
             Lookup::Found(None)
         );
     }
@@ -247,12 +280,16 @@ mod tests {
     #[test]
     fn a_config_that_is_not_a_spec_is_an_error_naming_it() {
         let run = tempfile::tempdir().unwrap();
+        let dirs = StateDirs {
+            run: run.path().to_path_buf(),
+            podman_storage: run.path().to_path_buf(),
+        };
         let config = run
             .path()
             .join(PODMAN_CONTAINERS)
             .join("p/userdata/config.json");
         write(&config, r#"{"annotations": 3}"#);
-        let error = kubernetes_of(&container("p", None), run.path()).unwrap_err();
+        let error = kubernetes_of(&container("p", None), &dirs).unwrap_err();
         assert!(
             format!("{error:#}").contains(&config.display().to_string()),
             "{error:#}"
