@@ -439,7 +439,7 @@ fn bad_trees_are_refused_by_name_before_any_output() {
     );
     refused(
         "a broken recording",
-        &format!("syscage: error: {}", broken.display()),
+        &format!("syscage: {}: ", broken.display()),
     );
     fs::remove_file(&broken).expect("rm");
 

@@ -6,7 +6,8 @@
 //! its name; profiles and other files are passed over. Symbolic links are not followed: one that
 //! stays inside the root leads to something the walk reads anyway (following it would count a
 //! run twice); one that leads out is refused, since the trees are the only input asked for. A
-//! file reached twice (two roots, a hard link) is read once.
+//! file reached twice (two roots, a hard link) is read once; one larger than any recording (a
+//! log kept beside them) is passed over with a warning.
 //!
 //! Writing: everything is computed before the first file is written; each file is written
 //! atomically through [`crate::sys::outputs`], in directories created under the output
@@ -21,7 +22,9 @@ use std::{
 
 use anyhow::{Context as _, Result};
 use profile_gen::{
-    formats::input::parse_input, formats::read::read_input_file, model::merged::MERGED_FORMAT,
+    formats::input::parse_input,
+    formats::read::{read_input_file, MAX_INPUT_BYTES},
+    model::merged::MERGED_FORMAT,
     Conditions, Input, KernelVersion, RECORDING_FORMAT,
 };
 
@@ -97,6 +100,12 @@ fn walk(
             }
         } else if kind.is_dir() {
             walk(&path, real_root, seen, inputs)?;
+        } else if kind.is_file() && meta.len() > MAX_INPUT_BYTES {
+            log::warn!(
+                "{}: larger than any recording ({} bytes), passed over",
+                path.display(),
+                meta.len()
+            );
         } else if kind.is_file() && seen.insert((meta.dev(), meta.ino())) {
             if let Some(input) = read_if_recording(&path)? {
                 inputs.push(input);
