@@ -152,9 +152,9 @@ pub enum WorkloadError {
     /// A group that cannot be merged (recordings of different architectures).
     #[error("workload {key}: {source}")]
     Merge {
-        key: WorkloadKey,
+        key: String,
         #[source]
-        source: MergeError,
+        source: Box<MergeError>,
     },
 
     /// Two workloads whose output names are the same after making them Kubernetes names.
@@ -163,14 +163,14 @@ pub enum WorkloadError {
          generate them apart"
     )]
     NameClash {
-        first: WorkloadKey,
-        second: WorkloadKey,
+        first: String,
+        second: String,
         name: String,
     },
 
     /// A workload whose names leave nothing of an object name.
     #[error("workload {key}: no Kubernetes object name can be made from it")]
-    NoName { key: WorkloadKey },
+    NoName { key: String },
 }
 
 /// The group of one input: `None` for an input without Kubernetes identity (or a profile).
@@ -294,8 +294,8 @@ pub fn merge_workloads(grouping: &Grouping) -> Result<Vec<WorkloadMerge>, Worklo
             let merged =
                 merge_all(parts.iter().map(|(m, origin)| (m, *origin))).map_err(|source| {
                     WorkloadError::Merge {
-                        key: key.clone(),
-                        source,
+                        key: key.to_string(),
+                        source: Box::new(source),
                     }
                 })?;
             Ok(WorkloadMerge {
@@ -318,11 +318,13 @@ pub fn spo_names<'a>(
     for key in keys {
         let name = key
             .spo_name(namespaced)
-            .ok_or_else(|| WorkloadError::NoName { key: key.clone() })?;
+            .ok_or_else(|| WorkloadError::NoName {
+                key: key.to_string(),
+            })?;
         if let Some(first) = owners.insert(name.clone(), key.clone()) {
             return Err(WorkloadError::NameClash {
-                first,
-                second: key.clone(),
+                first: first.to_string(),
+                second: key.to_string(),
                 name: name.0,
             });
         }
