@@ -374,6 +374,22 @@ fn generate_by_workload_names_outputs_after_workload_and_container() {
     );
     run_with_profile(&web, &[exerciser(), "all"]).assert_code(0);
 
+    // Straight from the nodes' trees, grouped and merged the same way: the same profiles.
+    let direct = cluster.dir.path().join("direct");
+    let mut cmd = syscage(["generate", "--workloads"]);
+    cmd.arg(cluster.node("node-a"))
+        .arg(cluster.node("node-b"))
+        .args(["--format", "localhost", "--output-dir"])
+        .arg(&direct);
+    run(&mut cmd).assert_code(0);
+    for file in ["syscage/shop/db-pg.json", "syscage/shop/web-app.json"] {
+        assert_eq!(
+            read_json(&direct.join(file)),
+            read_json(&localhost.join(file)),
+            "{file}"
+        );
+    }
+
     // Other formats are refused with what to use instead; nothing is written.
     let oci = cluster.dir.path().join("oci");
     let outcome = generate("oci", &oci, &[]);
