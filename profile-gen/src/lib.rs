@@ -29,7 +29,9 @@
 //! - [`build`]: inputs -> the profile users ship. [`build::rules`] (an input as per-syscall
 //!   rules), [`build::args`] (argument conditions from recorded values, and the risk of new
 //!   ones), [`build::project`] (names projected onto another architecture, `generate --arch`),
-//!   [`build::generate`] (uniting inputs, errno semantics, output formats, the notes).
+//!   [`build::generate`] (uniting inputs, errno semantics, output formats, the notes),
+//!   [`build::workloads`] (recordings grouped and merged by Kubernetes workload, and the names
+//!   of their outputs).
 //! - [`analysis`]: reports. [`analysis::diff`] (release and RuntimeDefault diffs as text,
 //!   markdown or JSON), [`analysis::risk`] (how risky allowing a syscall is),
 //!   [`analysis::arg_names`] (names of argument values for reports).
@@ -60,6 +62,9 @@ pub use build::generate::{
     GenerateError, Generated, Level, Note,
 };
 pub use build::rules::PolicyOptions;
+pub use build::workloads::{
+    group_by_workload, merge_workloads, WorkloadError, WorkloadKey, WorkloadMerge,
+};
 pub use enforce::filter::{
     build_filter, build_filter_report, filter_pfc, load_filter, BuiltFilter, SkippedRule,
 };

@@ -16,7 +16,8 @@ use common::containers::{
     podman_command, Bundle, Container, PodmanImage, Runtime, PODMAN_RUN_OPTIONS,
 };
 use common::{
-    read_json, recording_names, require_root, syscage, temp_dir, wait_for, Outcome, TopCgroup,
+    read_json, recording_names, require_root, syscage, temp_dir, validate_against_crd, wait_for,
+    Outcome, TopCgroup,
 };
 use serde_json::{json, Value};
 
@@ -357,55 +358,6 @@ fn fail_on_says_what_tripped() {
                "reason": "1 dangerous syscall added: ptrace (high)"}),
         "{outcome}"
     );
-}
-
-/// The SeccompProfile CRD's schema (v1beta1, from the Security Profiles Operator).
-const SPO_SCHEMA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/fixtures/spo-seccompprofile-v1beta1.schema.json"
-);
-
-/// Validates the YAML document in `file` against the CRD schema with python's jsonschema, the
-/// way the API server's strict field validation does (unknown fields are errors); returns
-/// (valid, what the validator said).
-fn validate_against_crd(file: &Path) -> (bool, String) {
-    const SCRIPT: &str = r#"
-import json, sys
-import jsonschema, yaml
-schema = json.load(open(sys.argv[1]))
-def strict(node):
-    if isinstance(node, dict):
-        if node.get("type") == "object" and "properties" in node:
-            node.setdefault("additionalProperties", False)
-        for value in node.values():
-            strict(value)
-    elif isinstance(node, list):
-        for value in node:
-            strict(value)
-strict(schema)
-document = yaml.safe_load(open(sys.argv[2]))
-errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(document), key=str)
-for error in errors:
-    print("/".join(map(str, error.absolute_path)) + ": " + error.message)
-sys.exit(1 if errors else 0)
-"#;
-    let output = Command::new("python3")
-        .args(["-c", SCRIPT, SPO_SCHEMA])
-        .arg(file)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run python3 ({e}): needed to validate the SPO resource")
-        });
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        !text.contains("ModuleNotFoundError"),
-        "python3 lacks jsonschema or PyYAML (pip install jsonschema pyyaml):\n{text}"
-    );
-    (output.status.success(), text)
 }
 
 /// `generate --format spo` writes a resource the operator's CRD schema accepts, in the

@@ -6,7 +6,8 @@
 //! - [`processes`]: what the kernel says about a process, and unwatched load;
 //! - [`tmpfs`]: small tmpfs mounts for full and read-only outputs;
 //! - [`record_all`]: `syscage record --all` in the background;
-//! - [`containers`]: real containers run by runc, crun, containerd and Podman.
+//! - [`containers`]: real containers run by runc, crun, containerd and Podman;
+//! - [`spo`]: the SPO `SeccompProfile` resource checked against its CRD schema.
 //!
 //! Everything here panics with context instead of returning errors, so a failing test shows what
 //! syscage printed and keeps its backtrace; every guard undoes what it did in `Drop`, so a
@@ -25,6 +26,7 @@ pub(crate) mod containers;
 pub(crate) mod outputs;
 pub(crate) mod processes;
 pub(crate) mod record_all;
+pub(crate) mod spo;
 pub(crate) mod tmpfs;
 
 pub(crate) use cgroups::*;
@@ -32,4 +34,5 @@ pub(crate) use command::*;
 pub(crate) use outputs::*;
 pub(crate) use processes::*;
 pub(crate) use record_all::*;
+pub(crate) use spo::*;
 pub(crate) use tmpfs::*;

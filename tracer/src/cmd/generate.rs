@@ -5,15 +5,18 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     shared_args::{docker_default_caps, EvalArgs},
+    sys::exit::{Failure, EXIT_BAD_INPUT},
     sys::inputs::read_inputs,
     sys::outputs::{refuse_overlaps, write_output},
+    sys::workload_trees::{read_recording_trees, refuse_nested, write_tree},
 };
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
+    build::workloads,
     formats::kube::{self, KUBELET_SECCOMP_DIR},
-    generate_for_runtime, log_profile, missed_container_start, profile_to_json, Format,
-    Generated, Input, Level, PolicyOptions,
+    generate_for_runtime, group_by_workload, log_profile, merge_workloads, missed_container_start,
+    profile_to_json, Content, Format, Generated, Input, InputKind, Level, PolicyOptions,
 };
 
 /// Generate the profile to ship from one or more recordings (or profiles).
@@ -37,6 +40,16 @@ use profile_gen::{
 /// --arch sets the profile's architecture: recordings of another architecture are projected
 /// onto it (x86_64 open becomes aarch64 openat, stat becomes newfstatat, ...), and what has no
 /// counterpart there is reported.
+///
+/// --workloads DIR... --output-dir OUT writes one profile per Kubernetes workload and container
+/// from trees of recordings (`merge --workloads` output, or `record --all` trees, which are
+/// grouped and merged the same way): --format localhost writes
+/// OUT/syscage/NAMESPACE/WORKLOAD-CONTAINER.json, laid out as the kubelet's seccomp directory
+/// (copy OUT's contents to /var/lib/kubelet/seccomp/ on every node; the Pod's localhostProfile
+/// is the file's path in OUT); --format spo writes OUT/NAMESPACE/WORKLOAD-CONTAINER.yaml, a
+/// SeccompProfile named NAMESPACE-WORKLOAD-CONTAINER (cluster-scoped, SPO v0.9.0 and later), or
+/// WORKLOAD-CONTAINER in the pod's namespace with --spo-namespaced. A table of the files and
+/// their localhostProfile goes to stdout.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     syscage generate --from app.recording.json -o app.json\n  \
@@ -45,10 +58,17 @@ use profile_gen::{
     syscage generate --from run1.recording.json run2.recording.json --format localhost -o app.json\n  \
     syscage generate --from app.recording.json --format spo --name my-app > app-seccomp.yaml\n  \
     syscage generate --from host-run.recording.json --for-runtime runc -o app.json\n  \
-    syscage generate --from app.recording.json --format log -o app-warn.json")]
+    syscage generate --from app.recording.json --format log -o app-warn.json\n  \
+    syscage generate --workloads merged/ --format spo --output-dir spo/\n  \
+    syscage generate --workloads merged/ --format localhost --output-dir seccomp/")]
 pub(crate) struct GenerateArgs {
     /// Recordings or profiles to generate from; repeat --from or list several after it.
-    #[arg(long = "from", value_name = "FILE", required = true, num_args = 1..)]
+    #[arg(
+        long = "from",
+        value_name = "FILE",
+        required_unless_present = "workloads",
+        num_args = 1..
+    )]
     pub(crate) from: Vec<PathBuf>,
 
     /// What to write.
@@ -96,6 +116,26 @@ pub(crate) struct GenerateArgs {
 
     #[command(flatten)]
     pub(crate) eval: EvalArgs,
+
+    /// Trees of recordings or merged recordings to generate one output per Kubernetes workload
+    /// and container from (with --output-dir, --format spo or localhost).
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 1..,
+        requires = "output_dir",
+        conflicts_with_all = ["from", "output", "snippet", "name", "namespace", "localhost_profile"]
+    )]
+    pub(crate) workloads: Vec<PathBuf>,
+
+    /// --workloads: the directory to write the outputs in (created if missing).
+    #[arg(long, value_name = "DIR", requires = "workloads")]
+    pub(crate) output_dir: Option<PathBuf>,
+
+    /// --workloads --format spo: namespaced SeccompProfiles (SPO before v0.9.0), named
+    /// WORKLOAD-CONTAINER in the pod's namespace.
+    #[arg(long, requires = "workloads")]
+    pub(crate) spo_namespaced: bool,
 }
 
 /// `--for-runtime` values.
@@ -152,6 +192,9 @@ impl From<FormatArg> for Format {
 }
 
 pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
+    if let Some(output_dir) = &args.output_dir {
+        return run_workloads(&args, output_dir);
+    }
     let format = Format::from(args.format);
     let stdout = args.output == Path::new("-");
     if format == Format::Localhost && stdout {
@@ -217,6 +260,85 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
             None => write_output(Path::new("-"), &yaml)?,
         }
     }
+    Ok(0)
+}
+
+/// `generate --workloads`: one output per workload and container, all computed before the first
+/// is written.
+fn run_workloads(args: &GenerateArgs, output_dir: &Path) -> Result<u8> {
+    let format = Format::from(args.format);
+    if !matches!(format, Format::Spo | Format::Localhost) {
+        bail!(
+            "--workloads writes --format spo or localhost, expected one of them; for OCI \
+             profiles per workload use `syscage merge --workloads`"
+        );
+    }
+    refuse_nested(output_dir, &args.workloads)?;
+    let grouping = group_by_workload(read_recording_trees(&args.workloads)?)?;
+    for origin in &grouping.unidentified {
+        log::warn!("{origin}: no Kubernetes identity (target.kubernetes), left out");
+    }
+    let merges = merge_workloads(&grouping)?;
+    if merges.is_empty() {
+        let error = anyhow::anyhow!(
+            "no recording with Kubernetes identity (target.kubernetes) in the --workloads \
+             trees, expected `syscage merge --workloads` or `syscage record --all` output"
+        );
+        return Err(Failure::new(EXIT_BAD_INPUT, error).into());
+    }
+    let spo_names = if format == Format::Spo {
+        workloads::spo_names(merges.iter().map(|m| &m.key), args.spo_namespaced)?
+    } else {
+        Default::default()
+    };
+    let options = PolicyOptions {
+        args: args.args == ArgsArg::On,
+        target: args.eval.arch,
+    };
+    let for_runtime = args.for_runtime.map(RuntimeArg::name);
+    let (mut files, mut rows) = (Vec::new(), Vec::new());
+    for merge in &merges {
+        let key = &merge.key;
+        let input = Input {
+            origin: key.to_string(),
+            kind: InputKind::MergedRecording,
+            content: Content::Merged(merge.merged.clone()),
+            warnings: Vec::new(),
+        };
+        let generated =
+            generate_for_runtime(&[input], profile_gen::native_arch(), &options, for_runtime)?;
+        report(&generated);
+        if for_runtime.is_none() {
+            warn_missed_starts(&grouping.groups[key], format);
+        }
+        let (file, text, reference) = if format == Format::Spo {
+            let (name, namespace) = &spo_names[key];
+            let yaml = kube::spo_yaml_in(name, namespace.as_deref(), &generated.profile)?;
+            let reference = kube::spo_localhost_profile(name, namespace.as_deref());
+            (key.spo_path(), yaml, reference)
+        } else {
+            let reference = key.localhost_profile();
+            let text = profile_to_json(&generated.profile);
+            (PathBuf::from(&reference), text, reference)
+        };
+        rows.push(vec![
+            key.namespace.clone(),
+            key.workload.clone(),
+            key.container.clone(),
+            file.display().to_string(),
+            reference,
+        ]);
+        files.push((file, text));
+    }
+    write_tree(output_dir, &files)?;
+    let header = [
+        "NAMESPACE",
+        "WORKLOAD",
+        "CONTAINER",
+        "FILE",
+        "LOCALHOST_PROFILE",
+    ];
+    write_output(Path::new("-"), &workloads::table(&header, &rows))?;
     Ok(0)
 }
 
@@ -350,6 +472,9 @@ mod tests {
                 cap_drop: Vec::new(),
                 kernel: Some(KernelVersion { major: 6, minor: 1 }),
             },
+            workloads: Vec::new(),
+            output_dir: None,
+            spo_namespaced: false,
         }
     }
 

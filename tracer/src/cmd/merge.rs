@@ -6,17 +6,18 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::Args;
 use profile_gen::{
-    generate, merge_all, native_arch, profile_to_json, Content, Input, InputKind, Level,
-    MergedRecording,
+    generate, group_by_workload, merge_all, merge_workloads, native_arch, profile_to_json, Content,
+    Input, InputKind, Level, MergedRecording,
 };
 
 use crate::{
     shared_args::{docker_default_caps, EvalArgs},
     sys::inputs::read_inputs,
     sys::outputs::{refuse_overlaps, write_output},
+    sys::workload_trees::{read_recording_trees, refuse_nested, write_tree},
 };
 
 /// Merge recordings of several runs or replicas into one, with coverage, and write its profile.
@@ -27,22 +28,55 @@ use crate::{
 /// and NAME.json, the profile generated from it (as `generate` writes it). Merged recordings can
 /// be merged again. A syscall seen in only some runs is one that other runs never reached: check
 /// the tests cover it.
+///
+/// With --workloads, merges the trees `record --all` wrote on one or many nodes by Kubernetes
+/// workload: every recording under the directories (found by its content, not its name;
+/// profiles and other files are passed over) is grouped by its (namespace, workload, container),
+/// each group is merged, and OUT/NAMESPACE/WORKLOAD/CONTAINER.json (the profile) and
+/// CONTAINER.recording.json (the merged recording, whose runs keep each pod) are written. A
+/// summary table goes to stdout. Recordings without Kubernetes identity are reported and left
+/// out; a symbolic link leading out of a tree is refused.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  \
+#[command(after_help = "Examples:\n  \
     syscage merge replica-*.recording.json --output app\n  \
-    (writes app.recording.json and app.json)")]
+    (writes app.recording.json and app.json)\n  \
+    syscage merge --workloads node-a/ node-b/ --output-dir merged/\n  \
+    (writes merged/NAMESPACE/WORKLOAD/CONTAINER.json and .recording.json)")]
 pub(crate) struct MergeArgs {
     /// Recordings or merged recordings to merge (at least one).
-    #[arg(required = true, value_name = "RECORDING")]
+    #[arg(
+        required_unless_present = "workloads",
+        conflicts_with = "workloads",
+        value_name = "RECORDING"
+    )]
     pub(crate) inputs: Vec<PathBuf>,
 
     /// Where to write: NAME.recording.json and NAME.json (a trailing .json is dropped first).
-    #[arg(short, long, value_name = "NAME")]
-    pub(crate) output: PathBuf,
+    #[arg(
+        short,
+        long,
+        value_name = "NAME",
+        required_unless_present = "workloads",
+        conflicts_with = "workloads"
+    )]
+    pub(crate) output: Option<PathBuf>,
+
+    /// Directories of recordings (`record --all` output, from any number of nodes) to merge by
+    /// Kubernetes workload and container.
+    #[arg(long, value_name = "DIR", num_args = 1.., requires = "output_dir")]
+    pub(crate) workloads: Vec<PathBuf>,
+
+    /// --workloads: where to write OUT/NAMESPACE/WORKLOAD/CONTAINER.json and
+    /// CONTAINER.recording.json (created if missing; outside the trees read).
+    #[arg(long, value_name = "OUT", requires = "workloads")]
+    pub(crate) output_dir: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: MergeArgs, quiet: bool) -> Result<u8> {
-    let (recording_path, profile_path) = output_paths(&args.output);
+    let (Some(output), None) = (&args.output, &args.output_dir) else {
+        return run_workloads(&args.workloads, args.output_dir.as_deref(), quiet);
+    };
+    let (recording_path, profile_path) = output_paths(output);
     // Recordings need no Docker evaluation; the conditions only matter for a profile given by
     // mistake, which is refused below anyway.
     let eval = EvalArgs {
@@ -118,6 +152,71 @@ pub(crate) fn run(args: MergeArgs, quiet: bool) -> Result<u8> {
     Ok(0)
 }
 
+/// `merge --workloads`: read the trees, group and merge by workload, generate each profile, and
+/// only then write.
+fn run_workloads(roots: &[PathBuf], output_dir: Option<&Path>, quiet: bool) -> Result<u8> {
+    let output_dir = output_dir.context("--workloads needs --output-dir")?;
+    refuse_nested(output_dir, roots)?;
+    let grouping = group_by_workload(read_recording_trees(roots)?)?;
+    for origin in &grouping.unidentified {
+        log::warn!("{origin}: no Kubernetes identity (target.kubernetes), left out");
+    }
+    let merges = merge_workloads(&grouping)?;
+    if merges.is_empty() {
+        return Err(crate::sys::exit::Failure::new(
+            crate::sys::exit::EXIT_BAD_INPUT,
+            anyhow::anyhow!(
+                "no recording with Kubernetes identity (target.kubernetes) under {}, expected \
+                 the trees `syscage record --all` writes",
+                roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .into());
+    }
+    let mut files = Vec::new();
+    for merge in &merges {
+        for origin in &merge.duplicates {
+            log::warn!(
+                "{origin}: the same as another recording of {}, counted once",
+                merge.key
+            );
+        }
+        let input = Input {
+            origin: merge.key.merged_recording_path().display().to_string(),
+            kind: InputKind::MergedRecording,
+            content: Content::Merged(merge.merged.clone()),
+            warnings: Vec::new(),
+        };
+        let arch = profile_gen::parse_arch_name(&merge.merged.arch)?;
+        let generated = generate(std::slice::from_ref(&input), arch)?;
+        for (_, nr) in &generated.unknown_numbers {
+            log::warn!("{}: syscall number {nr} is not known to libseccomp: kept in the merged recording, left out of the profile", merge.key);
+        }
+        files.push((merge.key.merged_recording_path(), merge.merged.to_json()));
+        files.push((
+            merge.key.profile_path(),
+            profile_to_json(&generated.profile),
+        ));
+    }
+    write_tree(output_dir, &files)?;
+    write_output(
+        Path::new("-"),
+        &profile_gen::build::workloads::merge_summary(&merges),
+    )?;
+    if !quiet {
+        eprintln!(
+            "syscage: merged {} workload containers; wrote {}",
+            merges.len(),
+            output_dir.display()
+        );
+    }
+    Ok(0)
+}
+
 /// `app` or `app.json` -> (`app.recording.json`, `app.json`).
 fn output_paths(output: &Path) -> (PathBuf, PathBuf) {
     let stem = match output.extension() {
@@ -147,7 +246,9 @@ mod tests {
         run(
             MergeArgs {
                 inputs: vec![a, b],
-                output: ab.clone(),
+                output: Some(ab.clone()),
+                workloads: Vec::new(),
+                output_dir: None,
             },
             true,
         )
@@ -157,7 +258,9 @@ mod tests {
         run(
             MergeArgs {
                 inputs: vec![dir.path().join("ab.recording.json"), c],
-                output: all,
+                output: Some(all),
+                workloads: Vec::new(),
+                output_dir: None,
             },
             true,
         )
@@ -180,7 +283,9 @@ mod tests {
         let err = run(
             MergeArgs {
                 inputs: vec![dir.path().join("all.json")],
-                output: dir.path().join("x"),
+                output: Some(dir.path().join("x")),
+                workloads: Vec::new(),
+                output_dir: None,
             },
             true,
         )
@@ -217,7 +322,9 @@ mod tests {
         run(
             MergeArgs {
                 inputs: vec![a, b],
-                output: dir.path().join("ab"),
+                output: Some(dir.path().join("ab")),
+                workloads: Vec::new(),
+                output_dir: None,
             },
             true,
         )

@@ -84,6 +84,7 @@ pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
             || e.is::<profile_gen::MergeError>()
             || e.is::<profile_gen::DockerError>()
             || e.is::<profile_gen::GenerateError>()
+            || e.is::<profile_gen::WorkloadError>()
     });
     if bad_input {
         EXIT_BAD_INPUT

@@ -1,5 +1,5 @@
 //! The operating system around syscage: cgroups and their names, containers, users, child
-//! processes, preconditions, input and output files, exit codes.
+//! processes, preconditions, input and output files (and trees of them), exit codes.
 
 pub(crate) mod bundles;
 pub(crate) mod cgroup;
@@ -11,3 +11,4 @@ pub(crate) mod outputs;
 pub(crate) mod preflight;
 pub(crate) mod supervise;
 pub(crate) mod user;
+pub(crate) mod workload_trees;
