@@ -28,7 +28,8 @@ use common::{
         podman_command, prepare_crun_for_hybrid_cgroups, require_tool, run_ok, Bundle, Container,
         PodmanImage, Runtime, PODMAN_RUN_OPTIONS,
     },
-    read_json, recording_names, require_root, syscage_bin, temp_dir, unique_name, PROFILE_DEADLINE,
+    read_json, recording_names, require_root, run, syscage, syscage_bin, temp_dir, unique_name,
+    RecordAll, PROFILE_DEADLINE,
 };
 
 /// What each replica runs: a few syscalls a busybox shell makes only for this (mkdir, a write
@@ -157,6 +158,44 @@ fn agent_under_the_daemonsets_privileges_records_annotated_replicas_on_two_nodes
         files_naming(&node_b, &podman_id).is_empty(),
         "node b recorded the replica that ran on node a"
     );
+}
+
+/// The readiness probe's two halves on the host: `syscage ready FILE` fails (1) before
+/// `record --all --ready-file FILE` records, passes while it does, and fails again once it
+/// stopped; a FILE left by an earlier run does not make the agent ready before it records.
+#[test]
+fn ready_file_exists_exactly_while_record_all_records() {
+    let work = temp_dir();
+    let ready_file = work.path().join("ready");
+    let ready = || run(syscage(["ready"]).arg(&ready_file)).code();
+    assert_eq!(ready(), 1, "ready before the agent ran");
+    fs::write(&ready_file, "left by an earlier run\n").expect("writing a stale ready file");
+    let ready_arg = ready_file.to_str().expect("a UTF-8 path").to_owned();
+    let agent = RecordAll::start(work.path(), &["--ready-file", &ready_arg]);
+    // The file comes right after the log line RecordAll waits for.
+    let start = Instant::now();
+    while fs::read_to_string(&ready_file).ok().as_deref() != Some("recording\n") {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the ready file was not (re)written: {:?}\n{}",
+            fs::read_to_string(&ready_file),
+            agent.log_summary()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        ready(),
+        0,
+        "not ready while recording\n{}",
+        agent.log_summary()
+    );
+    let (code, log) = agent.stop();
+    assert_eq!(code, 0, "record --all failed\n{log}");
+    assert!(
+        !ready_file.exists(),
+        "the ready file outlived the recording"
+    );
+    assert_eq!(ready(), 1, "ready after the agent stopped");
 }
 
 /// The annotations containerd's CRI plugin writes into a pod container's config.json.

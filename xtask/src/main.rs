@@ -162,6 +162,8 @@ fn test(extra: &[OsString]) -> Result<()> {
         "--include-ignored",
     ]))?;
     let bin = build_syscage()?;
+    // The node agent's test (k8s_agent.rs) runs this binary's image.
+    image::build(&workspace_root(), &bin)?;
     // The end-to-end suite: built as the user, run as root, one test at a time because the
     // tests share kernel state (the attached program, the cgroup tree).
     run(Cmd::new("cargo").args(["test", "--release", "--package", "syscage-e2e", "--no-run"]))?;
