@@ -7,6 +7,9 @@
 //! field it cannot translate, so the test and the manifest cannot drift apart: a privilege added
 //! to the YAML is a privilege the test runs with, and one the YAML lacks is one the agent lacks
 //! here. The only change is the output hostPath, which points at one directory per "node".
+//! `seccompProfile: RuntimeDefault` is the default profile of the node's runtime: each "node"
+//! names its runtime, and the test hands Podman that runtime's default profile from
+//! profile-gen/data (moby's format, which Podman evaluates, capability conditions included).
 //!
 //! Needs root, podman (with conmon), runc, busybox-static, kubernetes-validate, and the image of
 //! the syscage under test (`cargo xtask image`; `cargo xtask test` builds it).
@@ -95,7 +98,8 @@ fn manifests_validate_against_the_kubernetes_schema() {
 }
 
 /// Two "nodes": the agent runs twice, each time under the DaemonSet's privileges with its own
-/// output directory, and each run sees one replica of `web` (the first started by Podman with
+/// output directory (node a's RuntimeDefault is containerd's, node b's CRI-O's), and each run
+/// sees one replica of `web` (the first started by Podman with
 /// `--annotation`, the second by runc with the annotations in its config.json). Each node's
 /// directory holds its replica's recording and profile, and not the other's.
 #[test]
@@ -110,13 +114,13 @@ fn agent_under_the_daemonsets_privileges_records_annotated_replicas_on_two_nodes
     let namespace = unique_name("ns");
 
     let node_a = work.path().join("node-a");
-    let agent = spec.start(&node_a, "node-a");
+    let agent = spec.start(&node_a, "node-a", NodeRuntime::Containerd);
     let podman_id = podman_replica(work.path(), &namespace, "x2x5z");
     let podman_recording = wait_for_recording(&node_a, &podman_id, &agent);
     agent.stop();
 
     let node_b = work.path().join("node-b");
-    let agent = spec.start(&node_b, "node-b");
+    let agent = spec.start(&node_b, "node-b", NodeRuntime::CriO);
     let runc_id = runc_replica(work.path(), &namespace, "b9c4k");
     let runc_recording = wait_for_recording(&node_b, &runc_id, &agent);
     agent.stop();
@@ -329,6 +333,28 @@ struct AgentSpec {
     entrypoint: String,
     args: Vec<String>,
     grace_seconds: u64,
+    /// `seccompProfile: RuntimeDefault`: the node's runtime decides the profile.
+    runtime_default_seccomp: bool,
+}
+
+/// The runtime a "node" runs pods with, which decides what `RuntimeDefault` means there.
+#[derive(Clone, Copy)]
+enum NodeRuntime {
+    Containerd,
+    CriO,
+}
+
+impl NodeRuntime {
+    /// The runtime's default seccomp profile, as syscage's RuntimeDefault data holds it.
+    fn default_seccomp(self) -> PathBuf {
+        let file = match self {
+            Self::Containerd => "containerd-default.json",
+            Self::CriO => "containers-common-seccomp.json",
+        };
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../profile-gen/data")
+            .join(file)
+    }
 }
 
 /// The output volume's name in the DaemonSet.
@@ -368,6 +394,7 @@ impl AgentSpec {
         let mut args = Vec::new();
         let mut probe = Vec::new();
         let mut image = String::new();
+        let mut runtime_default_seccomp = false;
         for (key, value) in fields(container) {
             match key {
                 "name" | "imagePullPolicy" | "volumeMounts" => {}
@@ -378,7 +405,11 @@ impl AgentSpec {
                     entrypoint = Some(command[0].clone());
                 }
                 "args" => args = strings(value),
-                "securityContext" => flags.extend(security_flags(value)),
+                "securityContext" => {
+                    let (security, runtime_default) = security_flags(value);
+                    flags.extend(security);
+                    runtime_default_seccomp = runtime_default;
+                }
                 "resources" => flags.extend(resource_flags(value)),
                 "readinessProbe" => {
                     for (key, value) in fields(value) {
@@ -406,6 +437,7 @@ impl AgentSpec {
             entrypoint: entrypoint.expect("the container names its command"),
             args,
             grace_seconds,
+            runtime_default_seccomp,
         }
     }
 
@@ -449,7 +481,7 @@ impl AgentSpec {
     /// Starts the agent with `output_dir` as its output hostPath and waits until its readiness
     /// probe passes.
     #[track_caller]
-    fn start(&self, output_dir: &Path, node: &str) -> Agent {
+    fn start(&self, output_dir: &Path, node: &str, runtime: NodeRuntime) -> Agent {
         fs::create_dir_all(output_dir).expect("creating the node's output directory");
         let agent = Agent {
             name: unique_name(node),
@@ -459,8 +491,14 @@ impl AgentSpec {
         cmd.args(["run", "-d", "--name", &agent.name])
             .args(&self.flags)
             .arg("--volume")
-            .arg(format!("{}:{}", output_dir.display(), self.output_mount))
-            .args(["--entrypoint", &self.entrypoint, &self.image])
+            .arg(format!("{}:{}", output_dir.display(), self.output_mount));
+        if self.runtime_default_seccomp {
+            let profile = runtime.default_seccomp();
+            assert!(profile.is_file(), "{} is missing", profile.display());
+            cmd.arg("--security-opt")
+                .arg(format!("seccomp={}", profile.display()));
+        }
+        cmd.args(["--entrypoint", &self.entrypoint, &self.image])
             .args(&self.args)
             .stdin(Stdio::null());
         run_ok(&mut cmd);
@@ -521,9 +559,11 @@ fn host_namespace(value: &Value, flag: &str) -> Vec<String> {
     }
 }
 
-/// The container's securityContext as Podman flags; any field without a translation fails.
-fn security_flags(context: &Value) -> Vec<String> {
+/// The container's securityContext as Podman flags, and whether its seccomp profile is
+/// RuntimeDefault (which the node's runtime decides); any field without a translation fails.
+fn security_flags(context: &Value) -> (Vec<String>, bool) {
     let mut flags = Vec::new();
+    let mut runtime_default = false;
     let user = context["runAsUser"].as_u64();
     let group = context["runAsGroup"].as_u64();
     for (key, value) in fields(context) {
@@ -559,8 +599,7 @@ fn security_flags(context: &Value) -> Vec<String> {
                 "Unconfined" => {
                     flags.extend(["--security-opt".into(), "seccomp=unconfined".into()])
                 }
-                // Podman's default profile plays RuntimeDefault.
-                "RuntimeDefault" => {}
+                "RuntimeDefault" => runtime_default = true,
                 other => panic!("seccompProfile type {other} has no translation"),
             },
             other => panic!("securityContext.{other} has no translation"),
@@ -569,7 +608,7 @@ fn security_flags(context: &Value) -> Vec<String> {
     if let Some(user) = user {
         flags.extend(["--user".into(), format!("{user}:{}", group.unwrap_or(user))]);
     }
-    flags
+    (flags, runtime_default)
 }
 
 /// The limits as Podman flags (requests only place a pod; Podman has nothing to place).
