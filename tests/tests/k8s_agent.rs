@@ -28,11 +28,11 @@ use serde_json::{json, Value};
 
 use common::{
     containers::{
-        podman_command, prepare_crun_for_hybrid_cgroups, require_tool, run_ok, Bundle, Container,
-        PodmanImage, Runtime, PODMAN_RUN_OPTIONS,
+        permissive_seccomp, podman_command, prepare_crun_for_hybrid_cgroups, require_tool, run_ok,
+        Bundle, Container, PodmanImage, Runtime, PODMAN_RUN_OPTIONS,
     },
     read_json, recording_names, require_root, run, syscage, syscage_bin, temp_dir, unique_name,
-    RecordAll, PROFILE_DEADLINE,
+    write_json, RecordAll, PROFILE_DEADLINE,
 };
 
 /// What each replica runs: a few syscalls a busybox shell makes only for this (mkdir, a write
@@ -104,30 +104,11 @@ fn manifests_validate_against_the_kubernetes_schema() {
 /// directory holds its replica's recording and profile, and not the other's.
 #[test]
 fn agent_under_the_daemonsets_privileges_records_annotated_replicas_on_two_nodes() {
-    require_root();
-    require_tool("podman", "podman");
-    require_tool("runc", "runc");
-    prepare_crun_for_hybrid_cgroups();
     let work = temp_dir();
-    let spec = AgentSpec::from_daemonset(&deploy_dir().join("daemonset.yaml"));
-    spec.check_image_holds(&syscage_bin(), work.path());
-    let namespace = unique_name("ns");
-
-    let node_a = work.path().join("node-a");
-    let agent = spec.start(&node_a, "node-a", NodeRuntime::Containerd);
-    let podman_id = podman_replica(work.path(), &namespace, "x2x5z");
-    let podman_recording = wait_for_recording(&node_a, &podman_id, &agent);
-    agent.stop();
-
-    let node_b = work.path().join("node-b");
-    let agent = spec.start(&node_b, "node-b", NodeRuntime::CriO);
-    let runc_id = runc_replica(work.path(), &namespace, "b9c4k");
-    let runc_recording = wait_for_recording(&node_b, &runc_id, &agent);
-    agent.stop();
-
+    let nodes = TwoNodes::record(work.path());
     for (recording, id, node) in [
-        (&podman_recording, &podman_id, &node_a),
-        (&runc_recording, &runc_id, &node_b),
+        (&nodes.podman_recording, &nodes.podman_id, &nodes.node_a),
+        (&nodes.runc_recording, &nodes.runc_id, &nodes.node_b),
     ] {
         let value = read_json(recording);
         assert_eq!(
@@ -155,13 +136,61 @@ fn agent_under_the_daemonsets_privileges_records_annotated_replicas_on_two_nodes
         );
     }
     assert!(
-        files_naming(&node_a, &runc_id).is_empty(),
+        files_naming(&nodes.node_a, &nodes.runc_id).is_empty(),
         "node a recorded the replica that ran on node b"
     );
     assert!(
-        files_naming(&node_b, &podman_id).is_empty(),
+        files_naming(&nodes.node_b, &nodes.podman_id).is_empty(),
         "node b recorded the replica that ran on node a"
     );
+}
+
+/// Two "nodes" that each recorded one replica of `web` (see
+/// [`agent_under_the_daemonsets_privileges_records_annotated_replicas_on_two_nodes`]).
+struct TwoNodes {
+    node_a: PathBuf,
+    node_b: PathBuf,
+    podman_id: String,
+    runc_id: String,
+    podman_recording: PathBuf,
+    runc_recording: PathBuf,
+}
+
+/// The replicas' pod name suffixes: the first runs on node a, the second on node b.
+const REPLICA_SUFFIXES: [&str; 2] = ["x2x5z", "b9c4k"];
+
+impl TwoNodes {
+    #[track_caller]
+    fn record(work: &Path) -> Self {
+        require_root();
+        require_tool("podman", "podman");
+        require_tool("runc", "runc");
+        prepare_crun_for_hybrid_cgroups();
+        let spec = AgentSpec::from_daemonset(&deploy_dir().join("daemonset.yaml"));
+        spec.check_image_holds(&syscage_bin(), work);
+        let namespace = unique_name("ns");
+
+        let node_a = work.join("node-a");
+        let agent = spec.start(&node_a, "node-a", NodeRuntime::Containerd);
+        let podman_id = podman_replica(work, &namespace, REPLICA_SUFFIXES[0]);
+        let podman_recording = wait_for_recording(&node_a, &podman_id, &agent);
+        agent.stop();
+
+        let node_b = work.join("node-b");
+        let agent = spec.start(&node_b, "node-b", NodeRuntime::CriO);
+        let bundle = replica_bundle(work, &namespace, REPLICA_SUFFIXES[1]);
+        let runc_id = run_replica(&bundle);
+        let runc_recording = wait_for_recording(&node_b, &runc_id, &agent);
+        agent.stop();
+        Self {
+            node_a,
+            node_b,
+            podman_id,
+            runc_id,
+            podman_recording,
+            runc_recording,
+        }
+    }
 }
 
 /// The readiness probe's two halves on the host: `syscage ready FILE` fails (1) before
@@ -226,16 +255,21 @@ fn cri_annotations(namespace: &str, suffix: &str) -> Vec<(&'static str, String)>
     ]
 }
 
-/// Runs one replica with Podman to its end and returns its container id.
+/// Runs one replica with Podman to its end and returns its container id. Under a permissive
+/// filter, so that the recording tells the runtime's setup from the workload.
 #[track_caller]
 fn podman_replica(work: &Path, namespace: &str, suffix: &str) -> String {
     let image = PodmanImage::import(work);
+    let permissive = work.join("permissive.json");
+    write_json(&permissive, &permissive_seccomp());
     let name = unique_name("replica");
     let cidfile = work.join(format!("{name}.cid"));
     let mut cmd = podman_command();
     cmd.args(["run", "--rm", "--name", &name, "--cidfile"])
         .arg(&cidfile)
-        .args(PODMAN_RUN_OPTIONS);
+        .args(PODMAN_RUN_OPTIONS)
+        .arg("--security-opt")
+        .arg(format!("seccomp={}", permissive.display()));
     for (key, value) in cri_annotations(namespace, suffix) {
         cmd.arg("--annotation").arg(format!("{key}={value}"));
     }
@@ -248,11 +282,16 @@ fn podman_replica(work: &Path, namespace: &str, suffix: &str) -> String {
         .to_owned()
 }
 
-/// Runs one replica with runc, the annotations in its bundle's config.json, to its end; returns
-/// its container id.
+/// A runc bundle of the replica with pod suffix `suffix`: the annotations in its config.json,
+/// and a permissive filter (replace it to run the replica under a profile).
 #[track_caller]
-fn runc_replica(work: &Path, namespace: &str, suffix: &str) -> String {
-    let bundle = Bundle::new(work, "runc-replica", Runtime::Runc, REPLICA_SCRIPT);
+fn replica_bundle(work: &Path, namespace: &str, suffix: &str) -> Bundle {
+    let bundle = Bundle::new(
+        work,
+        &format!("replica-{suffix}"),
+        Runtime::Runc,
+        REPLICA_SCRIPT,
+    );
     bundle.edit_config(|config| {
         let annotations: serde_json::Map<String, Value> = cri_annotations(namespace, suffix)
             .into_iter()
@@ -260,6 +299,13 @@ fn runc_replica(work: &Path, namespace: &str, suffix: &str) -> String {
             .collect();
         config["annotations"] = Value::Object(annotations);
     });
+    bundle.set_seccomp(Some(&permissive_seccomp()));
+    bundle
+}
+
+/// Runs the replica's bundle with runc to its end; returns its container id.
+#[track_caller]
+fn run_replica(bundle: &Bundle) -> String {
     let container = Container::new(Runtime::Runc, "replica");
     let outcome = bundle.run(&container);
     assert_eq!(outcome.code(), 0, "the runc replica failed\n{outcome}");
