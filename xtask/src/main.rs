@@ -93,6 +93,7 @@ fn main() -> Result<()> {
         }
         Task::Image => {
             setup::all(false)?;
+            setup::image_tools()?;
             let bin = build_syscage()?;
             let archive = image::build(&root, &bin)?;
             println!("{}", archive.display());
