@@ -31,8 +31,8 @@ use common::{
         permissive_seccomp, podman_command, prepare_crun_for_hybrid_cgroups, require_tool, run_ok,
         Bundle, Container, PodmanImage, Runtime, PODMAN_RUN_OPTIONS,
     },
-    read_json, recording_names, require_root, run, syscage, syscage_bin, temp_dir, unique_name,
-    write_json, RecordAll, PROFILE_DEADLINE,
+    read_json, read_yaml, recording_names, require_root, run, syscage, syscage_bin, temp_dir,
+    unique_name, write_json, RecordAll, PROFILE_DEADLINE,
 };
 
 /// What each replica runs: a few syscalls a busybox shell makes only for this (mkdir, a write
@@ -358,12 +358,6 @@ fn wait_for_recording(output_dir: &Path, id: &str, agent: &Agent) -> PathBuf {
         );
         thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn read_yaml(path: &Path) -> Value {
-    let text =
-        fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The agent's pod as `podman run` flags, derived from the DaemonSet.
