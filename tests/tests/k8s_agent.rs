@@ -117,6 +117,22 @@ fn agent_under_the_daemonsets_privileges_records_annotated_replicas_on_two_nodes
             "{} names another container",
             recording.display()
         );
+        // Recorded from its creation, not attached to it later: the DaemonSet's agent sees a
+        // pod's containers start.
+        let phases = &value["phases"];
+        assert_eq!(
+            phases["started_in"],
+            "runtime_setup",
+            "{}: {phases}",
+            recording.display()
+        );
+        for moment in ["filter_loaded_us", "entrypoint_exec_us"] {
+            assert!(
+                phases[moment].is_u64(),
+                "{}: no {moment}: {phases}",
+                recording.display()
+            );
+        }
         let names = recording_names(&value);
         for expected in ["mkdir", "write"] {
             assert!(
