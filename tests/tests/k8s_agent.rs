@@ -36,9 +36,10 @@ use common::{
 };
 
 /// What each replica runs: a few syscalls a busybox shell makes only for this (mkdir, a write
-/// into a new file) and a known output.
+/// into a new file) and a known output. It lives a second, as a pod's container lives long
+/// enough for the agent to read its runtime's state (runc removes it when the container ends).
 const REPLICA_SCRIPT: &str = "mkdir /tmp/replica && echo ok > /tmp/replica/file && \
-                              cat /tmp/replica/file";
+                              cat /tmp/replica/file && sleep 1";
 const REPLICA_OUTPUT: &str = "ok\n";
 
 /// The replicas' Deployment: two pods of `web`, each with its pod-template-hash and suffix.
@@ -194,10 +195,12 @@ impl TwoNodes {
 
         let node_b = work.join("node-b");
         let agent = spec.start(&node_b, "node-b", NodeRuntime::CriO);
-        let bundle = replica_bundle(work, &namespace, REPLICA_SUFFIXES[1]);
+        let tasks = TaskDir::create();
+        let bundle = replica_bundle(&tasks.path, &namespace, REPLICA_SUFFIXES[1]);
         let runc_id = run_replica(&bundle);
         let runc_recording = wait_for_recording(&node_b, &runc_id, &agent);
         agent.stop();
+        drop(tasks);
         Self {
             node_a,
             node_b,
@@ -296,6 +299,32 @@ fn podman_replica(work: &Path, namespace: &str, suffix: &str) -> String {
         .expect("podman wrote the container id")
         .trim()
         .to_owned()
+}
+
+/// Where containerd's shim keeps the bundles of one containerd namespace's tasks, which the
+/// DaemonSet mounts; a bundle in a temporary directory would be out of the agent's sight, as it
+/// never is on a node, where the CRI runtime places every bundle.
+const CONTAINERD_TASK_ROOT: &str = "/run/containerd/io.containerd.runtime.v2.task";
+
+/// A containerd namespace's task directory of this test's own, for a replica's bundle that
+/// runc runs as containerd's shim would; removed on drop.
+struct TaskDir {
+    path: PathBuf,
+}
+
+impl TaskDir {
+    #[track_caller]
+    fn create() -> Self {
+        let path = Path::new(CONTAINERD_TASK_ROOT).join(unique_name("tasks"));
+        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        Self { path }
+    }
+}
+
+impl Drop for TaskDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
 }
 
 /// A runc bundle of the replica with pod suffix `suffix`: the annotations in its config.json,
