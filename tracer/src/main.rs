@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => cmd::diff::run(args),
         Command::Merge(args) => cmd::merge::run(args, cli.quiet),
         Command::OciHook(args) => cmd::oci_hook::run(args, cli.verbose),
+        Command::Ready(args) => cmd::ready::run(args, cli.quiet),
         Command::BenchAttach(args) => cmd::bench_attach::run(args, cli.verbose),
     };
     match result {

@@ -6,6 +6,7 @@
 
 mod bench;
 mod fuzz;
+mod image;
 mod observe;
 mod setup;
 mod shell;
@@ -35,6 +36,10 @@ enum Task {
     },
     /// Set up, build syscage (release) and print the binary's path.
     Build,
+    /// Set up, build syscage (release) and its node agent image, offline: `FROM scratch` with the
+    /// binary and the libraries it links, loaded into Podman as localhost/syscage-agent:VERSION
+    /// and saved as target/image/syscage-agent.oci.tar (as root, for Podman's storage).
+    Image,
     /// Set up, build, and run `syscage record` with the given arguments, as root.
     ///
     /// Example: cargo xtask record --output ls.json -- ls -l /
@@ -84,6 +89,14 @@ fn main() -> Result<()> {
             setup::all(false)?;
             let bin = build_syscage()?;
             println!("{}", bin.display());
+            Ok(())
+        }
+        Task::Image => {
+            setup::all(false)?;
+            setup::image_tools()?;
+            let bin = build_syscage()?;
+            let archive = image::build(&root, &bin)?;
+            println!("{}", archive.display());
             Ok(())
         }
         Task::Record { args } => {
@@ -150,6 +163,8 @@ fn test(extra: &[OsString]) -> Result<()> {
         "--include-ignored",
     ]))?;
     let bin = build_syscage()?;
+    // The node agent's test (k8s_agent.rs) runs this binary's image.
+    image::build(&workspace_root(), &bin)?;
     // The end-to-end suite: built as the user, run as root, one test at a time because the
     // tests share kernel state (the attached program, the cgroup tree).
     run(Cmd::new("cargo").args(["test", "--release", "--package", "syscage-e2e", "--no-run"]))?;

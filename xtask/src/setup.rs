@@ -25,6 +25,13 @@ const TEST_PACKAGES: &[&str] = &[
     "libc6-dev",
 ];
 
+/// What `cargo xtask image` needs besides the build: Podman builds and saves the image.
+const IMAGE_PACKAGES: &[&str] = &["podman"];
+
+pub(crate) fn image_tools() -> Result<()> {
+    debian_packages(IMAGE_PACKAGES)
+}
+
 pub(crate) fn all(tests: bool) -> Result<()> {
     let mut packages = BUILD_PACKAGES.to_vec();
     if tests {

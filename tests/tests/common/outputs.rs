@@ -44,6 +44,16 @@ pub(crate) fn read_json(path: &Path) -> Value {
         .unwrap_or_else(|e| panic!("{} is not valid JSON: {e}\n{text}", path.display()))
 }
 
+/// Parses a YAML file (a Kubernetes manifest) into a JSON value, panicking with its path if it
+/// is missing or not YAML.
+#[track_caller]
+pub(crate) fn read_yaml(path: &Path) -> Value {
+    let text =
+        fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_yaml_ng::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()))
+}
+
 #[track_caller]
 pub(crate) fn write_json(path: &Path, value: &Value) {
     let text = serde_json::to_string_pretty(value).expect("serialising JSON");

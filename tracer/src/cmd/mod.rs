@@ -5,5 +5,6 @@ pub(crate) mod diff;
 pub(crate) mod generate;
 pub(crate) mod merge;
 pub(crate) mod oci_hook;
+pub(crate) mod ready;
 pub(crate) mod record;
 pub(crate) mod run;

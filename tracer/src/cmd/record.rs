@@ -118,6 +118,12 @@ pub(crate) struct RecordArgs {
     #[arg(long)]
     pub(crate) allow_empty: bool,
 
+    /// With --all: create FILE once recording has started (the eBPF program attached, the
+    /// running containers adopted) and remove it when recording stops; a FILE left by an earlier
+    /// run is removed first. `syscage ready FILE` is the matching readiness probe.
+    #[arg(long, value_name = "FILE", requires = "all")]
+    pub(crate) ready_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub(crate) user: UserArg,
 
@@ -150,6 +156,7 @@ pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         recording: args.recording,
         duration: args.duration,
         allow_empty: args.allow_empty,
+        ready_file: args.ready_file,
         verbosity,
         quiet,
         workloads: WorkloadFilter {

@@ -35,6 +35,7 @@ use crate::{
         exit::{Failure, EXIT_CANNOT_WRITE, EXIT_ERROR},
         outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
         preflight,
+        ready_file::ReadyFile,
     },
 };
 
@@ -75,6 +76,11 @@ pub(crate) fn record_all(
     }
     check_output_dir(output_dir)?;
     preflight::check_privileges()?;
+    let mut ready = options
+        .ready_file
+        .as_deref()
+        .map(ReadyFile::prepare)
+        .transpose()?;
     let mount = cgroup::cgroup2_mount()?;
     let stop = stop_on_signals()?;
 
@@ -92,6 +98,9 @@ pub(crate) fn record_all(
         "recording every container; outputs go to {}",
         output_dir.display()
     );
+    if let Some(ready) = &mut ready {
+        ready.announce()?;
+    }
 
     let deadline = options.duration.map(|d| Instant::now() + d);
     loop {

@@ -18,6 +18,8 @@ pub(crate) struct RecordOptions {
     pub(crate) recording: Option<PathBuf>,
     pub(crate) duration: Option<Duration>,
     pub(crate) allow_empty: bool,
+    /// `--ready-file` (with `--all`).
+    pub(crate) ready_file: Option<PathBuf>,
     pub(crate) verbosity: u8,
     pub(crate) quiet: bool,
     /// `--namespace`, `--workload` (`--all` only).
