@@ -507,22 +507,50 @@ fn assemble(
 
 /// For a container recording, what the runtime that will run the profile does after loading the
 /// filter, as observed over many starts ([`crate::baselines::runtime_after_filter`]): one recording may miss
-/// some of it (runc's Go runtime calls `futex` or `tgkill` only now and then). Returns the
-/// runtime, the names the recording itself lacked, and the policy allowing all of them.
+/// some of it (runc's Go runtime calls `futex` or `tgkill` only now and then). A merged
+/// recording takes the runtimes of all its container runs, since any of them may run the
+/// profile. Returns the runtimes, the names the input itself lacked, and the policy allowing
+/// all of them.
 fn runtime_after_filter_policy(input: &Input) -> Option<(String, Vec<String>, Policy)> {
-    let Content::Recording(rec) = &input.content else {
-        return None;
+    let (runtimes, recorded): (BTreeSet<String>, BTreeSet<String>) = match &input.content {
+        Content::Recording(rec) => {
+            rec.phases?;
+            (
+                BTreeSet::from([rec.target.as_ref()?.runtime.clone()?]),
+                rec.names(),
+            )
+        }
+        Content::Merged(merged) => (
+            merged
+                .runs
+                .iter()
+                .filter_map(|run| run.target.as_ref()?.runtime.clone())
+                .collect(),
+            merged
+                .needed_records()
+                .into_iter()
+                .filter_map(|record| record.name)
+                .collect(),
+        ),
+        Content::Profile(_) => return None,
     };
-    rec.phases?;
-    let runtime = rec.target.as_ref()?.runtime.clone()?;
-    let names = crate::baselines::runtime_after_filter::after_filter(&runtime)?;
-    let recorded = rec.names();
+    let mut names = BTreeSet::new();
+    let mut known = Vec::new();
+    for runtime in &runtimes {
+        if let Some(observed) = crate::baselines::runtime_after_filter::after_filter(runtime) {
+            names.extend(observed);
+            known.push(runtime.as_str());
+        }
+    }
+    if known.is_empty() {
+        return None;
+    }
     let mut policy = Policy::deny_all(Vec::new());
     for name in &names {
         policy.allow(name);
     }
     let added = names.difference(&recorded).cloned().collect();
-    Some((runtime, added, policy))
+    Some((known.join(", "), added, policy))
 }
 
 /// The profile `record` writes: [`generate`] for one recording, so `record` and `generate` write
@@ -1502,6 +1530,32 @@ mod profile_from_recording_tests {
                 .any(|n| n.message.contains("runc was seen doing")),
             "the addition is reported"
         );
+    }
+
+    #[test]
+    fn merged_container_recordings_allow_what_their_runtimes_do_after_the_filter() {
+        let mut rec = container_recording(true);
+        rec.target = Some(crate::model::recording::Target {
+            cgroup: "/c1".to_owned(),
+            runtime: Some("runc".to_owned()),
+            ..Default::default()
+        });
+        let merged = crate::model::merged::MergedRecording::from_recording(&rec);
+        let input = Input {
+            origin: "merged".to_owned(),
+            kind: InputKind::MergedRecording,
+            content: Content::Merged(merged),
+            warnings: Vec::new(),
+        };
+        let generated = generate(std::slice::from_ref(&input), ScmpArch::X8664).unwrap();
+        let names: std::collections::BTreeSet<String> =
+            generated.profile.syscalls().as_ref().unwrap()[0]
+                .names()
+                .iter()
+                .cloned()
+                .collect();
+        let runc = crate::baselines::runtime_after_filter::after_filter("runc").unwrap();
+        assert!(runc.is_subset(&names), "{runc:?} not all in {names:?}");
     }
 
     #[test]
