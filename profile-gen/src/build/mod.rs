@@ -5,3 +5,4 @@ pub mod args;
 pub mod generate;
 pub mod project;
 pub mod rules;
+pub mod security;

@@ -7,3 +7,4 @@ pub mod input;
 pub mod kube;
 pub mod oci;
 pub mod read;
+pub mod security_context;

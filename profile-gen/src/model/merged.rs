@@ -49,6 +49,7 @@ use thiserror::Error;
 use crate::error::{deserialize_at, json_kind, FieldPath};
 use crate::model::arch::{parse_arch_name, sub_arches};
 use crate::model::arg_values::{normalized, union_optional};
+use crate::model::merged_security::{self, MergedSecurity};
 use crate::model::recording::{
     ArgsSeen, ExitInfo, Recording, RecordingError, SyscallRecord, Target, SYSCAGE_VERSION,
 };
@@ -78,6 +79,10 @@ pub struct MergedRecording {
     pub syscalls: Vec<MergedSyscall>,
     /// The sum of the runs' `out_of_range_count`.
     pub out_of_range_count: u64,
+    /// The runs' security facts united, with coverage (`model::merged_security`); absent
+    /// when no run carried any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<MergedSecurity>,
 }
 
 /// The header of one recording that went into a merge.
@@ -240,6 +245,7 @@ impl MergedRecording {
             }],
             syscalls,
             out_of_range_count: rec.out_of_range_count,
+            security: rec.security.as_ref().map(MergedSecurity::from_facts),
         }
     }
 
@@ -286,6 +292,10 @@ impl MergedRecording {
             out_of_range_count: self
                 .out_of_range_count
                 .saturating_add(other.out_of_range_count),
+            security: merged_security::union_optional(
+                self.security.as_ref(),
+                other.security.as_ref(),
+            ),
         })
     }
 
@@ -471,6 +481,11 @@ impl MergedRecording {
                 }
             }
         }
+        if let Some(security) = &self.security {
+            security
+                .check(runs)
+                .map_err(|(field, message)| invalid(format!("security.{field}"), message))?;
+        }
         Ok(())
     }
 }
@@ -500,6 +515,7 @@ pub fn merge_all<'a>(
         runs: Vec::new(),
         syscalls: Vec::new(),
         out_of_range_count: 0,
+        security: None,
         ..first.clone()
     }
     .merge(first, "")?;

@@ -5,6 +5,7 @@ pub mod arch;
 pub mod arg_values;
 pub mod host;
 pub mod merged;
+pub mod merged_security;
 pub mod policy;
 pub mod recording;
 pub mod security;

@@ -12,8 +12,9 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
     formats::kube::{self, KUBELET_SECCOMP_DIR},
-    generate_for_runtime, log_profile, missed_container_start, profile_to_json, Format,
-    Generated, Input, Level, PolicyOptions,
+    formats::security_context::Evidence,
+    generate_for_runtime, log_profile, missed_container_start, profile_to_json, Format, Generated,
+    Input, Level, PolicyOptions,
 };
 
 /// Generate the profile to ship from one or more recordings (or profiles).
@@ -205,7 +206,19 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
                 .localhost_profile
                 .clone()
                 .unwrap_or_else(|| format!("profiles/{file_name}"));
-            let yaml = kube::localhost_pod_yaml(&name, &relative, &file_name)?;
+            let observed = profile_gen::build::security::observed_security(&inputs);
+            let evidence = match &observed {
+                Ok(facts) => Evidence::Observed { facts },
+                Err(origins) => {
+                    log::warn!(
+                        "{}: recorded without security facts, so the securityContext holds only \
+                         seccompProfile",
+                        origins.join(", ")
+                    );
+                    Evidence::NotObserved { origins }
+                }
+            };
+            let yaml = kube::localhost_pod_yaml(&name, &relative, &file_name, evidence)?;
             log::info!("copy {file_name} to {KUBELET_SECCOMP_DIR}/{relative} on every node");
             (profile_to_json(&generated.profile), Some(yaml))
         }
