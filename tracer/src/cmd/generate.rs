@@ -12,6 +12,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
     formats::kube::{self, KUBELET_SECCOMP_DIR},
+    formats::oci_process::{process_fragment, OciProcessError},
     formats::security_context::Evidence,
     generate_for_runtime, log_profile, missed_container_start, profile_to_json, Format, Generated,
     Input, Level, PolicyOptions,
@@ -46,7 +47,8 @@ use profile_gen::{
     syscage generate --from run1.recording.json run2.recording.json --format localhost -o app.json\n  \
     syscage generate --from app.recording.json --format spo --name my-app > app-seccomp.yaml\n  \
     syscage generate --from host-run.recording.json --for-runtime runc -o app.json\n  \
-    syscage generate --from app.recording.json --format log -o app-warn.json")]
+    syscage generate --from app.recording.json --format log -o app-warn.json\n  \
+    syscage generate --from app.recording.json --format oci-process > process.json")]
 pub(crate) struct GenerateArgs {
     /// Recordings or profiles to generate from; repeat --from or list several after it.
     #[arg(long = "from", value_name = "FILE", required = true, num_args = 1..)]
@@ -133,12 +135,17 @@ pub(crate) enum ArgsArg {
 pub(crate) enum FormatArg {
     /// The OCI runtime-spec profile (what runc, crun, containerd and CRI-O load).
     Oci,
-    /// The profile plus a Pod securityContext snippet for a Kubernetes Localhost profile.
+    /// The profile plus a Pod snippet with the container's whole securityContext: the Localhost
+    /// profile and, from recordings with security facts, capabilities, runAsNonRoot,
+    /// allowPrivilegeEscalation and readOnlyRootFilesystem.
     Localhost,
     /// A Security Profiles Operator SeccompProfile resource (YAML).
     Spo,
     /// The profile with defaultAction SCMP_ACT_LOG: logs what it would deny (warn first).
     Log,
+    /// The runtime-spec process fragment for config.json: the capability sets (exactly the
+    /// recorded needed capabilities) and noNewPrivileges, from recordings with security facts.
+    OciProcess,
 }
 
 impl From<FormatArg> for Format {
@@ -148,6 +155,7 @@ impl From<FormatArg> for Format {
             FormatArg::Localhost => Self::Localhost,
             FormatArg::Spo => Self::Spo,
             FormatArg::Log => Self::Log,
+            FormatArg::OciProcess => Self::OciProcess,
         }
     }
 }
@@ -186,6 +194,15 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
     let (text, snippet) = match format {
         Format::Oci => (profile_to_json(&generated.profile), None),
         Format::Log => (profile_to_json(&log_profile(&generated.profile)), None),
+        Format::OciProcess => {
+            let facts = profile_gen::build::security::observed_security(&inputs)
+                .map_err(|origins| OciProcessError::NotObserved { origins })?;
+            let fragment = process_fragment(&facts)?;
+            for note in &fragment.notes {
+                log::warn!("{note}");
+            }
+            (fragment.json, None)
+        }
         Format::Spo => {
             let name = name()?;
             let yaml = kube::spo_yaml_in(&name, args.namespace.as_deref(), &generated.profile)?;

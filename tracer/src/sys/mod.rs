@@ -1,6 +1,7 @@
 //! The operating system around syscage: cgroups and their names, containers, users, child
 //! processes, preconditions, input and output files, exit codes.
 
+pub(crate) mod capabilities;
 pub(crate) mod cgroup;
 pub(crate) mod cgroup_names;
 pub(crate) mod containers;
