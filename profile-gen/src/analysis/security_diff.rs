@@ -130,7 +130,7 @@ impl SecurityChanges {
                 format!("root filesystem newly written{paths} (readOnlyRootFilesystem needs an emptyDir there)"),
             ));
         }
-        lines.sort_by(|a, b| b.0.cmp(&a.0));
+        lines.sort_by_key(|line| std::cmp::Reverse(line.0));
         lines
     }
 }
