@@ -355,7 +355,12 @@ fn bind_low_port(dir: &Path, recording: &Path, user: Option<&str>) -> common::Ou
         args.push("--user".into());
         args.push(user.into());
     }
-    args.extend(["--".into(), "/usr/bin/python3".into(), "-c".into(), script.into()]);
+    args.extend([
+        "--".into(),
+        "/usr/bin/python3".into(),
+        "-c".into(),
+        script.into(),
+    ]);
     run(&mut syscage(args))
 }
 
@@ -424,4 +429,94 @@ fn run_as_a_non_root_user_gets_the_recorded_capabilities_as_ambient() {
             "{set}\n{outcome}"
         );
     }
+}
+
+/// The generate half of the proof in runc: a busybox httpd that binds port 80 as root and drops
+/// to uid 33, recorded as needing NET_BIND_SERVICE, SETGID and SETUID and as writing
+/// /var/cache/web/state. `generate --format oci-process` gives the container exactly those
+/// capabilities and `noNewPrivileges: true`; with a read-only root and a tmpfs on the directory
+/// the recording names, it serves. The same without SETUID fails to start with EPERM.
+#[test]
+fn runc_with_the_generated_process_serves_and_fails_without_setuid() {
+    use common::containers::{Bundle, Container, Runtime};
+
+    let dir = temp_dir();
+    let script = "echo up > /var/cache/web/state && \
+                  httpd -f -p 127.0.0.1:80 -u 33:33 -h /www & \
+                  sleep 1; wget -q -O - http://127.0.0.1:80/index.html";
+    let bundle = Bundle::new(dir.path(), "bundle", Runtime::Runc, script);
+    let rootfs = bundle.rootfs();
+    for applet in ["httpd", "wget"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet))
+            .expect("linking an applet");
+    }
+    std::fs::create_dir_all(rootfs.join("www")).expect("creating /www");
+    std::fs::write(rootfs.join("www/index.html"), "served by uid 33\n").expect("index.html");
+    std::fs::create_dir_all(rootfs.join("var/cache/web")).expect("creating /var/cache/web");
+
+    let run_with = |caps: &[&str], writes: &[&str], name: &str| {
+        let rec = recording_with(dir.path(), name, facts(caps, &[0, 33], true, writes));
+        let fragment = dir.path().join(format!("{name}.process.json"));
+        run(&mut syscage([
+            "generate".as_ref(),
+            "--from".as_ref(),
+            rec.as_os_str(),
+            "--format".as_ref(),
+            "oci-process".as_ref(),
+            "-o".as_ref(),
+            fragment.as_os_str(),
+        ]))
+        .assert_code(0);
+        let process = read_json(&fragment)["process"].clone();
+        // The directories the recording says were written, as the snippet's comment names them.
+        let tmpfs_dirs: Vec<String> = read_json(&rec)["security"]["root_filesystem_writes"]
+            ["paths"]
+            .as_array()
+            .expect("paths")
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|p| p.rsplit_once('/').map_or("/", |(d, _)| d).to_owned())
+            .collect();
+        bundle.edit_config(|config| {
+            config["process"]["capabilities"] = process["capabilities"].clone();
+            config["process"]["noNewPrivileges"] = process["noNewPrivileges"].clone();
+            config["root"]["readonly"] = json!(true);
+            let mounts = config["mounts"].as_array_mut().expect("mounts");
+            // Only this run's tmpfs mounts (the runtime's own are not under /var).
+            mounts.retain(|m| {
+                !m["destination"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("/var/"))
+            });
+            for dir in &tmpfs_dirs {
+                mounts.push(
+                    json!({"destination": dir, "type": "tmpfs", "source": "tmpfs",
+                                   "options": ["nosuid", "nodev", "size=1m"]}),
+                );
+            }
+        });
+        bundle.run(&Container::new(Runtime::Runc, name))
+    };
+
+    let needed = ["CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID"];
+    let written = ["/var/cache/web/state"];
+    let served = run_with(&needed, &written, "web");
+    served.assert_code(0);
+    assert!(served.stdout.contains("served by uid 33"), "{served}");
+
+    let refused = run_with(&needed[..2], &written, "nosetuid");
+    assert_ne!(refused.code(), 0, "{refused}");
+    assert!(!refused.stdout.contains("served"), "{refused}");
+    assert!(
+        refused.stderr.contains("setuid: Operation not permitted"),
+        "expected httpd to fail with EPERM at setuid\n{refused}"
+    );
+
+    // Without the tmpfs the recording asked for, the read-only root refuses the write.
+    let read_only = run_with(&needed, &[], "notmpfs");
+    assert_ne!(read_only.code(), 0, "{read_only}");
+    assert!(
+        read_only.stderr.contains("Read-only file system"),
+        "{read_only}"
+    );
 }
