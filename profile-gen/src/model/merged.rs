@@ -576,6 +576,57 @@ mod tests {
     }
 
     #[test]
+    fn security_facts_are_united_and_read_back() {
+        use crate::model::security::{CapabilityUse, Identity, SecurityFacts};
+        let with_facts = |started_ms: u64, cap: &str, uid: u32| {
+            let mut rec = recording(started_ms, &[(0, 1)]);
+            rec.security = Some(SecurityFacts {
+                capabilities: vec![CapabilityUse {
+                    name: cap.to_owned(),
+                    granted: 1,
+                    denied: 0,
+                    noaudit: 0,
+                    needed: true,
+                }],
+                identity: Identity {
+                    uids: vec![uid],
+                    gids: vec![uid],
+                    root_used: uid == 0,
+                },
+                ..SecurityFacts::default()
+            });
+            merged(&rec)
+        };
+        let a = with_facts(1, "CAP_NET_BIND_SERVICE", 0);
+        let b = with_facts(2, "CAP_NET_BIND_SERVICE", 33);
+        let c = merged(&recording(3, &[(0, 1)]));
+        let m = merge_all([(&a, "a"), (&b, "b"), (&c, "c")]).unwrap();
+        let security = m.security.as_ref().unwrap();
+        assert_eq!(security.watched_in, 2);
+        assert_eq!(security.capabilities[0].needed_in, 2);
+        assert_eq!(security.identity.uids, [0, 33]);
+        assert_eq!(security.identity.root_used_in, 1);
+        // The first input is not counted twice.
+        assert_eq!(merge_all([(&a, "a")]).unwrap().security, a.security);
+        let text = m.to_json();
+        assert!(text.contains("\"watched_in\": 2"), "{text}");
+        assert_eq!(MergedRecording::from_json(&text, "m").unwrap(), m);
+        // A coverage past the runs is refused, naming the field.
+        let broken = text.replace("\"watched_in\": 2", "\"watched_in\": 4");
+        let err = MergedRecording::from_json(&broken, "m.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.json: security.watched_in: 4, expected 1 to 3"),
+            "{err}"
+        );
+        // A merged recording without facts has no `security` key.
+        assert!(!merged(&recording(4, &[(0, 1)]))
+            .to_json()
+            .contains("security"));
+    }
+
+    #[test]
     fn different_arches_do_not_merge() {
         let a = merged(&golden());
         let mut b = merged(&golden());
