@@ -68,33 +68,11 @@ fn localhost_snippet(dir: &Path, recording: &Path) -> (common::Outcome, String) 
     (outcome, text)
 }
 
-/// The container's securityContext in a snippet, as JSON (through python's YAML reader, which
-/// the tests need anyway for kubernetes-validate).
+/// The container's securityContext in a snippet, as JSON.
 fn security_context_of(snippet: &str) -> Value {
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; \
-             print(json.dumps(yaml.safe_load(sys.stdin)['spec']['containers'][0]['securityContext']))",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write as _;
-            child
-                .stdin
-                .take()
-                .expect("piped")
-                .write_all(snippet.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("running python3 with PyYAML (installed with kubernetes-validate)");
-    assert!(
-        output.status.success(),
-        "python3 could not read:\n{snippet}"
-    );
-    serde_json::from_slice(&output.stdout).expect("python printed JSON")
+    let pod: Value = serde_yaml_ng::from_str(snippet)
+        .unwrap_or_else(|e| panic!("the snippet is not YAML ({e}):\n{snippet}"));
+    pod["spec"]["containers"][0]["securityContext"].clone()
 }
 
 /// kubernetes-validate --strict on the snippet; panics with its output when it refuses.
