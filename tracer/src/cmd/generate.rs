@@ -228,8 +228,8 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
                 Ok(facts) => Evidence::Observed { facts },
                 Err(origins) => {
                     log::warn!(
-                        "{}: recorded without security facts, so the securityContext holds only \
-                         seccompProfile",
+                        "{}: no security facts (capabilities, identity, root filesystem writes, \
+                         privilege gain), so the securityContext holds only seccompProfile",
                         origins.join(", ")
                     );
                     Evidence::NotObserved { origins }
