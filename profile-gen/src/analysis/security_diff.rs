@@ -10,7 +10,7 @@ use crate::analysis::risk::{capability_risk, Risk};
 use crate::build::security::observed_security;
 use crate::formats::input::Input;
 use crate::model::merged_security::MergedSecurity;
-use crate::model::security::PrivilegeGain;
+use crate::model::security::{PrivilegeGain, PrivilegeGainKind};
 
 /// A capability newly needed, with its risk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -116,7 +116,16 @@ impl SecurityChanges {
         for gain in &self.privilege_gain_added {
             lines.push((
                 PRIVILEGE_GAIN_RISK.0,
-                format!("{} ({:?}): {}", gain.path, gain.kind, PRIVILEGE_GAIN_RISK.1),
+                format!(
+                    "{} ({}): {}",
+                    gain.path,
+                    match gain.kind {
+                        PrivilegeGainKind::Setuid => "setuid",
+                        PrivilegeGainKind::Setgid => "setgid",
+                        PrivilegeGainKind::FileCapabilities => "file capabilities",
+                    },
+                    PRIVILEGE_GAIN_RISK.1
+                ),
             ));
         }
         if self.root_filesystem_newly_written || !self.root_filesystem_paths_added.is_empty() {
@@ -223,7 +232,6 @@ mod tests {
     use super::*;
     use crate::model::merged_security::MergedCapability;
     use crate::model::merged_security::MergedIdentity;
-    use crate::model::security::PrivilegeGainKind;
 
     fn facts(caps: &[&str], root: bool, paths: &[&str]) -> MergedSecurity {
         let mut s = MergedSecurity {
@@ -287,6 +295,11 @@ mod tests {
         assert_eq!(
             changes.added(),
             ["CAP_NET_BIND_SERVICE", "privilege gain through /bin/ping"]
+        );
+        assert_eq!(
+            changes.lines()[0].1,
+            "/bin/ping (file capabilities): exec newly gains privilege: \
+             allowPrivilegeEscalation must stay allowed"
         );
         assert!(security_changes(&new, &new).is_empty());
     }
