@@ -18,22 +18,29 @@
 //!   [`model::arg_values`] (uniting recorded argument values, bounded),
 //!   [`model::recording`] (the versioned recording format, see `RECORDING_FORMAT.md`),
 //!   [`model::merged`] (merged recordings with per-syscall coverage, and merging),
+//!   [`model::security`] and [`model::merged_security`] (security facts: capabilities,
+//!   identity, root filesystem writes, privilege gain; one run's, and united with coverage),
 //!   [`model::policy`] (a profile regrouped per syscall: verdicts, union, canonical form),
 //!   [`model::host`] (`uname` facts for recordings).
 //! - [`formats`]: files in and out. [`formats::input`] (any input recognised by its content),
 //!   [`formats::read`] (regular files or stdin, size-capped), [`formats::oci`] (runtime-spec
 //!   profiles: JSON, reading, validating), [`formats::docker`] (moby's `archMap`/`includes`
 //!   format evaluated for an architecture, capability set and kernel), [`formats::kube`] (the
-//!   Localhost Pod snippet and the SPO `SeccompProfile`), [`formats::atomic`] (all-or-nothing
-//!   writes).
+//!   Localhost Pod snippet and the SPO `SeccompProfile`), [`formats::security_context`] (the
+//!   container's whole `securityContext` from security facts), [`formats::oci_process`] (the
+//!   runtime-spec `process` capabilities and `noNewPrivileges`), [`formats::atomic`]
+//!   (all-or-nothing writes).
 //! - [`build`]: inputs -> the profile users ship. [`build::rules`] (an input as per-syscall
 //!   rules), [`build::args`] (argument conditions from recorded values, and the risk of new
 //!   ones), [`build::project`] (names projected onto another architecture, `generate --arch`),
 //!   [`build::generate`] (uniting inputs, errno semantics, output formats, the notes),
 //!   [`build::workloads`] (recordings grouped and merged by Kubernetes workload, and the names
 //!   of their outputs).
+//!   [`build::security`] (the inputs' security facts united, or which inputs lack them).
 //! - [`analysis`]: reports. [`analysis::diff`] (release and RuntimeDefault diffs as text,
-//!   markdown or JSON), [`analysis::risk`] (how risky allowing a syscall is),
+//!   markdown or JSON), [`analysis::risk`] (how risky allowing a syscall or needing a
+//!   capability is), [`analysis::security_diff`] (security facts between releases, and against a
+//!   runtime's default capabilities),
 //!   [`analysis::arg_names`] (names of argument values for reports).
 //! - [`baselines`]: what the runtimes bring. [`baselines::runtime_default`] (Kubernetes'
 //!   RuntimeDefault of moby, containerd and CRI-O, from `data/`),

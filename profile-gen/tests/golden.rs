@@ -16,6 +16,11 @@ use profile_gen::analysis::diff::{baseline_diff, release_diff, FailOn, Report, R
 use profile_gen::baselines::runtime_default::{self, Flavour};
 use profile_gen::formats::input::parse_input;
 use profile_gen::formats::kube;
+use profile_gen::formats::security_context::Evidence;
+use profile_gen::model::merged_security::MergedSecurity;
+use profile_gen::model::security::{
+    CapabilityUse, Identity, PrivilegeGain, PrivilegeGainKind, RootFilesystemWrites, SecurityFacts,
+};
 use profile_gen::{
     generate_for_runtime, log_profile, merge_all, missed_container_start, profile_from_recording,
     profile_to_json, Conditions, Content, Generated, Input, InputKind, KernelVersion,
@@ -135,13 +140,69 @@ fn report_outputs(out: &mut BTreeMap<String, String>, key: &str, report: &Report
     }
 }
 
+/// Security facts of a server that starts as root, binds a low port, drops to uid 33, writes
+/// its cache on the root filesystem and runs a file-capability program.
+fn observed_server() -> MergedSecurity {
+    let cap = |name: &str, needed: bool| CapabilityUse {
+        name: name.into(),
+        granted: u64::from(needed),
+        denied: 0,
+        noaudit: u64::from(!needed),
+        needed,
+    };
+    MergedSecurity::from_facts(&SecurityFacts {
+        capabilities: vec![
+            cap("CAP_NET_BIND_SERVICE", true),
+            cap("CAP_SETGID", true),
+            cap("CAP_SETUID", true),
+            cap("CAP_SYS_ADMIN", false),
+        ],
+        identity: Identity {
+            uids: vec![0, 33],
+            gids: vec![0, 33],
+            root_used: true,
+        },
+        root_filesystem_writes: RootFilesystemWrites {
+            count: 2,
+            paths: vec!["/run/app.pid".into(), "/var/cache/app/index".into()],
+            truncated: false,
+        },
+        privilege_gain: vec![PrivilegeGain {
+            path: "/usr/bin/ping".into(),
+            kind: PrivilegeGainKind::FileCapabilities,
+        }],
+    })
+}
+
 fn all_outputs() -> BTreeMap<String, String> {
     let inputs = inputs();
     let mut out = BTreeMap::new();
     // `--format localhost`: the Pod snippet (the profile is the `oci` output).
     out.insert(
         "generate/localhost-pod.yaml".to_owned(),
-        kube::localhost_pod_yaml("my-app", "profiles/my-app.json", "my-app.json").unwrap(),
+        kube::localhost_pod_yaml(
+            "my-app",
+            "profiles/my-app.json",
+            "my-app.json",
+            Evidence::NotObserved {
+                origins: &["app.recording.json".to_owned()],
+            },
+        )
+        .unwrap(),
+    );
+
+    // The same for a server that used root, wrote its root filesystem and gained privilege.
+    out.insert(
+        "generate/localhost-pod-observed.yaml".to_owned(),
+        kube::localhost_pod_yaml(
+            "my-app",
+            "profiles/my-app.json",
+            "my-app.json",
+            Evidence::Observed {
+                facts: &observed_server(),
+            },
+        )
+        .unwrap(),
     );
 
     // generate, one input at a time, in every format and option.

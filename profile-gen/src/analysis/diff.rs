@@ -24,6 +24,9 @@ use oci_spec::runtime::LinuxSeccompAction;
 use serde::Serialize;
 
 use crate::analysis::risk::{risk_of, Risk};
+use crate::analysis::security_diff::{
+    input_security_changes, CapabilitiesAgainstDefault, SecurityChanges,
+};
 use crate::build::args::{describe_set, new_syscall_risk, unrestricted_risk, widening_risk};
 use crate::build::generate::{ENOSYS, FALLBACKS};
 use crate::error::ArchError;
@@ -101,6 +104,9 @@ pub struct ReleaseDiff {
     pub removed_enosys: Vec<String>,
     /// How many are in both.
     pub unchanged: usize,
+    /// What changed in the security facts, when both inputs carry them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<SecurityChanges>,
 }
 
 /// A needed syscall the baseline denies.
@@ -159,6 +165,10 @@ pub struct BaselineDiff {
     pub removed_surface: usize,
     /// The dangerous ones among those, riskiest first.
     pub removed_dangerous: Vec<RiskedName>,
+    /// Against a runtime's default: its default capabilities the workload never needed, and
+    /// those it needed that are not among them; only when the workload carries security facts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<CapabilitiesAgainstDefault>,
 }
 
 /// Compares two releases' inputs on `arch`'s syscall table (needed only for deny-list profiles).
@@ -181,6 +191,7 @@ pub fn release_diff(old: &Input, new: &Input, arch: ScmpArch) -> Result<ReleaseD
         .into_iter()
         .filter(|n| !old_unknown.contains(n))
         .collect();
+    diff.security = input_security_changes(old, new);
     Ok(diff)
 }
 
@@ -256,6 +267,7 @@ fn release_diff_of(
         removed,
         removed_enosys,
         unchanged,
+        security: None,
     }
 }
 
@@ -339,6 +351,7 @@ pub fn baseline_diff(
         baseline_allows: baseline_runs.len(),
         removed_surface: unused.len(),
         removed_dangerous,
+        capabilities: None,
     })
 }
 
@@ -465,17 +478,31 @@ impl Report {
                         .iter()
                         .map(|n| format!("syscall number {n} (unknown to libseccomp)")),
                 );
-                Ok(if added.is_empty() {
-                    verdict(false, "no syscall added".to_owned())
-                } else {
-                    verdict(
+                let security = d.security.as_ref().map(SecurityChanges::added);
+                let security = security.unwrap_or_default();
+                Ok(match (added.is_empty(), security.is_empty()) {
+                    (true, true) => verdict(false, "no syscall added".to_owned()),
+                    (false, true) => verdict(
                         true,
                         format!(
                             "{} added: {}",
                             plural(added.len(), "syscall", "syscalls"),
                             some_names(&added, 8)
                         ),
-                    )
+                    ),
+                    (true, false) => verdict(
+                        true,
+                        format!("permissions added: {}", some_names(&security, 8)),
+                    ),
+                    (false, false) => verdict(
+                        true,
+                        format!(
+                            "{} added: {}; permissions added: {}",
+                            plural(added.len(), "syscall", "syscalls"),
+                            some_names(&added, 8),
+                            some_names(&security, 8)
+                        ),
+                    ),
                 })
             }
             (Self::Release(d), FailOn::Risky) => {
@@ -485,17 +512,31 @@ impl Report {
                     .filter(|a| a.risk.is_dangerous())
                     .map(|a| format!("{} ({})", a.name, a.risk.name()))
                     .collect();
-                Ok(if risky.is_empty() {
-                    verdict(false, "no dangerous syscall added".to_owned())
-                } else {
-                    verdict(
+                let security = d.security.as_ref().map(SecurityChanges::risky);
+                let security = security.unwrap_or_default();
+                Ok(match (risky.is_empty(), security.is_empty()) {
+                    (true, true) => verdict(false, "no dangerous syscall added".to_owned()),
+                    (false, true) => verdict(
                         true,
                         format!(
                             "{} added: {}",
                             plural(risky.len(), "dangerous syscall", "dangerous syscalls"),
                             some_names(&risky, 8)
                         ),
-                    )
+                    ),
+                    (true, false) => verdict(
+                        true,
+                        format!("dangerous permissions added: {}", some_names(&security, 8)),
+                    ),
+                    (false, false) => verdict(
+                        true,
+                        format!(
+                            "{} added: {}; dangerous permissions added: {}",
+                            plural(risky.len(), "dangerous syscall", "dangerous syscalls"),
+                            some_names(&risky, 8),
+                            some_names(&security, 8)
+                        ),
+                    ),
                 })
             }
             (Self::Baseline(d), FailOn::Denied) => {
@@ -663,6 +704,26 @@ fn release_text(d: &ReleaseDiff, paint: &Paint) -> String {
             let _ = writeln!(out, "  {} {r}{}", paint.good("-"), removed_note(d, r));
         }
     }
+    if let Some(security) = &d.security {
+        if !security.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{}",
+                paint.bold("Security changes (riskiest first):")
+            );
+            for (risk, line) in security.lines() {
+                let _ = writeln!(out, "  {} {} {line}", paint.bad("+"), paint.risk(risk));
+            }
+        }
+        if !security.capabilities_removed.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{} {}",
+                paint.bold("Capabilities no longer needed:"),
+                security.capabilities_removed.join(", ")
+            );
+        }
+    }
     out
 }
 
@@ -727,6 +788,26 @@ fn release_markdown(d: &ReleaseDiff) -> String {
             .map(|r| format!("`{r}`{}", removed_note(d, r)))
             .collect();
         let _ = writeln!(out, "\n**Removed:** {}", removed.join(", "));
+    }
+    if let Some(security) = &d.security {
+        if !security.is_empty() {
+            let _ = writeln!(out, "\n| security change | risk |\n|---|---|");
+            for (risk, line) in security.lines() {
+                let risk = if risk.is_dangerous() {
+                    format!("**{}**", risk.name())
+                } else {
+                    risk.name().to_owned()
+                };
+                let _ = writeln!(out, "| {line} | {risk} |");
+            }
+        }
+        if !security.capabilities_removed.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n**Capabilities no longer needed:** {}",
+                security.capabilities_removed.join(", ")
+            );
+        }
     }
     out
 }
@@ -814,6 +895,27 @@ fn baseline_text(d: &BaselineDiff, paint: &Paint) -> String {
             );
         }
     }
+    if let Some(caps) = &d.capabilities {
+        let _ = writeln!(
+            out,
+            "\n{} granted by default and never needed ({}): {}",
+            paint.bold("Capabilities:"),
+            caps.granted_unused.len(),
+            if caps.granted_unused.is_empty() {
+                "none".to_owned()
+            } else {
+                caps.granted_unused.join(", ")
+            }
+        );
+        if !caps.needed_not_granted.is_empty() {
+            let _ = writeln!(
+                out,
+                "{} needed and not granted by default: {}",
+                paint.bad("Would break:"),
+                caps.needed_not_granted.join(", ")
+            );
+        }
+    }
     out
 }
 
@@ -883,6 +985,24 @@ fn baseline_markdown(d: &BaselineDiff) -> String {
             .map(|r| format!("`{}` ({})", r.name, r.risk.name()))
             .collect();
         let _ = writeln!(out, "Dangerous ones among them: {}.", names.join(", "));
+    }
+    if let Some(caps) = &d.capabilities {
+        let _ = writeln!(
+            out,
+            "\n**Capabilities granted by default and never needed:** {}",
+            if caps.granted_unused.is_empty() {
+                "none".to_owned()
+            } else {
+                caps.granted_unused.join(", ")
+            }
+        );
+        if !caps.needed_not_granted.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n**Needed and not granted by default:** {}",
+                caps.needed_not_granted.join(", ")
+            );
+        }
     }
     out
 }
@@ -1276,6 +1396,92 @@ mod tests {
         let v = same.verdict(FailOn::Added).unwrap();
         assert!(!v.tripped);
         assert_eq!(v.reason, "no syscall added");
+    }
+
+    fn recording_with_security(caps: &[&str], root_used: bool) -> Input {
+        use crate::model::security::{CapabilityUse, Identity, SecurityFacts};
+        let mut rec = Recording::from_json(RECORDING, "r").unwrap();
+        rec.syscalls = vec![SyscallRecord::new(ScmpArch::X8664, 0, 1, 0)];
+        rec.security = Some(SecurityFacts {
+            capabilities: caps
+                .iter()
+                .map(|c| CapabilityUse {
+                    name: (*c).to_owned(),
+                    granted: 1,
+                    denied: 0,
+                    noaudit: 0,
+                    needed: true,
+                })
+                .collect(),
+            identity: Identity {
+                uids: vec![0],
+                gids: vec![0],
+                root_used,
+            },
+            ..SecurityFacts::default()
+        });
+        input(&rec.to_json(), "app.recording.json")
+    }
+
+    #[test]
+    fn a_release_that_starts_needing_sys_admin_or_root_is_risky() {
+        let old = recording_with_security(&["CAP_NET_BIND_SERVICE"], false);
+        let new = recording_with_security(&["CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN"], true);
+        let report = Report::Release(release_diff(&old, &new, ScmpArch::X8664).unwrap());
+        let v = report.verdict(FailOn::Risky).unwrap();
+        assert!(v.tripped);
+        assert_eq!(
+            v.reason,
+            "dangerous permissions added: CAP_SYS_ADMIN (high), root newly used (high)"
+        );
+        let text = report.render(ReportFormat::Text { color: false });
+        assert!(
+            text.contains("+ high     capability CAP_SYS_ADMIN newly needed"),
+            "{text}"
+        );
+        assert!(text.contains("root newly used"), "{text}");
+        let md = report.render(ReportFormat::Markdown);
+        assert!(md.contains("| **high** |"), "{md}");
+
+        // A harmless new capability is added, not risky; the reverse removes it.
+        let bind = recording_with_security(&["CAP_CHOWN", "CAP_NET_BIND_SERVICE"], false);
+        let report = Report::Release(release_diff(&old, &bind, ScmpArch::X8664).unwrap());
+        assert_eq!(report.fails(FailOn::Risky), Ok(false));
+        assert_eq!(report.fails(FailOn::Added), Ok(true));
+        let back = release_diff(&bind, &old, ScmpArch::X8664).unwrap();
+        assert_eq!(back.security.unwrap().capabilities_removed, ["CAP_CHOWN"]);
+
+        // Without facts on one side nothing is compared.
+        let plain = recording(&[0]);
+        let d = release_diff(&plain, &new, ScmpArch::X8664).unwrap();
+        assert!(d.security.is_none());
+    }
+
+    #[test]
+    fn runtime_default_capabilities_never_used_are_listed() {
+        use crate::analysis::security_diff::capabilities_against_default;
+        let workload = recording_with_security(&["CAP_NET_ADMIN", "CAP_NET_BIND_SERVICE"], false);
+        let rd = render(Flavour::Moby, &conditions()).unwrap();
+        let mut d = baseline_diff(&workload, &rd.policy, &rd.label(), ScmpArch::X8664).unwrap();
+        d.capabilities = capabilities_against_default(&workload, &conditions().caps);
+        let caps = d.capabilities.as_ref().unwrap();
+        assert_eq!(caps.granted_unused.len(), 13);
+        assert!(!caps
+            .granted_unused
+            .contains(&"CAP_NET_BIND_SERVICE".to_owned()));
+        assert_eq!(caps.needed_not_granted, ["CAP_NET_ADMIN"]);
+        let text = Report::Baseline(d).render(ReportFormat::Text { color: false });
+        assert!(
+            text.contains(
+                "Capabilities: granted by default and never needed (13): CAP_AUDIT_WRITE"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Would break: needed and not granted by default: CAP_NET_ADMIN"),
+            "{text}"
+        );
+        assert!(capabilities_against_default(&recording(&[0]), &conditions().caps).is_none());
     }
 
     #[test]

@@ -4,3 +4,4 @@
 pub mod arg_names;
 pub mod diff;
 pub mod risk;
+pub mod security_diff;

@@ -131,9 +131,61 @@ pub fn risk_of(name: &str) -> (Risk, &'static str) {
     }
 }
 
+/// The risk of a workload needing the capability `name` (`CAP_SYS_ADMIN`), and why; the
+/// levels follow what each lets a process in a container do to the host.
+pub fn capability_risk(name: &str) -> (Risk, &'static str) {
+    use Risk::{Critical, High, Low, Medium};
+    match name {
+        "CAP_SYS_MODULE" => (Critical, "loads kernel modules"),
+        "CAP_SYS_RAWIO" => (Critical, "raw access to devices, I/O ports and memory"),
+        "CAP_SYS_BOOT" => (Critical, "reboots the host or loads a new kernel"),
+        "CAP_SYS_ADMIN" => (
+            High,
+            "mounts, namespaces, BPF and much more: close to full root, the usual escape path",
+        ),
+        "CAP_SYS_PTRACE" => (High, "traces and reads the memory of other processes"),
+        "CAP_DAC_READ_SEARCH" => (
+            High,
+            "reads any file and opens files by handle (the \"shocker\" escape)",
+        ),
+        "CAP_NET_ADMIN" => (High, "reconfigures interfaces, routes and firewalls"),
+        "CAP_BPF" | "CAP_PERFMON" => (
+            High,
+            "loads BPF programs or monitors the kernel: a large attack surface",
+        ),
+        "CAP_MAC_ADMIN" | "CAP_MAC_OVERRIDE" => (High, "changes or bypasses LSM policy"),
+        "CAP_SYSLOG" => (Medium, "reads the kernel log, which leaks kernel addresses"),
+        "CAP_SYS_TIME" => (Medium, "sets the host's clock"),
+        "CAP_SYS_CHROOT" => (Medium, "changes the root directory; part of escape chains"),
+        "CAP_NET_RAW" => (Medium, "raw and packet sockets: spoofing and sniffing"),
+        "CAP_SETUID" | "CAP_SETGID" => (Medium, "changes user or group ids"),
+        "CAP_SETFCAP" | "CAP_SETPCAP" => (Medium, "grants capabilities to files or processes"),
+        "CAP_DAC_OVERRIDE" | "CAP_FOWNER" => (Medium, "bypasses file permission checks"),
+        "CAP_MKNOD" => (Medium, "creates device nodes"),
+        "CAP_SYS_NICE" | "CAP_SYS_RESOURCE" => (Medium, "overrides scheduling or resource limits"),
+        "CAP_IPC_OWNER" | "CAP_KILL" => (Medium, "acts on other users' processes or IPC"),
+        _ => (Low, "ordinary capability"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escape_prone_capabilities_are_dangerous() {
+        for name in [
+            "CAP_SYS_ADMIN",
+            "CAP_SYS_MODULE",
+            "CAP_SYS_PTRACE",
+            "CAP_NET_ADMIN",
+        ] {
+            assert!(capability_risk(name).0.is_dangerous(), "{name}");
+        }
+        for name in ["CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_CHOWN"] {
+            assert!(!capability_risk(name).0.is_dangerous(), "{name}");
+        }
+    }
 
     #[test]
     fn the_dangerous_list_ranks_high() {

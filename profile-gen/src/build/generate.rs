@@ -93,6 +93,8 @@ pub enum Format {
     Spo,
     /// The profile with `defaultAction: SCMP_ACT_LOG`: logs instead of denying.
     Log,
+    /// The runtime-spec `process` fragment: capability sets and `noNewPrivileges`.
+    OciProcess,
 }
 
 impl Format {
@@ -102,6 +104,7 @@ impl Format {
             Self::Localhost => "localhost",
             Self::Spo => "spo",
             Self::Log => "log",
+            Self::OciProcess => "oci-process",
         }
     }
 }

@@ -5,4 +5,5 @@ pub mod args;
 pub mod generate;
 pub mod project;
 pub mod rules;
+pub mod security;
 pub mod workloads;

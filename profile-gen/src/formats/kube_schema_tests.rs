@@ -22,7 +22,12 @@ use crate::build::generate::{generate, log_profile};
 use crate::formats::docker::{Conditions, KernelVersion};
 use crate::formats::input::parse_input;
 use crate::formats::kube::{localhost_pod_yaml, spo_yaml};
+use crate::formats::security_context::Evidence;
+use crate::model::merged_security::MergedSecurity;
 use crate::model::recording::{Recording, SyscallRecord};
+use crate::model::security::{
+    CapabilityUse, Identity, PrivilegeGain, PrivilegeGainKind, RootFilesystemWrites, SecurityFacts,
+};
 
 const TOOL: &str = "kubernetes-validate";
 const INSTALL: &str = "pip install kubernetes-validate==1.31.0";
@@ -62,30 +67,94 @@ fn validate(file: &Path) -> (bool, String) {
     (output.status.success(), text)
 }
 
+/// Security facts of the kinds `generate` writes differently: nothing needed but run as root
+/// (runAsUser), and a server that used root, wrote its root filesystem and gained privilege.
+fn security_facts() -> Vec<MergedSecurity> {
+    let cap = |name: &str, needed: bool| CapabilityUse {
+        name: name.into(),
+        granted: 1,
+        denied: 0,
+        noaudit: 0,
+        needed,
+    };
+    let quiet = SecurityFacts {
+        capabilities: vec![cap("CAP_DAC_OVERRIDE", false)],
+        identity: Identity {
+            uids: vec![0, 65534],
+            gids: vec![0, 65534],
+            root_used: false,
+        },
+        ..SecurityFacts::default()
+    };
+    let server = SecurityFacts {
+        capabilities: vec![
+            cap("CAP_NET_BIND_SERVICE", true),
+            cap("CAP_SETGID", true),
+            cap("CAP_SETUID", true),
+        ],
+        identity: Identity {
+            uids: vec![0, 33],
+            gids: vec![0, 33],
+            root_used: true,
+        },
+        root_filesystem_writes: RootFilesystemWrites {
+            count: 3,
+            paths: vec!["/var/cache/nginx/a".into(), "/var/run/nginx.pid".into()],
+            truncated: false,
+        },
+        privilege_gain: vec![PrivilegeGain {
+            path: "/usr/bin/ping".into(),
+            kind: PrivilegeGainKind::FileCapabilities,
+        }],
+    };
+    vec![
+        MergedSecurity::from_facts(&quiet),
+        MergedSecurity::from_facts(&server),
+    ]
+}
+
 #[test]
 #[ignore = "needs kubernetes-validate (pip install kubernetes-validate==1.31.0)"]
 fn localhost_pod_snippet_passes_the_kubernetes_schema() {
     let dir = tempfile::tempdir().unwrap();
-    let yaml = localhost_pod_yaml("my-app", "profiles/my-app.json", "my-app.json").unwrap();
-    let yaml_path = dir.path().join("pod.yaml");
-    std::fs::write(&yaml_path, &yaml).unwrap();
-    let (ok, out) = validate(&yaml_path);
-    assert!(
-        ok && out.contains("passed"),
-        "{TOOL} refused the Pod:\n{out}\n{yaml}"
-    );
+    let facts = security_facts();
+    let origins = ["old.recording.json".to_owned()];
+    let mut evidences: Vec<Evidence<'_>> = facts
+        .iter()
+        .map(|facts| Evidence::Observed { facts })
+        .collect();
+    evidences.push(Evidence::NotObserved { origins: &origins });
+    for (index, evidence) in evidences.into_iter().enumerate() {
+        let yaml =
+            localhost_pod_yaml("my-app", "profiles/my-app.json", "my-app.json", evidence).unwrap();
+        let yaml_path = dir.path().join(format!("pod{index}.yaml"));
+        std::fs::write(&yaml_path, &yaml).unwrap();
+        let (ok, out) = validate(&yaml_path);
+        assert!(
+            ok && out.contains("passed"),
+            "{TOOL} refused the Pod:\n{out}\n{yaml}"
+        );
 
-    // The same Pod as JSON.
-    let value: Value = serde_yaml_ng::from_str(&yaml).unwrap();
-    let json_path = dir.path().join("pod.json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
-    let (ok, out) = validate(&json_path);
-    assert!(
-        ok && out.contains("passed"),
-        "{TOOL} refused the Pod as JSON:\n{out}"
-    );
+        // The same Pod as JSON.
+        let value: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        let json_path = dir.path().join(format!("pod{index}.json"));
+        std::fs::write(&json_path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+        let (ok, out) = validate(&json_path);
+        assert!(
+            ok && out.contains("passed"),
+            "{TOOL} refused the Pod as JSON:\n{out}"
+        );
+    }
 
     // The validator really validates: a misspelt field is refused.
+    let yaml = localhost_pod_yaml(
+        "my-app",
+        "profiles/my-app.json",
+        "my-app.json",
+        Evidence::Observed { facts: &facts[0] },
+    )
+    .unwrap();
+    assert!(yaml.contains("runAsUser: 65534"), "{yaml}");
     let broken = yaml.replace("runAsNonRoot", "runAsNonRooot");
     let broken_path = dir.path().join("broken.yaml");
     std::fs::write(&broken_path, broken).unwrap();

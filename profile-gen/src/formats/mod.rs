@@ -6,4 +6,6 @@ pub mod docker;
 pub mod input;
 pub mod kube;
 pub mod oci;
+pub mod oci_process;
 pub mod read;
+pub mod security_context;

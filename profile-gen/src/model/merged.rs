@@ -49,6 +49,7 @@ use thiserror::Error;
 use crate::error::{deserialize_at, json_kind, FieldPath};
 use crate::model::arch::{parse_arch_name, sub_arches};
 use crate::model::arg_values::{normalized, union_optional};
+use crate::model::merged_security::{self, MergedSecurity};
 use crate::model::recording::{
     ArgsSeen, ExitInfo, Recording, RecordingError, SyscallRecord, Target, SYSCAGE_VERSION,
 };
@@ -78,6 +79,10 @@ pub struct MergedRecording {
     pub syscalls: Vec<MergedSyscall>,
     /// The sum of the runs' `out_of_range_count`.
     pub out_of_range_count: u64,
+    /// The runs' security facts united, with coverage (`model::merged_security`); absent
+    /// when no run carried any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<MergedSecurity>,
 }
 
 /// The header of one recording that went into a merge.
@@ -240,6 +245,7 @@ impl MergedRecording {
             }],
             syscalls,
             out_of_range_count: rec.out_of_range_count,
+            security: rec.security.as_ref().map(MergedSecurity::from_facts),
         }
     }
 
@@ -286,6 +292,10 @@ impl MergedRecording {
             out_of_range_count: self
                 .out_of_range_count
                 .saturating_add(other.out_of_range_count),
+            security: merged_security::union_optional(
+                self.security.as_ref(),
+                other.security.as_ref(),
+            ),
         })
     }
 
@@ -471,6 +481,11 @@ impl MergedRecording {
                 }
             }
         }
+        if let Some(security) = &self.security {
+            security
+                .check(runs)
+                .map_err(|(field, message)| invalid(format!("security.{field}"), message))?;
+        }
         Ok(())
     }
 }
@@ -500,6 +515,7 @@ pub fn merge_all<'a>(
         runs: Vec::new(),
         syscalls: Vec::new(),
         out_of_range_count: 0,
+        security: None,
         ..first.clone()
     }
     .merge(first, "")?;
@@ -557,6 +573,57 @@ mod tests {
         let text = m.to_json();
         assert!(text.ends_with("}\n"));
         assert_eq!(MergedRecording::from_json(&text, "m").unwrap(), m);
+    }
+
+    #[test]
+    fn security_facts_are_united_and_read_back() {
+        use crate::model::security::{CapabilityUse, Identity, SecurityFacts};
+        let with_facts = |started_ms: u64, cap: &str, uid: u32| {
+            let mut rec = recording(started_ms, &[(0, 1)]);
+            rec.security = Some(SecurityFacts {
+                capabilities: vec![CapabilityUse {
+                    name: cap.to_owned(),
+                    granted: 1,
+                    denied: 0,
+                    noaudit: 0,
+                    needed: true,
+                }],
+                identity: Identity {
+                    uids: vec![uid],
+                    gids: vec![uid],
+                    root_used: uid == 0,
+                },
+                ..SecurityFacts::default()
+            });
+            merged(&rec)
+        };
+        let a = with_facts(1, "CAP_NET_BIND_SERVICE", 0);
+        let b = with_facts(2, "CAP_NET_BIND_SERVICE", 33);
+        let c = merged(&recording(3, &[(0, 1)]));
+        let m = merge_all([(&a, "a"), (&b, "b"), (&c, "c")]).unwrap();
+        let security = m.security.as_ref().unwrap();
+        assert_eq!(security.watched_in, 2);
+        assert_eq!(security.capabilities[0].needed_in, 2);
+        assert_eq!(security.identity.uids, [0, 33]);
+        assert_eq!(security.identity.root_used_in, 1);
+        // The first input is not counted twice.
+        assert_eq!(merge_all([(&a, "a")]).unwrap().security, a.security);
+        let text = m.to_json();
+        assert!(text.contains("\"watched_in\": 2"), "{text}");
+        assert_eq!(MergedRecording::from_json(&text, "m").unwrap(), m);
+        // A coverage past the runs is refused, naming the field.
+        let broken = text.replace("\"watched_in\": 2", "\"watched_in\": 4");
+        let err = MergedRecording::from_json(&broken, "m.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.json: security.watched_in: 4, expected 1 to 3"),
+            "{err}"
+        );
+        // A merged recording without facts has no `security` key.
+        assert!(!merged(&recording(4, &[(0, 1)]))
+            .to_json()
+            .contains("security"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod arg_values;
 pub mod host;
 pub mod kubernetes;
 pub mod merged;
+pub mod merged_security;
 pub mod policy;
 pub mod recording;
 pub mod security;

@@ -7,6 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
     analysis::diff::{baseline_diff, release_diff, FailOn, Report, ReportFormat},
+    analysis::security_diff::capabilities_against_default,
     baselines::runtime_default::{self, Flavour},
     read_input,
 };
@@ -30,6 +31,11 @@ pub(crate) const EXIT_POLICY_FAILED: u8 = 1;
 /// APP never uses (the attack surface APP's own profile removes), with the dangerous ones.
 /// RuntimeDefault is rendered for --arch, the runtime's default capabilities adjusted by
 /// --cap-add/--cap-drop, and --kernel. --against also takes a profile file as the baseline.
+///
+/// Recordings with security facts are compared on those too: capabilities newly needed, root
+/// newly used, privilege newly gained through exec, the root filesystem newly written (a new
+/// CAP_SYS_ADMIN or other dangerous capability, or root, trips --fail-on risky); against
+/// runtime-default, the default capabilities the workload never needed are listed.
 ///
 /// Inputs: syscage recordings and merged recordings, OCI runtime-spec, Docker-format and SPO
 /// SeccompProfile profiles.
@@ -158,6 +164,12 @@ pub(crate) fn run(args: DiffArgs) -> Result<u8> {
             let workload = &inputs[0];
             warn_unknown_numbers(workload);
             let conditions = args.eval.conditions(arch, default_caps)?;
+            let capabilities = match baseline {
+                Baseline::RuntimeDefault(_) => {
+                    capabilities_against_default(workload, &conditions.caps)
+                }
+                Baseline::File(_) => None,
+            };
             let (policy, label) = match baseline {
                 Baseline::RuntimeDefault(flavour) => {
                     let rd = runtime_default::render(flavour, &conditions)?;
@@ -176,7 +188,9 @@ pub(crate) fn run(args: DiffArgs) -> Result<u8> {
                     (policy, input.describe())
                 }
             };
-            Report::Baseline(baseline_diff(workload, &policy, &label, arch)?)
+            let mut diff = baseline_diff(workload, &policy, &label, arch)?;
+            diff.capabilities = capabilities;
+            Report::Baseline(diff)
         }
         // clap enforces exactly one of NEW and --against.
         _ => bail!("expected NEW or --against, not both"),

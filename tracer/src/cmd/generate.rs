@@ -15,6 +15,8 @@ use clap::{Args, ValueEnum};
 use profile_gen::{
     build::workloads,
     formats::kube::{self, KUBELET_SECCOMP_DIR},
+    formats::oci_process::{process_fragment, OciProcessError},
+    formats::security_context::Evidence,
     generate_for_runtime, group_by_workload, log_profile, merge_workloads, missed_container_start,
     profile_to_json, Content, Format, Generated, Input, InputKind, Level, PolicyOptions,
 };
@@ -60,7 +62,8 @@ use profile_gen::{
     syscage generate --from host-run.recording.json --for-runtime runc -o app.json\n  \
     syscage generate --from app.recording.json --format log -o app-warn.json\n  \
     syscage generate --workloads merged/ --format spo --output-dir spo/\n  \
-    syscage generate --workloads merged/ --format localhost --output-dir seccomp/")]
+    syscage generate --workloads merged/ --format localhost --output-dir seccomp/\n  \
+    syscage generate --from app.recording.json --format oci-process > process.json")]
 pub(crate) struct GenerateArgs {
     /// Recordings or profiles to generate from; repeat --from or list several after it.
     #[arg(
@@ -172,12 +175,17 @@ pub(crate) enum ArgsArg {
 pub(crate) enum FormatArg {
     /// The OCI runtime-spec profile (what runc, crun, containerd and CRI-O load).
     Oci,
-    /// The profile plus a Pod securityContext snippet for a Kubernetes Localhost profile.
+    /// The profile plus a Pod snippet with the container's whole securityContext: the Localhost
+    /// profile and, from recordings with security facts, capabilities, runAsNonRoot,
+    /// allowPrivilegeEscalation and readOnlyRootFilesystem.
     Localhost,
     /// A Security Profiles Operator SeccompProfile resource (YAML).
     Spo,
     /// The profile with defaultAction SCMP_ACT_LOG: logs what it would deny (warn first).
     Log,
+    /// The runtime-spec process fragment for config.json: the capability sets (exactly the
+    /// recorded needed capabilities) and noNewPrivileges, from recordings with security facts.
+    OciProcess,
 }
 
 impl From<FormatArg> for Format {
@@ -187,6 +195,7 @@ impl From<FormatArg> for Format {
             FormatArg::Localhost => Self::Localhost,
             FormatArg::Spo => Self::Spo,
             FormatArg::Log => Self::Log,
+            FormatArg::OciProcess => Self::OciProcess,
         }
     }
 }
@@ -228,6 +237,15 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
     let (text, snippet) = match format {
         Format::Oci => (profile_to_json(&generated.profile), None),
         Format::Log => (profile_to_json(&log_profile(&generated.profile)), None),
+        Format::OciProcess => {
+            let facts = profile_gen::build::security::observed_security(&inputs)
+                .map_err(|origins| OciProcessError::NotObserved { origins })?;
+            let fragment = process_fragment(&facts)?;
+            for note in &fragment.notes {
+                log::warn!("{note}");
+            }
+            (fragment.json, None)
+        }
         Format::Spo => {
             let name = name()?;
             let yaml = kube::spo_yaml_in(&name, args.namespace.as_deref(), &generated.profile)?;
@@ -248,7 +266,19 @@ pub(crate) fn run(args: GenerateArgs) -> Result<u8> {
                 .localhost_profile
                 .clone()
                 .unwrap_or_else(|| format!("profiles/{file_name}"));
-            let yaml = kube::localhost_pod_yaml(&name, &relative, &file_name)?;
+            let observed = profile_gen::build::security::observed_security(&inputs);
+            let evidence = match &observed {
+                Ok(facts) => Evidence::Observed { facts },
+                Err(origins) => {
+                    log::warn!(
+                        "{}: no security facts (capabilities, identity, root filesystem writes, \
+                         privilege gain), so the securityContext holds only seccompProfile",
+                        origins.join(", ")
+                    );
+                    Evidence::NotObserved { origins }
+                }
+            };
+            let yaml = kube::localhost_pod_yaml(&name, &relative, &file_name, evidence)?;
             log::info!("copy {file_name} to {KUBELET_SECCOMP_DIR}/{relative} on every node");
             (profile_to_json(&generated.profile), Some(yaml))
         }

@@ -27,6 +27,7 @@ use crate::{
     ebpf::tracer::Watching,
     recorder::session::Session,
     shared_args::{docker_default_caps, UserArg},
+    sys::capabilities::KeptCapabilities,
     sys::cgroup::{self, LeafCgroup},
     sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_CANNOT_WRITE},
     sys::outputs::check_output_dir,
@@ -68,6 +69,13 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "OUT")]
     pub(crate) fix: Option<PathBuf>,
 
+    /// Run the command with exactly the capabilities this recording (or merged recording)
+    /// says the workload needed: the bounding, permitted and effective sets cut to them, and the
+    /// ambient set too when --user is not root; the sets `generate --format oci-process` writes.
+    /// Needs root.
+    #[arg(long, value_name = "RECORDING")]
+    pub(crate) capabilities_from: Option<PathBuf>,
+
     #[command(flatten)]
     pub(crate) user: UserArg,
 
@@ -90,10 +98,35 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         preflight::check_privileges()
             .context("--fix records the command while it runs under the profile")?;
     }
+    let kept = match &args.capabilities_from {
+        Some(recording) => {
+            if !nix::unistd::Uid::effective().is_root() {
+                anyhow::bail!(
+                    "--capabilities-from sets the command's capabilities: run syscage as root"
+                );
+            }
+            let kept = KeptCapabilities::from_recording(recording, &host_conditions(native)?)?;
+            log::info!(
+                "running with the capabilities {} needed: {}",
+                recording.display(),
+                if kept.names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    kept.names.join(", ")
+                }
+            );
+            Some(kept)
+        }
+        None => None,
+    };
+    let non_root = creds.as_ref().is_some_and(|c| c.uid != 0);
     let recorder = Recorder::start(verbosity, args.fix.is_some())?;
 
     let procs = recorder.as_ref().map(Recorder::procs_fd);
     let status = spawn_prepared(&program, &args.command, move || {
+        if let Some(kept) = &kept {
+            kept.before_user_switch(non_root)?;
+        }
         // Privileges first: the filter may well deny setuid and friends.
         if let Some(c) = &creds {
             user::switch_to(c)?;
@@ -101,6 +134,9 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         // Into the watched cgroup before the filter: the profile may deny write.
         if let Some(fd) = procs {
             cgroup::join_through(fd)?;
+        }
+        if let Some(kept) = &kept {
+            kept.apply(non_root)?;
         }
         install_filter(&bpf)
     })

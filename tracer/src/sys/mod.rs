@@ -2,6 +2,7 @@
 //! processes, preconditions, input and output files (and trees of them), exit codes.
 
 pub(crate) mod bundles;
+pub(crate) mod capabilities;
 pub(crate) mod cgroup;
 pub(crate) mod cgroup_names;
 pub(crate) mod containers;
