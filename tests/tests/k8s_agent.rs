@@ -864,3 +864,55 @@ impl Drop for Agent {
             .output();
     }
 }
+
+/// The whole path: the two nodes' trees (written by workload from the replicas' Kubernetes
+/// annotations) merge into one profile of `web`'s `app` container, and that profile runs both
+/// replicas under runc.
+#[test]
+fn two_nodes_merge_into_one_workload_profile_that_runs_both_replicas_under_runc() {
+    let work = temp_dir();
+    let nodes = TwoNodes::record(work.path());
+    let mut namespace = String::new();
+    for (recording, node, suffix) in [
+        (&nodes.podman_recording, &nodes.node_a, REPLICA_SUFFIXES[0]),
+        (&nodes.runc_recording, &nodes.node_b, REPLICA_SUFFIXES[1]),
+    ] {
+        let identity = &read_json(recording)["target"]["kubernetes"];
+        assert_eq!(identity["workload"], WORKLOAD, "{}", recording.display());
+        assert_eq!(identity["container"], CONTAINER_NAME, "{}", recording.display());
+        assert_eq!(
+            identity["pod"],
+            format!("{WORKLOAD}-{POD_TEMPLATE_HASH}-{suffix}"),
+            "{}",
+            recording.display()
+        );
+        namespace = string(&identity["namespace"]).to_owned();
+        let tree = node.join(&namespace).join(WORKLOAD).join(CONTAINER_NAME);
+        assert!(
+            recording.starts_with(&tree),
+            "{} is not under {}",
+            recording.display(),
+            tree.display()
+        );
+    }
+    let merged = work.path().join("merged");
+    let outcome = run(syscage(["merge", "--workloads"])
+        .arg(&nodes.node_a)
+        .arg(&nodes.node_b)
+        .arg("--output-dir")
+        .arg(&merged));
+    outcome.assert_code(0);
+    let group = merged.join(&namespace).join(WORKLOAD);
+    let merged_recording = read_json(&group.join(format!("{CONTAINER_NAME}.recording.json")));
+    assert_eq!(
+        merged_recording["runs"].as_array().map(Vec::len),
+        Some(2),
+        "both replicas' recordings are merged\n{outcome}"
+    );
+    let profile = read_json(&group.join(format!("{CONTAINER_NAME}.json")));
+    for suffix in REPLICA_SUFFIXES {
+        let bundle = replica_bundle(work.path(), &namespace, &format!("{suffix}-enforced"));
+        bundle.set_seccomp(Some(&profile));
+        run_replica(&bundle);
+    }
+}
