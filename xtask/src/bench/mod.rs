@@ -110,6 +110,9 @@ pub(crate) struct BenchArgs {
     /// How long each of those `record --all` runs records, in seconds.
     #[arg(long, default_value_t = 10)]
     scale_seconds: u64,
+    /// Leave out the peer tools (bpftrace and strace): their setups and the bpftrace target.
+    #[arg(long)]
+    no_peers: bool,
     /// Another syscage binary (built from an earlier commit) whose `record --all` recorder is
     /// measured too, side by side in the same run.
     #[arg(long, value_name = "SYSCAGE")]
@@ -141,6 +144,7 @@ pub(crate) fn run(root: &Path, syscage: &Path, args: &BenchArgs) -> Result<()> {
         &env,
         syscage,
         before,
+        args.no_peers,
         &workloads,
         args.reps,
         args.strace_divisor,

@@ -52,12 +52,13 @@ pub(super) fn measure(
     env: &BenchEnv,
     syscage: &Path,
     before: Option<&Path>,
+    no_peers: bool,
     workloads: &[Workload],
     reps: usize,
     strace_divisor: u64,
 ) -> Result<Overhead> {
     let mut session = Session {
-        runner: SetupRunner::new(env, syscage, before, strace_divisor)?,
+        runner: SetupRunner::new(env, syscage, before, no_peers, strace_divisor)?,
         settle: ProgramSettle::new(),
         reps,
     };

@@ -139,6 +139,8 @@ pub(super) struct SetupRunner<'a> {
     syscage: &'a Path,
     /// Another syscage binary whose `--all` is measured too (`--all-before`).
     before: Option<&'a Path>,
+    /// Leave out bpftrace and strace (`--no-peers`).
+    no_peers: bool,
     /// The id of the cgroup the workload runs in.
     work_id: u64,
     /// strace runs workloads this many times shorter.
@@ -152,12 +154,14 @@ impl<'a> SetupRunner<'a> {
         env: &'a BenchEnv,
         syscage: &'a Path,
         before: Option<&'a Path>,
+        no_peers: bool,
         strace_divisor: u64,
     ) -> Result<Self> {
         Ok(Self {
             env,
             syscage,
             before,
+            no_peers,
             work_id: cgroup_id(&env.work)?,
             strace_divisor,
             record_out: env.tmp.join("record.json"),
@@ -198,8 +202,11 @@ impl<'a> SetupRunner<'a> {
 
     /// Whether `setup` is measured in this run.
     pub(super) fn runs(&self, setup: Setup) -> bool {
-        self.before.is_some()
-            || !matches!(setup, Setup::BeforeAllWatched | Setup::BeforeAllFilteredOut)
+        match setup {
+            Setup::BeforeAllWatched | Setup::BeforeAllFilteredOut => self.before.is_some(),
+            Setup::BpftraceUnwatched | Setup::BpftraceWatched | Setup::Strace => !self.no_peers,
+            _ => true,
+        }
     }
 
     /// Under `bench-attach --all` of `syscage`, with the workload's cgroup recorded or seen and

@@ -132,6 +132,17 @@ fn cheapest_syscall_ns(o: &Overhead) -> f64 {
 
 /// At least 2x cheaper than the bpftrace one-liner, watched and unwatched.
 fn write_bpftrace_target(out: &mut String, o: &Overhead) -> Result<()> {
+    if o.times[Setup::BpftraceWatched as usize]
+        .iter()
+        .all(Vec::is_empty)
+    {
+        writeln!(
+            out,
+            "| at least 2x cheaper than the bpftrace one-liner (added time) | not measured \
+             (`--no-peers`) | - |"
+        )?;
+        return Ok(());
+    }
     // "Cheaper" compares what each tool adds to the untraced time; the total-time ratio is
     // shown too.
     let mut worst_added = f64::INFINITY;
