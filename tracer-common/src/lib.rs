@@ -28,12 +28,22 @@ pub const SLOT_COUNTS_MAP: &str = "SLOT_COUNTS";
 /// How many cgroups can be watched by slot.
 pub const MAX_SLOTS: usize = 8;
 
-/// Name of the hash map `cgroup id -> SyscallSet` used by `record --all`, which watches cgroups
-/// it does not know in advance (the eBPF side inserts them). A cgroup is watched there exactly
-/// when it has an entry.
-pub const WATCHED_MAP: &str = "WATCHED";
-/// Name of the per-CPU hash map `cgroup id -> SyscallCounts`, with the keys of [`WATCHED_MAP`].
-pub const COUNTS_MAP: &str = "COUNTS";
+/// Name of the hash map `cgroup id -> u32` used by `record --all`, which watches cgroups it
+/// does not know in advance: a cgroup's slot in [`SLOT_SETS_MAP`] and [`SLOT_COUNTS_MAP`]
+/// (which `--all` sizes to its `--max-cgroups`), or'ed with [`SLOT_IGNORED`] once userspace
+/// decided not to record it. The program gives a cgroup it meets for the first time a slot
+/// from [`FREE_SLOTS_MAP`]; it looks a cgroup up here only when its per-CPU cache misses, so a
+/// watched cgroup's syscalls then cost what they cost outside `--all`, and an ignored one's
+/// what an unwatched one's do.
+pub const CGROUP_SLOTS_MAP: &str = "CGROUP_SLOTS";
+/// Name of the queue of the free slots (`u32`) of `--all`: userspace fills it at load time and
+/// gives a slot back once it zeroed it; the program takes one for each new cgroup.
+pub const FREE_SLOTS_MAP: &str = "FREE_SLOTS";
+/// In a [`CGROUP_SLOTS_MAP`] value: seen, and not to be recorded.
+pub const SLOT_IGNORED: u32 = 1 << 31;
+/// In a [`CGROUP_SLOTS_MAP`] value, under [`SLOT_IGNORED`]: the cgroup holds no slot (it was
+/// ignored before the program met it).
+pub const NO_SLOT: u32 = SLOT_IGNORED - 1;
 /// Name of the eBPF program attached to `sys_enter` (a BTF-typed raw tracepoint program, so
 /// that it can read the saved registers with plain loads).
 pub const PROGRAM_NAME: &str = "syscage_sys_enter";
@@ -67,14 +77,10 @@ pub const NAMES_ONLY_GLOBAL: &str = "SYSCAGE_NAMES_ONLY";
 /// Name of the read-only global ([`KernelOffsets`]) that tells the program where the fields it
 /// walks sit in this kernel's structs; userspace reads them from the kernel's BTF at load time.
 pub const KERNEL_OFFSETS_GLOBAL: &str = "SYSCAGE_KERNEL_OFFSETS";
-/// Name of the one-entry arrays holding zeroed values the program copies when it inserts a new
-/// cgroup (a 5 KiB value cannot live on the 512-byte eBPF stack).
-pub const SET_TEMPLATE_MAP: &str = "SET_TEMPLATE";
-pub const COUNTS_TEMPLATE_MAP: &str = "COUNTS_TEMPLATE";
 /// Name of the per-CPU array of tracer statistics, indexed by the `STAT_*` constants.
 pub const STATS_MAP: &str = "STATS";
-/// Syscalls `--all` could not record because their cgroup could not be inserted: the maps were
-/// full. (Counted per syscall: telling cgroups apart would need room in a map, which is what ran
+/// Syscalls `--all` could not record because their cgroup could not be given a slot: the maps
+/// were full. (Counted per syscall: telling cgroups apart would need room in a map, which is what ran
 /// out.)
 pub const STAT_WATCH_FULL: u32 = 0;
 /// Number of entries in [`STATS_MAP`].
@@ -160,7 +166,7 @@ pub mod phase {
     pub const WORKLOAD: u32 = 2;
     /// Number of phases with their own `seen` table.
     pub const COUNT: usize = 3;
-    /// The cgroup is in the map only so that `--all` does not re-insert it: record nothing.
+    /// Record nothing: the slot of a cgroup `--all` ignores, or of no cgroup (a freed one).
     pub const IGNORED: u32 = 0xff;
 }
 

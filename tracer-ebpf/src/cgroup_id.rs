@@ -33,10 +33,14 @@ static mut CACHE_GENERATION: u64 = 0;
 /// recursion miss, which `syscage` reports), so no entry is ever half one task's and half
 /// another's.
 #[repr(C)]
-struct CgroupCacheEntry {
+pub(crate) struct CgroupCacheEntry {
     regs: u64,
     generation: u64,
-    cgroup_id: u64,
+    pub(crate) cgroup_id: u64,
+    /// `record --all` only: the cgroup's value in `CGROUP_SLOTS` (its slot, or that it is
+    /// ignored), so that a task making syscalls in a row looks it up once.
+    pub(crate) slot: u32,
+    _pad: u32,
 }
 
 /// Where this kernel keeps the fields the program reads through the task pointer. Userspace
@@ -112,11 +116,69 @@ pub(crate) fn fill_cgroup_cache(ctx: &BtfTracePointContext) -> u64 {
                 regs,
                 generation,
                 cgroup_id,
+                slot: 0,
+                _pad: 0,
             };
         }
     }
     cgroup_id
 }
+
+/// `record --all`: this CPU's cache entry, which holds the cgroup and the slot of the task
+/// entering a syscall when [`cache_holds`] says so. The lookup of index 0 of an array never
+/// fails; `None` only to please the verifier.
+#[inline(always)]
+pub(crate) fn cache_entry() -> Option<*mut CgroupCacheEntry> {
+    CGROUP_CACHE.get_ptr_mut(0)
+}
+
+/// Whether `entry` is this task's (see [`cached_cgroup_id`]).
+#[inline(always)]
+pub(crate) fn cache_holds(entry: *const CgroupCacheEntry, ctx: &BtfTracePointContext) -> bool {
+    let regs: u64 = ctx.arg(0);
+    // SAFETY: a plain aligned 8-byte load of the program's global data, and this CPU's copy of
+    // a live per-CPU map value.
+    unsafe {
+        let generation = core::ptr::read_volatile(&raw const CACHE_GENERATION);
+        core::ptr::read_volatile(&(*entry).regs) == regs
+            && core::ptr::read_volatile(&(*entry).generation) == generation
+    }
+}
+
+/// `record --all`: walks to the task's cgroup id, asks `slot_of` for its slot, and keeps both in
+/// this CPU's cache entry. `slot_of` answers `None` when the cgroup got no slot (the maps are
+/// full): the entry then holds [`NOT_CACHED`] and no task's `pt_regs`, so the next syscall
+/// asks again (and is counted as lost again).
+#[inline(always)]
+pub(crate) fn fill_cgroup_cache_with_slot(
+    ctx: &BtfTracePointContext,
+    slot_of: impl FnOnce(u64) -> Option<u32>,
+) {
+    let regs: u64 = ctx.arg(0);
+    // SAFETY: as in `fill_cgroup_cache`.
+    let generation = unsafe { core::ptr::read_volatile(&raw const CACHE_GENERATION) };
+    let cgroup_id = cgroup_id_of(current_task());
+    let (regs, slot) = match slot_of(cgroup_id) {
+        Some(slot) => (regs, slot),
+        None => (0, NOT_CACHED),
+    };
+    if let Some(entry) = CGROUP_CACHE.get_ptr_mut(0) {
+        // SAFETY: this CPU's copy of a live per-CPU map value.
+        unsafe {
+            *entry = CgroupCacheEntry {
+                regs,
+                generation,
+                cgroup_id,
+                slot,
+                _pad: 0,
+            };
+        }
+    }
+}
+
+/// The slot of an entry for a cgroup that got none: at or above `SLOT_IGNORED`, so nothing is
+/// recorded.
+pub(crate) const NOT_CACHED: u32 = u32::MAX;
 
 /// The current task, as the BTF-typed pointer the verifier lets the program read fields of.
 #[inline(always)]

@@ -4,11 +4,14 @@
 //! cgroup if userspace is watching that cgroup.
 //!
 //! It must stay cheap for everyone else on the node: a task entering syscalls in a row finds
-//! its cgroup id in a per-CPU cache and compares it with at most eight watched ids, with no
+//! its cgroup id in a per-CPU cache and compares it with at most eight watched ids (under
+//! `record --all`, finds its cgroup's slot, or that it is ignored, in the same cache), with no
 //! helper call at all (a helper call costs more than the rest of that path; see cgroup_id.rs
 //! and tracer/src/ebpf/kernel_btf.rs). A watched 64-bit syscall makes no helper call either (see
 //! [`syscall_abi`]). It must never lose a sighting: outside `--all` it only writes into array
 //! slots userspace set up beforehand, and it uses no perf or ring buffer for the syscall set.
+//! Under `--all` a cgroup met for the first time takes a free slot, and a cgroup that cannot
+//! get one is counted.
 #![no_std]
 #![no_main]
 // The bin target links the (empty) lib target of the same crate, and the entry point must be
@@ -26,17 +29,18 @@ use aya_ebpf::{
     bindings::BPF_NOEXIST,
     helpers::{bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel},
     macros::{btf_tracepoint, map, raw_tracepoint},
-    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap},
+    maps::{Array, HashMap, PerCpuArray, Queue},
     programs::{BtfTracePointContext, RawTracePointContext},
     EbpfContext as _,
 };
 use aya_log_ebpf::info;
 use cgroup_id::{
-    cached_cgroup_id, current_task, fill_cgroup_cache, kernel_offset, SYSCAGE_KERNEL_OFFSETS,
+    cache_entry, cache_holds, cached_cgroup_id, current_task, fill_cgroup_cache,
+    fill_cgroup_cache_with_slot, kernel_offset, NOT_CACHED, SYSCAGE_KERNEL_OFFSETS,
 };
 use tracer_common::{
     abi, phase, CgroupKey, SlotIds, SyscallCounts, SyscallSet, ARG_CAPTURES, ARG_VALUES,
-    DEFAULT_MAX_WATCHED, MAX_SLOTS, MAX_SYSCALLS, STATS_LEN, STAT_WATCH_FULL,
+    DEFAULT_MAX_WATCHED, MAX_SLOTS, MAX_SYSCALLS, SLOT_IGNORED, STATS_LEN, STAT_WATCH_FULL,
 };
 
 /// The cgroups watched by slot (every mode but `--all`), set by userspace at load time.
@@ -44,7 +48,8 @@ use tracer_common::{
 #[unsafe(no_mangle)]
 static SYSCAGE_SLOTS: SlotIds = SlotIds::EMPTY;
 
-/// slot -> syscalls seen (and when first). Userspace sizes it at load time.
+/// slot -> syscalls seen (and when first). Userspace sizes it at load time (under `--all`, to
+/// `--max-cgroups`).
 #[map(name = "SLOT_SETS")]
 static SLOT_SETS: Array<SyscallSet> = Array::with_max_entries(MAX_SLOTS as u32, 0);
 
@@ -52,27 +57,21 @@ static SLOT_SETS: Array<SyscallSet> = Array::with_max_entries(MAX_SLOTS as u32, 
 #[map(name = "SLOT_COUNTS")]
 static SLOT_COUNTS: PerCpuArray<SyscallCounts> = PerCpuArray::with_max_entries(MAX_SLOTS as u32, 0);
 
-/// `--all`: cgroup id -> syscalls seen (and when first). Userspace sizes it at load time.
-#[map(name = "WATCHED")]
-static WATCHED: HashMap<CgroupKey, SyscallSet> = HashMap::with_max_entries(DEFAULT_MAX_WATCHED, 0);
+/// `--all`: cgroup id -> its slot, or'ed with `SLOT_IGNORED` when it is not recorded.
+/// Userspace sizes it at load time.
+#[map(name = "CGROUP_SLOTS")]
+static CGROUP_SLOTS: HashMap<CgroupKey, u32> = HashMap::with_max_entries(DEFAULT_MAX_WATCHED, 0);
 
-/// `--all`: cgroup id -> per-CPU call counters. Same keys as `WATCHED`.
-#[map(name = "COUNTS")]
-static COUNTS: PerCpuHashMap<CgroupKey, SyscallCounts> =
-    PerCpuHashMap::with_max_entries(DEFAULT_MAX_WATCHED, 0);
-
-/// Zeroed values to copy from when `--all` inserts a cgroup (array maps start zeroed).
-#[map(name = "SET_TEMPLATE")]
-static SET_TEMPLATE: Array<SyscallSet> = Array::with_max_entries(1, 0);
-#[map(name = "COUNTS_TEMPLATE")]
-static COUNTS_TEMPLATE: Array<SyscallCounts> = Array::with_max_entries(1, 0);
+/// `--all`: the slots no cgroup holds, zeroed (userspace fills it and gives slots back).
+#[map(name = "FREE_SLOTS")]
+static FREE_SLOTS: Queue<u32> = Queue::with_max_entries(DEFAULT_MAX_WATCHED, 0);
 
 /// Tracer statistics, per CPU (see tracer_common::STAT_*).
 #[map(name = "STATS")]
 static STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(STATS_LEN, 0);
 
-/// 1: `record --all`, watch cgroups by hash and start watching any cgroup not in `WATCHED` yet;
-/// 0: watch the cgroups in `SYSCAGE_SLOTS`. Userspace sets it at load time; it is read-only
+/// 1: `record --all`, watch cgroups through `CGROUP_SLOTS` and give any cgroup not in it yet a
+/// slot; 0: watch the cgroups in `SYSCAGE_SLOTS`. Userspace sets it at load time; it is read-only
 /// afterwards, so the verifier drops the path not taken.
 #[unsafe(no_mangle)]
 static SYSCAGE_WATCH_NEW: u8 = 0;
@@ -107,14 +106,45 @@ pub fn syscage_sys_enter(ctx: BtfTracePointContext) -> i32 {
     // mitigation on AMD CPUs), which made the call cost every watched syscall measurably,
     // while the registers the JIT then saves on every run did not measurably cost the
     // unwatched path (bpf_stats).
-    let cgroup_id = match cached_cgroup_id(&ctx) {
-        Some(cgroup_id) => cgroup_id,
-        None => uncached_cgroup_id(ctx.as_ptr()),
+    let (cgroup_id, slot) = if watching_all() {
+        // One cache lookup gives the cgroup's slot, or that it is ignored: a watched cgroup's
+        // syscalls then take the path they take outside --all, and an ignored one's return here.
+        let Some(entry) = cache_entry() else {
+            return 0;
+        };
+        if !cache_holds(entry, &ctx) {
+            uncached_slot(ctx.as_ptr());
+        }
+        // SAFETY: this CPU's copy of a live per-CPU map value (just refilled if it was another
+        // task's).
+        unsafe {
+            (
+                core::ptr::read_volatile(&(*entry).cgroup_id),
+                core::ptr::read_volatile(&(*entry).slot),
+            )
+        }
+    } else {
+        let cgroup_id = match cached_cgroup_id(&ctx) {
+            Some(cgroup_id) => cgroup_id,
+            None => uncached_cgroup_id(ctx.as_ptr()),
+        };
+        if !may_be_watched(cgroup_id) {
+            return 0;
+        }
+        (cgroup_id, slot_of_id(cgroup_id))
     };
-    if may_be_watched(cgroup_id) {
-        record(&ctx, cgroup_id);
+    if slot < SLOT_IGNORED {
+        record(&ctx, cgroup_id, slot);
     }
     0
+}
+
+/// Whether the program runs for `record --all`.
+#[inline(always)]
+fn watching_all() -> bool {
+    // SAFETY: reading a read-only global; volatile so that the value set at load time is read
+    // rather than the one compiled in.
+    unsafe { core::ptr::read_volatile(&SYSCAGE_WATCH_NEW) != 0 }
 }
 
 /// Whether cgroup `cgroup_id` may be watched: false is certain; true needs [`watched_cgroup`].
@@ -136,6 +166,21 @@ fn uncached_cgroup_id(raw_ctx: *mut c_void) -> u64 {
     fill_cgroup_cache(&BtfTracePointContext::new(raw_ctx))
 }
 
+/// `record --all`, the cache missed: find the cgroup id the slow way, and its slot (giving it one
+/// if it is new), and cache both. Off the straight path for the same reasons as
+/// [`uncached_cgroup_id`].
+#[inline(never)]
+fn uncached_slot(raw_ctx: *mut c_void) {
+    fill_cgroup_cache_with_slot(&BtfTracePointContext::new(raw_ctx), |cgroup_id| {
+        let key = CgroupKey { cgroup_id };
+        match CGROUP_SLOTS.get_ptr(&key) {
+            // SAFETY: live map value.
+            Some(slot) => Some(unsafe { *slot }),
+            None => start_watching(&key),
+        }
+    });
+}
+
 /// sched_process_exec fires after an exec succeeded: the first one in a watched cgroup that is
 /// still in a runtime phase is the container's entrypoint.
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
@@ -144,7 +189,7 @@ pub fn syscage_sched_process_exec(ctx: RawTracePointContext) -> i32 {
     // would make the verifier look up the walk's BTF types again (milliseconds of load time).
     // SAFETY: a helper without arguments, available to tracing programs.
     let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
-    if let Some(watched) = watched_cgroup(cgroup_id, false) {
+    if let Some(watched) = watched_cgroup(cgroup_id) {
         let set = watched.set;
         // SAFETY: live map value.
         unsafe {
@@ -176,7 +221,7 @@ pub fn syscage_sys_exit(ctx: RawTracePointContext) -> i32 {
     if !may_be_watched(cgroup_id) {
         return 0;
     }
-    let Some(Watched { set, counts, .. }) = watched_cgroup(cgroup_id, false) else {
+    let Some(Watched { set, counts, .. }) = watched_cgroup(cgroup_id) else {
         return 0;
     };
     let regs_at: *const SavedRegs = ctx.arg(0);
@@ -256,52 +301,61 @@ struct Watched {
     counts: Option<*mut SyscallCounts>,
 }
 
-/// Where the current task's cgroup records, if it is watched. With `insert` (sys_enter under
-/// `--all`), a cgroup seen for the first time starts being watched.
+/// Where the current task's cgroup records, if it is watched (for the programs that do not
+/// keep the cache).
 #[inline(always)]
-fn watched_cgroup(cgroup_id: u64, insert: bool) -> Option<Watched> {
-    // SAFETY: reading a read-only global.
-    if unsafe { core::ptr::read_volatile(&SYSCAGE_WATCH_NEW) } == 0 {
-        let slots = &SYSCAGE_SLOTS;
-        // Compare with every slot, then branch once: one copy of the recording path below, and
-        // one path for the verifier to walk.
-        let mut found = MAX_SLOTS as u32;
-        for (slot, id) in slots.ids.iter().enumerate() {
-            // SAFETY: a read-only global, read as set at load time.
-            if unsafe { core::ptr::read_volatile(id) } == cgroup_id {
-                found = slot as u32;
-            }
-        }
-        if found as usize >= MAX_SLOTS || cgroup_id == 0 {
-            return None;
-        }
-        return Some(Watched {
-            cgroup_id,
-            set: SLOT_SETS.get_ptr_mut(found)?,
-            counts: SLOT_COUNTS.get_ptr_mut(found),
-        });
-    }
-    let key = CgroupKey { cgroup_id };
-    let set = match WATCHED.get_ptr_mut(&key) {
-        Some(set) => set,
-        None if insert => start_watching(&key)?,
-        None => return None,
+fn watched_cgroup(cgroup_id: u64) -> Option<Watched> {
+    let slot = if watching_all() {
+        // SAFETY: live map value.
+        unsafe { *CGROUP_SLOTS.get_ptr(&CgroupKey { cgroup_id })? }
+    } else {
+        slot_of_id(cgroup_id)
     };
+    watched_slot(cgroup_id, slot)
+}
+
+/// The slot of cgroup `cgroup_id` among the ones fixed at load time (not under `--all`), or
+/// [`NOT_CACHED`].
+#[inline(always)]
+fn slot_of_id(cgroup_id: u64) -> u32 {
+    let slots = &SYSCAGE_SLOTS;
+    // Compare with every slot, then branch once: one copy of the recording path, and one path
+    // for the verifier to walk.
+    let mut found = NOT_CACHED;
+    for (slot, id) in slots.ids.iter().enumerate() {
+        // SAFETY: a read-only global, read as set at load time.
+        if unsafe { core::ptr::read_volatile(id) } == cgroup_id {
+            found = slot as u32;
+        }
+    }
+    if cgroup_id == 0 {
+        return NOT_CACHED;
+    }
+    found
+}
+
+/// The map values of slot `slot` (none at or above `SLOT_IGNORED`).
+#[inline(always)]
+fn watched_slot(cgroup_id: u64, slot: u32) -> Option<Watched> {
+    if slot >= SLOT_IGNORED {
+        return None;
+    }
     Some(Watched {
         cgroup_id,
-        set,
-        counts: COUNTS.get_ptr_mut(&key),
+        set: SLOT_SETS.get_ptr_mut(slot)?,
+        counts: SLOT_COUNTS.get_ptr_mut(slot),
     })
 }
 
-/// Records the syscall being entered if cgroup `cgroup_id` (the caller's) is watched.
+/// Records the syscall being entered by cgroup `cgroup_id` (the caller's), which records in
+/// slot `slot`.
 #[inline(always)]
-fn record(ctx: &BtfTracePointContext, cgroup_id: u64) {
+fn record(ctx: &BtfTracePointContext, cgroup_id: u64, slot: u32) {
     let Some(Watched {
         cgroup_id,
         set,
         counts,
-    }) = watched_cgroup(cgroup_id, true)
+    }) = watched_slot(cgroup_id, slot)
     else {
         return;
     };
@@ -484,26 +538,43 @@ fn syscall_abi(_regs: *const SavedRegs) -> usize {
     abi::NATIVE
 }
 
-/// `record --all`: insert zeroed entries for a cgroup seen for the first time. A full map is
-/// counted in STATS (userspace reports it loudly), never ignored silently.
+/// `record --all`: gives a cgroup seen for the first time a free slot, recording from the
+/// runtime-setup phase on. No slot left (or no room in `CGROUP_SLOTS`) is counted in STATS
+/// (userspace reports it loudly), never ignored silently.
 #[inline(always)]
-fn start_watching(key: &CgroupKey) -> Option<*mut SyscallSet> {
-    let set_template = SET_TEMPLATE.get(0)?;
-    let counts_template = COUNTS_TEMPLATE.get(0)?;
-    let counts_ok = COUNTS
-        .insert(key, counts_template, BPF_NOEXIST as u64)
-        .is_ok();
-    let set_ok = WATCHED
-        .insert(key, set_template, BPF_NOEXIST as u64)
-        .is_ok();
-    if !counts_ok || !set_ok {
-        if let Some(full) = STATS.get_ptr_mut(STAT_WATCH_FULL) {
-            // SAFETY: this CPU's slot of a per-CPU array.
-            unsafe { *full += 1 };
+fn start_watching(key: &CgroupKey) -> Option<u32> {
+    let Ok(Some(slot)) = FREE_SLOTS.pop() else {
+        count_full();
+        return None;
+    };
+    // A free slot is zeroed but marked ignored (a task that still had the slot's previous cgroup
+    // in a CPU's cache must not record into it): it records before any CPU can find it.
+    if let Some(set) = SLOT_SETS.get_ptr_mut(slot) {
+        // SAFETY: live map value.
+        unsafe { (*set).phase = phase::RUNTIME_SETUP };
+    }
+    if CGROUP_SLOTS.insert(key, &slot, BPF_NOEXIST as u64).is_ok() {
+        return Some(slot);
+    }
+    // Another CPU gave the cgroup a slot first (or the map is full): this one goes back.
+    let _ = FREE_SLOTS.push(slot, 0);
+    match CGROUP_SLOTS.get_ptr(key) {
+        // SAFETY: live map value.
+        Some(slot) => Some(unsafe { *slot }),
+        None => {
+            count_full();
+            None
         }
     }
-    // Another CPU may have inserted it first (EEXIST): look it up either way.
-    WATCHED.get_ptr_mut(key)
+}
+
+/// Counts a syscall lost because its cgroup got no slot.
+#[inline(always)]
+fn count_full() {
+    if let Some(full) = STATS.get_ptr_mut(STAT_WATCH_FULL) {
+        // SAFETY: this CPU's slot of a per-CPU array.
+        unsafe { *full += 1 };
+    }
 }
 
 /// Whether syscall `nr` about to be entered installs a seccomp filter. Probes that pass a NULL

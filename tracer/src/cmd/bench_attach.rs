@@ -5,7 +5,10 @@
 //! privileges and cgroups, `load=` object, maps, verifier and the watched cgroups' entries, `attach=`),
 //! and on the way out, per watched cgroup,
 //! `cgroup <id>: <distinct> distinct syscalls, <calls> calls` so the bench can check that the
-//! recorder saw the workload.
+//! recorder saw the workload. With `--all` the recorder is loaded as `record --all` loads it
+//! (every cgroup it meets gets an entry), the `--watch-cgroup`s recorded and the
+//! `--ignore-cgroup`s marked ignored before it is attached, as `record --all` does with the
+//! containers and the other cgroups it finds.
 
 use std::{
     io::Write as _,
@@ -39,7 +42,19 @@ pub(crate) struct BenchAttachArgs {
     /// With `recorder`: watch this cgroup v2 (absolute, or relative to the cgroup2 mount).
     #[arg(long, value_name = "PATH")]
     watch_cgroup: Vec<PathBuf>,
+
+    /// With `recorder`: load it as `record --all` does (every cgroup it meets gets an entry).
+    #[arg(long)]
+    all: bool,
+
+    /// With `--all`: mark this cgroup v2 seen and not recorded, as `record --all` does with a
+    /// cgroup that is not a container.
+    #[arg(long, value_name = "PATH", requires = "all")]
+    ignore_cgroup: Vec<PathBuf>,
 }
+
+/// How many cgroups `--all` holds at once here (`record --all`'s default `--max-cgroups`).
+const ALL_MAX_CGROUPS: u32 = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Program {
@@ -55,16 +70,19 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
     preflight::check_privileges()?;
     anyhow::ensure!(
         matches!(args.program, Program::Recorder | Program::RecorderNamesOnly)
-            || args.watch_cgroup.is_empty(),
-        "bench-attach: --watch-cgroup needs --program recorder"
+            || (args.watch_cgroup.is_empty() && !args.all),
+        "bench-attach: --watch-cgroup and --all need --program recorder"
     );
     let stop = stop_on_signals()?;
     let mount = cgroup::cgroup2_mount()?;
-    let ids = args
-        .watch_cgroup
-        .iter()
-        .map(|path| cgroup::cgroup_id(&cgroup::resolve_cgroup_arg(&mount, path)?))
-        .collect::<Result<Vec<u64>>>()?;
+    let ids_of = |paths: &[PathBuf]| {
+        paths
+            .iter()
+            .map(|path| cgroup::cgroup_id(&cgroup::resolve_cgroup_arg(&mount, path)?))
+            .collect::<Result<Vec<u64>>>()
+    };
+    let ids = ids_of(&args.watch_cgroup)?;
+    let ignored_ids = ids_of(&args.ignore_cgroup)?;
 
     // Whichever is attached stays attached until these are dropped at the end.
     let mut tracer = None;
@@ -77,14 +95,29 @@ pub(crate) fn run(args: BenchAttachArgs, verbosity: u8) -> Result<u8> {
         }
         Program::Recorder | Program::RecorderNamesOnly => {
             // What Session::start does, with a clock on each step.
+            let watching = if args.all {
+                Watching::All {
+                    max_cgroups: ALL_MAX_CGROUPS,
+                }
+            } else {
+                Watching::Cgroups(ids.iter().map(|&id| (id, Phase::Workload)).collect())
+            };
             let opts = AttachOptions {
-                watching: Watching::Cgroups(ids.iter().map(|&id| (id, Phase::Workload)).collect()),
+                watching,
                 log_level: ebpf_log_level(verbosity),
                 names_only: args.program == Program::RecorderNamesOnly,
                 failed_exits: false,
             };
             let t0 = Instant::now();
             let (mut loaded, _logger) = Tracer::load(&opts)?;
+            if args.all {
+                for &id in &ids {
+                    loaded.watch(id, Phase::Workload)?;
+                }
+                for &id in &ignored_ids {
+                    loaded.ignore(id);
+                }
+            }
             let t1 = Instant::now();
             loaded.attach()?;
             let t2 = Instant::now();

@@ -7,17 +7,17 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context as _, Result};
 use aya::{
-    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuValues, Queue},
     programs::Program,
     util::nr_cpus,
     Btf, Ebpf, EbpfLoader, Endianness,
 };
 use tracer_common::{
     phase, CgroupKey, KernelOffsets, SlotIds, SyscallCounts, SyscallSet, CGROUP_MOVE_PROGRAM_NAME,
-    CGROUP_MOVE_TRACEPOINT, COUNTS_MAP, COUNTS_TEMPLATE_MAP, EXEC_PROGRAM_NAME, EXEC_TRACEPOINT,
-    FORK_PROGRAM_NAME, FORK_TRACEPOINT, KERNEL_OFFSETS_GLOBAL, MAX_SLOTS, NAMES_ONLY_GLOBAL,
-    PROGRAM_NAME, SET_TEMPLATE_MAP, SLOT_COUNTS_MAP, SLOT_IDS_GLOBAL, SLOT_SETS_MAP, STATS_MAP,
-    STAT_WATCH_FULL, TRACEPOINT, WATCHED_MAP, WATCH_NEW_GLOBAL,
+    CGROUP_MOVE_TRACEPOINT, CGROUP_SLOTS_MAP, EXEC_PROGRAM_NAME, EXEC_TRACEPOINT,
+    FORK_PROGRAM_NAME, FORK_TRACEPOINT, FREE_SLOTS_MAP, KERNEL_OFFSETS_GLOBAL, MAX_SLOTS,
+    NAMES_ONLY_GLOBAL, NO_SLOT, PROGRAM_NAME, SLOT_COUNTS_MAP, SLOT_IDS_GLOBAL, SLOT_IGNORED,
+    SLOT_SETS_MAP, STATS_MAP, STAT_WATCH_FULL, TRACEPOINT, WATCH_NEW_GLOBAL,
 };
 
 use profile_gen::Phase;
@@ -65,10 +65,14 @@ enum Watches {
         sets: Array<MapData, SyscallSet>,
         counts: PerCpuArray<MapData, SyscallCounts>,
     },
-    /// `record --all`: any number of cgroups, which the program inserts itself.
+    /// `record --all`: any number of cgroups, which the program gives slots itself.
     Hashed {
-        watched: HashMap<MapData, CgroupKey, SyscallSet>,
-        counts: PerCpuHashMap<MapData, CgroupKey, SyscallCounts>,
+        /// cgroup id -> slot, or'ed with `SLOT_IGNORED` when not recorded.
+        slot_of: HashMap<MapData, CgroupKey, u32>,
+        /// The slots no cgroup holds.
+        free: Queue<MapData, u32>,
+        sets: Array<MapData, SyscallSet>,
+        counts: PerCpuArray<MapData, SyscallCounts>,
     },
 }
 
@@ -169,7 +173,7 @@ impl MapLayout {
             Watching::All { max_cgroups } => Self {
                 watch_new: 1,
                 slot_ids: SlotIds::EMPTY,
-                slots: 1,
+                slots: (*max_cgroups).max(1),
                 hashed: (*max_cgroups).max(1),
             },
         })
@@ -198,17 +202,18 @@ impl Watches {
         Ok(Self::Slots { ids, sets, counts })
     }
 
-    /// Takes the hashed maps, which the program fills itself from its templates.
-    fn hashed(ebpf: &mut Ebpf) -> Result<Self> {
-        for template in [SET_TEMPLATE_MAP, COUNTS_TEMPLATE_MAP] {
-            anyhow::ensure!(
-                ebpf.map(template).is_some(),
-                "eBPF object has no map {template}"
-            );
+    /// Takes the maps of `--all` and puts every slot in the free queue.
+    fn hashed(ebpf: &mut Ebpf, slots: u32) -> Result<Self> {
+        let mut free: Queue<MapData, u32> = take_map(ebpf, FREE_SLOTS_MAP)?;
+        for slot in 0..slots {
+            free.push(slot, 0)
+                .with_context(|| format!("adding slot {slot} to map {FREE_SLOTS_MAP}"))?;
         }
         Ok(Self::Hashed {
-            watched: take_map(ebpf, WATCHED_MAP)?,
-            counts: take_map(ebpf, COUNTS_MAP)?,
+            slot_of: take_map(ebpf, CGROUP_SLOTS_MAP)?,
+            free,
+            sets: take_map(ebpf, SLOT_SETS_MAP)?,
+            counts: take_map(ebpf, SLOT_COUNTS_MAP)?,
         })
     }
 }
@@ -228,8 +233,8 @@ impl Tracer {
             .btf(None)
             .map_max_entries(SLOT_SETS_MAP, layout.slots)
             .map_max_entries(SLOT_COUNTS_MAP, layout.slots)
-            .map_max_entries(WATCHED_MAP, layout.hashed)
-            .map_max_entries(COUNTS_MAP, layout.hashed)
+            .map_max_entries(CGROUP_SLOTS_MAP, layout.hashed)
+            .map_max_entries(FREE_SLOTS_MAP, layout.slots)
             .override_global("AYA_LOG_LEVEL", &opts.log_level, true)
             .override_global(WATCH_NEW_GLOBAL, &layout.watch_new, true)
             .override_global(NAMES_ONLY_GLOBAL, &names_only, true)
@@ -251,7 +256,7 @@ impl Tracer {
             Watching::Cgroups(cgroups) => {
                 Watches::slots(&mut ebpf, layout.slot_ids, cgroups, nr_cpus)?
             }
-            Watching::All { .. } => Watches::hashed(&mut ebpf)?,
+            Watching::All { .. } => Watches::hashed(&mut ebpf, layout.slots)?,
         };
         let stats = take_map(&mut ebpf, STATS_MAP)?;
         Ok((
@@ -279,25 +284,39 @@ impl Tracer {
         Ok(())
     }
 
-    /// `record --all`: starts recording a cgroup in `start_phase`, creating its zeroed entries
-    /// (the program would insert them itself on the cgroup's next syscall, in the workload
-    /// phase).
+    /// `record --all`: starts recording a cgroup in `start_phase`, giving it a slot (the program
+    /// would give it one itself on the cgroup's next syscall, in the runtime-setup phase).
     pub(crate) fn watch(&mut self, cgroup_id: u64, start_phase: Phase) -> Result<()> {
-        let Watches::Hashed { watched, counts } = &mut self.watches else {
+        let nr_cpus = self.nr_cpus;
+        let Watches::Hashed {
+            slot_of,
+            free,
+            sets,
+            counts,
+        } = &mut self.watches
+        else {
             anyhow::bail!(
                 "internal error: outside --all, cgroups are given when the program is loaded"
             );
         };
         let key = CgroupKey { cgroup_id };
-        let zeroed = PerCpuValues::try_from(vec![SyscallCounts::ZERO; self.nr_cpus])?;
+        let slot = match slot_of.get(&key, 0).ok().map(|v| v & !SLOT_IGNORED) {
+            Some(slot) if slot != NO_SLOT => slot,
+            _ => free.pop(0).with_context(|| {
+                format!("no free slot in map {FREE_SLOTS_MAP} for cgroup {cgroup_id}")
+            })?,
+        };
+        let zeroed = PerCpuValues::try_from(vec![SyscallCounts::ZERO; nr_cpus])?;
         counts
-            .insert(key, zeroed, 0)
-            .with_context(|| format!("adding cgroup {cgroup_id} to map {COUNTS_MAP}"))?;
-        // The set goes in last: it is what turns recording on for the cgroup.
-        watched
-            .insert(key, SyscallSet::starting_in(phase_number(start_phase)), 0)
-            .with_context(|| format!("adding cgroup {cgroup_id} to map {WATCHED_MAP}"))?;
-        log::debug!("watching cgroup id {cgroup_id}");
+            .set(slot, zeroed, 0)
+            .with_context(|| format!("setting up slot {slot} of {SLOT_COUNTS_MAP}"))?;
+        sets.set(slot, SyscallSet::starting_in(phase_number(start_phase)), 0)
+            .with_context(|| format!("setting up slot {slot} of {SLOT_SETS_MAP}"))?;
+        // The cgroup's entry goes in last: it is what turns recording on for the cgroup.
+        slot_of
+            .insert(key, slot, 0)
+            .with_context(|| format!("adding cgroup {cgroup_id} to map {CGROUP_SLOTS_MAP}"))?;
+        log::debug!("watching cgroup id {cgroup_id} in slot {slot}");
         Ok(())
     }
 
@@ -317,14 +336,22 @@ impl Tracer {
                     .with_context(|| format!("reading slot {slot} of {SLOT_COUNTS_MAP}"))?;
                 (set, per_cpu)
             }
-            Watches::Hashed { watched, counts } => {
-                let key = CgroupKey { cgroup_id };
-                let set = watched.get(&key, 0).with_context(|| {
-                    format!("reading cgroup {cgroup_id} from map {WATCHED_MAP}")
-                })?;
+            Watches::Hashed {
+                slot_of,
+                sets,
+                counts,
+                ..
+            } => {
+                let slot = slot_of.get(&CgroupKey { cgroup_id }, 0).with_context(|| {
+                    format!("reading cgroup {cgroup_id} from map {CGROUP_SLOTS_MAP}")
+                })? & !SLOT_IGNORED;
+                anyhow::ensure!(slot != NO_SLOT, "cgroup {cgroup_id} is not watched");
+                let set = sets
+                    .get(&slot, 0)
+                    .with_context(|| format!("reading slot {slot} of {SLOT_SETS_MAP}"))?;
                 let per_cpu = counts
-                    .get(&key, 0)
-                    .with_context(|| format!("reading cgroup {cgroup_id} from map {COUNTS_MAP}"))?;
+                    .get(&slot, 0)
+                    .with_context(|| format!("reading slot {slot} of {SLOT_COUNTS_MAP}"))?;
                 (set, per_cpu)
             }
         };
@@ -336,7 +363,7 @@ impl Tracer {
     pub(crate) fn watched_ids(&self) -> Vec<u64> {
         match &self.watches {
             Watches::Slots { ids, .. } => ids.ids.iter().copied().filter(|&id| id != 0).collect(),
-            Watches::Hashed { watched, .. } => watched
+            Watches::Hashed { slot_of, .. } => slot_of
                 .keys()
                 .filter_map(Result::ok)
                 .map(|k| k.cgroup_id)
@@ -344,8 +371,10 @@ impl Tracer {
         }
     }
 
-    /// Stops recording a cgroup but keeps it in the map, so that `--all` does not insert it again
-    /// on its next syscall.
+    /// Stops recording a cgroup but keeps it in the map, so that `--all` does not give it a slot
+    /// again on its next syscall, and its tasks return at once once their CPU's cache has them.
+    /// Under `--all` it keeps its slot, if it has one, until [`Tracer::unwatch`]: a CPU's cache
+    /// may still send a task of it there, where nothing is recorded now.
     pub(crate) fn ignore(&mut self, cgroup_id: u64) {
         let ignored = SyscallSet::starting_in(phase::IGNORED);
         let result = match &mut self.watches {
@@ -353,7 +382,20 @@ impl Tracer {
                 Some(slot) => sets.set(slot, ignored, 0),
                 None => return,
             },
-            Watches::Hashed { watched, .. } => watched.insert(CgroupKey { cgroup_id }, ignored, 0),
+            Watches::Hashed { slot_of, sets, .. } => {
+                let key = CgroupKey { cgroup_id };
+                let slot = match slot_of.get(&key, 0) {
+                    Ok(value) => value & !SLOT_IGNORED,
+                    Err(_) => NO_SLOT,
+                };
+                // The slot stops recording first, then the cgroup's entry says so.
+                let marked = if slot == NO_SLOT {
+                    Ok(())
+                } else {
+                    sets.set(slot, ignored, 0)
+                };
+                marked.and_then(|()| slot_of.insert(key, slot | SLOT_IGNORED, 0))
+            }
         };
         if let Err(e) = result {
             log::warn!("marking cgroup {cgroup_id} ignored: {e}");
@@ -399,14 +441,37 @@ impl Tracer {
                 }
                 ids.ids[slot as usize] = 0;
             }
-            Watches::Hashed { watched, counts } => {
+            Watches::Hashed {
+                slot_of,
+                free,
+                sets,
+                counts,
+            } => {
                 let key = CgroupKey { cgroup_id };
-                // The set goes first: recording stops before the counters disappear.
-                if let Err(e) = watched.remove(&key) {
-                    log::warn!("removing cgroup {cgroup_id} from map {WATCHED_MAP}: {e}");
+                let Ok(value) = slot_of.get(&key, 0) else {
+                    return;
+                };
+                if let Err(e) = slot_of.remove(&key) {
+                    log::warn!("removing cgroup {cgroup_id} from map {CGROUP_SLOTS_MAP}: {e}");
                 }
-                if let Err(e) = counts.remove(&key) {
-                    log::warn!("removing cgroup {cgroup_id} from map {COUNTS_MAP}: {e}");
+                let slot = value & !SLOT_IGNORED;
+                if slot == NO_SLOT {
+                    return;
+                }
+                // Zeroed and marked ignored before it is free: the program starts the next
+                // cgroup there from its runtime-setup phase, and a task of this one that a
+                // CPU's cache still sends there records nothing meanwhile.
+                let freed = sets
+                    .set(slot, SyscallSet::starting_in(phase::IGNORED), 0)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| {
+                        let zeroed = vec![SyscallCounts::ZERO; self.nr_cpus];
+                        Ok(counts.set(slot, PerCpuValues::try_from(zeroed)?, 0)?)
+                    })
+                    .and_then(|()| Ok(free.push(slot, 0)?));
+                if let Err(e) = freed {
+                    // The slot stays taken: the maps hold one cgroup fewer from now on.
+                    log::warn!("freeing slot {slot} of cgroup {cgroup_id}: {e:#}");
                 }
             }
         }

@@ -13,7 +13,7 @@ use super::{
     process::{run_timed, Tracer},
     programs::{busiest_prog_stats, ProgramSettle},
     stats::median,
-    syscage::bench_attach_argv,
+    syscage::{bench_attach_all_argv, bench_attach_argv},
     workload::Workload,
 };
 
@@ -32,6 +32,10 @@ impl BodyCosts {
     pub(super) const EMPTY: &'static str = "empty program";
     pub(super) const UNWATCHED: &'static str = "syscage, workload not watched";
     pub(super) const WATCHED: &'static str = "syscage, workload watched";
+    pub(super) const ALL_WATCHED: &'static str = "syscage --all, workload's cgroup recorded";
+    pub(super) const ALL_FILTERED: &'static str = "syscage --all, workload's cgroup filtered out";
+    const BEFORE_ALL_WATCHED: &'static str = "the --all-before binary, --all, recorded";
+    const BEFORE_ALL_FILTERED: &'static str = "the --all-before binary, --all, filtered out";
 
     /// The median ns per call of the program labelled `label` (NaN: not measured).
     pub(super) fn ns(&self, label: &str) -> f64 {
@@ -57,18 +61,28 @@ impl BodyCosts {
 
 /// Turns the kernel's BPF statistics on, measures the programs' body times while `workload`
 /// runs, and puts the setting back as it was.
-pub(super) fn measure(env: &BenchEnv, syscage: &Path, workload: &Workload) -> Result<BodyCosts> {
+pub(super) fn measure(
+    env: &BenchEnv,
+    syscage: &Path,
+    all_before: Option<&Path>,
+    workload: &Workload,
+) -> Result<BodyCosts> {
     let sysctl = Path::new(BPF_STATS_SYSCTL);
     let before = fs::read_to_string(sysctl).context("reading kernel.bpf_stats_enabled")?;
     fs::write(sysctl, "1").context("enabling kernel.bpf_stats_enabled")?;
-    let result = measure_with_stats_on(env, syscage, workload);
+    let result = measure_with_stats_on(env, syscage, all_before, workload);
     fs::write(sysctl, before.trim()).context("restoring kernel.bpf_stats_enabled")?;
     result
 }
 
-fn measure_with_stats_on(env: &BenchEnv, syscage: &Path, workload: &Workload) -> Result<BodyCosts> {
+fn measure_with_stats_on(
+    env: &BenchEnv,
+    syscage: &Path,
+    before: Option<&Path>,
+    workload: &Workload,
+) -> Result<BodyCosts> {
     let log = env.tmp.join("stats.log");
-    let programs = programs(env, syscage);
+    let programs = programs(env, syscage, before);
     let mut per_call = vec![Vec::new(); programs.len()];
     let mut calls = vec![0u64; programs.len()];
     let mut settle = ProgramSettle::new();
@@ -95,8 +109,20 @@ fn measure_with_stats_on(env: &BenchEnv, syscage: &Path, workload: &Workload) ->
 }
 
 /// The programs measured, labelled, in table order.
-fn programs(env: &BenchEnv, syscage: &Path) -> [(&'static str, Vec<String>); 4] {
-    [
+fn programs(
+    env: &BenchEnv,
+    syscage: &Path,
+    before: Option<&Path>,
+) -> Vec<(&'static str, Vec<String>)> {
+    let all = |syscage, recorded: bool| {
+        let (watch, ignore) = if recorded {
+            (&env.work, &env.other)
+        } else {
+            (&env.other, &env.work)
+        };
+        bench_attach_all_argv(syscage, Some(watch), Some(ignore))
+    };
+    let mut programs = vec![
         (BodyCosts::EMPTY, bench_attach_argv(syscage, "empty", None)),
         (
             "cgroup id read on every call (no cache)",
@@ -110,7 +136,14 @@ fn programs(env: &BenchEnv, syscage: &Path) -> [(&'static str, Vec<String>); 4] 
             BodyCosts::WATCHED,
             bench_attach_argv(syscage, "recorder", Some(&env.work)),
         ),
-    ]
+        (BodyCosts::ALL_WATCHED, all(syscage, true)),
+        (BodyCosts::ALL_FILTERED, all(syscage, false)),
+    ];
+    if let Some(before) = before {
+        programs.push((BodyCosts::BEFORE_ALL_WATCHED, all(before, true)));
+        programs.push((BodyCosts::BEFORE_ALL_FILTERED, all(before, false)));
+    }
+    programs
 }
 
 /// Runs the workload under the tracer `argv`; returns its sys_enter program's

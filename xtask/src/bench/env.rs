@@ -84,7 +84,7 @@ fn mount_tracefs() -> Result<bool> {
 
 /// Where the cgroup v2 hierarchy is mounted, from this process's mountinfo. The shortest mount
 /// point wins, as syscage's own lookup does: a bind mount inside it is not the canonical one.
-fn cgroup2_mount() -> Result<PathBuf> {
+pub(super) fn cgroup2_mount() -> Result<PathBuf> {
     let mounts = procfs::process::Process::myself()
         .and_then(|me| me.mountinfo())
         .context("reading /proc/self/mountinfo")?;

@@ -24,7 +24,10 @@
 //!   a cgroup of its own, so it includes loading, attaching and writing the profile);
 //! - the bpftrace one-liner an engineer would write instead (a classic tracepoint with a cgroup
 //!   filter and a count map), unwatched and watched;
-//! - `strace -f -c`, on a run `--strace-divisor` times shorter, scaled to the full length.
+//! - `strace -f -c`, on a run `--strace-divisor` times shorter, scaled to the full length;
+//! - the recorder as `record --all` loads it (`bench-attach --all`), with the workload's cgroup
+//!   recorded, and seen and not recorded ("filtered out", as `--all` does with a cgroup that is
+//!   not a container); with `--all-before SYSCAGE`, the same with another binary too.
 //!
 //! The programs' body times per call, from the kernel's BPF statistics, are measured too; the
 //! overhead targets are judged both by CPU time and by those (see [`targets`]).
@@ -34,8 +37,10 @@
 //! look cheap.
 //!
 //! Also: attach time (from starting `syscage bench-attach` to its "ready" line, and `syscage
-//! record -- true` against `true`), the collector's peak RSS, and `generate`, `diff` and `merge`
-//! on 1,000 recordings (clones with variations of a few real recordings made here).
+//! record -- true` against `true`), the collector's peak RSS, `record --all`'s CPU time and
+//! peak RSS with `--scale-cgroups` more containers' cgroups than the machine has, and
+//! `generate`, `diff` and `merge` on 1,000 recordings (clones with variations of a few real
+//! recordings made here).
 //!
 //! Needs root (cgroups, eBPF); installs bpftrace, strace and gcc; mounts tracefs for bpftrace if
 //! it is not mounted (and unmounts it afterwards).
@@ -52,9 +57,12 @@
 //!   syscage, stats);
 //! - `attach`: `record -- true` against `true`, and the attach and memory table (the readings
 //!   of setups, env, process, syscage, stats);
+//! - `all_scale`: `record --all`'s CPU time and memory with many containers' cgroups (env,
+//!   process);
 //! - `profile_tools`: generate, merge and diff on many recordings (env, process, syscage, stats);
 //! - `targets`: the targets table (overhead, bodies, attach, setups, stats).
 
+mod all_scale;
 mod attach;
 mod bodies;
 mod env;
@@ -95,6 +103,20 @@ pub(crate) struct BenchArgs {
     /// How many recordings `generate`, `diff` and `merge` are timed on.
     #[arg(long, default_value_t = 1000)]
     recordings: usize,
+    /// Extra containers' cgroups (a sleeping process each) `record --all` runs with for its
+    /// own CPU time and memory.
+    #[arg(long, default_value_t = 1000)]
+    scale_cgroups: usize,
+    /// How long each of those `record --all` runs records, in seconds.
+    #[arg(long, default_value_t = 10)]
+    scale_seconds: u64,
+    /// Leave out the peer tools (bpftrace and strace): their setups and the bpftrace target.
+    #[arg(long)]
+    no_peers: bool,
+    /// Another syscage binary (built from an earlier commit) whose `record --all` recorder is
+    /// measured too, side by side in the same run.
+    #[arg(long, value_name = "SYSCAGE")]
+    all_before: Option<PathBuf>,
     /// Also write the Markdown report here (default: target/bench/report.md).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -117,15 +139,33 @@ pub(crate) fn run(root: &Path, syscage: &Path, args: &BenchArgs) -> Result<()> {
     eprintln!("xtask: bench on {machine}");
 
     let load_before = machine::load_average();
-    let overhead = overhead::measure(&env, syscage, &workloads, args.reps, args.strace_divisor)?;
+    let before = args.all_before.as_deref();
+    let overhead = overhead::measure(
+        &env,
+        syscage,
+        before,
+        args.no_peers,
+        &workloads,
+        args.reps,
+        args.strace_divisor,
+    )?;
     overhead.write_table(&mut report, &workloads)?;
     overhead.write_notes(&mut report, &load_before, &machine::load_average())?;
 
-    let bodies = bodies::measure(&env, syscage, &workloads[1])?;
+    let bodies = bodies::measure(&env, syscage, before, &workloads[1])?;
     bodies.write_table(&mut report, &workloads[1])?;
 
     let attach = attach::measure(&env, syscage, args.reps.max(5))?;
     attach.write_table(&mut report, &overhead.readings)?;
+
+    let scale = all_scale::measure(
+        &env,
+        syscage,
+        before,
+        args.scale_cgroups,
+        args.scale_seconds,
+    )?;
+    scale.write_table(&mut report)?;
 
     let tools = profile_tools::measure(&env, syscage, &getppid, args.reps, args.recordings)?;
     tools.write_table(&mut report, args.recordings)?;

@@ -22,6 +22,13 @@ pub(super) struct Overhead {
     /// [workload] -> watched / empty and unwatched / empty of the same repetition.
     pub(super) watched_vs_floor: Vec<Vec<f64>>,
     pub(super) unwatched_vs_floor: Vec<Vec<f64>>,
+    /// [workload] -> `--all` with the workload's cgroup recorded / empty, and filtered out /
+    /// empty, same repetition; `before_*` the same for the `--all-before` binary (empty without
+    /// it).
+    pub(super) all_watched_vs_floor: Vec<Vec<f64>>,
+    pub(super) all_filtered_vs_floor: Vec<Vec<f64>>,
+    pub(super) before_all_watched_vs_floor: Vec<Vec<f64>>,
+    pub(super) before_all_filtered_vs_floor: Vec<Vec<f64>>,
     /// [workload] -> unwatched / the uncached cgroup-id program, same repetition.
     unwatched_vs_cgroup_id: Vec<Vec<f64>>,
     /// [workload] -> the empty program's second measurement / its first, same repetition.
@@ -44,12 +51,14 @@ pub(super) struct Overhead {
 pub(super) fn measure(
     env: &BenchEnv,
     syscage: &Path,
+    before: Option<&Path>,
+    no_peers: bool,
     workloads: &[Workload],
     reps: usize,
     strace_divisor: u64,
 ) -> Result<Overhead> {
     let mut session = Session {
-        runner: SetupRunner::new(env, syscage, strace_divisor)?,
+        runner: SetupRunner::new(env, syscage, before, no_peers, strace_divisor)?,
         settle: ProgramSettle::new(),
         reps,
     };
@@ -80,6 +89,10 @@ impl Overhead {
             ratios: per_setup,
             watched_vs_floor: per_workload.clone(),
             unwatched_vs_floor: per_workload.clone(),
+            all_watched_vs_floor: per_workload.clone(),
+            all_filtered_vs_floor: per_workload.clone(),
+            before_all_watched_vs_floor: per_workload.clone(),
+            before_all_filtered_vs_floor: per_workload.clone(),
             unwatched_vs_cgroup_id: per_workload.clone(),
             empty_again_vs_empty: per_workload.clone(),
             capture_vs_names_only: per_workload,
@@ -107,6 +120,9 @@ impl Overhead {
         for k in 0..n_setups {
             let s = (offset + k) % n_setups;
             let setup = Setup::ALL[s];
+            if !session.runner.runs(setup) {
+                continue;
+            }
             eprintln!(
                 "xtask: bench rep {}/{} {}: {}",
                 rep + 1,
@@ -167,9 +183,30 @@ impl Overhead {
         let time = |setup: Setup| rep_time[setup as usize];
         let untraced = time(Setup::Untraced);
         for (ratios, time) in self.ratios.iter_mut().zip(rep_time) {
-            ratios[w].push(time / untraced);
+            if time.is_finite() {
+                ratios[w].push(time / untraced);
+            }
         }
         let empty = time(Setup::Empty);
+        for (ratios, setup) in [
+            (&mut self.all_watched_vs_floor, Setup::SyscageAllWatched),
+            (
+                &mut self.all_filtered_vs_floor,
+                Setup::SyscageAllFilteredOut,
+            ),
+            (
+                &mut self.before_all_watched_vs_floor,
+                Setup::BeforeAllWatched,
+            ),
+            (
+                &mut self.before_all_filtered_vs_floor,
+                Setup::BeforeAllFilteredOut,
+            ),
+        ] {
+            if time(setup).is_finite() {
+                ratios[w].push(time(setup) / empty);
+            }
+        }
         self.unwatched_vs_floor[w].push(time(Setup::SyscageUnwatched) / empty);
         self.watched_vs_floor[w].push(time(Setup::SyscageWatched) / empty);
         self.capture_vs_names_only[w]
@@ -182,6 +219,9 @@ impl Overhead {
     pub(super) fn write_table(&self, out: &mut String, workloads: &[Workload]) -> Result<()> {
         write_table_head(out, workloads)?;
         for (s, setup) in Setup::ALL.iter().enumerate() {
+            if self.times[s].iter().all(Vec::is_empty) {
+                continue; // not run
+            }
             write!(out, "| {} |", setup.label())?;
             for w in 0..workloads.len() {
                 self.write_cells(out, s, w)?;
@@ -227,6 +267,23 @@ impl Overhead {
             ratio_cell(&self.unwatched_vs_cgroup_id[w]),
             ratio_cell(&self.capture_vs_names_only[w])
         )?;
+        write!(
+            out,
+            "- {}: `--all` / empty program of the same repetition: workload's cgroup recorded {}, \
+             filtered out {}",
+            workload.key,
+            ratio_cell(&self.all_watched_vs_floor[w]),
+            ratio_cell(&self.all_filtered_vs_floor[w]),
+        )?;
+        if !self.before_all_watched_vs_floor[w].is_empty() {
+            write!(
+                out,
+                "; the --all-before binary: recorded {}, filtered out {}",
+                ratio_cell(&self.before_all_watched_vs_floor[w]),
+                ratio_cell(&self.before_all_filtered_vs_floor[w]),
+            )?;
+        }
+        writeln!(out)?;
         Ok(())
     }
 

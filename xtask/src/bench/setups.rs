@@ -13,7 +13,9 @@ use super::{
     env::{cgroup_id, BenchEnv},
     peers::{bpftrace_argv, bpftrace_calls, strace_argv},
     process::{run_timed, Ran, Tracer},
-    syscage::{bench_attach_argv, bench_attach_calls, record_argv, recording_calls},
+    syscage::{
+        bench_attach_all_argv, bench_attach_argv, bench_attach_calls, record_argv, recording_calls,
+    },
     workload::Workload,
 };
 
@@ -32,11 +34,16 @@ pub(super) enum Setup {
     BpftraceUnwatched,
     BpftraceWatched,
     Strace,
+    SyscageAllWatched,
+    SyscageAllFilteredOut,
+    /// The two above with the binary given as `--all-before` (not run without it).
+    BeforeAllWatched,
+    BeforeAllFilteredOut,
 }
 
 impl Setup {
     /// Every setup, in the order of the table (and of the discriminants, which index it).
-    pub(super) const ALL: [Self; 11] = [
+    pub(super) const ALL: [Self; 15] = [
         Self::Untraced,
         Self::Empty,
         Self::EmptyAgain,
@@ -48,6 +55,10 @@ impl Setup {
         Self::BpftraceUnwatched,
         Self::BpftraceWatched,
         Self::Strace,
+        Self::SyscageAllWatched,
+        Self::SyscageAllFilteredOut,
+        Self::BeforeAllWatched,
+        Self::BeforeAllFilteredOut,
     ];
 
     pub(super) fn label(self) -> &'static str {
@@ -65,6 +76,14 @@ impl Setup {
             Self::BpftraceUnwatched => "bpftrace one-liner, workload not watched",
             Self::BpftraceWatched => "bpftrace one-liner, workload watched",
             Self::Strace => "`strace -f -c` (shorter run, scaled; with strace's own CPU time)",
+            Self::SyscageAllWatched => "syscage --all attached, workload's cgroup recorded",
+            Self::SyscageAllFilteredOut => {
+                "syscage --all attached, workload's cgroup seen and not recorded (filtered out)"
+            }
+            Self::BeforeAllWatched => "the --all-before binary: --all, workload's cgroup recorded",
+            Self::BeforeAllFilteredOut => {
+                "the --all-before binary: --all, workload's cgroup filtered out"
+            }
         }
     }
 }
@@ -118,6 +137,10 @@ impl Readings {
 pub(super) struct SetupRunner<'a> {
     env: &'a BenchEnv,
     syscage: &'a Path,
+    /// Another syscage binary whose `--all` is measured too (`--all-before`).
+    before: Option<&'a Path>,
+    /// Leave out bpftrace and strace (`--no-peers`).
+    no_peers: bool,
     /// The id of the cgroup the workload runs in.
     work_id: u64,
     /// strace runs workloads this many times shorter.
@@ -127,10 +150,18 @@ pub(super) struct SetupRunner<'a> {
 }
 
 impl<'a> SetupRunner<'a> {
-    pub(super) fn new(env: &'a BenchEnv, syscage: &'a Path, strace_divisor: u64) -> Result<Self> {
+    pub(super) fn new(
+        env: &'a BenchEnv,
+        syscage: &'a Path,
+        before: Option<&'a Path>,
+        no_peers: bool,
+        strace_divisor: u64,
+    ) -> Result<Self> {
         Ok(Self {
             env,
             syscage,
+            before,
+            no_peers,
             work_id: cgroup_id(&env.work)?,
             strace_divisor,
             record_out: env.tmp.join("record.json"),
@@ -159,7 +190,42 @@ impl<'a> SetupRunner<'a> {
                 self.under_bpftrace(setup == Setup::BpftraceWatched, workload)
             }
             Setup::Strace => self.under_strace(workload),
+            Setup::SyscageAllWatched | Setup::SyscageAllFilteredOut => {
+                self.under_all(self.syscage, setup == Setup::SyscageAllWatched, workload)
+            }
+            Setup::BeforeAllWatched | Setup::BeforeAllFilteredOut => match self.before {
+                Some(before) => self.under_all(before, setup == Setup::BeforeAllWatched, workload),
+                None => Ok(f64::NAN),
+            },
         }
+    }
+
+    /// Whether `setup` is measured in this run.
+    pub(super) fn runs(&self, setup: Setup) -> bool {
+        match setup {
+            Setup::BeforeAllWatched | Setup::BeforeAllFilteredOut => self.before.is_some(),
+            Setup::BpftraceUnwatched | Setup::BpftraceWatched | Setup::Strace => !self.no_peers,
+            _ => true,
+        }
+    }
+
+    /// Under `bench-attach --all` of `syscage`, with the workload's cgroup recorded or seen and
+    /// not recorded (the other cgroup is then the recorded one).
+    fn under_all(&self, syscage: &Path, recorded: bool, workload: &Workload) -> Result<f64> {
+        let (watch, ignore) = if recorded {
+            (&self.env.work, &self.env.other)
+        } else {
+            (&self.env.other, &self.env.work)
+        };
+        let argv = bench_attach_all_argv(syscage, Some(watch), Some(ignore));
+        let tracer = Tracer::start(&argv, &self.tracer_log)?;
+        let ran = self.run_workload(workload)?;
+        let lines = tracer.stop()?;
+        if recorded {
+            let calls = bench_attach_calls(&lines, self.work_id)?;
+            ensure_counted("the --all recorder", calls, workload)?;
+        }
+        Ok(ran.cpu_seconds)
     }
 
     /// The full workload in its cgroup.

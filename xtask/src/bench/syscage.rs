@@ -41,6 +41,22 @@ pub(super) fn bench_attach_argv(
     argv
 }
 
+/// `syscage bench-attach --program recorder --all [--watch-cgroup RECORDED] [--ignore-cgroup
+/// IGNORED]`: the recorder as `record --all` loads it, with one cgroup recorded and one seen
+/// and not recorded.
+pub(super) fn bench_attach_all_argv(
+    syscage: &Path,
+    recorded: Option<&Path>,
+    ignored: Option<&Path>,
+) -> Vec<String> {
+    let mut argv = bench_attach_argv(syscage, "recorder", recorded);
+    argv.push("--all".into());
+    if let Some(cgroup) = ignored {
+        argv.extend(["--ignore-cgroup".into(), cgroup.display().to_string()]);
+    }
+    argv
+}
+
 /// The call count `bench-attach` printed for cgroup `id`.
 pub(super) fn bench_attach_calls(lines: &[String], id: u64) -> Result<u64> {
     let prefix = format!("cgroup {id}: ");
