@@ -24,9 +24,10 @@ pub const INODE_DIRTY_PROGRAM: (&str, &str) =
     ("syscage_inode_dirty", "writeback_mark_inode_dirty");
 
 /// Kernel text ranges `[start, end)`, found in /proc/kallsyms at load time: `ranges[0]` is
-/// `security_capable`, the others the functions that call it with `CAP_OPT_NOAUDIT` (probes).
-/// The `cap_capable` tracepoint does not carry the options, so a check is a probe when the
-/// frame after `security_capable` on its stack is in one of them. Unused ranges are `(0, 0)`.
+/// `cap_capable`, `ranges[1]` `security_capable`, the others the functions that check with
+/// `CAP_OPT_NOAUDIT` (probes). The `cap_capable` tracepoint does not carry the options, so a
+/// check is a probe when its caller (the frame after `cap_capable`, and after
+/// `security_capable` if that comes next) is in one of them. Unused ranges are `(0, 0)`.
 pub const NOAUDIT_RANGES: usize = 32;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

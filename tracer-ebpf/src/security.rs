@@ -148,16 +148,25 @@ fn called_without_audit(ctx: &RawTracePointContext) -> bool {
     let frames = (got as usize / 8).min(NOAUDIT_STACK_DEPTH);
 
     let ranges = &SYSCAGE_NOAUDIT_RANGES.ranges;
-    // SAFETY: read-only global.
-    let [capable_start, capable_end] = unsafe { core::ptr::read_volatile(&ranges[0]) };
-    // The frame after security_capable's is its caller.
+    // SAFETY: read-only globals.
+    let (cap_capable, security_capable) = unsafe {
+        (
+            core::ptr::read_volatile(&ranges[0]),
+            core::ptr::read_volatile(&ranges[1]),
+        )
+    };
+    let within = |ip: u64, [start, end]: [u64; 2]| start <= ip && ip < end;
+    // The caller: the frame after cap_capable's, and after security_capable's if that is next.
     let mut caller = 0;
     let mut i = 0;
-    while i + 1 < NOAUDIT_STACK_DEPTH && i + 1 < frames {
-        // SAFETY: i + 1 < NOAUDIT_STACK_DEPTH.
+    while i + 2 < NOAUDIT_STACK_DEPTH && i + 2 < frames {
+        // SAFETY: i + 2 < NOAUDIT_STACK_DEPTH.
         let ip = unsafe { *(*stack).get_unchecked(i) };
-        if capable_start <= ip && ip < capable_end {
+        if within(ip, cap_capable) {
             caller = unsafe { *(*stack).get_unchecked(i + 1) };
+            if within(caller, security_capable) {
+                caller = unsafe { *(*stack).get_unchecked(i + 2) };
+            }
             break;
         }
         i += 1;
@@ -165,11 +174,11 @@ fn called_without_audit(ctx: &RawTracePointContext) -> bool {
     if caller == 0 {
         return false;
     }
-    let mut r = 1;
+    let mut r = 2;
     while r < NOAUDIT_RANGES {
         // SAFETY: read-only global, r < NOAUDIT_RANGES.
-        let [start, end] = unsafe { core::ptr::read_volatile(ranges.get_unchecked(r)) };
-        if start <= caller && caller < end {
+        let range = unsafe { core::ptr::read_volatile(ranges.get_unchecked(r)) };
+        if within(caller, range) {
             return true;
         }
         r += 1;

@@ -26,7 +26,9 @@ use tracer_common::security::{
 /// The security programs and their raw tracepoints, in attach order.
 const PROGRAMS: [(&str, &str); 3] = [CAPABILITY_PROGRAM, EXEC_SECURITY_PROGRAM, INODE_DIRTY_PROGRAM];
 
-/// The function every capability check goes through; its caller tells a probe apart.
+/// The capability module's check (where the tracepoint is) and the LSM entry most checks come
+/// through; the caller past them tells a probe apart.
+const CAP_CAPABLE: &str = "cap_capable";
 const CAPABLE: &str = "security_capable";
 
 /// The functions that call it with `CAP_OPT_NOAUDIT` (probes whose result only tunes
@@ -53,7 +55,7 @@ const NOAUDIT_CALLERS: [&str; 17] = [
     "shmem_acct_size",
 ];
 
-/// The text ranges of [`CAPABLE`] and [`NOAUDIT_CALLERS`] in the running kernel, from
+/// The text ranges of [`CAP_CAPABLE`], [`CAPABLE`] and [`NOAUDIT_CALLERS`] in the running kernel, from
 /// /proc/kallsyms (each function ends where the next symbol starts). Empty, with a warning,
 /// when they cannot be read: probes then count as ordinary checks.
 pub(crate) fn noaudit_ranges() -> NoauditRanges {
@@ -65,10 +67,10 @@ pub(crate) fn noaudit_ranges() -> NoauditRanges {
         }
     };
     let ranges = noaudit_ranges_in(&text);
-    if ranges.ranges[0] == [0, 0] || ranges.ranges[1] == [0, 0] {
+    if ranges.ranges[..3].contains(&[0, 0]) {
         log::warn!(
-            "/proc/kallsyms names no {CAPABLE} or none of {NOAUDIT_CALLERS:?} (or hides \
-             addresses); capability probes count as needs"
+            "/proc/kallsyms names no {CAP_CAPABLE}, no {CAPABLE} or none of \
+             {NOAUDIT_CALLERS:?} (or hides addresses); capability probes count as needs"
         );
     }
     ranges
@@ -96,10 +98,14 @@ fn noaudit_ranges_in(kallsyms: &str) -> NoauditRanges {
         Some([start, end])
     };
     let mut ranges = NoauditRanges::EMPTY;
-    let mut next = 1;
+    let mut next = 2;
     for (i, &(_, name)) in symbols.iter().enumerate() {
-        if name == CAPABLE {
+        if name == CAP_CAPABLE {
             ranges.ranges[0] = range_of(i).unwrap_or([0, 0]);
+            continue;
+        }
+        if name == CAPABLE {
+            ranges.ranges[1] = range_of(i).unwrap_or([0, 0]);
             continue;
         }
         let base = name.strip_suffix(".cold").unwrap_or(name);
