@@ -24,8 +24,8 @@ use aya_ebpf::{
 };
 use tracer_common::security::{
     CapabilityCounts, CapabilityKey, IdentityKey, NoauditRanges, PathKey, RootWrites,
-    SecurityOffsets, WriteKey, CAPABILITY_FALLBACKS, CAP_LAST, GAIN_FILE_CAPABILITIES,
-    GAIN_SETGID, GAIN_SETUID, ID_GID, ID_UID, MAX_ROOT_WRITE_PATHS, NAME_LEN, NOAUDIT_RANGES,
+    SecurityOffsets, WriteKey, CAPABILITY_FALLBACKS, CAP_LAST, GAIN_FILE_CAPABILITIES, GAIN_SETGID,
+    GAIN_SETUID, ID_GID, ID_UID, MAX_ROOT_WRITE_PATHS, NAME_LEN, NOAUDIT_RANGES,
     NOAUDIT_STACK_DEPTH, SECURITY_MAP_ENTRIES, WRITE_DEPTH,
 };
 
@@ -49,8 +49,7 @@ static ROOT_WRITES: PerCpuHashMap<u64, RootWrites> =
     PerCpuHashMap::with_max_entries(SECURITY_MAP_ENTRIES, 0);
 
 #[map(name = "SEC_ROOT_WRITE_PATHS")]
-static ROOT_WRITE_PATHS: HashMap<WriteKey, u8> =
-    HashMap::with_max_entries(SECURITY_MAP_ENTRIES, 0);
+static ROOT_WRITE_PATHS: HashMap<WriteKey, u8> = HashMap::with_max_entries(SECURITY_MAP_ENTRIES, 0);
 
 #[map(name = "SEC_PRIVILEGE_GAIN")]
 static PRIVILEGE_GAIN: HashMap<PathKey, u32> = HashMap::with_max_entries(SECURITY_MAP_ENTRIES, 0);
@@ -65,8 +64,7 @@ static PATH_SCRATCH: PerCpuArray<PathKey> = PerCpuArray::with_max_entries(1, 0);
 #[map(name = "SEC_WRITE_SCRATCH")]
 static WRITE_SCRATCH: PerCpuArray<WriteKey> = PerCpuArray::with_max_entries(1, 0);
 #[map(name = "SEC_STACK_SCRATCH")]
-static STACK_SCRATCH: PerCpuArray<[u64; NOAUDIT_STACK_DEPTH]> =
-    PerCpuArray::with_max_entries(1, 0);
+static STACK_SCRATCH: PerCpuArray<[u64; NOAUDIT_STACK_DEPTH]> = PerCpuArray::with_max_entries(1, 0);
 
 /// One of the offsets (a constant to the verifier).
 #[inline(always)]
@@ -379,11 +377,16 @@ pub(crate) fn inode_dirtied(ctx: &RawTracePointContext, cgroup_id: u64) {
         // SAFETY: slot < WRITE_DEPTH; the helper checks the source.
         unsafe {
             let names = &mut (*key).names;
-            let _ = bpf_probe_read_kernel_str_bytes(name as *const u8, names.get_unchecked_mut(slot));
+            let _ =
+                bpf_probe_read_kernel_str_bytes(name as *const u8, names.get_unchecked_mut(slot));
         }
         depth = slot + 1;
         // The filesystem's own root (its parent is itself), or a failed read: stop there.
-        dentry = if parent == dentry { core::ptr::null() } else { parent };
+        dentry = if parent == dentry {
+            core::ptr::null()
+        } else {
+            parent
+        };
     }
     if dentry as u64 == root_dentry {
         // SAFETY: as above.
@@ -395,7 +398,10 @@ pub(crate) fn inode_dirtied(ctx: &RawTracePointContext, cgroup_id: u64) {
     // SAFETY: as above.
     unsafe {
         (*key).depth = depth as u32;
-        if ROOT_WRITE_PATHS.insert(&*key, &1, BPF_NOEXIST as u64).is_ok() {
+        if ROOT_WRITE_PATHS
+            .insert(&*key, &1, BPF_NOEXIST as u64)
+            .is_ok()
+        {
             (*writes).paths += 1;
         }
     }

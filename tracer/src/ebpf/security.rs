@@ -13,18 +13,21 @@ use aya::{
     Ebpf,
 };
 use profile_gen::{
-    CapabilityUse, Identity, PrivilegeGain, PrivilegeGainKind, RootFilesystemWrites,
-    SecurityFacts,
+    CapabilityUse, Identity, PrivilegeGain, PrivilegeGainKind, RootFilesystemWrites, SecurityFacts,
 };
 use tracer_common::security::{
     CapabilityCounts, CapabilityKey, IdentityKey, NoauditRanges, PathKey, RootWrites, WriteKey,
-    CAPABILITY_MAP, CAPABILITY_PROGRAM, EXEC_SECURITY_PROGRAM, GAIN_FILE_CAPABILITIES,
-    GAIN_SETGID, GAIN_SETUID, IDENTITY_MAP, ID_GID, ID_UID, INODE_DIRTY_PROGRAM,
-    NOAUDIT_RANGES, PRIVILEGE_GAIN_MAP, ROOT_WRITES_MAP, ROOT_WRITE_PATHS_MAP,
+    CAPABILITY_MAP, CAPABILITY_PROGRAM, EXEC_SECURITY_PROGRAM, GAIN_FILE_CAPABILITIES, GAIN_SETGID,
+    GAIN_SETUID, IDENTITY_MAP, ID_GID, ID_UID, INODE_DIRTY_PROGRAM, NOAUDIT_RANGES,
+    PRIVILEGE_GAIN_MAP, ROOT_WRITES_MAP, ROOT_WRITE_PATHS_MAP,
 };
 
 /// The security programs and their raw tracepoints, in attach order.
-const PROGRAMS: [(&str, &str); 3] = [CAPABILITY_PROGRAM, EXEC_SECURITY_PROGRAM, INODE_DIRTY_PROGRAM];
+const PROGRAMS: [(&str, &str); 3] = [
+    CAPABILITY_PROGRAM,
+    EXEC_SECURITY_PROGRAM,
+    INODE_DIRTY_PROGRAM,
+];
 
 /// The capability module's check (where the tracepoint is) and the LSM entry most checks come
 /// through; the caller past them tells a probe apart.
@@ -171,9 +174,9 @@ pub(crate) fn load(ebpf: &mut Ebpf) -> Result<()> {
         let Some(Program::RawTracePoint(program)) = ebpf.program_mut(name) else {
             anyhow::bail!("internal error: eBPF object has no raw tracepoint program {name}");
         };
-        program
-            .load()
-            .map_err(|e| anyhow!("the kernel refused the eBPF program {name} for {tracepoint}: {e:#}"))?;
+        program.load().map_err(|e| {
+            anyhow!("the kernel refused the eBPF program {name} for {tracepoint}: {e:#}")
+        })?;
     }
     Ok(())
 }
