@@ -35,10 +35,14 @@ const DOCKER_DEFAULT_CAPS: [&str; 14] = [
 
 /// A web server that binds port 80 as root and then drops to uid/gid 33 (busybox httpd binds
 /// before it calls setgroups, setgid and setuid), writes its page first, and is fetched over
-/// 127.0.0.1 inside the container's own network namespace.
+/// 127.0.0.1 inside the container's own network namespace (with busybox nc: the static
+/// busybox's wget crashes on a refused connection), retried while the server starts.
 const SERVER: &str = "mkdir -p /www && echo hello-from-httpd > /www/index.html && \
-    /bin/busybox httpd -f -p 80 -h /www -u 33:33 & sleep 1; \
-    /bin/busybox wget -q -T 3 -O - http://127.0.0.1/index.html";
+    /bin/busybox httpd -f -p 80 -h /www -u 33:33 & \
+    for i in 1 2 3 4 5 6 7 8 9 10; do \
+      printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc 127.0.0.1 80 && break; \
+      sleep 0.3; \
+    done";
 
 /// Sets the container's capabilities (every set but ambient), user and `noNewPrivileges`.
 fn set_process(bundle: &Bundle, caps: &[&str], uid: u32, no_new_privileges: bool) {

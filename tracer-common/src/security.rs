@@ -20,6 +20,7 @@ pub const NOAUDIT_RANGES_GLOBAL: &str = "SYSCAGE_NOAUDIT_RANGES";
 /// Raw tracepoints the security programs attach to, with the programs' names.
 pub const CAPABILITY_PROGRAM: (&str, &str) = ("syscage_cap_capable", "cap_capable");
 pub const EXEC_SECURITY_PROGRAM: (&str, &str) = ("syscage_exec_security", "sched_process_exec");
+pub const EXIT_IDENTITY_PROGRAM: (&str, &str) = ("syscage_exit_identity", "sched_process_exit");
 pub const INODE_DIRTY_PROGRAM: (&str, &str) = ("syscage_inode_dirty", "writeback_mark_inode_dirty");
 
 /// Kernel text ranges `[start, end)`, found in /proc/kallsyms at load time: `ranges[0]` is

@@ -579,6 +579,16 @@ pub fn syscage_exec_security(ctx: RawTracePointContext) -> i32 {
     0
 }
 
+/// A task exits: the identity it ended in (a server that dropped root may check no
+/// capability and exec nothing afterwards).
+#[raw_tracepoint(tracepoint = "sched_process_exit")]
+pub fn syscage_exit_identity(_ctx: RawTracePointContext) -> i32 {
+    if let Some(cgroup_id) = workload_cgroup() {
+        security::task_exiting(cgroup_id);
+    }
+    0
+}
+
 /// A file gets dirty data (root filesystem writes).
 #[raw_tracepoint(tracepoint = "writeback_mark_inode_dirty")]
 pub fn syscage_inode_dirty(ctx: RawTracePointContext) -> i32 {

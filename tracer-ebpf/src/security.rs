@@ -287,6 +287,12 @@ pub(crate) fn exec_completed(ctx: &RawTracePointContext, cgroup_id: u64) {
     }
 }
 
+/// A task exits: note the identity it ended in.
+#[inline(always)]
+pub(crate) fn task_exiting(cgroup_id: u64) {
+    note_identity(cgroup_id, current_cred());
+}
+
 /// Zeroes `words` u64s at `at` (map keys' unused bytes are part of the key).
 #[inline(always)]
 unsafe fn zero_words(at: *mut u64, words: usize) {
