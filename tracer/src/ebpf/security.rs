@@ -358,9 +358,9 @@ impl SecuritySightings {
             // A denial made up for by the fallback: the fallback's grant was really this
             // capability's need.
             let needed = own_grants > 0 || counts.made_up > 0;
-            if needed && (counts.granted_as_root > 0 || counts.made_up > 0) {
-                root_used = true;
-            }
+            // Grants count audited checks only: each was a need, of this capability or of the
+            // one it stood in for.
+            root_used |= counts.granted_as_root > 0;
             capabilities.push(CapabilityUse {
                 name: (*name).to_owned(),
                 granted: counts.granted,
@@ -410,5 +410,162 @@ impl SecuritySightings {
             },
             privilege_gain,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(granted: u64, denied: u64, noaudit: u64) -> CapabilityCounts {
+        CapabilityCounts {
+            granted,
+            denied,
+            noaudit,
+            ..CapabilityCounts::default()
+        }
+    }
+
+    fn sightings(capabilities: &[(u32, CapabilityCounts)]) -> SecuritySightings {
+        SecuritySightings {
+            recorded: true,
+            capabilities: capabilities.iter().copied().collect(),
+            ..SecuritySightings::default()
+        }
+    }
+
+    fn verdicts(facts: &SecurityFacts) -> Vec<(&str, u64, bool)> {
+        facts
+            .capabilities
+            .iter()
+            .map(|c| (c.name.as_str(), c.denied, c.needed))
+            .collect()
+    }
+
+    #[test]
+    fn probes_and_denials_are_not_needs_and_grants_as_root_use_root() {
+        let mut bind = counts(1, 0, 0);
+        bind.granted_as_root = 1;
+        let facts = sightings(&[(10, bind), (21, counts(0, 0, 35)), (12, counts(0, 2, 0))])
+            .facts()
+            .expect("recorded");
+        assert_eq!(
+            verdicts(&facts),
+            [
+                ("CAP_NET_ADMIN", 2, false),
+                ("CAP_NET_BIND_SERVICE", 0, true),
+                ("CAP_SYS_ADMIN", 0, false),
+            ]
+        );
+        assert!(facts.identity.root_used);
+        assert_eq!(facts.check(), Ok(()));
+    }
+
+    #[test]
+    fn a_denial_made_up_for_by_its_fallback_is_the_need_and_no_denial() {
+        // PERFMON denied, then SYS_ADMIN granted for it.
+        let mut perfmon = counts(0, 1, 0);
+        perfmon.made_up = 1;
+        let mut sys_admin = counts(1, 0, 0);
+        sys_admin.as_fallback = 1;
+        let facts = sightings(&[(38, perfmon), (21, sys_admin)])
+            .facts()
+            .expect("recorded");
+        assert_eq!(
+            verdicts(&facts),
+            [("CAP_PERFMON", 0, true), ("CAP_SYS_ADMIN", 0, false)]
+        );
+        assert!(!facts.identity.root_used, "no grant was made as root");
+    }
+
+    #[test]
+    fn a_grant_as_non_root_is_a_need_without_using_root() {
+        let facts = sightings(&[(10, counts(1, 0, 0))])
+            .facts()
+            .expect("recorded");
+        assert!(!facts.identity.root_used);
+        assert_eq!(verdicts(&facts), [("CAP_NET_BIND_SERVICE", 0, true)]);
+    }
+
+    #[test]
+    fn without_the_programs_there_are_no_facts() {
+        assert_eq!(SecuritySightings::default().facts(), None);
+    }
+
+    #[test]
+    fn root_writes_keep_sixteen_sorted_paths_and_say_when_there_were_more() {
+        let mut seen = sightings(&[]);
+        seen.root_writes = 40;
+        seen.root_write_paths = (0..20).map(|i| format!("/var/cache/f{i:02}")).collect();
+        let facts = seen.facts().expect("recorded");
+        let writes = &facts.root_filesystem_writes;
+        assert_eq!(writes.paths.len(), 16);
+        assert_eq!(writes.paths[0], "/var/cache/f00");
+        assert!(writes.truncated);
+        assert_eq!(writes.count, 40);
+        assert_eq!(facts.check(), Ok(()));
+    }
+
+    #[test]
+    fn written_files_are_named_from_the_root_or_marked_partial() {
+        let mut key = WriteKey::ZERO;
+        for (slot, name) in ["state.db", "app", "cache", "var"].iter().enumerate() {
+            key.names[slot][..name.len()].copy_from_slice(name.as_bytes());
+        }
+        key.depth = 4;
+        key.complete = 1;
+        assert_eq!(write_path(&key), "/var/cache/app/state.db");
+        key.complete = 0;
+        assert_eq!(write_path(&key), ".../var/cache/app/state.db");
+    }
+
+    #[test]
+    fn setuid_and_setgid_execs_become_one_entry_per_kind() {
+        let mut seen = sightings(&[]);
+        seen.privilege_gain
+            .insert("/usr/bin/newgrp".into(), GAIN_SETUID | GAIN_SETGID);
+        let facts = seen.facts().expect("recorded");
+        assert_eq!(
+            facts.privilege_gain,
+            [
+                PrivilegeGain {
+                    path: "/usr/bin/newgrp".into(),
+                    kind: PrivilegeGainKind::Setuid
+                },
+                PrivilegeGain {
+                    path: "/usr/bin/newgrp".into(),
+                    kind: PrivilegeGainKind::Setgid
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn noaudit_ranges_end_at_the_next_symbol() {
+        let kallsyms = "\
+ffffffff81000000 T cap_capable
+ffffffff81000100 T cap_vm_enough_memory
+ffffffff81000180 t ns_capable_noaudit.cold
+ffffffff810001a0 T security_capable
+ffffffff81000300 T security_quotactl
+ffffffff81000400 T ns_capable_noaudit
+ffffffff81000480 T ns_capable
+";
+        let ranges = noaudit_ranges_in(kallsyms);
+        assert_eq!(ranges.ranges[0], [0xffffffff81000000, 0xffffffff81000100]);
+        assert_eq!(ranges.ranges[1], [0xffffffff810001a0, 0xffffffff81000300]);
+        let callers: Vec<[u64; 2]> = ranges.ranges[2..]
+            .iter()
+            .copied()
+            .filter(|r| *r != [0, 0])
+            .collect();
+        assert_eq!(
+            callers,
+            [
+                [0xffffffff81000100, 0xffffffff81000180],
+                [0xffffffff81000180, 0xffffffff810001a0],
+                [0xffffffff81000400, 0xffffffff81000480],
+            ]
+        );
     }
 }
