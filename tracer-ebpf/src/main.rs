@@ -550,7 +550,7 @@ fn syscall_args(_regs: *const SavedRegs) -> Option<[u64; 3]> {
 /// the security programs, which fire far less often than `sys_enter`.
 #[inline(always)]
 fn workload_cgroup() -> Option<u64> {
-    // SAFETY: a helper without arguments, available to tracing and LSM programs.
+    // SAFETY: a helper without arguments, available to tracing programs.
     let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     if !may_be_watched(cgroup_id) {
         return None;

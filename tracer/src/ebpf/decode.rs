@@ -5,8 +5,9 @@ use std::collections::{btree_map::Entry, BTreeMap, BTreeSet};
 
 use aya::maps::PerCpuValues;
 use profile_gen::{ArgsSeen, Phase};
-use crate::ebpf::security::SecuritySightings;
 use tracer_common::{abi, phase, SyscallCounts, SyscallSet, ARG_CAPTURES, MAX_SYSCALLS};
+
+use crate::ebpf::security::SecuritySightings;
 
 /// The syscall table a call went through. Numbers are per ABI: i386's 20 is `getpid`, x86_64's
 /// 20 is `writev`.

@@ -208,7 +208,8 @@ impl KernelBtf {
     /// superblock and names, an exec's file name); they read through checked helper copies.
     pub(crate) fn security_offsets(&self) -> Result<SecurityOffsets> {
         // kuid_t, kgid_t and kernel_cap_t are one-member structs around the value.
-        let at = |strukt: &str, field: &str| -> Result<u32> { Ok(self.field(strukt, field)?.offset) };
+        let at =
+            |strukt: &str, field: &str| -> Result<u32> { Ok(self.field(strukt, field)?.offset) };
         Ok(SecurityOffsets {
             cred_uid: at("cred", "uid")?,
             cred_gid: at("cred", "gid")?,
@@ -226,7 +227,8 @@ impl KernelBtf {
             dentry_parent: self.pointer_field("dentry", "d_parent", "dentry")?.0,
             dentry_name: at("dentry", "d_name")?,
             bprm_filename: at("linux_binprm", "filename")?,
-            i_dirty_data: self.enum_value("I_DIRTY_DATASYNC")? | self.enum_value("I_DIRTY_PAGES")?,
+            i_dirty_data: self.enum_value("I_DIRTY_DATASYNC")?
+                | self.enum_value("I_DIRTY_PAGES")?,
             _pad: 0,
         })
     }

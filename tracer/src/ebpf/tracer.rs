@@ -12,8 +12,8 @@ use aya::{
     util::nr_cpus,
     Btf, Ebpf, EbpfLoader, Endianness,
 };
+use tracer_common::security::{SecurityOffsets, NOAUDIT_RANGES_GLOBAL, SECURITY_OFFSETS_GLOBAL};
 use tracer_common::{
-    security::{SecurityOffsets, NOAUDIT_RANGES_GLOBAL, SECURITY_OFFSETS_GLOBAL},
     phase, CgroupKey, KernelOffsets, SlotIds, SyscallCounts, SyscallSet, CGROUP_MOVE_PROGRAM_NAME,
     CGROUP_MOVE_TRACEPOINT, COUNTS_MAP, COUNTS_TEMPLATE_MAP, EXEC_PROGRAM_NAME, EXEC_TRACEPOINT,
     FORK_PROGRAM_NAME, FORK_TRACEPOINT, KERNEL_OFFSETS_GLOBAL, MAX_SLOTS, NAMES_ONLY_GLOBAL,
