@@ -271,6 +271,39 @@ impl SecurityMaps {
     }
 }
 
+impl SecurityMaps {
+    /// Frees a cgroup's entries (`record --all` watches cgroups come and go; the maps are
+    /// shared by all of them).
+    pub(crate) fn forget(&mut self, cgroup_id: u64) {
+        fn remove_all<K: aya::Pod, V: aya::Pod>(
+            map: &mut HashMap<MapData, K, V>,
+            of_cgroup: impl Fn(&K) -> bool,
+        ) {
+            let keys: Vec<K> = map
+                .keys()
+                .filter_map(Result::ok)
+                .filter(of_cgroup)
+                .collect();
+            for key in keys {
+                let _ = map.remove(&key);
+            }
+        }
+        let keys: Vec<CapabilityKey> = self
+            .capabilities
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| k.cgroup_id == cgroup_id)
+            .collect();
+        for key in keys {
+            let _ = self.capabilities.remove(&key);
+        }
+        let _ = self.root_writes.remove(&cgroup_id);
+        remove_all(&mut self.identities, |k| k.cgroup_id == cgroup_id);
+        remove_all(&mut self.root_write_paths, |k| k.cgroup_id == cgroup_id);
+        remove_all(&mut self.privilege_gain, |k| k.cgroup_id == cgroup_id);
+    }
+}
+
 fn add_counts(sum: &mut CapabilityCounts, more: &CapabilityCounts) {
     sum.granted += more.granted;
     sum.denied += more.denied;

@@ -422,6 +422,9 @@ impl Tracer {
     /// fixed at load time: marks its slot ignored, so the program stops writing there, and
     /// forgets it).
     pub(crate) fn unwatch(&mut self, cgroup_id: u64) {
+        if let Some(security) = &mut self.security {
+            security.forget(cgroup_id);
+        }
         match &mut self.watches {
             Watches::Slots { sets, ids, .. } => {
                 let Some(slot) = slot_of(ids, cgroup_id) else {
