@@ -10,6 +10,9 @@
 //! adds `aya::Pod` impls.
 #![no_std]
 
+/// The security programs' maps: capabilities, identities, root filesystem writes, privilege gain.
+pub mod security;
+
 /// Syscall numbers at or above this are not kept in the per-syscall tables; the tracer counts
 /// them in [`SyscallCounts::out_of_range`] instead so they are reported, never lost. 512 covers
 /// every syscall table libseccomp knows for the 64-bit architectures we target (x86_64 ends at

@@ -22,6 +22,8 @@
 mod cgroup_id;
 /// The reference programs `cargo xtask bench` measures the recorder against.
 mod empty;
+/// What a watched cgroup needed besides syscalls (capabilities, ids, root writes, set-id execs).
+mod security;
 
 use core::ffi::c_void;
 
@@ -612,6 +614,59 @@ fn syscall_args(regs: *const SavedRegs) -> Option<[u64; 3]> {
 #[inline(always)]
 fn syscall_args(_regs: *const SavedRegs) -> Option<[u64; 3]> {
     None
+}
+
+/// Whether the caller's cgroup is watched and runs its workload (a container's runtime sets up
+/// ids, capabilities and mounts before the entrypoint; that is not the workload's need). For
+/// the security programs, which fire far less often than `sys_enter`.
+#[inline(always)]
+fn workload_cgroup() -> Option<u64> {
+    // SAFETY: a helper without arguments, available to tracing programs.
+    let cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    if !may_be_watched(cgroup_id) {
+        return None;
+    }
+    let watched = watched_cgroup(cgroup_id, false)?;
+    // SAFETY: live map value.
+    (unsafe { (*watched.set).phase } == phase::WORKLOAD).then_some(cgroup_id)
+}
+
+/// Every capability check, with the capability module's verdict.
+#[raw_tracepoint(tracepoint = "cap_capable")]
+pub fn syscage_cap_capable(ctx: RawTracePointContext) -> i32 {
+    if let Some(cgroup_id) = workload_cgroup() {
+        security::capability_checked(&ctx, cgroup_id);
+    }
+    0
+}
+
+/// After [`syscage_sched_process_exec`] (attached later, so a container's entrypoint counts):
+/// the identity an exec left the task in, and privilege it gained.
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn syscage_exec_security(ctx: RawTracePointContext) -> i32 {
+    if let Some(cgroup_id) = workload_cgroup() {
+        security::exec_completed(&ctx, cgroup_id);
+    }
+    0
+}
+
+/// A task exits: the identity it ended in (a server that dropped root may check no
+/// capability and exec nothing afterwards).
+#[raw_tracepoint(tracepoint = "sched_process_exit")]
+pub fn syscage_exit_identity(_ctx: RawTracePointContext) -> i32 {
+    if let Some(cgroup_id) = workload_cgroup() {
+        security::task_exiting(cgroup_id);
+    }
+    0
+}
+
+/// A file gets dirty data (root filesystem writes).
+#[raw_tracepoint(tracepoint = "writeback_mark_inode_dirty")]
+pub fn syscage_inode_dirty(ctx: RawTracePointContext) -> i32 {
+    if let Some(cgroup_id) = workload_cgroup() {
+        security::inode_dirtied(&ctx, cgroup_id);
+    }
+    0
 }
 
 #[cfg(not(test))]

@@ -7,6 +7,8 @@ use aya::maps::PerCpuValues;
 use profile_gen::{ArgsSeen, Phase};
 use tracer_common::{abi, phase, SyscallCounts, SyscallSet, ARG_CAPTURES, MAX_SYSCALLS};
 
+use crate::ebpf::security::SecuritySightings;
+
 /// The syscall table a call went through. Numbers are per ABI: i386's 20 is `getpid`, x86_64's
 /// 20 is `writev`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,6 +63,8 @@ pub(crate) struct CgroupSyscalls {
     /// CLOCK_MONOTONIC ns of the seccomp filter load and the entrypoint exec (0: not seen).
     pub(crate) filter_loaded_ns: u64,
     pub(crate) exec_ns: u64,
+    /// What the security programs saw (capabilities, ids, root writes, privilege gain).
+    pub(crate) security: SecuritySightings,
 }
 
 /// One syscall of a cgroup.
@@ -148,6 +152,7 @@ impl CgroupSyscalls {
         };
         self.filter_loaded_ns = earliest(self.filter_loaded_ns, other.filter_loaded_ns);
         self.exec_ns = earliest(self.exec_ns, other.exec_ns);
+        self.security.absorb(&other.security);
     }
 }
 

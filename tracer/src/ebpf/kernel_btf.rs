@@ -18,7 +18,7 @@
 use std::path::Path;
 
 use anyhow::{bail, ensure, Context as _, Result};
-use tracer_common::KernelOffsets;
+use tracer_common::{security::SecurityOffsets, KernelOffsets};
 
 /// Where the kernel publishes its own BTF.
 pub(crate) const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
@@ -202,6 +202,53 @@ impl KernelBtf {
             task_status: task_thread_info + thread_info_status,
             _pad: 0,
         })
+    }
+
+    /// The offsets the security programs read (credentials, the task's root, an inode's
+    /// superblock and names, an exec's file name); they read through checked helper copies.
+    pub(crate) fn security_offsets(&self) -> Result<SecurityOffsets> {
+        // kuid_t, kgid_t and kernel_cap_t are one-member structs around the value.
+        let at =
+            |strukt: &str, field: &str| -> Result<u32> { Ok(self.field(strukt, field)?.offset) };
+        Ok(SecurityOffsets {
+            cred_uid: at("cred", "uid")?,
+            cred_gid: at("cred", "gid")?,
+            cred_euid: at("cred", "euid")?,
+            cred_egid: at("cred", "egid")?,
+            cred_cap_permitted: at("cred", "cap_permitted")?,
+            cred_cap_ambient: at("cred", "cap_ambient")?,
+            task_cred: self.pointer_field("task_struct", "cred", "cred")?.0,
+            task_fs: self.pointer_field("task_struct", "fs", "fs_struct")?.0,
+            fs_root: at("fs_struct", "root")?,
+            vfsmount_sb: self.pointer_field("vfsmount", "mnt_sb", "super_block")?.0,
+            inode_sb: self.pointer_field("inode", "i_sb", "super_block")?.0,
+            inode_dentry: at("inode", "i_dentry")?,
+            dentry_alias: at("dentry", "d_u")?,
+            dentry_parent: self.pointer_field("dentry", "d_parent", "dentry")?.0,
+            dentry_name: at("dentry", "d_name")?,
+            bprm_filename: at("linux_binprm", "filename")?,
+            i_dirty_data: self.enum_value("I_DIRTY_DATASYNC")?
+                | self.enum_value("I_DIRTY_PAGES")?,
+            _pad: 0,
+        })
+    }
+
+    /// The value of the enumerator `name` (of any 4-byte enum): the inode dirty flags, which
+    /// moved between kernel versions.
+    pub(crate) fn enum_value(&self, name: &str) -> Result<u32> {
+        for id in 1..self.type_at.len() as u32 {
+            let header = self.header(id)?;
+            if header.kind != kind::ENUM {
+                continue;
+            }
+            for i in 0..header.vlen as usize {
+                let at = header.extra + 8 * i;
+                if self.string_is(read_u32(&self.data, at)?, name) {
+                    return read_u32(&self.data, at + 4);
+                }
+            }
+        }
+        bail!("kernel BTF: no enumerator {name}")
     }
 
     /// The offset of `strukt.field`, a pointer to `struct target`.

@@ -5,4 +5,5 @@ pub(crate) mod decode;
 pub(crate) mod kernel_btf;
 pub(crate) mod log;
 pub(crate) mod recording;
+pub(crate) mod security;
 pub(crate) mod tracer;

@@ -115,6 +115,7 @@ pub(crate) fn build_recording(
             entrypoint_exec_us: at(seen.exec_ns),
         });
     }
+    recording.security = seen.security.facts();
     recording.sort_syscalls();
     Ok(recording)
 }

@@ -12,6 +12,7 @@ use aya::{
     util::nr_cpus,
     Btf, Ebpf, EbpfLoader, Endianness,
 };
+use tracer_common::security::{SecurityOffsets, NOAUDIT_RANGES_GLOBAL, SECURITY_OFFSETS_GLOBAL};
 use tracer_common::{
     phase, CgroupKey, KernelOffsets, SlotIds, SyscallCounts, SyscallSet, CGROUP_MOVE_PROGRAM_NAME,
     CGROUP_MOVE_TRACEPOINT, CGROUP_SLOTS_MAP, EXEC_PROGRAM_NAME, EXEC_TRACEPOINT,
@@ -26,6 +27,7 @@ use crate::ebpf::{
     decode::{phase_number, CgroupSyscalls},
     kernel_btf::{typedef_stand_in, KernelBtf, VMLINUX_BTF},
     log::init_ebpf_logger,
+    security::{self, SecurityMaps},
 };
 
 /// The compiled eBPF object. aya needs it 8-byte aligned to parse it in place.
@@ -96,6 +98,8 @@ pub(crate) struct Tracer {
     nr_cpus: usize,
     /// [`AttachOptions::failed_exits`].
     failed_exits: bool,
+    /// The security programs' maps, when the kernel took those programs.
+    security: Option<SecurityMaps>,
 }
 
 /// What loading the programs takes from the running kernel's BTF.
@@ -104,6 +108,8 @@ struct KernelFacts {
     offsets: KernelOffsets,
     /// What aya looks the `sys_enter` tracepoint's BTF id up in (see [`typedef_stand_in`]).
     sys_enter_btf: Btf,
+    /// The offsets the security programs read.
+    security_offsets: SecurityOffsets,
 }
 
 impl KernelFacts {
@@ -111,6 +117,7 @@ impl KernelFacts {
         let started = std::time::Instant::now();
         let kernel_btf = KernelBtf::read(Path::new(VMLINUX_BTF))?;
         let offsets = kernel_btf.kernel_offsets()?;
+        let security_offsets = kernel_btf.security_offsets()?;
         let sys_enter_id = kernel_btf.raw_tracepoint_type_id(TRACEPOINT)?;
         let typedef = format!("btf_trace_{TRACEPOINT}");
         let sys_enter_btf = Btf::parse(
@@ -125,6 +132,7 @@ impl KernelFacts {
         Ok(Self {
             offsets,
             sys_enter_btf,
+            security_offsets,
         })
     }
 }
@@ -239,6 +247,8 @@ impl Tracer {
             .override_global(WATCH_NEW_GLOBAL, &layout.watch_new, true)
             .override_global(NAMES_ONLY_GLOBAL, &names_only, true)
             .override_global(KERNEL_OFFSETS_GLOBAL, &kernel.offsets, true)
+            .override_global(SECURITY_OFFSETS_GLOBAL, &kernel.security_offsets, true)
+            .override_global(NOAUDIT_RANGES_GLOBAL, &security::noaudit_ranges(), true)
             .override_global(SLOT_IDS_GLOBAL, &layout.slot_ids, true)
             .load(EBPF_OBJECT)
             .map_err(|e| anyhow!("loading the eBPF object into the kernel: {e:#}"))?;
@@ -259,6 +269,16 @@ impl Tracer {
             Watching::All { .. } => Watches::hashed(&mut ebpf, layout.slots)?,
         };
         let stats = take_map(&mut ebpf, STATS_MAP)?;
+        let security = match security::load(&mut ebpf) {
+            Ok(()) => Some(SecurityMaps::take(&mut ebpf)?),
+            Err(e) => {
+                log::warn!(
+                    "{e:#}; recording syscalls without capabilities, identities, root \
+                     filesystem writes or privilege gain"
+                );
+                None
+            }
+        };
         Ok((
             Self {
                 ebpf,
@@ -266,6 +286,7 @@ impl Tracer {
                 stats,
                 nr_cpus,
                 failed_exits: opts.failed_exits,
+                security,
             },
             logger,
         ))
@@ -280,6 +301,14 @@ impl Tracer {
         }
         for (name, tracepoint) in PROGRAMS {
             attach_program(&mut self.ebpf, name, tracepoint)?;
+        }
+        // After the exec program, which marks a container's entrypoint: its own exec then
+        // counts as the workload's.
+        if self.security.is_some() {
+            if let Err(e) = security::attach(&mut self.ebpf) {
+                log::warn!("{e:#}; recording syscalls without the security facts");
+                self.security = None;
+            }
         }
         Ok(())
     }
@@ -355,7 +384,11 @@ impl Tracer {
                 (set, per_cpu)
             }
         };
-        Ok(CgroupSyscalls::from_maps(&set, &per_cpu))
+        let mut seen = CgroupSyscalls::from_maps(&set, &per_cpu);
+        if let Some(maps) = &self.security {
+            seen.security = maps.read(cgroup_id);
+        }
+        Ok(seen)
     }
 
     /// The ids of every watched cgroup (with `--all`, those the program started watching on its
@@ -431,6 +464,9 @@ impl Tracer {
     /// fixed at load time: marks its slot ignored, so the program stops writing there, and
     /// forgets it).
     pub(crate) fn unwatch(&mut self, cgroup_id: u64) {
+        if let Some(security) = &mut self.security {
+            security.forget(cgroup_id);
+        }
         match &mut self.watches {
             Watches::Slots { sets, ids, .. } => {
                 let Some(slot) = slot_of(ids, cgroup_id) else {

@@ -97,6 +97,9 @@ pub(crate) struct BenchArgs {
     /// getppid calls of the loop workload.
     #[arg(long, default_value_t = 4_000_000)]
     getppid_count: u64,
+    /// setuid(0) calls (one capability check each) of the capability-checking loop.
+    #[arg(long, default_value_t = 2_000_000)]
+    setuid_count: u64,
     /// strace runs workloads this many times shorter (it stops the workload at every syscall).
     #[arg(long, default_value_t = 200)]
     strace_divisor: u64,
@@ -129,9 +132,11 @@ pub(crate) fn run(root: &Path, syscage: &Path, args: &BenchArgs) -> Result<()> {
     setup::debian_packages(PACKAGES)?;
     let env = BenchEnv::new(root)?;
     let getppid = workload::build_getppid_loop(&env.tmp)?;
+    let setuid = workload::build_setuid_loop(&env.tmp)?;
     let workloads = [
         Workload::dd(args.dd_count),
         Workload::getppid(&getppid, args.getppid_count),
+        Workload::setuid(&setuid, args.setuid_count),
     ];
 
     let machine = machine::description();

@@ -1,5 +1,7 @@
-//! The two syscall-heavy workloads every setup is timed on: `dd` of one-byte reads and writes,
-//! and a tight `getppid` loop built here from C.
+//! The syscall-heavy workloads every setup is timed on: `dd` of one-byte reads and writes, a
+//! tight `getppid` loop built here from C, and the same loop of `setuid(0)` calls, each of which
+//! also makes a capability check (CAP_SETUID, as root): the recorder's capability program fires
+//! on every one of them, while it never fires on the others.
 
 use std::{
     fs,
@@ -17,6 +19,18 @@ int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 1000000;
     for (long i = 0; i < n; i++)
         syscall(SYS_getppid);
+    return 0;
+}
+";
+
+const SETUID_C: &str = r"
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 1000000;
+    for (long i = 0; i < n; i++)
+        syscall(SYS_setuid, 0);
     return 0;
 }
 ";
@@ -64,6 +78,18 @@ impl Workload {
         }
     }
 
+    /// `count` setuid(0) calls (capability checks) of the loop [`build_setuid_loop`] built.
+    pub(super) fn setuid(binary: &Path, count: u64) -> Self {
+        let bin = binary.display().to_string();
+        Self {
+            key: "setuid",
+            label: format!("setuid(0) loop x{}", si(count)),
+            argv: Box::new(move |n| vec![bin.clone(), n.to_string()]),
+            units: count,
+            syscalls_per_unit: 1,
+        }
+    }
+
     /// The command line of the full workload.
     pub(super) fn full_argv(&self) -> Vec<String> {
         (self.argv)(self.units)
@@ -76,16 +102,25 @@ impl Workload {
 
 /// Compiles the getppid loop into `dir` and returns the binary's path.
 pub(super) fn build_getppid_loop(dir: &Path) -> Result<PathBuf> {
-    let binary = dir.join("getppid-loop");
-    let source = dir.join("getppid-loop.c");
-    fs::write(&source, GETPPID_C).with_context(|| format!("writing {}", source.display()))?;
+    build_loop(dir, "getppid-loop", GETPPID_C)
+}
+
+/// Compiles the setuid(0) loop into `dir` and returns the binary's path.
+pub(super) fn build_setuid_loop(dir: &Path) -> Result<PathBuf> {
+    build_loop(dir, "setuid-loop", SETUID_C)
+}
+
+fn build_loop(dir: &Path, name: &str, c_source: &str) -> Result<PathBuf> {
+    let binary = dir.join(name);
+    let source = dir.join(format!("{name}.c"));
+    fs::write(&source, c_source).with_context(|| format!("writing {}", source.display()))?;
     let built = Command::new("gcc")
         .args(["-O2", "-o"])
         .arg(&binary)
         .arg(&source)
         .status()
         .context("running gcc")?;
-    ensure!(built.success(), "gcc failed to build the getppid loop");
+    ensure!(built.success(), "gcc failed to build {name}");
     Ok(binary)
 }
 
