@@ -1,0 +1,697 @@
+//! Real servers from Debian's packages, in real containers, driven by their own clients: the
+//! profile syscage records under one traffic pattern must carry the server through a different
+//! one, a graceful shutdown and a restart, with no request failing.
+//!
+//! The servers run from a root filesystem that debootstrap builds from Debian's packages once
+//! and keeps under `target/quality/` (keyed by the suite, the packages and the mount points), read
+//! only, with tmpfs where a server writes, as the user the package made for it, with Docker's
+//! default capabilities and the host's network (each test on a port of its own, so clients on
+//! the host reach the server; clients run from the same root filesystem through `chroot`).
+//!
+//! For each server and runtime: record the container with syscage's OCI hook (and a permissive
+//! filter, so the runtime's setup stays out of the profile) under traffic pattern A in rounds,
+//! then run it under the recorded profile (its default action is an error) with traffic pattern
+//! B: other keys, queries, sizes and concurrency, then a graceful stop, a restart with B again
+//! and a second graceful stop. Any failed request or unclean stop is a false deny. The figures
+//! (profile size, what RuntimeDefault allows that the profile removes, the dangerous ones, false
+//! denies, how many syscalls each round of A added) go to `target/quality/results/`, from which
+//! `cargo xtask quality` writes its report.
+
+mod common;
+
+use std::{
+    collections::BTreeSet,
+    fs,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use common::{
+    allowed_names,
+    containers::{permissive_seccomp, require_tool, run_ok, Bundle, Container, Runtime},
+    describe, recording_syscalls, spawn, syscage, temp_dir, wait, wait_for_outputs, Outcome,
+    PROFILE_DEADLINE,
+};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------------------------------------
+// The tests: one per server and runtime.
+
+#[test]
+fn memcached_in_runc() {
+    check_server(&MEMCACHED, Runtime::Runc);
+}
+
+#[test]
+fn memcached_in_crun() {
+    check_server(&MEMCACHED, Runtime::Crun);
+}
+
+#[test]
+fn postgresql_in_runc() {
+    check_server(&POSTGRESQL, Runtime::Runc);
+}
+
+#[test]
+fn postgresql_in_crun() {
+    check_server(&POSTGRESQL, Runtime::Crun);
+}
+
+#[test]
+fn python_web_app_in_runc() {
+    check_server(&WEB_APP, Runtime::Runc);
+}
+
+#[test]
+fn python_web_app_in_crun() {
+    check_server(&WEB_APP, Runtime::Crun);
+}
+
+#[test]
+fn forking_file_server_in_runc() {
+    check_server(&FORKING_FILES, Runtime::Runc);
+}
+
+#[test]
+fn forking_file_server_in_crun() {
+    check_server(&FORKING_FILES, Runtime::Crun);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The servers.
+
+/// A server of the suite: how its container runs it and how its clients drive it.
+struct Server {
+    name: &'static str,
+    /// The user (from the root filesystem's /etc/passwd) the server runs as.
+    user: &'static str,
+    /// The container's command; `{port}` is replaced by the test's port.
+    args: &'static [&'static str],
+    /// tmpfs mounts where the server writes: (destination, options).
+    tmpfs: &'static [(&'static str, &'static str)],
+    /// The signal that stops it gracefully (exit status 0).
+    stop_signal: &'static str,
+    /// The client commands (run in the root filesystem through chroot) that wait until the
+    /// server answers and then drive `pattern` ("a" or "b"), round `round`.
+    traffic: fn(port: u16, pattern: &str, round: usize) -> Vec<Vec<String>>,
+}
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+const MEMCACHED: Server = Server {
+    name: "memcached",
+    user: "memcache",
+    args: &[
+        "/usr/bin/memcached",
+        "--listen=127.0.0.1",
+        "--port={port}",
+        "--udp-port=0",
+        "--threads=4",
+        "--memory-limit=64",
+    ],
+    tmpfs: &[],
+    stop_signal: "TERM",
+    traffic: |port, pattern, round| {
+        vec![python_client(
+            "memcached_client.py",
+            &[&port.to_string(), pattern, &round.to_string()],
+        )]
+    },
+};
+
+const POSTGRESQL: Server = Server {
+    name: "postgresql",
+    user: "postgres",
+    args: &[
+        "/bin/sh",
+        "-c",
+        "/usr/lib/postgresql/15/bin/initdb --pgdata=/var/lib/postgresql/data --auth=trust \
+         --username=postgres >/dev/null && exec /usr/lib/postgresql/15/bin/postgres \
+         -D /var/lib/postgresql/data -c listen_addresses=127.0.0.1 -p {port} \
+         -c unix_socket_directories=/run/postgresql",
+    ],
+    tmpfs: &[
+        ("/var/lib/postgresql/data", "mode=0700"),
+        ("/run/postgresql", "mode=0755"),
+        ("/tmp", "mode=1777"),
+    ],
+    // Fast shutdown: rolls back open transactions, checkpoints, exits 0.
+    stop_signal: "INT",
+    traffic: |port, pattern, round| {
+        let port = port.to_string();
+        let pgbench = |extra: &[&str]| {
+            let mut args: Vec<String> = [
+                &format!("{PG_BIN}/pgbench"),
+                "--host=127.0.0.1",
+                "--port",
+                &port,
+                "--username=postgres",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            args.extend(extra.iter().map(|s| s.to_string()));
+            args.push("postgres".into());
+            args
+        };
+        let mut commands = vec![pg_isready(&port)];
+        match (pattern, round) {
+            ("a", 1) => commands.push(pgbench(&["--initialize", "--scale=1", "--quiet"])),
+            ("a", _) => {}
+            _ => commands.push(pgbench(&["--initialize", "--scale=2", "--quiet"])),
+        }
+        if pattern == "a" {
+            // The built-in TPC-B-like transaction, one client.
+            commands.push(pgbench(&["--client=1", "--transactions=100"]));
+        } else {
+            // Select-only with prepared statements at four clients, then the simple-update
+            // script over the extended protocol at two.
+            commands.push(pgbench(&[
+                "--builtin=select-only",
+                "--protocol=prepared",
+                "--client=4",
+                "--jobs=2",
+                "--transactions=200",
+            ]));
+            commands.push(pgbench(&[
+                "--builtin=simple-update",
+                "--protocol=extended",
+                "--client=2",
+                "--transactions=100",
+            ]));
+        }
+        commands
+    },
+};
+
+const WEB_APP: Server = Server {
+    name: "python-web-app",
+    user: "nobody",
+    args: &[
+        "/usr/bin/python3",
+        "-B",
+        "/opt/quality/web_app.py",
+        "{port}",
+    ],
+    tmpfs: &[("/tmp", "mode=1777")],
+    stop_signal: "TERM",
+    traffic: |port, pattern, round| {
+        vec![python_client(
+            "http_client.py",
+            &[&port.to_string(), "web", pattern, &round.to_string()],
+        )]
+    },
+};
+
+const FORKING_FILES: Server = Server {
+    name: "python-forking-file-server",
+    user: "nobody",
+    args: &[
+        "/usr/bin/python3",
+        "-B",
+        "/opt/quality/forking_server.py",
+        "{port}",
+    ],
+    tmpfs: &[],
+    stop_signal: "TERM",
+    traffic: |port, pattern, round| {
+        vec![python_client(
+            "http_client.py",
+            &[&port.to_string(), "files", pattern, &round.to_string()],
+        )]
+    },
+};
+
+/// The Python programs the servers and clients run, installed into each test's script
+/// directory (bind-mounted read-only at /opt/quality in the container; clients get them as
+/// `python3 -c`).
+const SCRIPTS: [(&str, &str); 4] = [
+    (
+        "memcached_client.py",
+        include_str!("real_workloads/memcached_client.py"),
+    ),
+    (
+        "http_client.py",
+        include_str!("real_workloads/http_client.py"),
+    ),
+    ("web_app.py", include_str!("real_workloads/web_app.py")),
+    (
+        "forking_server.py",
+        include_str!("real_workloads/forking_server.py"),
+    ),
+];
+
+/// `python3 -c <script> ARGS...`: the chroot has no /opt/quality.
+fn python_client(script: &str, args: &[&str]) -> Vec<String> {
+    let source = SCRIPTS
+        .iter()
+        .find(|(name, _)| *name == script)
+        .unwrap_or_else(|| panic!("no script {script}"))
+        .1;
+    let mut argv = vec![
+        "/usr/bin/python3".into(),
+        "-B".into(),
+        "-c".into(),
+        source.into(),
+    ];
+    argv.push(script.into()); // argv[0] of the script
+    argv.extend(args.iter().map(|s| s.to_string()));
+    argv
+}
+
+/// `pg_isready` until it says yes, for up to three minutes.
+fn pg_isready(port: &str) -> Vec<String> {
+    vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        format!(
+            "i=0; until {PG_BIN}/pg_isready --quiet --host=127.0.0.1 --port={port}; do \
+             i=$((i+1)); [ $i -lt 360 ] || exit 1; sleep 0.5; done"
+        ),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The root filesystem.
+
+const SUITE: &str = "bookworm";
+const MIRROR: &str = "http://deb.debian.org/debian";
+const PACKAGES: [&str; 4] = ["postgresql", "memcached", "python3", "python3-pymemcache"];
+/// Mount points the containers need, made once: the root is read-only when they start.
+const MOUNT_POINTS: [&str; 3] = ["opt/quality", "var/lib/postgresql/data", "run/postgresql"];
+/// Written last into a finished root filesystem.
+const COMPLETE_MARK: &str = ".syscage-quality-complete";
+
+/// Where the suite keeps its root filesystem and results: `target/quality/`.
+fn quality_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/quality")
+}
+
+/// The root filesystem, built with debootstrap unless a finished one for the same key exists.
+#[track_caller]
+fn rootfs() -> PathBuf {
+    let key = fnv1a(&format!("{SUITE} {MIRROR} {PACKAGES:?} {MOUNT_POINTS:?}"));
+    let dir = quality_dir().join(format!("rootfs-{SUITE}-{key:016x}"));
+    if dir.join(COMPLETE_MARK).exists() {
+        return dir;
+    }
+    require_tool("debootstrap", "debootstrap");
+    let building = dir.with_extension("building");
+    if building.exists() {
+        fs::remove_dir_all(&building).expect("removing an unfinished root filesystem");
+    }
+    fs::create_dir_all(quality_dir()).expect("creating target/quality");
+    let start = Instant::now();
+    let mut cmd = Command::new("debootstrap");
+    cmd.arg("--variant=minbase")
+        .arg(format!("--include={}", PACKAGES.join(",")))
+        .arg(SUITE)
+        .arg(&building)
+        .arg(MIRROR);
+    wait(spawn(&mut cmd), describe(&cmd), Duration::from_secs(3600)).assert_code(0);
+    for mount_point in MOUNT_POINTS {
+        fs::create_dir_all(building.join(mount_point)).expect("creating a mount point");
+    }
+    fs::write(building.join(COMPLETE_MARK), "").expect("marking the root filesystem complete");
+    fs::rename(&building, &dir).expect("moving the root filesystem into place");
+    eprintln!(
+        "FIGURES rootfs: debootstrap of {PACKAGES:?} took {:?}; {}",
+        start.elapsed(),
+        run_ok(Command::new("du").arg("-sh").arg(&dir)).trim()
+    );
+    dir
+}
+
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// (uid, gid) of `user` in the root filesystem's /etc/passwd.
+#[track_caller]
+fn user_ids(rootfs: &Path, user: &str) -> (u32, u32) {
+    let passwd = fs::read_to_string(rootfs.join("etc/passwd")).expect("reading etc/passwd");
+    passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields[0] == user)
+        .map(|fields| {
+            (
+                fields[2].parse().expect("uid"),
+                fields[3].parse().expect("gid"),
+            )
+        })
+        .unwrap_or_else(|| panic!("no user {user} in {}/etc/passwd", rootfs.display()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containers.
+
+/// Docker's default capability set (moby's `oci/caps/defaults.go`).
+const DOCKER_CAPABILITIES: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// A free port on the loopback interface (the kernel's choice; free when this returns).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("asking the kernel for a free port")
+        .port()
+}
+
+/// The bundle of `server` for `runtime`: the shared root filesystem read-only, tmpfs where it
+/// writes, the scripts at /opt/quality, the host's network, Docker's capabilities.
+#[track_caller]
+fn server_bundle(
+    work: &Path,
+    rootfs: &Path,
+    server: &Server,
+    runtime: Runtime,
+    port: u16,
+) -> Bundle {
+    let scripts = work.join("scripts");
+    fs::create_dir_all(&scripts).expect("creating the scripts directory");
+    for (name, source) in SCRIPTS {
+        fs::write(scripts.join(name), source).expect("writing a script");
+    }
+    let dir = work.join("bundle");
+    fs::create_dir_all(&dir).expect("creating the bundle");
+    run_ok(runtime.command().arg("spec").current_dir(&dir));
+    let bundle = Bundle { dir, runtime };
+    let (uid, gid) = user_ids(rootfs, server.user);
+    let args: Vec<String> = server
+        .args
+        .iter()
+        .map(|a| a.replace("{port}", &port.to_string()))
+        .collect();
+    bundle.edit_config(|config| {
+        config["root"] = json!({"path": rootfs, "readonly": true});
+        let process = &mut config["process"];
+        process["args"] = json!(args);
+        process["terminal"] = json!(false);
+        process["cwd"] = json!("/");
+        process["user"] = json!({"uid": uid, "gid": gid});
+        process["env"] = json!([
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG=C.UTF-8",
+            "HOME=/tmp",
+        ]);
+        process["capabilities"] = json!({
+            "bounding": DOCKER_CAPABILITIES,
+            "effective": DOCKER_CAPABILITIES,
+            "permitted": DOCKER_CAPABILITIES,
+        });
+        let namespaces = config["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("the spec has namespaces");
+        namespaces.retain(|ns| ns["type"] != "network");
+        let mounts = config["mounts"]
+            .as_array_mut()
+            .expect("the spec has mounts");
+        for (destination, options) in server.tmpfs {
+            let mut options: Vec<String> = ["nosuid", "nodev", *options]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            options.push(format!("uid={uid}"));
+            options.push(format!("gid={gid}"));
+            mounts.push(json!({
+                "destination": destination, "type": "tmpfs", "source": "tmpfs",
+                "options": options,
+            }));
+        }
+        mounts.push(json!({
+            "destination": "/opt/quality", "type": "bind", "source": scripts,
+            "options": ["rbind", "ro"],
+        }));
+    });
+    bundle
+}
+
+/// A server container running in the foreground of `<runtime> run`, its output captured.
+struct RunningServer {
+    child: Child,
+    container: Container,
+    what: String,
+}
+
+/// How long a server may take to stop after its stop signal.
+const STOP_DEADLINE: Duration = Duration::from_secs(180);
+/// How long one client command may take.
+const CLIENT_DEADLINE: Duration = Duration::from_secs(600);
+
+impl RunningServer {
+    #[track_caller]
+    fn start(bundle: &Bundle, tag: &str) -> Self {
+        let container = Container::new(bundle.runtime, tag);
+        let mut cmd = bundle.runtime.command();
+        cmd.args(["run", "--bundle"])
+            .arg(&bundle.dir)
+            .arg(&container.id);
+        let what = describe(&cmd);
+        Self {
+            child: spawn(&mut cmd),
+            container,
+            what,
+        }
+    }
+
+    /// Sends the stop signal and waits for the container to end.
+    #[track_caller]
+    fn stop(self, signal: &str) -> Outcome {
+        let runtime = self.container.runtime;
+        let kill = Command::new(runtime.name())
+            .args(["kill", &self.container.id, signal])
+            .output()
+            .expect("running the runtime's kill");
+        assert!(
+            kill.status.success(),
+            "{} kill {} {signal} failed (did the server die?): {}",
+            runtime.name(),
+            self.container.id,
+            String::from_utf8_lossy(&kill.stderr)
+        );
+        let outcome = wait(self.child, self.what, STOP_DEADLINE);
+        drop(self.container);
+        outcome
+    }
+}
+
+/// Runs one client command in the root filesystem; its outcome.
+#[track_caller]
+fn client(rootfs: &Path, argv: &[String]) -> Outcome {
+    let mut cmd = Command::new("chroot");
+    cmd.arg(rootfs).args(argv).env("HOME", "/root");
+    let what = format!("chroot {} {}", rootfs.display(), argv[0]);
+    wait(spawn(&mut cmd), what, CLIENT_DEADLINE)
+}
+
+/// Milliseconds since the epoch, now.
+fn now_ms() -> u64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
+    u64::try_from(since.as_millis()).expect("a sane clock")
+}
+
+// ---------------------------------------------------------------------------------------------
+// One server in one runtime.
+
+/// Rounds of traffic pattern A while recording.
+const ROUNDS_A: usize = 4;
+
+#[track_caller]
+fn check_server(server: &Server, runtime: Runtime) {
+    let rootfs = rootfs();
+    let work = temp_dir();
+    let port = free_port();
+    let label = format!("{} in {}", server.name, runtime.name());
+    let bundle = server_bundle(work.path(), &rootfs, server, runtime, port);
+
+    // Record under pattern A, in rounds, then a graceful stop.
+    let output_dir = work.path().join("profiles");
+    let log = work.path().join("hook.log");
+    bundle.set_seccomp(Some(&permissive_seccomp()));
+    bundle.set_oci_hook(&output_dir, &log);
+    let recorded = RunningServer::start(&bundle, "record");
+    let id = recorded.container.id.clone();
+    let mut round_ends = Vec::new();
+    for round in 1..=ROUNDS_A {
+        for argv in (server.traffic)(port, "a", round) {
+            let outcome = client(&rootfs, &argv);
+            assert_eq!(
+                outcome.code(),
+                0,
+                "{label}: pattern A failed while recording (no profile yet)\n{outcome}"
+            );
+        }
+        round_ends.push(now_ms());
+    }
+    let stopped = recorded.stop(server.stop_signal);
+    assert_eq!(
+        stopped.code(),
+        0,
+        "{label}: the server did not stop cleanly while recorded\n{stopped}"
+    );
+    let (profile_path, profile, recording) =
+        wait_for_outputs(&output_dir, &id, PROFILE_DEADLINE, &|| {
+            fs::read_to_string(&log).unwrap_or_default()
+        });
+    let convergence = convergence(&recording, &round_ends);
+
+    // Pattern B under the profile, a graceful stop, a restart, B again, a graceful stop.
+    bundle.remove_hooks();
+    bundle.set_seccomp(Some(&profile));
+    let mut failures = Vec::new();
+    let mut requests = 0;
+    for (run, tag) in ["enforced", "restarted"].iter().enumerate() {
+        let running = RunningServer::start(&bundle, tag);
+        for argv in (server.traffic)(port, "b", run + 1) {
+            let outcome = client(&rootfs, &argv);
+            requests += 1;
+            if outcome.code() != 0 {
+                failures.push(format!("{tag}: client failed\n{outcome}"));
+            }
+        }
+        let stopped = running.stop(server.stop_signal);
+        if stopped.code() != 0 {
+            failures.push(format!("{tag}: the server did not stop cleanly\n{stopped}"));
+        }
+    }
+
+    let baselines = runtime_default(&profile_path);
+    let result = json!({
+        "workload": server.name,
+        "runtime": runtime.name(),
+        "profile_syscalls": allowed_names(&profile).len(),
+        "runtime_default": baselines,
+        "false_denies": failures.len(),
+        "client_commands_under_profile": requests,
+        "convergence": convergence,
+    });
+    let results = quality_dir().join("results");
+    fs::create_dir_all(&results).expect("creating target/quality/results");
+    let name = format!("{}-{}.json", server.name, runtime.name());
+    fs::write(
+        results.join(&name),
+        serde_json::to_string_pretty(&result).expect("JSON") + "\n",
+    )
+    .expect("writing the result");
+    eprintln!("FIGURES {label}: {result}");
+    assert!(
+        failures.is_empty(),
+        "{label}: {} false denies under the recorded profile {}:\n{}",
+        failures.len(),
+        profile_path.display(),
+        failures.join("\n")
+    );
+}
+
+/// How many syscalls first appeared before the first round of traffic (start-up), in each
+/// round, and after the last (shutdown).
+#[track_caller]
+fn convergence(recording: &Value, round_ends: &[u64]) -> Value {
+    let started = parse_rfc3339_ms(
+        recording["started_at"]
+            .as_str()
+            .expect("the recording has started_at"),
+    );
+    let mut rounds = vec![0_usize; round_ends.len() + 1];
+    let mut seen = BTreeSet::new();
+    for entry in recording_syscalls(recording) {
+        let phases = entry["phases"].as_array();
+        let workload = phases.is_none_or(|p| p.iter().any(|p| p == "workload"));
+        if !workload || !seen.insert(entry["nr"].as_u64()) {
+            continue;
+        }
+        let at = started + entry["first_seen_us"].as_u64().expect("first_seen_us") / 1000;
+        let bucket = round_ends
+            .iter()
+            .position(|&end| at <= end)
+            .unwrap_or(round_ends.len());
+        rounds[bucket] += 1;
+    }
+    // Start-up is the time before the first client answer; the first round includes it.
+    let last_growth = rounds[..round_ends.len()]
+        .iter()
+        .rposition(|&n| n > 0)
+        .map_or(0, |i| i + 1);
+    json!({
+        "new_per_round": &rounds[..round_ends.len()],
+        "new_at_shutdown": rounds[round_ends.len()],
+        "rounds": round_ends.len(),
+        "last_round_with_new": last_growth,
+    })
+}
+
+/// `2024-05-01T12:00:00.000Z` as milliseconds since the epoch.
+#[track_caller]
+fn parse_rfc3339_ms(text: &str) -> u64 {
+    let number = |range: std::ops::Range<usize>| -> i64 {
+        text.get(range)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an RFC 3339 time: {text}"))
+    };
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let (hour, minute, second, milli) = (
+        number(11..13),
+        number(14..16),
+        number(17..19),
+        number(20..23),
+    );
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 + milli;
+    u64::try_from(ms).expect("a time after 1970")
+}
+
+/// What each RuntimeDefault (moby, containerd, CRI-O; default capabilities) allows, and what
+/// of it the profile removes, with the dangerous ones: `syscage diff --against`.
+#[track_caller]
+fn runtime_default(profile: &Path) -> Value {
+    let mut baselines = serde_json::Map::new();
+    for engine in ["moby", "containerd", "crio"] {
+        let mut cmd = syscage(["diff", "--format", "json", "--against"]);
+        cmd.arg(format!("runtime-default={engine}")).arg(profile);
+        let outcome = common::run(&mut cmd);
+        outcome.assert_code(0);
+        let diff: Value = serde_json::from_str(&outcome.stdout)
+            .unwrap_or_else(|e| panic!("diff's JSON: {e}\n{outcome}"));
+        let dangerous: Vec<&Value> = diff["removed_dangerous"]
+            .as_array()
+            .expect("removed_dangerous")
+            .iter()
+            .map(|d| &d["name"])
+            .collect();
+        baselines.insert(
+            engine.into(),
+            json!({
+                "allows": diff["baseline_allows"],
+                "removed": diff["removed_surface"],
+                "removed_dangerous": dangerous,
+                "denied_by_it": diff["denied"].as_array().map_or(0, Vec::len),
+            }),
+        );
+    }
+    Value::Object(baselines)
+}
