@@ -25,6 +25,7 @@ use std::{
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command},
+    thread,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -243,7 +244,7 @@ const SCRIPTS: [(&str, &str); 4] = [
     ),
 ];
 
-/// `python3 -c <script> ARGS...`: the chroot has no /opt/quality.
+/// `python3 -c <script> ARGS...` (its `sys.argv[0]` is `-c`): the chroot has no /opt/quality.
 fn python_client(script: &str, args: &[&str]) -> Vec<String> {
     let source = SCRIPTS
         .iter()
@@ -256,7 +257,6 @@ fn python_client(script: &str, args: &[&str]) -> Vec<String> {
         "-c".into(),
         source.into(),
     ];
-    argv.push(script.into()); // argv[0] of the script
     argv.extend(args.iter().map(|s| s.to_string()));
     argv
 }
@@ -473,6 +473,21 @@ impl RunningServer {
         }
     }
 
+    fn is_running(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("waiting for the runtime")
+            .is_none()
+    }
+
+    /// Kills the container (after a failure) and returns what it printed.
+    fn kill(self) -> Outcome {
+        let _ = Command::new(self.container.runtime.name())
+            .args(["kill", &self.container.id, "KILL"])
+            .output();
+        wait(self.child, self.what, STOP_DEADLINE)
+    }
+
     /// Sends the stop signal and waits for the container to end.
     #[track_caller]
     fn stop(self, signal: &str) -> Outcome {
@@ -494,13 +509,23 @@ impl RunningServer {
     }
 }
 
-/// Runs one client command in the root filesystem; its outcome.
+/// Runs one client command in the root filesystem; its outcome. A client is killed when the
+/// server ends under it (its outcome then fails), rather than waiting out its own retries.
 #[track_caller]
-fn client(rootfs: &Path, argv: &[String]) -> Outcome {
+fn client(rootfs: &Path, argv: &[String], server: &mut RunningServer) -> Outcome {
     let mut cmd = Command::new("chroot");
     cmd.arg(rootfs).args(argv).env("HOME", "/root");
     let what = format!("chroot {} {}", rootfs.display(), argv[0]);
-    wait(spawn(&mut cmd), what, CLIENT_DEADLINE)
+    let mut child = spawn(&mut cmd);
+    let start = Instant::now();
+    while child.try_wait().expect("waiting for a client").is_none()
+        && server.is_running()
+        && start.elapsed() < CLIENT_DEADLINE
+    {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    wait(child, what, CLIENT_DEADLINE)
 }
 
 /// Milliseconds since the epoch, now.
@@ -526,19 +551,22 @@ fn check_server(server: &Server, runtime: Runtime) {
     // Record under pattern A, in rounds, then a graceful stop.
     let output_dir = work.path().join("profiles");
     let log = work.path().join("hook.log");
+    fs::create_dir(&output_dir).expect("creating the output directory");
     bundle.set_seccomp(Some(&permissive_seccomp()));
     bundle.set_oci_hook(&output_dir, &log);
-    let recorded = RunningServer::start(&bundle, "record");
+    let mut recorded = RunningServer::start(&bundle, "record");
     let id = recorded.container.id.clone();
     let mut round_ends = Vec::new();
     for round in 1..=ROUNDS_A {
         for argv in (server.traffic)(port, "a", round) {
-            let outcome = client(&rootfs, &argv);
-            assert_eq!(
-                outcome.code(),
-                0,
-                "{label}: pattern A failed while recording (no profile yet)\n{outcome}"
-            );
+            let outcome = client(&rootfs, &argv, &mut recorded);
+            if outcome.code() != 0 {
+                let server_output = recorded.kill();
+                panic!(
+                    "{label}: pattern A failed while recording (no profile yet)\n{outcome}\n\
+                     --- the server ---\n{server_output}"
+                );
+            }
         }
         round_ends.push(now_ms());
     }
@@ -560,15 +588,22 @@ fn check_server(server: &Server, runtime: Runtime) {
     let mut failures = Vec::new();
     let mut requests = 0;
     for (run, tag) in ["enforced", "restarted"].iter().enumerate() {
-        let running = RunningServer::start(&bundle, tag);
+        let mut running = RunningServer::start(&bundle, tag);
         for argv in (server.traffic)(port, "b", run + 1) {
-            let outcome = client(&rootfs, &argv);
+            let outcome = client(&rootfs, &argv, &mut running);
             requests += 1;
             if outcome.code() != 0 {
                 failures.push(format!("{tag}: client failed\n{outcome}"));
             }
+            if outcome.code() != 0 && !running.is_running() {
+                break;
+            }
         }
-        let stopped = running.stop(server.stop_signal);
+        let stopped = if running.is_running() {
+            running.stop(server.stop_signal)
+        } else {
+            running.kill()
+        };
         if stopped.code() != 0 {
             failures.push(format!("{tag}: the server did not stop cleanly\n{stopped}"));
         }
