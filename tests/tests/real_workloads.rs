@@ -94,8 +94,10 @@ struct Server {
     tmpfs: &'static [(&'static str, &'static str)],
     /// The signal that stops it gracefully (exit status 0).
     stop_signal: &'static str,
-    /// The client commands (run in the root filesystem through chroot) that wait until the
-    /// server answers and then drive `pattern` ("a" or "b"), round `round`.
+    /// A client command that waits until the server answers (it retries for three minutes).
+    ready: fn(port: u16) -> Vec<String>,
+    /// The client commands (run in the root filesystem through chroot) that drive `pattern`
+    /// ("a" or "b"), round `round`.
     traffic: fn(port: u16, pattern: &str, round: usize) -> Vec<Vec<String>>,
 }
 
@@ -114,6 +116,7 @@ const MEMCACHED: Server = Server {
     ],
     tmpfs: &[],
     stop_signal: "TERM",
+    ready: |port| python_client("memcached_client.py", &[&port.to_string(), "ready", "0"]),
     traffic: |port, pattern, round| {
         vec![python_client(
             "memcached_client.py",
@@ -140,6 +143,7 @@ const POSTGRESQL: Server = Server {
     ],
     // Fast shutdown: rolls back open transactions, checkpoints, exits 0.
     stop_signal: "INT",
+    ready: |port| pg_isready(&port.to_string()),
     traffic: |port, pattern, round| {
         let port = port.to_string();
         let pgbench = |extra: &[&str]| {
@@ -157,7 +161,7 @@ const POSTGRESQL: Server = Server {
             args.push("postgres".into());
             args
         };
-        let mut commands = vec![pg_isready(&port)];
+        let mut commands = Vec::new();
         match (pattern, round) {
             ("a", 1) => commands.push(pgbench(&["--initialize", "--scale=1", "--quiet"])),
             ("a", _) => {}
@@ -198,6 +202,7 @@ const WEB_APP: Server = Server {
     ],
     tmpfs: &[("/tmp", "mode=1777")],
     stop_signal: "TERM",
+    ready: |port| python_client("http_client.py", &[&port.to_string(), "web", "ready", "0"]),
     traffic: |port, pattern, round| {
         vec![python_client(
             "http_client.py",
@@ -217,6 +222,12 @@ const FORKING_FILES: Server = Server {
     ],
     tmpfs: &[],
     stop_signal: "TERM",
+    ready: |port| {
+        python_client(
+            "http_client.py",
+            &[&port.to_string(), "files", "ready", "0"],
+        )
+    },
     traffic: |port, pattern, round| {
         vec![python_client(
             "http_client.py",
@@ -557,8 +568,13 @@ fn check_server(server: &Server, runtime: Runtime) {
     let mut recorded = RunningServer::start(&bundle, "record");
     let id = recorded.container.id.clone();
     let mut round_ends = Vec::new();
-    for round in 1..=ROUNDS_A {
-        for argv in (server.traffic)(port, "a", round) {
+    for round in 0..=ROUNDS_A {
+        let commands = if round == 0 {
+            vec![(server.ready)(port)]
+        } else {
+            (server.traffic)(port, "a", round)
+        };
+        for argv in commands {
             let outcome = client(&rootfs, &argv, &mut recorded);
             if outcome.code() != 0 {
                 let server_output = recorded.kill();
@@ -589,7 +605,9 @@ fn check_server(server: &Server, runtime: Runtime) {
     let mut requests = 0;
     for (run, tag) in ["enforced", "restarted"].iter().enumerate() {
         let mut running = RunningServer::start(&bundle, tag);
-        for argv in (server.traffic)(port, "b", run + 1) {
+        let mut commands = vec![(server.ready)(port)];
+        commands.extend((server.traffic)(port, "b", run + 1));
+        for argv in commands {
             let outcome = client(&rootfs, &argv, &mut running);
             requests += 1;
             if outcome.code() != 0 {
@@ -637,8 +655,8 @@ fn check_server(server: &Server, runtime: Runtime) {
     );
 }
 
-/// How many syscalls first appeared before the first round of traffic (start-up), in each
-/// round, and after the last (shutdown).
+/// How many syscalls the workload first made until the server answered (start-up), in each
+/// round, and after the last (shutdown). `round_ends[0]` is when the server answered.
 #[track_caller]
 fn convergence(recording: &Value, round_ends: &[u64]) -> Value {
     let started = parse_rfc3339_ms(
@@ -661,15 +679,13 @@ fn convergence(recording: &Value, round_ends: &[u64]) -> Value {
             .unwrap_or(round_ends.len());
         rounds[bucket] += 1;
     }
-    // Start-up is the time before the first client answer; the first round includes it.
-    let last_growth = rounds[..round_ends.len()]
-        .iter()
-        .rposition(|&n| n > 0)
-        .map_or(0, |i| i + 1);
+    let traffic = &rounds[1..round_ends.len()];
+    let last_growth = traffic.iter().rposition(|&n| n > 0).map_or(0, |i| i + 1);
     json!({
-        "new_per_round": &rounds[..round_ends.len()],
+        "new_at_startup": rounds[0],
+        "new_per_round": traffic,
         "new_at_shutdown": rounds[round_ends.len()],
-        "rounds": round_ends.len(),
+        "rounds": traffic.len(),
         "last_round_with_new": last_growth,
     })
 }

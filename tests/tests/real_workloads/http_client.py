@@ -2,6 +2,7 @@
 
 usage: http_client.py PORT SERVER PATTERN ROUND, SERVER "web" or "files", PATTERN "a" or "b".
 Pattern "a" is sequential; pattern "b" uses other data and eight concurrent threads.
+Pattern "ready" only waits until the server answers (three minutes at most).
 Prints "requests N failures M"; exits 1 if any request failed or got an unexpected answer.
 """
 import json
@@ -82,6 +83,9 @@ def files(paths, thread):
     check(status == 404, "missing file is 404")
 
 
+if pattern == "ready":
+    wait_ready()
+    sys.exit(0)
 if server == "web":
     work = web
     if pattern == "a":
@@ -96,7 +100,6 @@ else:
         jobs = [["/postgresql-common/", "/python3-pymemcache/copyright", "/libssl3/copyright",
                  "/bash/", "/coreutils/copyright"] for _ in range(8)]
 
-wait_ready()
 threads = [threading.Thread(target=guarded, args=(work, job, t)) for t, job in enumerate(jobs)]
 for t in threads:
     t.start()

@@ -3,7 +3,8 @@
 usage: memcached_client.py PORT PATTERN ROUND
 Pattern "a": one connection, set/get/delete of small values under keys a-ROUND-*.
 Pattern "b": four threads, set_many/get_many, add/replace, incr/decr, delete, large values,
-under other keys. Prints "requests N failures M"; exits 1 if any request failed.
+under other keys. Pattern "ready": only wait until the server answers (three minutes at most).
+Prints "requests N failures M"; exits 1 if any request failed.
 """
 import sys
 import threading
@@ -76,6 +77,9 @@ def pattern_b_worker(thread):
     client.close()
 
 
+if pattern == "ready":
+    connect().close()
+    sys.exit(0)
 if pattern == "a":
     guarded(pattern_a)
 else:

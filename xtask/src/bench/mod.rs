@@ -58,7 +58,7 @@
 mod attach;
 mod bodies;
 mod env;
-mod machine;
+pub(crate) mod machine;
 mod overhead;
 mod peers;
 mod process;
