@@ -24,16 +24,19 @@ use std::{
     fs,
     net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command},
+    process::{Child, Command, Stdio},
     thread,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use common::{
     allowed_names,
-    containers::{permissive_seccomp, require_tool, run_ok, Bundle, Container, Runtime},
-    describe, recording_syscalls, spawn, syscage, temp_dir, wait, wait_for_outputs, Outcome,
-    PROFILE_DEADLINE,
+    containers::{
+        permissive_seccomp, podman_command, prepare_crun_for_hybrid_cgroups, require_tool, run_ok,
+        Bundle, Container, Runtime, PODMAN_RUN_OPTIONS,
+    },
+    describe, recording_syscalls, spawn, syscage, syscage_bin, temp_dir, unique_name, wait,
+    wait_for_outputs, write_json, Outcome, PROFILE_DEADLINE,
 };
 use serde_json::{json, Value};
 
@@ -42,42 +45,62 @@ use serde_json::{json, Value};
 
 #[test]
 fn memcached_in_runc() {
-    check_server(&MEMCACHED, Runtime::Runc);
+    check_server(&MEMCACHED, Engine::Oci(Runtime::Runc));
 }
 
 #[test]
 fn memcached_in_crun() {
-    check_server(&MEMCACHED, Runtime::Crun);
+    check_server(&MEMCACHED, Engine::Oci(Runtime::Crun));
+}
+
+#[test]
+fn memcached_in_podman() {
+    check_server(&MEMCACHED, Engine::Podman);
 }
 
 #[test]
 fn postgresql_in_runc() {
-    check_server(&POSTGRESQL, Runtime::Runc);
+    check_server(&POSTGRESQL, Engine::Oci(Runtime::Runc));
 }
 
 #[test]
 fn postgresql_in_crun() {
-    check_server(&POSTGRESQL, Runtime::Crun);
+    check_server(&POSTGRESQL, Engine::Oci(Runtime::Crun));
+}
+
+#[test]
+fn postgresql_in_podman() {
+    check_server(&POSTGRESQL, Engine::Podman);
 }
 
 #[test]
 fn python_web_app_in_runc() {
-    check_server(&WEB_APP, Runtime::Runc);
+    check_server(&WEB_APP, Engine::Oci(Runtime::Runc));
 }
 
 #[test]
 fn python_web_app_in_crun() {
-    check_server(&WEB_APP, Runtime::Crun);
+    check_server(&WEB_APP, Engine::Oci(Runtime::Crun));
+}
+
+#[test]
+fn python_web_app_in_podman() {
+    check_server(&WEB_APP, Engine::Podman);
 }
 
 #[test]
 fn forking_file_server_in_runc() {
-    check_server(&FORKING_FILES, Runtime::Runc);
+    check_server(&FORKING_FILES, Engine::Oci(Runtime::Runc));
 }
 
 #[test]
 fn forking_file_server_in_crun() {
-    check_server(&FORKING_FILES, Runtime::Crun);
+    check_server(&FORKING_FILES, Engine::Oci(Runtime::Crun));
+}
+
+#[test]
+fn forking_file_server_in_podman() {
+    check_server(&FORKING_FILES, Engine::Podman);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -379,6 +402,15 @@ const DOCKER_CAPABILITIES: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
+/// The server's command for `port`.
+fn server_args(server: &Server, port: u16) -> Vec<String> {
+    server
+        .args
+        .iter()
+        .map(|a| a.replace("{port}", &port.to_string()))
+        .collect()
+}
+
 /// A free port on the loopback interface (the kernel's choice; free when this returns).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -392,26 +424,18 @@ fn free_port() -> u16 {
 #[track_caller]
 fn server_bundle(
     work: &Path,
+    scripts: &Path,
     rootfs: &Path,
     server: &Server,
     runtime: Runtime,
     port: u16,
 ) -> Bundle {
-    let scripts = work.join("scripts");
-    fs::create_dir_all(&scripts).expect("creating the scripts directory");
-    for (name, source) in SCRIPTS {
-        fs::write(scripts.join(name), source).expect("writing a script");
-    }
     let dir = work.join("bundle");
     fs::create_dir_all(&dir).expect("creating the bundle");
     run_ok(runtime.command().arg("spec").current_dir(&dir));
     let bundle = Bundle { dir, runtime };
     let (uid, gid) = user_ids(rootfs, server.user);
-    let args: Vec<String> = server
-        .args
-        .iter()
-        .map(|a| a.replace("{port}", &port.to_string()))
-        .collect();
+    let args = server_args(server, port);
     bundle.edit_config(|config| {
         config["root"] = json!({"path": rootfs, "readonly": true});
         let process = &mut config["process"];
@@ -456,10 +480,252 @@ fn server_bundle(
     bundle
 }
 
-/// A server container running in the foreground of `<runtime> run`, its output captured.
+/// Where the servers run: runc or crun from a bundle, or Podman (its default runtime) from an
+/// image of the same root filesystem.
+#[derive(Clone, Copy)]
+enum Engine {
+    Oci(Runtime),
+    Podman,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Oci(runtime) => runtime.name(),
+            Self::Podman => "podman",
+        }
+    }
+}
+
+/// How one test starts its server containers.
+enum Launcher {
+    Bundle(Bundle),
+    Podman(PodmanServer),
+}
+
+impl Launcher {
+    #[track_caller]
+    fn new(work: &Path, rootfs: &Path, server: &Server, engine: Engine, port: u16) -> Self {
+        let scripts = work.join("scripts");
+        fs::create_dir_all(&scripts).expect("creating the scripts directory");
+        for (name, source) in SCRIPTS {
+            fs::write(scripts.join(name), source).expect("writing a script");
+        }
+        match engine {
+            Engine::Oci(runtime) => {
+                Self::Bundle(server_bundle(work, &scripts, rootfs, server, runtime, port))
+            }
+            Engine::Podman => Self::Podman(PodmanServer::new(work, &scripts, rootfs, server, port)),
+        }
+    }
+
+    /// Starts the server recorded by syscage's OCI hook (writing into `output_dir`), under a
+    /// permissive filter.
+    #[track_caller]
+    fn start_recorded(&self, work: &Path, output_dir: &Path, log: &Path) -> RunningServer {
+        match self {
+            Self::Bundle(bundle) => {
+                bundle.set_seccomp(Some(&permissive_seccomp()));
+                bundle.set_oci_hook(output_dir, log);
+                RunningServer::start_oci(bundle, "record")
+            }
+            Self::Podman(podman) => {
+                let permissive = work.join("permissive.json");
+                write_json(&permissive, &permissive_seccomp());
+                podman.write_hook(output_dir, log);
+                podman.start("record", &permissive, true)
+            }
+        }
+    }
+
+    /// Starts the server under `profile`, not recorded.
+    #[track_caller]
+    fn start_enforced(&self, profile_path: &Path, profile: &Value, tag: &str) -> RunningServer {
+        match self {
+            Self::Bundle(bundle) => {
+                bundle.remove_hooks();
+                bundle.set_seccomp(Some(profile));
+                RunningServer::start_oci(bundle, tag)
+            }
+            Self::Podman(podman) => podman.start(tag, profile_path, false),
+        }
+    }
+}
+
+/// Podman's side of a test: the image of the root filesystem, a hooks directory with the
+/// README's hook file, and the `podman run` options that match the bundles' configuration.
+struct PodmanServer {
+    hooks_dir: PathBuf,
+    work: PathBuf,
+    options: Vec<String>,
+    image: String,
+    args: Vec<String>,
+}
+
+impl PodmanServer {
+    #[track_caller]
+    fn new(work: &Path, scripts: &Path, rootfs: &Path, server: &Server, port: u16) -> Self {
+        require_tool("podman", "podman");
+        prepare_crun_for_hybrid_cgroups();
+        let image = podman_image(rootfs);
+        let hooks_dir = work.join("hooks.d");
+        fs::create_dir(&hooks_dir).expect("creating the hooks directory");
+        let (uid, gid) = user_ids(rootfs, server.user);
+        let mut options: Vec<String> = vec![
+            "--network".into(),
+            "host".into(),
+            "--read-only".into(),
+            "--user".into(),
+            format!("{uid}:{gid}"),
+            "--cap-drop=all".into(),
+            format!("--cap-add={}", DOCKER_CAPABILITIES.join(",")),
+            "--env=LANG=C.UTF-8".into(),
+            "--env=HOME=/tmp".into(),
+            "--volume".into(),
+            format!("{}:/opt/quality:ro", scripts.display()),
+        ];
+        // The same ulimits as the other Podman tests (see PODMAN_RUN_OPTIONS), not its network.
+        options.extend(PODMAN_RUN_OPTIONS[2..].iter().map(|s| s.to_string()));
+        for (destination, tmpfs_options) in server.tmpfs {
+            options.push("--tmpfs".into());
+            options.push(format!(
+                "{destination}:rw,nosuid,nodev,{tmpfs_options},uid={uid},gid={gid}"
+            ));
+        }
+        Self {
+            hooks_dir,
+            work: work.to_owned(),
+            options,
+            image,
+            args: server_args(server, port),
+        }
+    }
+
+    /// The README's hooks.d file (plus `--log`), pointing at the syscage under test.
+    #[track_caller]
+    fn write_hook(&self, output_dir: &Path, log: &Path) {
+        let bin = fs::canonicalize(syscage_bin()).expect("resolving the syscage binary's path");
+        write_json(
+            &self.hooks_dir.join("syscage.json"),
+            &json!({
+                "version": "1.0.0",
+                "hook": {
+                    "path": bin,
+                    "args": ["syscage", "oci-hook", "--output-dir", output_dir, "--log", log],
+                },
+                "when": {"annotations": {"^io\\.syscage\\.record$": "true"}},
+                "stages": ["createRuntime"],
+            }),
+        );
+    }
+
+    #[track_caller]
+    fn start(&self, tag: &str, seccomp: &Path, record: bool) -> RunningServer {
+        let name = unique_name(tag);
+        let cidfile = self.work.join(format!("{name}.cid"));
+        let mut cmd = podman_command();
+        cmd.arg("--hooks-dir")
+            .arg(&self.hooks_dir)
+            .args(["run", "--rm", "--name", &name, "--cidfile"])
+            .arg(&cidfile)
+            .args(&self.options)
+            .arg("--security-opt")
+            .arg(format!("seccomp={}", seccomp.display()));
+        if record {
+            cmd.args(["--annotation", "io.syscage.record=true"]);
+        }
+        cmd.arg(&self.image).args(&self.args);
+        let what = describe(&cmd);
+        RunningServer {
+            child: spawn(&mut cmd),
+            handle: Handle::Podman(PodmanContainer { name, cidfile }),
+            what,
+        }
+    }
+}
+
+/// `localhost/syscage-quality:<root filesystem's key>`, imported from the root filesystem
+/// unless Podman's store has it already (like the root filesystem, a cache kept between runs).
+#[track_caller]
+fn podman_image(rootfs: &Path) -> String {
+    let key = rootfs
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("the root filesystem's name");
+    let image = format!("localhost/syscage-quality:{key}");
+    let exists = podman_command()
+        .args(["image", "exists", &image])
+        .status()
+        .expect("running podman image exists");
+    if !exists.success() {
+        run_ok(
+            Command::new("sh")
+                .args([
+                    "-c",
+                    "tar --exclude=./.syscage-quality-complete -C \"$1\" -c . | podman \
+                     --cgroup-manager cgroupfs --events-backend file import - \"$2\"",
+                    "sh",
+                ])
+                .arg(rootfs)
+                .arg(&image),
+        );
+    }
+    image
+}
+
+/// A running server's container, for signals and clean-up.
+enum Handle {
+    Oci(Container),
+    Podman(PodmanContainer),
+}
+
+/// A Podman container name unique to this run; `podman rm -f` on drop (the runs use `--rm`;
+/// this is for a run that did not end).
+struct PodmanContainer {
+    name: String,
+    cidfile: PathBuf,
+}
+
+impl Drop for PodmanContainer {
+    fn drop(&mut self) {
+        let _ = podman_command()
+            .args(["rm", "-f", "--ignore", &self.name])
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+impl Handle {
+    /// The container id syscage names its outputs by.
+    #[track_caller]
+    fn id(&self) -> String {
+        match self {
+            Self::Oci(container) => container.id.clone(),
+            Self::Podman(container) => fs::read_to_string(&container.cidfile)
+                .unwrap_or_else(|e| panic!("podman wrote no container id ({e})"))
+                .trim()
+                .to_owned(),
+        }
+    }
+
+    fn signal(&self, signal: &str) -> std::io::Result<std::process::Output> {
+        match self {
+            Self::Oci(container) => Command::new(container.runtime.name())
+                .args(["kill", &container.id, signal])
+                .output(),
+            Self::Podman(container) => podman_command()
+                .args(["kill", "--signal", signal, &container.name])
+                .stdin(Stdio::null())
+                .output(),
+        }
+    }
+}
+
+/// A server container running in the foreground of `<runtime> run` or `podman run`, its output
+/// captured.
 struct RunningServer {
     child: Child,
-    container: Container,
+    handle: Handle,
     what: String,
 }
 
@@ -470,7 +736,7 @@ const CLIENT_DEADLINE: Duration = Duration::from_secs(600);
 
 impl RunningServer {
     #[track_caller]
-    fn start(bundle: &Bundle, tag: &str) -> Self {
+    fn start_oci(bundle: &Bundle, tag: &str) -> Self {
         let container = Container::new(bundle.runtime, tag);
         let mut cmd = bundle.runtime.command();
         cmd.args(["run", "--bundle"])
@@ -479,7 +745,7 @@ impl RunningServer {
         let what = describe(&cmd);
         Self {
             child: spawn(&mut cmd),
-            container,
+            handle: Handle::Oci(container),
             what,
         }
     }
@@ -493,29 +759,25 @@ impl RunningServer {
 
     /// Kills the container (after a failure) and returns what it printed.
     fn kill(self) -> Outcome {
-        let _ = Command::new(self.container.runtime.name())
-            .args(["kill", &self.container.id, "KILL"])
-            .output();
+        let _ = self.handle.signal("KILL");
         wait(self.child, self.what, STOP_DEADLINE)
     }
 
     /// Sends the stop signal and waits for the container to end.
     #[track_caller]
     fn stop(self, signal: &str) -> Outcome {
-        let runtime = self.container.runtime;
-        let kill = Command::new(runtime.name())
-            .args(["kill", &self.container.id, signal])
-            .output()
+        let kill = self
+            .handle
+            .signal(signal)
             .expect("running the runtime's kill");
         assert!(
             kill.status.success(),
-            "{} kill {} {signal} failed (did the server die?): {}",
-            runtime.name(),
-            self.container.id,
+            "kill {signal} of {} failed (did the server die?): {}",
+            self.what,
             String::from_utf8_lossy(&kill.stderr)
         );
         let outcome = wait(self.child, self.what, STOP_DEADLINE);
-        drop(self.container);
+        drop(self.handle);
         outcome
     }
 }
@@ -552,21 +814,18 @@ fn now_ms() -> u64 {
 const ROUNDS_A: usize = 4;
 
 #[track_caller]
-fn check_server(server: &Server, runtime: Runtime) {
+fn check_server(server: &Server, engine: Engine) {
     let rootfs = rootfs();
     let work = temp_dir();
     let port = free_port();
-    let label = format!("{} in {}", server.name, runtime.name());
-    let bundle = server_bundle(work.path(), &rootfs, server, runtime, port);
+    let label = format!("{} in {}", server.name, engine.name());
+    let launcher = Launcher::new(work.path(), &rootfs, server, engine, port);
 
     // Record under pattern A, in rounds, then a graceful stop.
     let output_dir = work.path().join("profiles");
     let log = work.path().join("hook.log");
     fs::create_dir(&output_dir).expect("creating the output directory");
-    bundle.set_seccomp(Some(&permissive_seccomp()));
-    bundle.set_oci_hook(&output_dir, &log);
-    let mut recorded = RunningServer::start(&bundle, "record");
-    let id = recorded.container.id.clone();
+    let mut recorded = launcher.start_recorded(work.path(), &output_dir, &log);
     let mut round_ends = Vec::new();
     for round in 0..=ROUNDS_A {
         let commands = if round == 0 {
@@ -586,6 +845,7 @@ fn check_server(server: &Server, runtime: Runtime) {
         }
         round_ends.push(now_ms());
     }
+    let id = recorded.handle.id();
     let stopped = recorded.stop(server.stop_signal);
     assert_eq!(
         stopped.code(),
@@ -599,12 +859,10 @@ fn check_server(server: &Server, runtime: Runtime) {
     let convergence = convergence(&recording, &round_ends);
 
     // Pattern B under the profile, a graceful stop, a restart, B again, a graceful stop.
-    bundle.remove_hooks();
-    bundle.set_seccomp(Some(&profile));
     let mut failures = Vec::new();
     let mut requests = 0;
     for (run, tag) in ["enforced", "restarted"].iter().enumerate() {
-        let mut running = RunningServer::start(&bundle, tag);
+        let mut running = launcher.start_enforced(&profile_path, &profile, tag);
         let mut commands = vec![(server.ready)(port)];
         commands.extend((server.traffic)(port, "b", run + 1));
         for argv in commands {
@@ -630,7 +888,7 @@ fn check_server(server: &Server, runtime: Runtime) {
     let baselines = runtime_default(&profile_path);
     let result = json!({
         "workload": server.name,
-        "runtime": runtime.name(),
+        "runtime": engine.name(),
         "profile_syscalls": allowed_names(&profile).len(),
         "runtime_default": baselines,
         "false_denies": failures.len(),
@@ -639,7 +897,7 @@ fn check_server(server: &Server, runtime: Runtime) {
     });
     let results = quality_dir().join("results");
     fs::create_dir_all(&results).expect("creating target/quality/results");
-    let name = format!("{}-{}.json", server.name, runtime.name());
+    let name = format!("{}-{}.json", server.name, engine.name());
     fs::write(
         results.join(&name),
         serde_json::to_string_pretty(&result).expect("JSON") + "\n",
