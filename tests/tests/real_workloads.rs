@@ -586,11 +586,10 @@ impl PodmanServer {
         ];
         // The same ulimits as the other Podman tests (see PODMAN_RUN_OPTIONS), not its network.
         options.extend(PODMAN_RUN_OPTIONS[2..].iter().map(|s| s.to_string()));
+        // Podman 4.3 takes no uid=/gid= for tmpfs; `U` chowns it to --user.
         for (destination, tmpfs_options) in server.tmpfs {
             options.push("--tmpfs".into());
-            options.push(format!(
-                "{destination}:rw,nosuid,nodev,{tmpfs_options},uid={uid},gid={gid}"
-            ));
+            options.push(format!("{destination}:rw,nosuid,nodev,{tmpfs_options},U"));
         }
         Self {
             hooks_dir,
