@@ -35,8 +35,8 @@ use common::{
         permissive_seccomp, podman_command, prepare_crun_for_hybrid_cgroups, require_tool, run_ok,
         Bundle, Container, Runtime, PODMAN_RUN_OPTIONS,
     },
-    describe, recording_syscalls, spawn, syscage, syscage_bin, temp_dir, unique_name, wait,
-    wait_for_outputs, write_json, Outcome, PROFILE_DEADLINE,
+    describe, profile_without, recording_syscalls, spawn, syscage, syscage_bin, temp_dir,
+    unique_name, wait, wait_for_outputs, write_json, Outcome, PROFILE_DEADLINE,
 };
 use serde_json::{json, Value};
 
@@ -101,6 +101,29 @@ fn forking_file_server_in_crun() {
 #[test]
 fn forking_file_server_in_podman() {
     check_server(&FORKING_FILES, Engine::Podman);
+}
+
+/// The check can fail: the web application's recorded profile without `pipe2` (which its
+/// subprocess needs for the child's output, and nothing else in it uses) makes its /system
+/// requests fail under pattern B, and the suite counts them as false denies.
+#[test]
+fn a_profile_missing_a_needed_syscall_shows_false_denies() {
+    let recorded = record_server(&WEB_APP, Engine::Oci(Runtime::Runc));
+    let cut = profile_without(&recorded.profile, &["pipe2"]);
+    let cut_path = recorded.work.path().join("without-pipe2.json");
+    write_json(&cut_path, &cut);
+    let (failures, _) = run_pattern_b(&WEB_APP, &recorded, &cut_path, &cut);
+    assert!(
+        !failures.is_empty(),
+        "{}: no false deny without pipe2; the check cannot see a broken profile",
+        recorded.label
+    );
+    let all = failures.join("\n");
+    assert!(
+        all.contains("FAILED: /system"),
+        "{}: expected the subprocess requests to fail without pipe2:\n{all}",
+        recorded.label
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -812,8 +835,60 @@ fn now_ms() -> u64 {
 /// Rounds of traffic pattern A while recording.
 const ROUNDS_A: usize = 4;
 
+/// A server recorded under traffic pattern A, ready to be run under its profile.
+struct Recorded {
+    rootfs: PathBuf,
+    work: tempfile::TempDir,
+    port: u16,
+    label: String,
+    launcher: Launcher,
+    profile_path: PathBuf,
+    profile: Value,
+    convergence: Value,
+}
+
 #[track_caller]
 fn check_server(server: &Server, engine: Engine) {
+    let recorded = record_server(server, engine);
+    let Recorded {
+        label,
+        profile_path,
+        profile,
+        ..
+    } = &recorded;
+    let (failures, requests) = run_pattern_b(server, &recorded, profile_path, profile);
+    let baselines = runtime_default(profile_path);
+    let result = json!({
+        "workload": server.name,
+        "runtime": engine.name(),
+        "profile_syscalls": allowed_names(profile).len(),
+        "runtime_default": baselines,
+        "false_denies": failures.len(),
+        "client_commands_under_profile": requests,
+        "convergence": recorded.convergence,
+    });
+    let results = quality_dir().join("results");
+    fs::create_dir_all(&results).expect("creating target/quality/results");
+    let name = format!("{}-{}.json", server.name, engine.name());
+    fs::write(
+        results.join(&name),
+        serde_json::to_string_pretty(&result).expect("JSON") + "\n",
+    )
+    .expect("writing the result");
+    eprintln!("FIGURES {label}: {result}");
+    assert!(
+        failures.is_empty(),
+        "{label}: {} false denies under the recorded profile {}:\n{}",
+        failures.len(),
+        profile_path.display(),
+        failures.join("\n")
+    );
+}
+
+/// Records `server` with syscage's OCI hook through the rounds of traffic pattern A and a
+/// graceful stop.
+#[track_caller]
+fn record_server(server: &Server, engine: Engine) -> Recorded {
     let rootfs = rootfs();
     let work = temp_dir();
     let port = free_port();
@@ -856,16 +931,36 @@ fn check_server(server: &Server, engine: Engine) {
             fs::read_to_string(&log).unwrap_or_default()
         });
     let convergence = convergence(&recording, &round_ends);
+    Recorded {
+        rootfs,
+        work,
+        port,
+        label,
+        launcher,
+        profile_path,
+        profile,
+        convergence,
+    }
+}
 
-    // Pattern B under the profile, a graceful stop, a restart, B again, a graceful stop.
+/// Runs the recorded server under `profile` with traffic pattern B, stops it gracefully,
+/// restarts it, drives B again and stops it again; returns the false denies (failed client
+/// commands, unclean stops) and how many client commands ran.
+#[track_caller]
+fn run_pattern_b(
+    server: &Server,
+    recorded: &Recorded,
+    profile_path: &Path,
+    profile: &Value,
+) -> (Vec<String>, usize) {
     let mut failures = Vec::new();
     let mut requests = 0;
     for (run, tag) in ["enforced", "restarted"].iter().enumerate() {
-        let mut running = launcher.start_enforced(&profile_path, &profile, tag);
-        let mut commands = vec![(server.ready)(port)];
-        commands.extend((server.traffic)(port, "b", run + 1));
+        let mut running = recorded.launcher.start_enforced(profile_path, profile, tag);
+        let mut commands = vec![(server.ready)(recorded.port)];
+        commands.extend((server.traffic)(recorded.port, "b", run + 1));
         for argv in commands {
-            let outcome = client(&rootfs, &argv, &mut running);
+            let outcome = client(&recorded.rootfs, &argv, &mut running);
             requests += 1;
             if outcome.code() != 0 {
                 failures.push(format!("{tag}: client failed\n{outcome}"));
@@ -883,33 +978,7 @@ fn check_server(server: &Server, engine: Engine) {
             failures.push(format!("{tag}: the server did not stop cleanly\n{stopped}"));
         }
     }
-
-    let baselines = runtime_default(&profile_path);
-    let result = json!({
-        "workload": server.name,
-        "runtime": engine.name(),
-        "profile_syscalls": allowed_names(&profile).len(),
-        "runtime_default": baselines,
-        "false_denies": failures.len(),
-        "client_commands_under_profile": requests,
-        "convergence": convergence,
-    });
-    let results = quality_dir().join("results");
-    fs::create_dir_all(&results).expect("creating target/quality/results");
-    let name = format!("{}-{}.json", server.name, engine.name());
-    fs::write(
-        results.join(&name),
-        serde_json::to_string_pretty(&result).expect("JSON") + "\n",
-    )
-    .expect("writing the result");
-    eprintln!("FIGURES {label}: {result}");
-    assert!(
-        failures.is_empty(),
-        "{label}: {} false denies under the recorded profile {}:\n{}",
-        failures.len(),
-        profile_path.display(),
-        failures.join("\n")
-    );
+    (failures, requests)
 }
 
 /// How many syscalls the workload first made until the server answered (start-up), in each
