@@ -33,10 +33,11 @@ use common::{
     allowed_names,
     containers::{
         permissive_seccomp, podman_command, prepare_crun_for_hybrid_cgroups, require_tool, run_ok,
-        Bundle, Container, Runtime, PODMAN_RUN_OPTIONS,
+        Bundle, Container, PhaseSets, Runtime, PODMAN_RUN_OPTIONS,
     },
-    describe, profile_without, recording_syscalls, spawn, syscage, syscage_bin, temp_dir,
-    unique_name, wait, wait_for_outputs, write_json, Outcome, PROFILE_DEADLINE,
+    default_recording_path, describe, profile_without, read_json, recording_names,
+    recording_syscalls, spawn, syscage, syscage_bin, temp_dir, unique_name, wait, wait_for_outputs,
+    write_json, Outcome, ENOSYS_FALLBACKS, PROFILE_DEADLINE,
 };
 use serde_json::{json, Value};
 
@@ -124,6 +125,26 @@ fn a_profile_missing_a_needed_syscall_shows_false_denies() {
         "{}: expected the subprocess requests to fail without pipe2:\n{all}",
         recorded.label
     );
+}
+
+#[test]
+fn memcached_on_the_host_and_merged() {
+    check_host_view(&MEMCACHED);
+}
+
+#[test]
+fn postgresql_on_the_host_and_merged() {
+    check_host_view(&POSTGRESQL);
+}
+
+#[test]
+fn python_web_app_on_the_host_and_merged() {
+    check_host_view(&WEB_APP);
+}
+
+#[test]
+fn forking_file_server_on_the_host_and_merged() {
+    check_host_view(&FORKING_FILES);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -695,10 +716,12 @@ fn podman_image(rootfs: &Path) -> String {
     image
 }
 
-/// A running server's container, for signals and clean-up.
+/// A running server's container (or, on the host, process), for signals and clean-up.
 enum Handle {
     Oci(Container),
     Podman(PodmanContainer),
+    /// `syscage record` of the server on the host: it relays signals to the server.
+    Process(u32),
 }
 
 /// A Podman container name unique to this run; `podman rm -f` on drop (the runs use `--rm`;
@@ -727,6 +750,7 @@ impl Handle {
                 .unwrap_or_else(|e| panic!("podman wrote no container id ({e})"))
                 .trim()
                 .to_owned(),
+            Self::Process(pid) => panic!("process {pid} is not a container"),
         }
     }
 
@@ -738,6 +762,9 @@ impl Handle {
             Self::Podman(container) => podman_command()
                 .args(["kill", "--signal", signal, &container.name])
                 .stdin(Stdio::null())
+                .output(),
+            Self::Process(pid) => Command::new("kill")
+                .args(["-s", signal, &pid.to_string()])
                 .output(),
         }
     }
@@ -979,6 +1006,146 @@ fn run_pattern_b(
         }
     }
     (failures, requests)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The host view and merge.
+
+/// Records `server` in runc under pattern A and on the host (no container) under pattern B,
+/// merges the two recordings, and writes what each saw that the other did not to
+/// `target/quality/host/`.
+#[track_caller]
+fn check_host_view(server: &Server) {
+    let recorded = record_server(server, Engine::Oci(Runtime::Runc));
+    let (host_profile_path, host_profile, host_recording) = record_on_host(server, &recorded);
+    let container_recording_path = default_recording_path(&recorded.profile_path);
+    let merged = recorded.work.path().join("merged");
+    let mut cmd = syscage(["merge", "--output"]);
+    cmd.arg(&merged)
+        .arg(&container_recording_path)
+        .arg(default_recording_path(&host_profile_path));
+    common::run(&mut cmd).assert_code(0);
+    let merged_profile = read_json(&merged.with_extension("json"));
+    let merged_recording = read_json(&merged.with_extension("recording.json"));
+    let seen_in_one = recording_syscalls(&merged_recording)
+        .iter()
+        .filter(|e| e["seen_in"].as_u64() == Some(1))
+        .count();
+
+    let in_container = allowed_names(&recorded.profile);
+    let on_host = allowed_names(&host_profile);
+    let host_workload = recording_names(&host_recording);
+    let merged_allowed = allowed_names(&merged_profile);
+    // What ran (under the filter, in the container) in either run must be in the merged
+    // profile. The runtime's observed after-filter calls that the container's profile adds are
+    // not necessarily: the merge of a container and a host recording names no runtime.
+    let ran = PhaseSets::of(&read_json(&container_recording_path)).needed_under_filter();
+    // A newer syscall the profile answers with ENOSYS is covered by its older one.
+    let covered = |name: &String| {
+        merged_allowed.contains(name)
+            || ENOSYS_FALLBACKS
+                .iter()
+                .any(|(newer, older)| name == newer && merged_allowed.contains(*older))
+    };
+    let missing: Vec<_> = ran.union(&host_workload).filter(|n| !covered(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "{}: the merged profile lacks {missing:?}, which one of the runs made",
+        recorded.label
+    );
+    let result = json!({
+        "workload": server.name,
+        "container_profile_syscalls": in_container.len(),
+        "host_profile_syscalls": on_host.len(),
+        "merged_profile_syscalls": merged_allowed.len(),
+        "merged_seen_in_one_run": seen_in_one,
+        "only_in_container": in_container.difference(&on_host).collect::<Vec<_>>(),
+        "only_on_host": on_host.difference(&in_container).collect::<Vec<_>>(),
+        "host_recorded_syscalls": host_workload.len(),
+        "container_profile_not_in_merged": in_container.difference(&merged_allowed).collect::<Vec<_>>(),
+    });
+    let dir = quality_dir().join("host");
+    fs::create_dir_all(&dir).expect("creating target/quality/host");
+    fs::write(
+        dir.join(format!("{}.json", server.name)),
+        serde_json::to_string_pretty(&result).expect("JSON") + "\n",
+    )
+    .expect("writing the result");
+    eprintln!("FIGURES {} on the host and merged: {result}", server.name);
+}
+
+/// `syscage record` of the server on the host, from the same root filesystem through
+/// `chroot --userspec`, in a private mount namespace that gives it the container's tmpfs and
+/// scripts; driven with pattern B, stopped gracefully. Returns (profile path, profile,
+/// recording).
+#[track_caller]
+fn record_on_host(server: &Server, recorded: &Recorded) -> (PathBuf, Value, Value) {
+    let rootfs = &recorded.rootfs;
+    let work = recorded.work.path();
+    let port = free_port();
+    let (uid, gid) = user_ids(rootfs, server.user);
+    let profile = work.join("host.json");
+    let mut setup = String::from("set -e; ");
+    for (destination, options) in server.tmpfs {
+        setup.push_str(&format!(
+            "mount -t tmpfs -o nosuid,nodev,{options},uid={uid},gid={gid} tmpfs \"$1\"{destination}; "
+        ));
+    }
+    setup.push_str("mount --bind \"$2\" \"$1\"/opt/quality; shift 2; exec \"$@\"");
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &setup,
+        "sh",
+    ])
+    .arg(rootfs)
+    .arg(work.join("scripts"))
+    .arg(syscage_bin())
+    .args(["record", "--output"])
+    .arg(&profile)
+    .args(["--", "chroot", &format!("--userspec={uid}:{gid}")])
+    .arg(rootfs)
+    .args(server_args(server, port))
+    // As syscage() does: under sudo, SUDO_UID would make syscage run the server as the
+    // invoking user.
+    .env_remove("SUDO_UID")
+    .env_remove("SUDO_GID")
+    .env_remove("SUDO_USER")
+    .env_remove("SUDO_COMMAND")
+    .env_remove("SYSCAGE_LOG");
+    let what = describe(&cmd);
+    let child = spawn(&mut cmd);
+    let mut running = RunningServer {
+        handle: Handle::Process(child.id()),
+        child,
+        what,
+    };
+    let mut commands = vec![(server.ready)(port)];
+    commands.extend((server.traffic)(port, "b", 3));
+    for argv in commands {
+        let outcome = client(rootfs, &argv, &mut running);
+        if outcome.code() != 0 {
+            let output = running.kill();
+            panic!(
+                "{}: pattern B failed on the host\n{outcome}\n--- the server ---\n{output}",
+                server.name
+            );
+        }
+    }
+    let stopped = running.stop(server.stop_signal);
+    assert_eq!(
+        stopped.code(),
+        0,
+        "{}: the server did not stop cleanly on the host\n{stopped}",
+        server.name
+    );
+    let recording = read_json(&default_recording_path(&profile));
+    let profile_value = read_json(&profile);
+    (profile, profile_value, recording)
 }
 
 /// How many syscalls the workload first made until the server answered (start-up), in each
