@@ -33,9 +33,12 @@ const README_END: &str = "<!-- end of quality table -->";
 /// `readme`), and fails on any false deny or failed test.
 pub(crate) fn run_suite(root: &Path, bin: &Path, readme: bool) -> Result<()> {
     let results = root.join("target/quality/results");
-    if results.exists() {
-        fs::remove_dir_all(&results)
-            .with_context(|| format!("removing old results in {}", results.display()))?;
+    let host_results = root.join("target/quality/host");
+    for dir in [&results, &host_results] {
+        if dir.exists() {
+            fs::remove_dir_all(dir)
+                .with_context(|| format!("removing old results in {}", dir.display()))?;
+        }
     }
     run(Cmd::new("cargo").args([
         "test",
@@ -65,7 +68,9 @@ pub(crate) fn run_suite(root: &Path, bin: &Path, readme: bool) -> Result<()> {
     let minutes = start.elapsed().as_secs_f64() / 60.0;
 
     let rows = read_results(&results)?;
-    let report = render(&rows, minutes);
+    let host_rows = read_results(&host_results)?;
+    let mut report = render(&rows, minutes);
+    render_host_view(&mut report, &host_rows);
     let report_path = root.join("target/quality/report.md");
     fs::write(&report_path, &report)
         .with_context(|| format!("writing {}", report_path.display()))?;
@@ -116,6 +121,52 @@ fn read_results(dir: &Path) -> Result<Vec<Value>> {
     }
     rows.sort_by_key(label);
     Ok(rows)
+}
+
+/// The second view: each server recorded on the host (no container) under pattern B, and the
+/// merge of that recording with the container's (runc, pattern A).
+fn render_host_view(out: &mut String, rows: &[Value]) {
+    if rows.is_empty() {
+        return;
+    }
+    let names = |value: &Value| -> String {
+        value
+            .as_array()
+            .map(|a| a.iter().map(text).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    };
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| workload | host profile | runc profile | merged profile (seen in one run) | only in the container | only on the host |"
+    );
+    let _ = writeln!(out, "| --- | ---: | ---: | ---: | --- | --- |");
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} ({}) | {} | {} |",
+            text(&row["workload"]),
+            text(&row["host_profile_syscalls"]),
+            text(&row["container_profile_syscalls"]),
+            text(&row["merged_profile_syscalls"]),
+            text(&row["merged_seen_in_one_run"]),
+            names(&row["only_in_container"]),
+            names(&row["only_on_host"]),
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Host: `syscage record` of the same server from the same root filesystem (`chroot \
+         --userspec`, pattern B). Only on the host: what chroot and the switch of user add. Only \
+         in the container: the runtime's calls after the filter load, and what the container's \
+         tmpfs and read-only root make the server do. The merged profile leaves out the calls \
+         the container's profile adds for its runtime (the merge of a container and a host \
+         recording names no runtime): {}.",
+        rows.first()
+            .map(|r| names(&r["container_profile_not_in_merged"]))
+            .unwrap_or_default()
+    );
 }
 
 fn label(row: &Value) -> String {
