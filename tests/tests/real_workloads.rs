@@ -8,14 +8,20 @@
 //! default capabilities and the host's network (each test on a port of its own, so clients on
 //! the host reach the server; clients run from the same root filesystem through `chroot`).
 //!
-//! For each server and runtime: record the container with syscage's OCI hook (and a permissive
+//! For each server and runtime (runc, crun, Podman): record the container with syscage's OCI hook (and a permissive
 //! filter, so the runtime's setup stays out of the profile) under traffic pattern A in rounds,
 //! then run it under the recorded profile (its default action is an error) with traffic pattern
 //! B: other keys, queries, sizes and concurrency, then a graceful stop, a restart with B again
-//! and a second graceful stop. Any failed request or unclean stop is a false deny. The figures
+//! and a second graceful stop. A failed client command or unclean stop under the profile that
+//! does not happen under the permissive filter is a false deny. The figures
 //! (profile size, what RuntimeDefault allows that the profile removes, the dangerous ones, false
 //! denies, how many syscalls each round of A added) go to `target/quality/results/`, from which
 //! `cargo xtask quality` writes its report.
+//!
+//! A second view: each server recorded on the host (`syscage record` of `chroot --userspec` into
+//! the same root filesystem) under pattern B, merged with its runc recording; what only one of
+//! them saw goes to `target/quality/host/`. A control test cuts a syscall the web application
+//! needs from its profile and checks that the suite reports false denies.
 
 mod common;
 
@@ -124,6 +130,17 @@ fn a_profile_missing_a_needed_syscall_shows_false_denies() {
         all.contains("FAILED: /system"),
         "{}: expected the subprocess requests to fail without pipe2:\n{all}",
         recorded.label
+    );
+    // Without any profile the same traffic passes: those failures are the profile's.
+    let permissive = permissive_seccomp();
+    let permissive_path = recorded.work.path().join("permissive-for-b.json");
+    write_json(&permissive_path, &permissive);
+    let (without, _) = run_pattern_b(&WEB_APP, &recorded, &permissive_path, &permissive);
+    assert!(
+        without.is_empty(),
+        "{}: pattern B fails without a profile too:\n{}",
+        recorded.label,
+        without.join("\n")
     );
 }
 
@@ -884,13 +901,28 @@ fn check_server(server: &Server, engine: Engine) {
         ..
     } = &recorded;
     let (failures, requests) = run_pattern_b(server, &recorded, profile_path, profile);
+    // A failure is a false deny only if it does not happen without the profile: after any,
+    // pattern B runs again under the permissive filter to tell them apart.
+    let failures_without_profile = if failures.is_empty() {
+        Vec::new()
+    } else {
+        let permissive = permissive_seccomp();
+        let permissive_path = recorded.work.path().join("permissive-for-b.json");
+        write_json(&permissive_path, &permissive);
+        run_pattern_b(server, &recorded, &permissive_path, &permissive).0
+    };
+    let false_denies = failures
+        .len()
+        .saturating_sub(failures_without_profile.len());
     let baselines = runtime_default(profile_path);
     let result = json!({
         "workload": server.name,
         "runtime": engine.name(),
         "profile_syscalls": allowed_names(profile).len(),
         "runtime_default": baselines,
-        "false_denies": failures.len(),
+        "false_denies": false_denies,
+        "failures_under_profile": failures.len(),
+        "failures_without_profile": failures_without_profile.len(),
         "client_commands_under_profile": requests,
         "convergence": recorded.convergence,
     });
@@ -903,6 +935,11 @@ fn check_server(server: &Server, engine: Engine) {
     )
     .expect("writing the result");
     eprintln!("FIGURES {label}: {result}");
+    assert!(
+        failures_without_profile.is_empty(),
+        "{label}: pattern B fails without the profile too (not the profile's doing):\n{}",
+        failures_without_profile.join("\n")
+    );
     assert!(
         failures.is_empty(),
         "{label}: {} false denies under the recorded profile {}:\n{}",

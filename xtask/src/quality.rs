@@ -221,7 +221,7 @@ fn render(rows: &[Value], minutes: f64) -> String {
          in each round of traffic pattern A, and at shutdown; the rounds after the last one \
          with a new syscall added none. False denies: client commands that failed and servers \
          that did not stop cleanly under the profile with traffic pattern B, over a run and a \
-         restart."
+         restart, and not without it."
     );
     let _ = writeln!(out);
     let _ = writeln!(out, "| workload | runtime | containerd: allows / removed | CRI-O: allows / removed (dangerous) |");
