@@ -292,3 +292,50 @@ fn write_readme_table(readme: &Path, table: &str) -> Result<()> {
     eprintln!("xtask: wrote the table into {}", readme.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn readme_table_replaces_only_what_lies_between_the_markers() {
+        let dir = std::env::temp_dir().join(format!("xtask-quality-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let readme = dir.join("README.md");
+        fs::write(
+            &readme,
+            format!("# top\n{README_BEGIN}\nold table\n{README_END}\n## next\n"),
+        )
+        .unwrap();
+        write_readme_table(&readme, "| new |\n").unwrap();
+        assert_eq!(
+            fs::read_to_string(&readme).unwrap(),
+            format!("# top\n{README_BEGIN}\n| new |\n{README_END}\n## next\n")
+        );
+        fs::write(&readme, "# no markers\n").unwrap();
+        let error = write_readme_table(&readme, "| new |\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no lines"), "{error}");
+        assert_eq!(fs::read_to_string(&readme).unwrap(), "# no markers\n");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn convergence_names_the_last_round_that_added_a_syscall() {
+        let settled = json!({"new_at_startup": 40, "new_per_round": [4, 0, 1, 0],
+                             "new_at_shutdown": 2, "last_round_with_new": 3});
+        assert_eq!(
+            convergence(&settled),
+            "startup 40, rounds 4/0/1/0, shutdown 2: none new after round 3 of 4"
+        );
+        let quiet = json!({"new_at_startup": 40, "new_per_round": [0, 0],
+                           "new_at_shutdown": 0, "last_round_with_new": 0});
+        assert_eq!(
+            convergence(&quiet),
+            "startup 40, rounds 0/0, shutdown 0: none new once serving"
+        );
+    }
+}
