@@ -34,10 +34,14 @@ const README_END: &str = "<!-- end of quality table -->";
 pub(crate) fn run_suite(root: &Path, bin: &Path, readme: bool) -> Result<()> {
     let results = root.join("target/quality/results");
     let host_results = root.join("target/quality/host");
+    // Made here, as the user, so that the report can be written into it after the suite
+    // (which runs as root) made its subdirectories.
+    let quality = root.join("target/quality");
+    fs::create_dir_all(&quality).with_context(|| format!("creating {}", quality.display()))?;
+    // The suite runs as root, so its old results are root's: removed as root.
     for dir in [&results, &host_results] {
         if dir.exists() {
-            fs::remove_dir_all(dir)
-                .with_context(|| format!("removing old results in {}", dir.display()))?;
+            run(Cmd::new("rm").args(["-rf"]).arg_path(dir).with_sudo())?;
         }
     }
     run(Cmd::new("cargo").args([
