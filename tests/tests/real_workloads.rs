@@ -646,7 +646,11 @@ impl PodmanServer {
             format!("{}:/opt/quality:ro", scripts.display()),
         ];
         // The same ulimits as the other Podman tests (see PODMAN_RUN_OPTIONS), not its network.
-        options.extend(PODMAN_RUN_OPTIONS[2..].iter().map(|s| s.to_string()));
+        for option in PODMAN_RUN_OPTIONS.chunks(2) {
+            if option[0] != "--network" {
+                options.extend(option.iter().map(|s| s.to_string()));
+            }
+        }
         // Podman 4.3 takes no uid=/gid= for tmpfs; `U` chowns it to --user.
         for (destination, tmpfs_options) in server.tmpfs {
             options.push("--tmpfs".into());
