@@ -8,6 +8,7 @@ mod bench;
 mod fuzz;
 mod image;
 mod observe;
+mod quality;
 mod setup;
 mod shell;
 
@@ -63,6 +64,14 @@ enum Task {
         /// Container starts per runtime.
         #[arg(long, default_value_t = 200)]
         runs: usize,
+    },
+    /// Run the real-workload suite (Debian's PostgreSQL, memcached, a Python web application
+    /// and a forking server in runc, crun and Podman, each under its recorded profile with
+    /// other traffic; as root) and write target/quality/report.md. Also part of `test`.
+    Quality {
+        /// Also write the table into README.md's "Profile quality on real servers" section.
+        #[arg(long)]
+        readme: bool,
     },
     /// Run each cargo-fuzz target (one per file reader: recordings, merged recordings, OCI,
     /// Docker and SPO profiles) for a while; fails if any finds a crash. Not part of `test`.
@@ -124,6 +133,11 @@ fn main() -> Result<()> {
             let bin = build_syscage()?;
             observe::observe(&bin, runs)
         }
+        Task::Quality { readme } => {
+            setup::all(true)?;
+            let bin = build_syscage()?;
+            quality::run_suite(&root, &bin, readme)
+        }
         Task::Fuzz { seconds, targets } => fuzz::run_all(&root, seconds, &targets),
     }
 }
@@ -182,5 +196,8 @@ fn test(extra: &[OsString]) -> Result<()> {
         .env("SYSCAGE_BIN", &bin)
         .env("RUST_BACKTRACE", "1")
         .with_sudo();
-    run(cmd)
+    run(cmd)?;
+    // The real-workload suite is not in the e2e run above (its target is only run by name):
+    // Debian's servers under their recorded profiles; any false deny fails the test.
+    quality::run_suite(&workspace_root(), &bin, false)
 }

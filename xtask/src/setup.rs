@@ -1,6 +1,7 @@
 //! Brings a fresh machine to the point where syscage builds, records and is tested:
 //! - Debian packages: libseccomp-dev (libseccomp crate links it), pkg-config; for the tests
-//!   runc, busybox-static (container rootfs and workloads) and gcc;
+//!   runc, busybox-static (container rootfs and workloads), gcc, and debootstrap (the
+//!   real-workload suite's root filesystem of Debian's servers);
 //! - the rust-src component of the toolchain in use (the eBPF crate builds `core` itself);
 //! - bpf-linker, linked against the libLLVM that rustc itself ships, because the linker must use
 //!   the same LLVM as the compiler and Debian has no package of that LLVM.
@@ -23,6 +24,7 @@ const TEST_PACKAGES: &[&str] = &[
     "busybox-static",
     "gcc",
     "libc6-dev",
+    "debootstrap",
 ];
 
 /// What `cargo xtask image` needs besides the build: Podman builds and saves the image.

@@ -3,7 +3,7 @@
 use std::{fs, process::Command};
 
 /// `2026-11-26, Linux 6.18.44 x86_64, 2 CPUs (model name)`.
-pub(super) fn description() -> String {
+pub(crate) fn description() -> String {
     let date = output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let kernel = output("uname", &["-rm"]);
     let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);

@@ -66,7 +66,7 @@ mod all_scale;
 mod attach;
 mod bodies;
 mod env;
-mod machine;
+pub(crate) mod machine;
 mod overhead;
 mod peers;
 mod process;
