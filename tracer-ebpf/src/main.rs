@@ -626,7 +626,7 @@ fn workload_cgroup() -> Option<u64> {
     if !may_be_watched(cgroup_id) {
         return None;
     }
-    let watched = watched_cgroup(cgroup_id, false)?;
+    let watched = watched_cgroup(cgroup_id)?;
     // SAFETY: live map value.
     (unsafe { (*watched.set).phase } == phase::WORKLOAD).then_some(cgroup_id)
 }
