@@ -7,5 +7,6 @@ pub mod host;
 pub mod merged;
 pub mod policy;
 pub mod recording;
+pub mod seccomp_log;
 pub mod security;
 pub mod syscalls;
