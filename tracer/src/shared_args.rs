@@ -6,10 +6,7 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use profile_gen::{
-    Conditions, KernelVersion,
-    parse_arch_name, ScmpArch,
-};
+use profile_gen::{parse_arch_name, Conditions, KernelVersion, ScmpArch};
 
 #[derive(Debug, Args)]
 pub(crate) struct UserArg {
