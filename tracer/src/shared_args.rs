@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use profile_gen::{parse_arch_name, Conditions, KernelVersion, ScmpArch};
+use profile_gen::{
+    Conditions, KernelVersion,
+    parse_arch_name, ScmpArch,
+};
 
 #[derive(Debug, Args)]
 pub(crate) struct UserArg {

@@ -12,8 +12,8 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use profile_gen::{
     formats::kube::{self, KUBELET_SECCOMP_DIR},
-    generate_for_runtime, log_profile, missed_container_start, profile_to_json, Format, Generated,
-    Input, Level, PolicyOptions,
+    generate_for_runtime, log_profile, missed_container_start, profile_to_json, Format,
+    Generated, Input, Level, PolicyOptions,
 };
 
 /// Generate the profile to ship from one or more recordings (or profiles).

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, Result};
 use profile_gen::{
-    arch_name, host_info, native_arch, sub_arches, ExitInfo, Phase, PhaseTimes, Recording,
+    arch_name, sub_arches, host_info, native_arch, ExitInfo, Phase, PhaseTimes, Recording,
     ScmpArch, SyscallRecord, Target,
 };
 
