@@ -183,7 +183,8 @@ fn messages(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
         // but some kernels leave the header length out: take what the datagram holds.
         let end = len.clamp(NLMSG_HDRLEN, data.len());
         let payload = &data[NLMSG_HDRLEN..end];
-        data = &data[(end + 3) & !3..];
+        // Messages are 4-byte aligned; the last one may not be padded.
+        data = &data[((end + 3) & !3).min(data.len())..];
         Some((kind, payload))
     })
 }
@@ -304,6 +305,12 @@ mod tests {
         );
         // A truncated datagram ends the iteration instead of reading past it.
         assert_eq!(messages(&data[..10]).count(), 0);
+        // A last message without padding (the multicast copy's) ends cleanly.
+        let unpadded = message(1326, b"abcde");
+        assert_eq!(
+            messages(&unpadded[..NLMSG_HDRLEN + 5]).collect::<Vec<_>>(),
+            [(1326, &b"abcde"[..])]
+        );
     }
 
     #[test]
