@@ -14,7 +14,7 @@ mod common;
 use std::{
     collections::BTreeSet,
     fs,
-    io::{BufRead as _, BufReader, Read as _},
+    io::{BufReader, Read as _},
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     thread,
@@ -23,8 +23,7 @@ use std::{
 
 use common::{
     containers::{permissive_seccomp, run_ok, Bundle, Container, Runtime},
-    read_json, recording_names, syscage, temp_dir, wait_for_outputs, Outcome, TopCgroup,
-    PROFILE_DEADLINE,
+    read_json, recording_names, syscage, temp_dir, wait_for_outputs, Outcome, PROFILE_DEADLINE,
 };
 use serde_json::Value;
 
@@ -32,11 +31,16 @@ use serde_json::Value;
 /// what the LOG-mode profile must report). None is made by busybox's sh, runc's init or the
 /// prober's own start.
 const FIRST_HALF: [&str; 4] = ["getcpu", "sysinfo", "times", "getresuid"];
-const SECOND_HALF: [&str; 4] = ["sched_getscheduler", "capget", "getitimer", "uname"];
+const SECOND_HALF: [&str; 4] = [
+    "sched_getscheduler",
+    "getitimer",
+    "sched_get_priority_max",
+    "getresgid",
+];
 
 /// The container's script: the first half always, the second half when `/all` exists.
 const SCRIPT: &str = "/bin/prober getcpu sysinfo times getresuid; \
-    [ -e /all ] && /bin/prober sched_getscheduler capget getitimer uname; true";
+    [ -e /all ] && /bin/prober sched_getscheduler getitimer sched_get_priority_max getresgid; true";
 
 /// A static prober: makes the named syscalls (by its own ABI's numbers), or `burst N NAME`.
 const PROBER_C: &str = r#"
@@ -52,9 +56,9 @@ static long call(const char *name) {
     if (!strcmp(name, "times")) return syscall(SYS_times, b);
     if (!strcmp(name, "getresuid")) return syscall(SYS_getresuid, b, b + 1, b + 2);
     if (!strcmp(name, "sched_getscheduler")) return syscall(SYS_sched_getscheduler, 0);
-    if (!strcmp(name, "capget")) { int h[2] = {0x20080522, 0}; return syscall(SYS_capget, h, b); }
+    if (!strcmp(name, "sched_get_priority_max")) return syscall(SYS_sched_get_priority_max, 0);
+    if (!strcmp(name, "getresgid")) return syscall(SYS_getresgid, b, b + 1, b + 2);
     if (!strcmp(name, "getitimer")) return syscall(SYS_getitimer, 0, b);
-    if (!strcmp(name, "uname")) return syscall(SYS_uname, b);
     _exit(99);
 }
 int main(int argc, char **argv) {
@@ -254,6 +258,9 @@ fn warn_then_enforce_with_runc() {
     let partial = record(work.path(), &b, false, "half");
     let full = record(work.path(), &b, true, "full");
     let partial_names = names_of(&read_json(&partial));
+    for name in FIRST_HALF {
+        assert!(partial_names.contains(name), "the first half lacks {name}");
+    }
     let missing: BTreeSet<String> = names_of(&read_json(&full))
         .difference(&partial_names)
         .cloned()
@@ -296,7 +303,10 @@ fn warn_then_enforce_with_runc() {
     for s in recording["syscalls"].as_array().unwrap() {
         assert_eq!(s["actions"], serde_json::json!(["SCMP_ACT_LOG"]), "{s}");
         assert_eq!(s["count"], 1, "{s}");
-        assert!(s["last_seen_us"].as_u64() >= s["first_seen_us"].as_u64(), "{s}");
+        assert!(
+            s["last_seen_us"].as_u64() >= s["first_seen_us"].as_u64(),
+            "{s}"
+        );
     }
 
     // Enforce: the merge of the partial recording and the audit's runs the whole workload
@@ -351,7 +361,12 @@ fn diff_shows_audited_calls_as_additions() {
     set_all(&b, true);
     let container = create(&b, "diff");
     let denials = work.path().join("d.json");
-    let audit = Audit::start(&["--container", &container.id, "-o", denials.to_str().unwrap()]);
+    let audit = Audit::start(&[
+        "--container",
+        &container.id,
+        "-o",
+        denials.to_str().unwrap(),
+    ]);
     start(&container);
     wait_stopped(&container);
     audit.finish(None).assert_code(0);
@@ -360,49 +375,60 @@ fn diff_shows_audited_calls_as_additions() {
     let outcome = common::run(&mut diff);
     for name in SECOND_HALF {
         assert!(
-            outcome.stdout.lines().any(|l| l.contains('+') && l.contains(name)),
+            outcome
+                .stdout
+                .lines()
+                .any(|l| l.contains('+') && l.contains(name)),
             "diff does not show {name} as added\n{outcome}"
         );
     }
+}
+
+/// A seccomp profile that logs every call: nothing allowed outright, LOG by default.
+fn log_everything() -> Value {
+    serde_json::json!({
+        "defaultAction": "SCMP_ACT_LOG",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": []
+    })
+}
+
+/// Runs `script` in a new runc container under `seccomp` while `syscage audit --container`
+/// (with `extra` arguments) listens; returns its outcome and recording.
+#[track_caller]
+fn audit_container(
+    work: &Path,
+    b: &Bundle,
+    seccomp: &Value,
+    tag: &str,
+    extra: &[&str],
+) -> (Outcome, Value) {
+    b.set_seccomp(Some(seccomp));
+    let container = create(b, tag);
+    let out = work.join(format!("{tag}.denials.json"));
+    let mut args = vec![
+        "--container",
+        container.id.as_str(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let audit = Audit::start(&args);
+    start(&container);
+    wait_stopped(&container);
+    let outcome = audit.finish(None);
+    let recording = read_json(&out);
+    (outcome, recording)
 }
 
 #[test]
 fn an_i386_call_is_reported_with_its_i386_name() {
     let work = temp_dir();
     let prober = build_prober(work.path(), "prober32", &["-m32"]);
-    let prober = prober.to_str().unwrap();
-    // The profile of the prober doing nothing special: getcpu is i386 number 318, which is
-    // getrandom on x86_64.
-    let profile = work.path().join("p.json");
-    let mut rec = syscage(["record", "--output"]);
-    rec.arg(&profile).args(["--", prober]);
-    common::run(&mut rec).assert_code(0);
-
-    let cgroup = TopCgroup::create("audit-m32");
-    let denials = work.path().join("m32.denials.json");
-    let audit = Audit::start(&[
-        "--cgroup",
-        &cgroup.name,
-        "-o",
-        denials.to_str().unwrap(),
-    ]);
-    let bin = common::syscage_bin();
-    let mut child = cgroup.spawn(
-        bin.to_str().unwrap(),
-        &[
-            "run",
-            "--log-denials",
-            "--profile",
-            profile.to_str().unwrap(),
-            "--",
-            prober,
-            "getcpu",
-        ],
-    );
-    common::wait_status(&mut child, DEADLINE, "the prober under run --log-denials");
-    let outcome = audit.finish(None);
+    // getcpu is i386 number 318, which is getrandom on x86_64.
+    let b = bundle(work.path(), "bundle", &prober, "/bin/prober getcpu");
+    let (outcome, recording) = audit_container(work.path(), &b, &log_everything(), "m32", &[]);
     outcome.assert_code(0);
-    let recording = read_json(&denials);
     let calls = recording["syscalls"].as_array().unwrap();
     let getcpu = calls
         .iter()
@@ -410,11 +436,65 @@ fn an_i386_call_is_reported_with_its_i386_name() {
         .unwrap_or_else(|| panic!("no getcpu\n{outcome}\n{recording:#}"));
     assert_eq!(getcpu["arch"], "SCMP_ARCH_X86", "{getcpu}");
     assert_eq!(getcpu["nr"], 318, "{getcpu}");
-    assert_eq!(getcpu["actions"], serde_json::json!(["SCMP_ACT_ERRNO"]));
-    assert!(
-        calls.iter().all(|s| s["name"] != "getrandom"),
-        "named from the wrong table\n{recording:#}"
-    );
+    for s in calls.iter().filter(|s| s["nr"] == 318) {
+        let expected = if s["arch"] == "SCMP_ARCH_X86" {
+            "getcpu"
+        } else {
+            "getrandom"
+        };
+        assert_eq!(
+            s["name"], expected,
+            "named from the wrong table\n{recording:#}"
+        );
+    }
+}
+
+/// `run --log-denials` loads the filter with SECCOMP_FILTER_FLAG_LOG: the ERRNO denials of an
+/// enforcing profile are logged (and audited); without it they are not.
+#[test]
+fn run_log_denials_makes_errno_denials_visible() {
+    let work = temp_dir();
+    let prober = build_prober(work.path(), "prober", &[]);
+    let prober = prober.to_str().unwrap();
+    let profile = work.path().join("p.json");
+    let mut rec = syscage(["record", "--output"]);
+    rec.arg(&profile).args(["--", prober]);
+    common::run(&mut rec).assert_code(0);
+    assert_eq!(read_json(&profile)["defaultAction"], "SCMP_ACT_ERRNO");
+
+    for log_denials in [true, false] {
+        // `run` (as root) runs its command in a cgroup of its own below /syscage.
+        let out = work.path().join(format!("run-{log_denials}.json"));
+        let audit = Audit::start(&["--cgroup", "/syscage", "-o", out.to_str().unwrap()]);
+        let mut run = syscage(["run", "--profile"]);
+        run.arg(&profile);
+        if log_denials {
+            run.arg("--log-denials");
+        }
+        run.args(["--", prober, "sched_get_priority_max"]);
+        common::run(&mut run);
+        thread::sleep(Duration::from_millis(500));
+        let outcome = audit.finish(Some(libc::SIGINT));
+        let found = read_json(&out)["syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "sched_get_priority_max")
+            .cloned();
+        if log_denials {
+            let found = found.unwrap_or_else(|| panic!("the denial was not logged\n{outcome}"));
+            assert_eq!(
+                found["actions"],
+                serde_json::json!(["SCMP_ACT_ERRNO"]),
+                "{found}"
+            );
+        } else {
+            assert_eq!(
+                found, None,
+                "an ERRNO denial was logged without the flag\n{outcome}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -451,7 +531,11 @@ fn two_containers_at_once_each_get_their_own_denials() {
         let recording = read_json(&out.join(format!("{}.denials.json", c.id)));
         let names = names_of(&recording);
         for n in own {
-            assert!(names.contains(n), "{} lacks {n}\n{outcome}\n{names:?}", c.id);
+            assert!(
+                names.contains(n),
+                "{} lacks {n}\n{outcome}\n{names:?}",
+                c.id
+            );
         }
         for n in other {
             assert!(!names.contains(n), "{} has {n}\n{outcome}\n{names:?}", c.id);
@@ -466,52 +550,30 @@ fn two_containers_at_once_each_get_their_own_denials() {
 fn a_burst_is_counted_in_full_or_reported_as_incomplete() {
     let work = temp_dir();
     let prober = build_prober(work.path(), "prober", &[]);
-    let prober = prober.to_str().unwrap();
-    let profile = work.path().join("p.json");
-    let mut rec = syscage(["record", "--output"]);
-    rec.arg(&profile).args(["--", prober]);
-    common::run(&mut rec).assert_code(0);
-    let recording = common::default_recording_path(&profile);
-    let log_profile = work.path().join("log.json");
-    let mut gen = syscage(["generate", "--format", "log", "-o"]);
-    gen.arg(&log_profile).arg("--from").arg(&recording);
-    common::run(&mut gen).assert_code(0);
-
+    let b = bundle(
+        work.path(),
+        "bundle",
+        &prober,
+        "/bin/prober burst 10000 getcpu",
+    );
     for (buffer, tag) in [("16777216", "big"), ("1024", "tiny")] {
-        let cgroup = TopCgroup::create(&format!("audit-burst-{tag}"));
-        let denials = work.path().join(format!("{tag}.json"));
-        let audit = Audit::start(&[
-            "--cgroup",
-            &cgroup.name,
-            "--receive-buffer",
-            buffer,
-            "-o",
-            denials.to_str().unwrap(),
-        ]);
-        let bin = common::syscage_bin();
-        let mut child = cgroup.spawn(
-            bin.to_str().unwrap(),
-            &[
-                "run",
-                "--profile",
-                log_profile.to_str().unwrap(),
-                "--",
-                prober,
-                "burst",
-                "10000",
-                "getcpu",
-            ],
+        let (outcome, recording) = audit_container(
+            work.path(),
+            &b,
+            &log_everything(),
+            &format!("burst-{tag}"),
+            &["--receive-buffer", buffer],
         );
-        common::wait_status(&mut child, DEADLINE, "the burst");
-        let outcome = audit.finish(None);
-        let recording = read_json(&denials);
         let count = recording["syscalls"]
             .as_array()
             .unwrap()
             .iter()
             .find(|s| s["name"] == "getcpu")
             .map_or(0, |s| s["count"].as_u64().unwrap());
-        eprintln!("{tag} buffer: counted {count} of 10000, exit {}", outcome.code());
+        eprintln!(
+            "{tag} buffer: counted {count} of 10000, exit {}",
+            outcome.code()
+        );
         if count == 10_000 {
             outcome.assert_code(0);
         } else {
