@@ -220,14 +220,22 @@ impl Audit {
 #[track_caller]
 fn create(bundle: &Bundle, tag: &str) -> Container {
     let container = Container::new(Runtime::Runc, tag);
-    run_ok(
-        Command::new("runc")
-            .args(["create", "--bundle"])
-            .arg(&bundle.dir)
-            .arg(&container.id)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
+    // Not through `run`: the container's init inherits runc's stdio and keeps it open, so a
+    // pipe would never reach EOF.
+    let mut cmd = Command::new("runc");
+    cmd.args(["create", "--bundle"])
+        .arg(&bundle.dir)
+        .arg(&container.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("{}: {e}", common::describe(&cmd)));
+    assert!(
+        status.success(),
+        "{} failed: {status}",
+        common::describe(&cmd)
     );
     container
 }
