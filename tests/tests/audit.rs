@@ -464,9 +464,13 @@ fn run_log_denials_makes_errno_denials_visible() {
     let work = temp_dir();
     let prober = build_prober(work.path(), "prober", &[]);
     let prober = prober.to_str().unwrap();
+    // The shell outlives the prober: the prober's record arrives after it exited, and is
+    // attributed through its parent (run moves its command into a new cgroup, which the
+    // prober is never seen in).
+    let script = |calls: &str| format!("{prober} {calls}; sleep 0.3");
     let profile = work.path().join("p.json");
     let mut rec = syscage(["record", "--output"]);
-    rec.arg(&profile).args(["--", prober]);
+    rec.arg(&profile).args(["--", "/bin/sh", "-c", &script("")]);
     common::run(&mut rec).assert_code(0);
     assert_eq!(read_json(&profile)["defaultAction"], "SCMP_ACT_ERRNO");
 
@@ -479,7 +483,7 @@ fn run_log_denials_makes_errno_denials_visible() {
         if log_denials {
             run.arg("--log-denials");
         }
-        run.args(["--", prober, "sched_get_priority_max"]);
+        run.args(["--", "/bin/sh", "-c", &script("sched_get_priority_max")]);
         common::run(&mut run);
         thread::sleep(Duration::from_millis(500));
         let outcome = audit.finish(Some(libc::SIGINT));
