@@ -38,6 +38,18 @@ const SECOND_HALF: [&str; 4] = [
     "getresgid",
 ];
 
+/// What runc's init (a Go program) makes after the filter on some runs and not on others (its
+/// runtime's scheduler): a recording of one run may lack what another run makes, so these are
+/// left out when recordings and audits are compared.
+const RUNC_RUNTIME_NOISE: [&str; 6] = [
+    "futex",
+    "sched_yield",
+    "nanosleep",
+    "tgkill",
+    "getpid",
+    "rt_sigreturn",
+];
+
 /// The container's script: the first half always, the second half when `/all` exists.
 const SCRIPT: &str = "/bin/prober getcpu sysinfo times getresuid; \
     [ -e /all ] && /bin/prober sched_getscheduler getitimer sched_get_priority_max getresgid; true";
@@ -198,7 +210,14 @@ impl Audit {
             }
             if start.elapsed() > DEADLINE {
                 let _ = self.child.kill();
-                panic!("{} did not end within {DEADLINE:?}", self.command);
+                let _ = self.child.wait();
+                let rest = self.stderr.take().map(|t| t.join().unwrap_or_default());
+                panic!(
+                    "{} did not end within {DEADLINE:?}; it said:\n{}\n{}",
+                    self.command,
+                    self.first,
+                    rest.unwrap_or_default()
+                );
             }
             thread::sleep(Duration::from_millis(20));
         };
@@ -271,6 +290,7 @@ fn warn_then_enforce_with_runc() {
     }
     let missing: BTreeSet<String> = names_of(&read_json(&full))
         .difference(&partial_names)
+        .filter(|n| !RUNC_RUNTIME_NOISE.contains(&n.as_str()))
         .cloned()
         .collect();
     assert_eq!(
@@ -303,12 +323,20 @@ fn warn_then_enforce_with_runc() {
     let recording = read_json(&denials);
     assert_eq!(recording["source"], "seccomp-log", "{recording:#}");
     assert_eq!(recording["target"]["container_id"], container.id.as_str());
+    let reported: BTreeSet<String> = names_of(&recording)
+        .into_iter()
+        .filter(|n| !RUNC_RUNTIME_NOISE.contains(&n.as_str()))
+        .collect();
     assert_eq!(
-        names_of(&recording),
-        missing,
+        reported, missing,
         "audit must report exactly what the profile lacks\n{outcome}\n{recording:#}"
     );
-    for s in recording["syscalls"].as_array().unwrap() {
+    let workload = recording["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| SECOND_HALF.contains(&s["name"].as_str().unwrap_or_default()));
+    for s in workload {
         assert_eq!(s["actions"], serde_json::json!(["SCMP_ACT_LOG"]), "{s}");
         assert_eq!(s["count"], 1, "{s}");
         assert!(
@@ -351,8 +379,12 @@ fn warn_then_enforce_with_runc() {
     outcome.assert_code(0);
     let state = run_ok(Command::new("runc").args(["state", &container.id]));
     assert!(state.contains("\"stopped\""), "{state}");
+    let still: BTreeSet<String> = names_of(&read_json(&after))
+        .into_iter()
+        .filter(|n| !RUNC_RUNTIME_NOISE.contains(&n.as_str()))
+        .collect();
     assert_eq!(
-        names_of(&read_json(&after)),
+        still,
         BTreeSet::new(),
         "the widened profile still logs calls\n{outcome}"
     );

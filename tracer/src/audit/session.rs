@@ -176,6 +176,8 @@ pub(crate) fn audit(options: &AuditOptions<'_>) -> Result<u8> {
         || "every container".to_owned(),
         |k| containers::short_id(k).to_owned(),
     );
+    // Before saying it listens: what the cgroup looked like when listening began.
+    let mut seen_populated = attributor.watched_dir().is_some_and(cgroup::is_populated);
     let stop = stop_on_signals()?;
     let started = SystemTime::now();
     let deadline = options.duration.map(|d| Instant::now() + d);
@@ -192,7 +194,6 @@ pub(crate) fn audit(options: &AuditOptions<'_>) -> Result<u8> {
     } else {
         ALL_SCAN
     };
-    let mut seen_populated = attributor.watched_dir().is_some_and(cgroup::is_populated);
     let mut settle_until: Option<Instant> = None;
     let why = loop {
         take_forks(forks.as_mut(), &mut attributor, &mut losses);
