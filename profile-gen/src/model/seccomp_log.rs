@@ -164,7 +164,7 @@ fn fields_of(text: &str) -> BTreeMap<&str, String> {
 }
 
 fn decode_hex(text: &str) -> Option<String> {
-    if text.len() % 2 != 0 || text.is_empty() {
+    if !text.len().is_multiple_of(2) || text.is_empty() {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..text.len())

@@ -28,7 +28,7 @@ const MAX_ANCESTORS: usize = 64;
 /// What is audited.
 pub(crate) enum Scope {
     /// One cgroup and everything below it (`--cgroup`, `--pid`, `--container`).
-    Under { dir: PathBuf, target: Target },
+    Under { dir: PathBuf, target: Box<Target> },
     /// Every container (`--all`).
     AllContainers,
 }
@@ -157,7 +157,7 @@ impl Attributor {
                         .unwrap_or_else(|| target.cgroup.clone());
                     self.targets
                         .entry(key.clone())
-                        .or_insert_with(|| target.clone());
+                        .or_insert_with(|| (**target).clone());
                     Attribution::Target(key)
                 } else {
                     Attribution::Elsewhere
@@ -195,7 +195,7 @@ impl Attributor {
                 .container_id
                 .clone()
                 .unwrap_or_else(|| target.cgroup.clone());
-            let target = target.clone();
+            let target = (**target).clone();
             self.targets.entry(key.clone()).or_insert(target);
             Some(key)
         } else {

@@ -139,7 +139,7 @@ fn fork_of(data: &[u8]) -> Option<(i32, i32)> {
     let child_pid = word(EVENT_HEADER_LEN + 8)?;
     let child_tgid = word(EVENT_HEADER_LEN + 12)?;
     // A new thread is not a new process: audit records name the thread group.
-    (child_pid == child_tgid).then(|| (parent_tgid as i32, child_tgid as i32))
+    (child_pid == child_tgid).then_some((parent_tgid as i32, child_tgid as i32))
 }
 
 #[cfg(test)]

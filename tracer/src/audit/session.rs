@@ -156,7 +156,13 @@ pub(crate) fn audit(options: &AuditOptions<'_>) -> Result<u8> {
             let output = Output::prepare(&path)?;
             let (dir, named_as_container) = find(&mount, target).exit_code(EXIT_NO_TARGET)?;
             let target = observed_target(&mount, &dir, named_as_container);
-            (Scope::Under { dir, target }, Some((path, output)))
+            (
+                Scope::Under {
+                    dir,
+                    target: Box::new(target),
+                },
+                Some((path, output)),
+            )
         }
     };
     let start_status = audit_status();
