@@ -93,6 +93,10 @@ pub use model::recording::{
     RecordingError, RecordingSource, SyscallRecord, Target, RECORDING_FORMAT, RECORDING_VERSION,
     SYSCAGE_VERSION,
 };
+pub use model::seccomp_log::{
+    action_name, scmp_arch_of_audit, SeccompLogError, SeccompLogRecord, SeccompLogTally,
+    AUDIT_SECCOMP,
+};
 pub use model::security::{
     CapabilityUse, Identity, PrivilegeGain, PrivilegeGainKind, RootFilesystemWrites, SecurityFacts,
 };

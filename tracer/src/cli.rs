@@ -7,6 +7,7 @@ const EXIT_STATUS_HELP: &str = "\
 Exit status:
   record and run exit with the command's own status (128+N if signal N ended it).
   diff exits 1 when --fail-on trips; ready exits 1 when the agent is not recording.
+  119  audit: records were lost or could not be attributed; the recordings are incomplete
   120  missing privileges (not root, no CAP_BPF/CAP_PERFMON)
   121  missing kernel support (no cgroup v2, the eBPF program refused)
   122  the target does not exist (container id, cgroup, process), or made no syscall while
@@ -45,6 +46,7 @@ pub(crate) enum Command {
     Merge(crate::cmd::merge::MergeArgs),
     OciHook(crate::cmd::oci_hook::OciHookArgs),
     Ready(crate::cmd::ready::ReadyArgs),
+    Audit(crate::cmd::audit::AuditArgs),
     /// For `cargo xtask bench` only.
     #[command(hide = true)]
     BenchAttach(crate::cmd::bench_attach::BenchAttachArgs),

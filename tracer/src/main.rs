@@ -2,6 +2,7 @@
 //! to one subcommand; the work lives in the modules below and in the `profile-gen` library.
 //! Errors are printed once, here, as `syscage: <error with context>`.
 
+mod audit;
 mod cli;
 mod cmd;
 mod ebpf;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => cmd::merge::run(args, cli.quiet),
         Command::OciHook(args) => cmd::oci_hook::run(args, cli.verbose),
         Command::Ready(args) => cmd::ready::run(args, cli.quiet),
+        Command::Audit(args) => cmd::audit::run(args, cli.quiet),
         Command::BenchAttach(args) => cmd::bench_attach::run(args, cli.verbose),
     };
     match result {

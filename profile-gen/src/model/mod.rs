@@ -9,5 +9,6 @@ pub mod merged;
 pub mod merged_security;
 pub mod policy;
 pub mod recording;
+pub mod seccomp_log;
 pub mod security;
 pub mod syscalls;

@@ -383,6 +383,14 @@ pub struct SyscallRecord {
     /// The argument values seen, for the syscalls whose arguments the tracer captures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<ArgsSeen>,
+    /// `seccomp-log` recordings: the filter actions that logged the call, as runtime-spec
+    /// action names (`SCMP_ACT_LOG`, `SCMP_ACT_ERRNO`, ...), sorted. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
+    /// Microseconds from the start of the recording to the last time it was seen, when the
+    /// source tracks it (`seccomp-log` recordings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_us: Option<u64>,
 }
 
 /// Distinct argument values a syscall was called with.
@@ -449,6 +457,8 @@ impl SyscallRecord {
             phases: Vec::new(),
             arch: None,
             args: None,
+            actions: Vec::new(),
+            last_seen_us: None,
         }
     }
 
@@ -847,6 +857,22 @@ mod tests {
         );
         assert!(text.contains("\"command\": null"), "{text}");
         assert_eq!(Recording::from_json(&text, "x").unwrap(), rec);
+    }
+
+    #[test]
+    fn seccomp_log_fields_round_trip_and_stay_out_of_other_recordings() {
+        let mut rec = golden();
+        rec.source = Some(RecordingSource::SeccompLog);
+        rec.syscalls[0].actions = vec!["SCMP_ACT_ERRNO".into(), "SCMP_ACT_LOG".into()];
+        rec.syscalls[0].last_seen_us = Some(1234);
+        let text = rec.to_json();
+        assert!(text.contains("\"source\": \"seccomp-log\""), "{text}");
+        assert!(text.contains("\"last_seen_us\": 1234"), "{text}");
+        assert!(text.contains("\"SCMP_ACT_ERRNO\""), "{text}");
+        assert_eq!(Recording::from_json(&text, "x").unwrap(), rec);
+        // A recording without them (every older one) is written and read as before.
+        assert!(!golden().to_json().contains("last_seen_us"));
+        assert!(!golden().to_json().contains("actions"));
     }
 
     #[test]

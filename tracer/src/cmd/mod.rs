@@ -1,5 +1,6 @@
 //! One module per subcommand: each takes its parsed arguments and returns the exit code.
 
+pub(crate) mod audit;
 pub(crate) mod bench_attach;
 pub(crate) mod diff;
 pub(crate) mod generate;

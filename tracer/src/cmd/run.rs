@@ -75,6 +75,10 @@ pub(crate) struct RunArgs {
     /// Needs root.
     #[arg(long, value_name = "RECORDING")]
     pub(crate) capabilities_from: Option<PathBuf>,
+    /// Load the filter with SECCOMP_FILTER_FLAG_LOG, so the kernel logs every call the profile
+    /// refuses (ERRNO, TRAP, ... as well as LOG and KILL), for `syscage audit` to report.
+    #[arg(long)]
+    pub(crate) log_denials: bool,
 
     #[command(flatten)]
     pub(crate) user: UserArg,
@@ -123,6 +127,11 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
     let recorder = Recorder::start(verbosity, args.fix.is_some())?;
 
     let procs = recorder.as_ref().map(Recorder::procs_fd);
+    let filter_flags = if args.log_denials {
+        libc::SECCOMP_FILTER_FLAG_LOG
+    } else {
+        0
+    };
     let status = spawn_prepared(&program, &args.command, move || {
         if let Some(kept) = &kept {
             kept.before_user_switch(non_root)?;
@@ -138,7 +147,7 @@ pub(crate) fn run(args: RunArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         if let Some(kept) = &kept {
             kept.apply(non_root)?;
         }
-        install_filter(&bpf)
+        install_filter(&bpf, filter_flags)
     })
     .and_then(|child| child.wait());
     let recording = recorder.map(|r| r.finish(&args.command, status.as_ref().ok().copied()));
@@ -458,8 +467,9 @@ fn export_bpf(filter: &profile_gen::ScmpFilterContext) -> Result<Vec<libc::sock_
 }
 
 /// Sets no_new_privs (required to install a filter without CAP_SYS_ADMIN, and what runtimes do)
-/// and installs the filter. Async-signal-safe: two raw syscalls on prepared data.
-fn install_filter(program: &[libc::sock_filter]) -> std::io::Result<()> {
+/// and installs the filter with `flags` (`SECCOMP_FILTER_FLAG_*`). Async-signal-safe: two raw
+/// syscalls on prepared data.
+fn install_filter(program: &[libc::sock_filter], flags: libc::c_ulong) -> std::io::Result<()> {
     let prog = libc::sock_fprog {
         len: program.len() as u16,
         filter: program.as_ptr().cast_mut(),
@@ -470,7 +480,7 @@ fn install_filter(program: &[libc::sock_filter]) -> std::io::Result<()> {
             || libc::syscall(
                 libc::SYS_seccomp,
                 libc::SECCOMP_SET_MODE_FILTER,
-                0,
+                flags,
                 &prog as *const libc::sock_fprog,
             ) != 0
         {

@@ -8,6 +8,9 @@
 
 use std::fmt;
 
+/// `audit` wrote its recordings, but records were lost (the kernel's audit `lost` counter
+/// rose, the receive buffer overflowed) or could not be attributed: they are incomplete.
+pub(crate) const EXIT_INCOMPLETE: u8 = 119;
 /// Missing privileges: not root, no CAP_BPF/CAP_PERFMON.
 pub(crate) const EXIT_NO_PRIVILEGE: u8 = 120;
 /// The kernel lacks what recording needs (cgroup v2, BPF raw tracepoints) or refused the program.
