@@ -301,9 +301,15 @@ impl Generated {
             added,
         } in &self.runtime_additions
         {
+            // A merged recording's runtimes are joined with " and ".
+            let verb = if runtime.contains(" and ") {
+                "were"
+            } else {
+                "was"
+            };
             notes.push(Note::info(format!(
-                "{origin}: also allowed what {runtime} was seen doing after loading the filter in \
-                 other starts: {}",
+                "{origin}: also allowed what {runtime} {verb} seen doing after loading the filter \
+                 in other starts: {}",
                 added.join(", ")
             )));
         }
@@ -553,7 +559,7 @@ fn runtime_after_filter_policy(input: &Input) -> Option<(String, Vec<String>, Po
         policy.allow(name);
     }
     let added = names.difference(&recorded).cloned().collect();
-    Some((known.join(", "), added, policy))
+    Some((known.join(" and "), added, policy))
 }
 
 /// The profile `record` writes: [`generate`] for one recording, so `record` and `generate` write
