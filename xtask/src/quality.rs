@@ -159,17 +159,27 @@ fn render_host_view(out: &mut String, rows: &[Value]) {
         );
     }
     let _ = writeln!(out);
+    let left_out = rows
+        .iter()
+        .map(|r| names(&r["container_profile_not_in_merged"]))
+        .filter(|n| !n.is_empty())
+        .collect::<Vec<_>>();
+    let merged_note = if left_out.is_empty() {
+        "The merged profiles keep every call the container's profile adds for its runtime (the \
+         container run names the runtime)."
+            .to_owned()
+    } else {
+        format!(
+            "The merged profiles leave out calls the container's profile adds for its runtime: {}.",
+            left_out.join("; ")
+        )
+    };
     let _ = writeln!(
         out,
         "Host: `syscage record` of the same server from the same root filesystem (`chroot \
          --userspec`, pattern B). Only on the host: what chroot and the switch of user add. Only \
          in the container: the runtime's calls after the filter load, and what the container's \
-         tmpfs and read-only root make the server do. The merged profile leaves out the calls \
-         the container's profile adds for its runtime (the merge of a container and a host \
-         recording names no runtime): {}.",
-        rows.first()
-            .map(|r| names(&r["container_profile_not_in_merged"]))
-            .unwrap_or_default()
+         tmpfs and read-only root make the server do. {merged_note}"
     );
 }
 
