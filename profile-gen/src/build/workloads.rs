@@ -242,6 +242,8 @@ pub struct WorkloadMerge {
     /// Origins of inputs that were the same as one before them (a tree copied twice): counted
     /// once, as the same run.
     pub duplicates: Vec<String>,
+    /// Syscalls some traced run did not make (see [`not_in_every_traced_run`]).
+    pub partial: usize,
 }
 
 impl WorkloadMerge {
@@ -259,14 +261,9 @@ impl WorkloadMerge {
         pods.len()
     }
 
-    /// Syscalls seen in some runs but not in all of them.
+    /// Syscalls some traced run did not make: the `NOT_IN_EVERY_RUN` of the summary.
     pub fn partial(&self) -> usize {
-        let runs = self.merged.runs.len() as u64;
-        self.merged
-            .syscalls
-            .iter()
-            .filter(|s| s.seen_in < runs)
-            .count()
+        self.partial
     }
 }
 
@@ -298,13 +295,50 @@ pub fn merge_workloads(grouping: &Grouping) -> Result<Vec<WorkloadMerge>, Worklo
                         source: Box::new(source),
                     }
                 })?;
+            let partial = not_in_every_traced_run(&merged, &parts);
             Ok(WorkloadMerge {
                 key: key.clone(),
                 merged,
                 duplicates,
+                partial,
             })
         })
         .collect()
+}
+
+/// How many syscalls of `merged`, the merge of `parts`, some traced run did not make. An
+/// audit's run (`source: seccomp-log`) lists only the calls its profile logged, so it says
+/// nothing of the others: it is left out of the count, and a syscall only audits saw counts as
+/// one a traced run did not make. A merged input with any audit run counts as an audit whole
+/// (its coverage cannot be split by run). Without any traced run, every run counts.
+fn not_in_every_traced_run(merged: &MergedRecording, parts: &[(MergedRecording, &str)]) -> usize {
+    let is_traced = |part: &MergedRecording| part.runs.iter().all(|run| run.source.is_none());
+    let traced: Vec<&MergedRecording> = parts
+        .iter()
+        .map(|(part, _)| part)
+        .filter(|part| is_traced(part))
+        .collect();
+    let runs = |parts: &[&MergedRecording]| parts.iter().map(|p| p.runs.len() as u64).sum::<u64>();
+    let traced_runs = runs(&traced);
+    if traced_runs == 0 || traced.len() == parts.len() {
+        let all_runs = merged.runs.len() as u64;
+        return merged
+            .syscalls
+            .iter()
+            .filter(|s| s.seen_in < all_runs)
+            .count();
+    }
+    let mut seen: BTreeMap<(Option<&str>, u32), u64> = BTreeMap::new();
+    for part in &traced {
+        for s in &part.syscalls {
+            *seen.entry((s.arch.as_deref(), s.nr)).or_default() += s.seen_in;
+        }
+    }
+    merged
+        .syscalls
+        .iter()
+        .filter(|s| seen.get(&(s.arch.as_deref(), s.nr)).copied().unwrap_or(0) < traced_runs)
+        .count()
 }
 
 /// The SPO name of each workload (see [`WorkloadKey::spo_name`]), refusing two workloads that
