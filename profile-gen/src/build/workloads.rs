@@ -568,6 +568,67 @@ mod tests {
     }
 
     #[test]
+    fn an_audit_groups_with_its_workload_and_counts_only_for_what_it_logged() {
+        use crate::model::recording::RecordingSource;
+        let web = |pod: &str| Some(identity("shop", pod, "web", "app"));
+        let mut audit = recording(web("web-7d4b9c6f8-x2x5z"), "2026-01-01T00:00:05Z", &[5]);
+        audit.source = Some(RecordingSource::SeccompLog);
+        let grouping = group_by_workload(vec![
+            input(
+                "records/a.json",
+                recording(web("web-7d4b9c6f8-x2x5z"), "2026-01-01T00:00:00Z", &[0, 1]),
+            ),
+            input(
+                "records/b.json",
+                recording(web("web-7d4b9c6f8-q9z8w"), "2026-01-01T00:00:01Z", &[0]),
+            ),
+            input("denials/a.denials.json", audit),
+        ])
+        .unwrap();
+        assert!(grouping.unidentified.is_empty());
+        let merges = merge_workloads(&grouping).unwrap();
+        assert_eq!(merges.len(), 1, "one workload");
+        let merge = &merges[0];
+        let nrs: Vec<u32> = merge.merged.syscalls.iter().map(|s| s.nr).collect();
+        assert_eq!(nrs, [0, 1, 5], "the audited call widens the workload");
+        // 1 is missing from one traced run; 5 was made only under the LOG profile.
+        // 0, made in both traced runs, is not partial although the audit did not log it.
+        assert_eq!(
+            (merge.merged.runs.len(), merge.replicas(), merge.partial()),
+            (3, 2, 2)
+        );
+        let sources: Vec<Option<RecordingSource>> =
+            merge.merged.runs.iter().map(|r| r.source).collect();
+        assert_eq!(sources, [None, None, Some(RecordingSource::SeccompLog)]);
+        // The runs' sources read back, and so does the count when the merge is merged again
+        // with a newer traced run.
+        let back = MergedRecording::from_json(&merge.merged.to_json(), "m").unwrap();
+        assert_eq!(back.runs[2].source, Some(RecordingSource::SeccompLog));
+        let again = merge_workloads(
+            &group_by_workload(vec![
+                Input {
+                    origin: "m".to_owned(),
+                    kind: InputKind::MergedRecording,
+                    content: Content::Merged(back),
+                    warnings: Vec::new(),
+                },
+                input(
+                    "records/c.json",
+                    recording(
+                        web("web-7d4b9c6f8-q9z8w"),
+                        "2026-01-01T00:00:09Z",
+                        &[0, 1, 5],
+                    ),
+                ),
+            ])
+            .unwrap(),
+        )
+        .unwrap();
+        // The merged input holds an audit, so only records/c.json counts: nothing is partial.
+        assert_eq!(again[0].partial(), 0);
+    }
+
+    #[test]
     fn refuses_names_that_are_no_kubernetes_names() {
         for bad in ["..", "a/b", "", "Web", "-x", "x-"] {
             let rec = recording(
