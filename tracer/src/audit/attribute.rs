@@ -101,10 +101,42 @@ impl Attributor {
         };
         for dir in dirs {
             let rel = cgroup::relative_path(&self.mount, &dir);
-            for pid in cgroup::procs_of(&dir) {
+            let procs = cgroup::procs_of(&dir);
+            if !procs.is_empty() {
+                self.describe_early(&rel);
+            }
+            for pid in procs {
                 self.known.insert(pid, rel.clone());
             }
         }
+    }
+
+    /// `--all`: describes a running container before its first record arrives, while its
+    /// runtime's state is there (a runtime removes it as soon as the container ends, which may
+    /// be before the record comes). A container whose state is not written yet is left to its
+    /// first record.
+    fn describe_early(&mut self, rel: &str) {
+        let Scope::AllContainers { filter } = &self.scope else {
+            return;
+        };
+        let Some(mut c) = containers::classify(rel) else {
+            return;
+        };
+        if self.targets.contains_key(&c.id) || self.excluded.contains(&c.id) {
+            return;
+        }
+        let lookup = kubernetes_lookup(&mut c);
+        if matches!(lookup, Ok(Lookup::NoState)) {
+            return;
+        }
+        let key = c.id.clone();
+        match admitted_target(c, lookup, filter) {
+            Some(target) => self.targets.insert(key, target),
+            None => {
+                self.excluded.insert(key);
+                None
+            }
+        };
     }
 
     /// A process forked `child`: it starts in its parent's cgroup.
@@ -179,13 +211,14 @@ impl Attributor {
                 }
             }
             Scope::AllContainers { filter } => match containers::classify(rel) {
-                Some(c) => {
+                Some(mut c) => {
                     let key = c.id.clone();
                     if self.excluded.contains(&key) {
                         return Attribution::Elsewhere;
                     }
                     if !self.targets.contains_key(&key) {
-                        match admitted_target(c, filter) {
+                        let lookup = kubernetes_lookup(&mut c);
+                        match admitted_target(c, lookup, filter) {
                             Some(target) => self.targets.insert(key.clone(), target),
                             None => {
                                 self.excluded.insert(key);
@@ -229,12 +262,22 @@ impl Attributor {
     }
 }
 
-/// The target of container `c` seen by `--all`, with its Kubernetes identity; `None` for a pod
-/// sandbox or a container `filter` leaves out.
-fn admitted_target(mut c: ContainerCgroup, filter: &WorkloadFilter) -> Option<Target> {
-    let run = StateDirs::system();
-    containers::refine_runtime(&mut c, &run.run);
-    let identity = match bundles::kubernetes_of(&c, &run) {
+/// What container `c`'s runtime state says of its Kubernetes identity (`c`'s runtime refined
+/// on the way).
+fn kubernetes_lookup(c: &mut ContainerCgroup) -> anyhow::Result<Lookup> {
+    let dirs = StateDirs::system();
+    containers::refine_runtime(c, &dirs.run);
+    bundles::kubernetes_of(c, &dirs)
+}
+
+/// The target of container `c` seen by `--all`, with the Kubernetes identity `lookup` found
+/// (none without runtime state); `None` for a pod sandbox or a container `filter` leaves out.
+fn admitted_target(
+    c: ContainerCgroup,
+    lookup: anyhow::Result<Lookup>,
+    filter: &WorkloadFilter,
+) -> Option<Target> {
+    let identity = match lookup {
         Ok(Lookup::Found(Some(PodContainer::Workload(identity)))) => Some(identity),
         Ok(Lookup::Found(Some(PodContainer::Sandbox { namespace, pod }))) => {
             log::info!(
