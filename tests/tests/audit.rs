@@ -14,16 +14,16 @@ mod common;
 use std::{
     collections::BTreeSet,
     fs,
-    io::{BufReader, Read as _},
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Command, Stdio},
     thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use common::{
     containers::{permissive_seccomp, run_ok, Bundle, Container, Runtime},
-    read_json, recording_names, syscage, temp_dir, wait_for_outputs, Outcome, PROFILE_DEADLINE,
+    read_json, recording_names, syscage, temp_dir, wait_for_outputs, Audit, Outcome,
+    PROFILE_DEADLINE,
 };
 use serde_json::Value;
 
@@ -151,88 +151,6 @@ fn generate(work: &Path, inputs: &[&Path], format: &str, name: &str) -> Value {
     cmd.arg(&out).arg("--from").args(inputs);
     common::run(&mut cmd).assert_code(0);
     read_json(&out)
-}
-
-/// `syscage audit ARGS` in the background, once it listens.
-struct Audit {
-    child: Child,
-    first: String,
-    stderr: Option<thread::JoinHandle<String>>,
-    command: String,
-}
-
-impl Audit {
-    #[track_caller]
-    fn start(args: &[&str]) -> Self {
-        let mut cmd = syscage(["audit"]);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let command = common::describe(&cmd);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {command}: {e}"));
-        let mut reader = BufReader::new(child.stderr.take().expect("piped stderr"));
-        let first = common::read_line(&mut reader, "audit's first line");
-        assert!(
-            first.contains("listening for seccomp log records"),
-            "{command}: {first}"
-        );
-        let stderr = thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = reader.read_to_string(&mut rest);
-            rest
-        });
-        Self {
-            child,
-            first,
-            stderr: Some(stderr),
-            command,
-        }
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
-    }
-
-    /// Waits for syscage to end (after `signal`, if given).
-    #[track_caller]
-    fn finish(mut self, signal: Option<libc::c_int>) -> Outcome {
-        if let Some(s) = signal {
-            self.signal(s);
-        }
-        let start = Instant::now();
-        let status: ExitStatus = loop {
-            if let Some(status) = self.child.try_wait().expect("waiting for audit") {
-                break status;
-            }
-            if start.elapsed() > DEADLINE {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                let rest = self.stderr.take().map(|t| t.join().unwrap_or_default());
-                panic!(
-                    "{} did not end within {DEADLINE:?}; it said:\n{}\n{}",
-                    self.command,
-                    self.first,
-                    rest.unwrap_or_default()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
-        let mut stdout = String::new();
-        if let Some(mut out) = self.child.stdout.take() {
-            let _ = out.read_to_string(&mut stdout);
-        }
-        let rest = self.stderr.take().map(|t| t.join().unwrap_or_default());
-        Outcome {
-            command: self.command.clone(),
-            status,
-            stdout,
-            stderr: format!("{}\n{}", self.first, rest.unwrap_or_default()),
-        }
-    }
 }
 
 /// `runc create` (the container's init waits, already in its cgroup) and, later, `runc start`.

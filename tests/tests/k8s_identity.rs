@@ -15,42 +15,19 @@ mod common;
 use std::{fs, path::Path, process::Command, thread};
 
 use common::{
+    annotate, containerd_annotations,
     containers::{
         podman_command, Bundle, Container, CtrContainer, CtrImage, PodmanImage, Runtime,
         CONTAINER_DEADLINE, PODMAN_RUN_OPTIONS,
     },
-    describe, read_json, recording_names, syscage, temp_dir, unique_name, wait_for_outputs,
-    RecordAll, PROFILE_DEADLINE,
+    describe, read_json, recording_names, sandbox_annotations, syscage, temp_dir, unique_name,
+    wait_for_outputs, RecordAll, PROFILE_DEADLINE,
 };
 use serde_json::{json, Value};
 
 /// What the recorded containers do; the sleep keeps them running long enough for the recorder
 /// to read their runtime's state (runc removes it as soon as a foreground container ends).
 const SCRIPT: &str = "mkdir /tmp/m && rmdir /tmp/m; sleep 1";
-
-/// containerd's CRI annotations for container `container` of pod `pod` in `namespace`.
-fn containerd_annotations(namespace: &str, pod: &str, container: &str) -> Vec<(String, String)> {
-    vec![
-        (
-            "io.kubernetes.cri.container-type".into(),
-            "container".into(),
-        ),
-        ("io.kubernetes.cri.sandbox-name".into(), pod.into()),
-        (
-            "io.kubernetes.cri.sandbox-namespace".into(),
-            namespace.into(),
-        ),
-        (
-            "io.kubernetes.cri.sandbox-uid".into(),
-            "0d8a6f0e-6d3c-4c52-9a0b-7b5c1f2e3d4a".into(),
-        ),
-        ("io.kubernetes.cri.container-name".into(), container.into()),
-        (
-            "io.kubernetes.cri.image-name".into(),
-            "docker.io/library/busybox:1.36".into(),
-        ),
-    ]
-}
 
 /// CRI-O's annotations for container `container` of pod `pod` in `namespace`.
 fn crio_annotations(namespace: &str, pod: &str, container: &str) -> Vec<(String, String)> {
@@ -65,26 +42,10 @@ fn crio_annotations(namespace: &str, pod: &str, container: &str) -> Vec<(String,
     ]
 }
 
-/// containerd's annotations of pod `pod`'s sandbox (pause) container.
-fn sandbox_annotations(namespace: &str, pod: &str) -> Vec<(String, String)> {
-    vec![
-        ("io.kubernetes.cri.container-type".into(), "sandbox".into()),
-        ("io.kubernetes.cri.sandbox-name".into(), pod.into()),
-        (
-            "io.kubernetes.cri.sandbox-namespace".into(),
-            namespace.into(),
-        ),
-    ]
-}
-
 /// A runc bundle running [`SCRIPT`], with `annotations` in its `config.json`.
 fn annotated_bundle(work: &Path, tag: &str, annotations: &[(String, String)]) -> Bundle {
     let bundle = Bundle::new(work, tag, Runtime::Runc, SCRIPT);
-    let map: serde_json::Map<String, Value> = annotations
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect();
-    bundle.edit_config(|config| config["annotations"] = Value::Object(map));
+    annotate(&bundle, annotations);
     bundle
 }
 

@@ -242,6 +242,8 @@ pub struct WorkloadMerge {
     /// Origins of inputs that were the same as one before them (a tree copied twice): counted
     /// once, as the same run.
     pub duplicates: Vec<String>,
+    /// Syscalls some traced run did not make (see [`not_in_every_traced_run`]).
+    pub partial: usize,
 }
 
 impl WorkloadMerge {
@@ -259,14 +261,9 @@ impl WorkloadMerge {
         pods.len()
     }
 
-    /// Syscalls seen in some runs but not in all of them.
+    /// Syscalls some traced run did not make: the `NOT_IN_EVERY_RUN` of the summary.
     pub fn partial(&self) -> usize {
-        let runs = self.merged.runs.len() as u64;
-        self.merged
-            .syscalls
-            .iter()
-            .filter(|s| s.seen_in < runs)
-            .count()
+        self.partial
     }
 }
 
@@ -298,13 +295,50 @@ pub fn merge_workloads(grouping: &Grouping) -> Result<Vec<WorkloadMerge>, Worklo
                         source: Box::new(source),
                     }
                 })?;
+            let partial = not_in_every_traced_run(&merged, &parts);
             Ok(WorkloadMerge {
                 key: key.clone(),
                 merged,
                 duplicates,
+                partial,
             })
         })
         .collect()
+}
+
+/// How many syscalls of `merged`, the merge of `parts`, some traced run did not make. An
+/// audit's run (`source: seccomp-log`) lists only the calls its profile logged, so it says
+/// nothing of the others: it is left out of the count, and a syscall only audits saw counts as
+/// one a traced run did not make. A merged input with any audit run counts as an audit whole
+/// (its coverage cannot be split by run). Without any traced run, every run counts.
+fn not_in_every_traced_run(merged: &MergedRecording, parts: &[(MergedRecording, &str)]) -> usize {
+    let is_traced = |part: &MergedRecording| part.runs.iter().all(|run| run.source.is_none());
+    let traced: Vec<&MergedRecording> = parts
+        .iter()
+        .map(|(part, _)| part)
+        .filter(|part| is_traced(part))
+        .collect();
+    let runs = |parts: &[&MergedRecording]| parts.iter().map(|p| p.runs.len() as u64).sum::<u64>();
+    let traced_runs = runs(&traced);
+    if traced_runs == 0 || traced.len() == parts.len() {
+        let all_runs = merged.runs.len() as u64;
+        return merged
+            .syscalls
+            .iter()
+            .filter(|s| s.seen_in < all_runs)
+            .count();
+    }
+    let mut seen: BTreeMap<(Option<&str>, u32), u64> = BTreeMap::new();
+    for part in &traced {
+        for s in &part.syscalls {
+            *seen.entry((s.arch.as_deref(), s.nr)).or_default() += s.seen_in;
+        }
+    }
+    merged
+        .syscalls
+        .iter()
+        .filter(|s| seen.get(&(s.arch.as_deref(), s.nr)).copied().unwrap_or(0) < traced_runs)
+        .count()
 }
 
 /// The SPO name of each workload (see [`WorkloadKey::spo_name`]), refusing two workloads that
@@ -531,6 +565,67 @@ mod tests {
              shop       db        pg         1     1         1         0\n\
              shop       web       app        2     2         3         2\n"
         );
+    }
+
+    #[test]
+    fn an_audit_groups_with_its_workload_and_counts_only_for_what_it_logged() {
+        use crate::model::recording::RecordingSource;
+        let web = |pod: &str| Some(identity("shop", pod, "web", "app"));
+        let mut audit = recording(web("web-7d4b9c6f8-x2x5z"), "2026-01-01T00:00:05Z", &[5]);
+        audit.source = Some(RecordingSource::SeccompLog);
+        let grouping = group_by_workload(vec![
+            input(
+                "records/a.json",
+                recording(web("web-7d4b9c6f8-x2x5z"), "2026-01-01T00:00:00Z", &[0, 1]),
+            ),
+            input(
+                "records/b.json",
+                recording(web("web-7d4b9c6f8-q9z8w"), "2026-01-01T00:00:01Z", &[0]),
+            ),
+            input("denials/a.denials.json", audit),
+        ])
+        .unwrap();
+        assert!(grouping.unidentified.is_empty());
+        let merges = merge_workloads(&grouping).unwrap();
+        assert_eq!(merges.len(), 1, "one workload");
+        let merge = &merges[0];
+        let nrs: Vec<u32> = merge.merged.syscalls.iter().map(|s| s.nr).collect();
+        assert_eq!(nrs, [0, 1, 5], "the audited call widens the workload");
+        // 1 is missing from one traced run; 5 was made only under the LOG profile.
+        // 0, made in both traced runs, is not partial although the audit did not log it.
+        assert_eq!(
+            (merge.merged.runs.len(), merge.replicas(), merge.partial()),
+            (3, 2, 2)
+        );
+        let sources: Vec<Option<RecordingSource>> =
+            merge.merged.runs.iter().map(|r| r.source).collect();
+        assert_eq!(sources, [None, None, Some(RecordingSource::SeccompLog)]);
+        // The runs' sources read back, and so does the count when the merge is merged again
+        // with a newer traced run.
+        let back = MergedRecording::from_json(&merge.merged.to_json(), "m").unwrap();
+        assert_eq!(back.runs[2].source, Some(RecordingSource::SeccompLog));
+        let again = merge_workloads(
+            &group_by_workload(vec![
+                Input {
+                    origin: "m".to_owned(),
+                    kind: InputKind::MergedRecording,
+                    content: Content::Merged(back),
+                    warnings: Vec::new(),
+                },
+                input(
+                    "records/c.json",
+                    recording(
+                        web("web-7d4b9c6f8-q9z8w"),
+                        "2026-01-01T00:00:09Z",
+                        &[0, 1, 5],
+                    ),
+                ),
+            ])
+            .unwrap(),
+        )
+        .unwrap();
+        // The merged input holds an audit, so only records/c.json counts: nothing is partial.
+        assert_eq!(again[0].partial(), 0);
     }
 
     #[test]

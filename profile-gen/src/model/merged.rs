@@ -51,7 +51,8 @@ use crate::model::arch::{parse_arch_name, sub_arches};
 use crate::model::arg_values::{normalized, union_optional};
 use crate::model::merged_security::{self, MergedSecurity};
 use crate::model::recording::{
-    ArgsSeen, ExitInfo, Recording, RecordingError, SyscallRecord, Target, SYSCAGE_VERSION,
+    ArgsSeen, ExitInfo, Recording, RecordingError, RecordingSource, SyscallRecord, Target,
+    SYSCAGE_VERSION,
 };
 use crate::model::syscalls::syscall_name;
 
@@ -99,6 +100,10 @@ pub struct Run {
     /// What was recorded besides a command (a cgroup or container).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Target>,
+    /// The recording's `source`: absent for a traced run, `seccomp-log` for an audit's (which
+    /// lists only what its profile logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<RecordingSource>,
 }
 
 impl Run {
@@ -242,6 +247,7 @@ impl MergedRecording {
                 exit: rec.exit,
                 syscage_version: rec.syscage_version.clone(),
                 target: rec.target.clone(),
+                source: rec.source,
             }],
             syscalls,
             out_of_range_count: rec.out_of_range_count,

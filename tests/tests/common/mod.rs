@@ -6,7 +6,9 @@
 //! - [`processes`]: what the kernel says about a process, and unwatched load;
 //! - [`tmpfs`]: small tmpfs mounts for full and read-only outputs;
 //! - [`record_all`]: `syscage record --all` in the background;
+//! - [`audit`]: `syscage audit` in the background;
 //! - [`containers`]: real containers run by runc, crun, containerd and Podman;
+//! - [`kubernetes`]: the annotations that make a bundle a pod's container;
 //! - [`spo`]: the SPO `SeccompProfile` resource checked against its CRD schema.
 //!
 //! Everything here panics with context instead of returning errors, so a failing test shows what
@@ -20,17 +22,21 @@
     reason = "each test binary uses its own subset of these helpers"
 )]
 
+pub(crate) mod audit;
 pub(crate) mod cgroups;
 pub(crate) mod command;
 pub(crate) mod containers;
+pub(crate) mod kubernetes;
 pub(crate) mod outputs;
 pub(crate) mod processes;
 pub(crate) mod record_all;
 pub(crate) mod spo;
 pub(crate) mod tmpfs;
 
+pub(crate) use audit::*;
 pub(crate) use cgroups::*;
 pub(crate) use command::*;
+pub(crate) use kubernetes::*;
 pub(crate) use outputs::*;
 pub(crate) use processes::*;
 pub(crate) use record_all::*;

@@ -7,17 +7,29 @@
 //! (the proc connector), which name each new process before it can run, so a child of a known
 //! process is known even if it lives for a microsecond. A record whose process is known none of
 //! these ways is reported as unattributed, never guessed.
+//!
+//! With `--all`, each container is described when its first record arrives (its runtime has
+//! written its state by then: the call was made in the running container), with the
+//! Kubernetes identity its bundle carries; pod sandboxes and the containers the
+//! `--namespace`/`--workload` filters leave out are not audited: their records go nowhere.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     path::{Path, PathBuf},
 };
 
-use profile_gen::Target;
+use profile_gen::{KubernetesIdentity, PodContainer, Target};
 
 use crate::{
-    recorder::target::{container_target, observed_target},
-    sys::{cgroup, containers},
+    recorder::{
+        target::{container_target, set_kubernetes},
+        workloads::WorkloadFilter,
+    },
+    sys::{
+        bundles::{self, Lookup, StateDirs},
+        cgroup,
+        containers::{self, ContainerCgroup},
+    },
 };
 
 /// Forks remembered (parent of each child), the oldest forgotten first.
@@ -29,8 +41,8 @@ const MAX_ANCESTORS: usize = 64;
 pub(crate) enum Scope {
     /// One cgroup and everything below it (`--cgroup`, `--pid`, `--container`).
     Under { dir: PathBuf, target: Box<Target> },
-    /// Every container (`--all`).
-    AllContainers,
+    /// Every container (`--all`) the filters admit, pod sandboxes left out.
+    AllContainers { filter: WorkloadFilter },
 }
 
 /// Where a record goes.
@@ -55,6 +67,8 @@ pub(crate) struct Attributor {
     fork_order: VecDeque<i32>,
     /// Targets' descriptions, by key.
     targets: HashMap<String, Target>,
+    /// `--all`: containers not audited (sandboxes, filtered out), by id.
+    excluded: HashSet<String>,
 }
 
 impl Attributor {
@@ -66,6 +80,7 @@ impl Attributor {
             parents: HashMap::new(),
             fork_order: VecDeque::new(),
             targets: HashMap::new(),
+            excluded: HashSet::new(),
         };
         attributor.scan();
         attributor
@@ -79,17 +94,49 @@ impl Attributor {
                 dirs.extend(cgroup::descendants(dir));
                 dirs
             }
-            Scope::AllContainers => cgroup::descendants(&self.mount)
+            Scope::AllContainers { .. } => cgroup::descendants(&self.mount)
                 .into_iter()
                 .filter(|d| containers::classify(&cgroup::relative_path(&self.mount, d)).is_some())
                 .collect(),
         };
         for dir in dirs {
             let rel = cgroup::relative_path(&self.mount, &dir);
-            for pid in cgroup::procs_of(&dir) {
+            let procs = cgroup::procs_of(&dir);
+            if !procs.is_empty() {
+                self.describe_early(&rel);
+            }
+            for pid in procs {
                 self.known.insert(pid, rel.clone());
             }
         }
+    }
+
+    /// `--all`: describes a running container before its first record arrives, while its
+    /// runtime's state is there (a runtime removes it as soon as the container ends, which may
+    /// be before the record comes). A container whose state is not written yet is left to its
+    /// first record.
+    fn describe_early(&mut self, rel: &str) {
+        let Scope::AllContainers { filter } = &self.scope else {
+            return;
+        };
+        let Some(mut c) = containers::classify(rel) else {
+            return;
+        };
+        if self.targets.contains_key(&c.id) || self.excluded.contains(&c.id) {
+            return;
+        }
+        let lookup = kubernetes_lookup(&mut c);
+        if matches!(lookup, Ok(Lookup::NoState)) {
+            return;
+        }
+        let key = c.id.clone();
+        match admitted_target(c, lookup, filter) {
+            Some(target) => self.targets.insert(key, target),
+            None => {
+                self.excluded.insert(key);
+                None
+            }
+        };
     }
 
     /// A process forked `child`: it starts in its parent's cgroup.
@@ -163,18 +210,21 @@ impl Attributor {
                     Attribution::Elsewhere
                 }
             }
-            Scope::AllContainers => match containers::classify(rel) {
+            Scope::AllContainers { filter } => match containers::classify(rel) {
                 Some(mut c) => {
                     let key = c.id.clone();
+                    if self.excluded.contains(&key) {
+                        return Attribution::Elsewhere;
+                    }
                     if !self.targets.contains_key(&key) {
-                        let dir = self.mount.join(c.cgroup.trim_start_matches('/'));
-                        let target = if dir.is_dir() {
-                            observed_target(&self.mount, &dir, true)
-                        } else {
-                            containers::refine_runtime(&mut c, Path::new("/run"));
-                            container_target(c.cgroup.clone(), c)
+                        let lookup = kubernetes_lookup(&mut c);
+                        match admitted_target(c, lookup, filter) {
+                            Some(target) => self.targets.insert(key.clone(), target),
+                            None => {
+                                self.excluded.insert(key);
+                                return Attribution::Elsewhere;
+                            }
                         };
-                        self.targets.insert(key.clone(), target);
                     }
                     Attribution::Target(key)
                 }
@@ -207,7 +257,56 @@ impl Attributor {
     pub(crate) fn watched_dir(&self) -> Option<&Path> {
         match &self.scope {
             Scope::Under { dir, .. } => Some(dir),
-            Scope::AllContainers => None,
+            Scope::AllContainers { .. } => None,
         }
     }
+}
+
+/// What container `c`'s runtime state says of its Kubernetes identity (`c`'s runtime refined
+/// on the way).
+fn kubernetes_lookup(c: &mut ContainerCgroup) -> anyhow::Result<Lookup> {
+    let dirs = StateDirs::system();
+    containers::refine_runtime(c, &dirs.run);
+    bundles::kubernetes_of(c, &dirs)
+}
+
+/// The target of container `c` seen by `--all`, with the Kubernetes identity `lookup` found
+/// (none without runtime state); `None` for a pod sandbox or a container `filter` leaves out.
+fn admitted_target(
+    c: ContainerCgroup,
+    lookup: anyhow::Result<Lookup>,
+    filter: &WorkloadFilter,
+) -> Option<Target> {
+    let identity = match lookup {
+        Ok(Lookup::Found(Some(PodContainer::Workload(identity)))) => Some(identity),
+        Ok(Lookup::Found(Some(PodContainer::Sandbox { namespace, pod }))) => {
+            log::info!(
+                "container {}: the sandbox (pause container) of pod {namespace}/{pod}, not \
+                 audited",
+                c.id
+            );
+            return None;
+        }
+        Ok(Lookup::Found(None) | Lookup::NoState) => None,
+        Err(e) => {
+            log::warn!("container {}: no Kubernetes identity: {e:#}", c.id);
+            None
+        }
+    };
+    if !filter.admits(identity.as_ref()) {
+        log::info!(
+            "container {}: left out by --namespace/--workload ({})",
+            c.id,
+            identity.as_ref().map_or_else(
+                || "no Kubernetes identity".to_owned(),
+                |i: &KubernetesIdentity| format!("{}/{}", i.namespace, i.workload)
+            )
+        );
+        return None;
+    }
+    let mut target = container_target(c.cgroup.clone(), c);
+    if let Some(identity) = identity {
+        set_kubernetes(&mut target, identity);
+    }
+    Some(target)
 }

@@ -31,7 +31,11 @@ use crate::{
         live::LiveTable,
         netlink::{audit_status, AuditReader, AuditStatus, Received},
     },
-    recorder::{stop::stop_on_signals, target::observed_target},
+    recorder::{
+        stop::stop_on_signals,
+        target::observed_target,
+        workloads::{workload_dir, WorkloadFilter},
+    },
     sys::{
         cgroup, containers,
         exit::{ExitCodeExt as _, EXIT_INCOMPLETE, EXIT_NO_TARGET},
@@ -53,6 +57,8 @@ pub(crate) struct AuditOptions<'a> {
     pub(crate) output: Option<PathBuf>,
     /// `--all`: where the recordings go.
     pub(crate) output_dir: PathBuf,
+    /// `--all`: `--namespace`, `--workload`.
+    pub(crate) workloads: WorkloadFilter,
     pub(crate) duration: Option<Duration>,
     /// The netlink socket's receive buffer, in bytes.
     pub(crate) receive_buffer: usize,
@@ -145,7 +151,12 @@ pub(crate) fn audit(options: &AuditOptions<'_>) -> Result<u8> {
     let (scope, output) = match &options.target {
         AuditTarget::All => {
             check_output_dir(&options.output_dir)?;
-            (Scope::AllContainers, None)
+            (
+                Scope::AllContainers {
+                    filter: options.workloads.clone(),
+                },
+                None,
+            )
         }
         target => {
             let path = options.output.clone().ok_or_else(|| {
@@ -289,14 +300,16 @@ pub(crate) fn audit(options: &AuditOptions<'_>) -> Result<u8> {
         ));
     } else {
         for (key, tally) in &tallies {
-            let path = options.output_dir.join(format!("{key}.denials.json"));
-            let recording = tally.to_recording(
-                arch,
-                started,
-                ended,
-                host.clone(),
-                attributor.target(key).cloned(),
-            );
+            let target = attributor.target(key).cloned();
+            let file = format!("{key}.denials.json");
+            // Beside `record --all`'s recordings of the same container, so one tree holds both.
+            let path = match target.as_ref().and_then(|t| t.kubernetes.as_ref()) {
+                Some(identity) => workload_dir(&options.output_dir, identity)
+                    .with_context(|| format!("container {key}"))?
+                    .join(file),
+                None => options.output_dir.join(file),
+            };
+            let recording = tally.to_recording(arch, started, ended, host.clone(), target);
             Output::prepare(&path)?.write(recording.to_json().as_bytes(), None)?;
             written.push((
                 containers::short_id(key).to_owned(),

@@ -7,7 +7,10 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{ArgGroup, Args};
 
-use crate::audit::session::{audit, AuditOptions, AuditTarget};
+use crate::{
+    audit::session::{audit, AuditOptions, AuditTarget},
+    recorder::workloads::WorkloadFilter,
+};
 
 /// Listen for the kernel's seccomp log records and write, per target, a recording of the
 /// syscalls a profile logged: the calls a LOG-mode profile (`generate --format log`) would have
@@ -33,6 +36,7 @@ use crate::audit::session::{audit, AuditOptions, AuditTarget};
 #[command(
     group(ArgGroup::new("target").required(true).args(["cgroup", "pid", "container", "all"])),
     after_help = "Examples:\n  sudo syscage audit --all --output-dir denials/\n  \
+    sudo syscage audit --all --namespace shop --output-dir denials/\n  \
     sudo syscage audit --container 3f1e0b --duration 1h --output web.denials.json\n  \
     syscage merge web.recording.json web.denials.json --output web"
 )]
@@ -54,9 +58,22 @@ pub(crate) struct AuditArgs {
     pub(crate) container: Option<String>,
 
     /// Audit every container; writes DIR/<container id>.denials.json per container that had
-    /// a record.
+    /// a record, and a Kubernetes container's (one whose OCI bundle carries the CRI runtime's
+    /// annotations) under DIR/<namespace>/<workload>/<container>/, where `record --all` writes
+    /// its recordings. Pod sandbox (pause) containers are not audited.
     #[arg(long)]
     pub(crate) all: bool,
+
+    /// With --all: audit only Kubernetes containers of this namespace (repeatable; any of
+    /// them). Containers without a Kubernetes identity are then not audited.
+    #[arg(long, value_name = "NS", requires = "all")]
+    pub(crate) namespace: Vec<String>,
+
+    /// With --all: audit only Kubernetes containers of this workload, the pod's owner as
+    /// derived from the pod name (`web-7d4b9c6f8-x2x5z` -> `web`; repeatable; any of them).
+    /// With --namespace too, a container must match both.
+    #[arg(long, value_name = "NAME", requires = "all")]
+    pub(crate) workload: Vec<String>,
 
     /// With --all: the directory for the per-container recordings.
     #[arg(long, value_name = "DIR", default_value = ".", requires = "all")]
@@ -95,6 +112,10 @@ pub(crate) fn run(args: AuditArgs, quiet: bool) -> Result<u8> {
         target,
         output: args.output,
         output_dir: args.output_dir,
+        workloads: WorkloadFilter {
+            namespaces: args.namespace.into_iter().collect(),
+            workloads: args.workload.into_iter().collect(),
+        },
         duration: args.duration,
         receive_buffer: args.receive_buffer as usize,
         quiet,
