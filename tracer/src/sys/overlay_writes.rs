@@ -73,13 +73,33 @@ enum State {
 #[derive(Debug)]
 pub(crate) struct OverlayWatch {
     state: State,
+    /// For a container watched from its creation: when that was (ns since the epoch). Its
+    /// runtime sets its root up on the host's root first, so only a task that left that root
+    /// shows the container's; by then the workload may have written, so everything the upper
+    /// directory changed since this time counts, with no first snapshot.
+    created_ns: Option<i128>,
 }
 
 impl OverlayWatch {
+    /// For workloads that run already: their writes from now on.
     pub(crate) fn new() -> Self {
         Self {
             state: State::NoTaskYet,
+            created_ns: None,
         }
+    }
+
+    /// For a container recorded from its creation, at `created` or later.
+    pub(crate) fn from_creation(created: SystemTime) -> Self {
+        Self {
+            state: State::NoTaskYet,
+            created_ns: Some(ns_since_epoch(created)),
+        }
+    }
+
+    /// Whether [`OverlayWatch::poll`] still waits for a task to look at.
+    pub(crate) fn waits_for_a_task(&self) -> bool {
+        matches!(self.state, State::NoTaskYet)
     }
 
     /// Looks at the root of the first task found in `cgroups`, once: on an overlay root, takes
@@ -91,7 +111,28 @@ impl OverlayWatch {
         let Some(pid) = cgroups.iter().flat_map(|dir| cgroup::procs_of(dir)).next() else {
             return;
         };
+        if self.created_ns.is_some() && !left_host_root(pid) {
+            return;
+        }
         self.state = match root_of(pid) {
+            Ok(Root::Overlay {
+                upper,
+                mount_points,
+            }) if self.created_ns.is_some() => {
+                log::info!(
+                    "overlay root of pid {pid}: its upper directory {} is compared at the end",
+                    upper.display()
+                );
+                State::Overlay {
+                    upper,
+                    mount_points,
+                    before: Snapshot {
+                        entries: BTreeMap::new(),
+                        truncated: true,
+                    },
+                    since_ns: self.created_ns.unwrap_or_default(),
+                }
+            }
             Ok(Root::Overlay {
                 upper,
                 mount_points,
@@ -127,14 +168,14 @@ impl OverlayWatch {
 
     /// What was written on the root that the security programs could not see: `Ok(None)` when
     /// they saw it all.
-    pub(crate) fn finish(self) -> Result<Option<RootFilesystemWrites>, String> {
-        match self.state {
+    pub(crate) fn finish(&self) -> Result<Option<RootFilesystemWrites>, String> {
+        match &self.state {
             State::NoTaskYet => Err(
                 "no task of the recorded cgroups was seen long enough to find its root filesystem"
                     .to_owned(),
             ),
             State::SeenByPrograms => Ok(None),
-            State::Unobserved(why) => Err(why),
+            State::Unobserved(why) => Err(why.clone()),
             State::Overlay {
                 upper,
                 mount_points,
@@ -148,7 +189,11 @@ impl OverlayWatch {
                     ));
                 }
                 let after = walk(&upper)?;
-                let changed = changes(&before, &after, since_ns, &mount_points);
+                let mut changed = changes(before, &after, *since_ns, mount_points);
+                if self.created_ns.is_some() && after.entries.get(MTAB).is_some_and(is_symlink) {
+                    // The runtime links /etc/mtab to /proc/mounts while it sets the root up.
+                    changed.remove(MTAB);
+                }
                 if after.truncated && changed.is_empty() {
                     return Err(format!(
                         "the overlay upper directory {} has more than {MAX_ENTRIES} entries",
@@ -183,6 +228,25 @@ pub(crate) fn unite(
             }
         }
         Err(why) => writes.unobserved = Some(why),
+    }
+}
+
+/// Where runtimes link `/proc/mounts` from.
+const MTAB: &str = "/etc/mtab";
+
+fn is_symlink(entry: &Entry) -> bool {
+    entry.mode & libc::S_IFMT == libc::S_IFLNK
+}
+
+/// Whether `pid`'s root is another directory than syscage's own (the host's): a container's
+/// task that its runtime moved into the container's root. `false` when it cannot be told.
+fn left_host_root(pid: i32) -> bool {
+    match (
+        fs::metadata(format!("/proc/{pid}/root")),
+        fs::metadata("/proc/self/root"),
+    ) {
+        (Ok(task), Ok(own)) => (task.dev(), task.ino()) != (own.dev(), own.ino()),
+        _ => false,
     }
 }
 

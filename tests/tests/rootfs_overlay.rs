@@ -1,0 +1,198 @@
+//! Root filesystem writes of Podman containers, whose roots are overlays: the security programs
+//! do not see those writes (the dirty inode is the upper layer's, on the host's filesystem), so
+//! `record --container` compares the upper directory at the start and at the end of the
+//! recording. A container that writes /var/cache/app/x on its root is reported with that path,
+//! and `generate --format localhost` does not advise `readOnlyRootFilesystem`; one that writes
+//! only to a tmpfs and a volume has no root filesystem write.
+//!
+//! Each container waits for a file in a host directory mounted as a volume before it writes, so
+//! its writes happen while the recording runs. Needs root, podman (overlay storage, its default)
+//! and busybox-static.
+
+mod common;
+
+use std::{
+    fs,
+    io::{BufRead as _, BufReader},
+    path::Path,
+    process::Stdio,
+    time::Duration,
+};
+
+use common::{
+    containers::{podman_command, require_tool, run_ok, PodmanImage, PODMAN_RUN_OPTIONS},
+    describe, read_json, syscage, temp_dir, unique_name, wait, wait_for,
+};
+use serde_json::Value;
+
+/// How long a container and its recording may take.
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// Removes a Podman container on drop, whatever the test did.
+struct PodmanContainer {
+    name: String,
+}
+
+impl Drop for PodmanContainer {
+    fn drop(&mut self) {
+        let _ = podman_command()
+            .args(["rm", "-f", "--ignore", &self.name])
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+/// Starts a container of `image` running `script` once `/sig/go` exists (the test's `signal`
+/// directory), with `extra` podman options; records it with `record --container` from before
+/// it writes until it exits, and returns the recording.
+fn record_podman(
+    work: &Path,
+    image: &PodmanImage,
+    tag: &str,
+    extra: &[&str],
+    script: &str,
+) -> Value {
+    require_tool("podman", "podman");
+    let signal = work.join(format!("signal-{tag}"));
+    fs::create_dir(&signal).expect("creating the signal directory");
+    let container = PodmanContainer {
+        name: unique_name(tag),
+    };
+    let volume = format!("{}:/sig", signal.display());
+    let waiting = format!("while [ ! -e /sig/go ]; do sleep 0.1; done; {script}; sleep 0.5");
+    let id = run_ok(
+        podman_command()
+            .args(["run", "-d", "--name", &container.name])
+            .args(PODMAN_RUN_OPTIONS)
+            .args(["-v", &volume])
+            .args(extra)
+            .args([&image.reference, "/bin/sh", "-c", &waiting]),
+    )
+    .trim()
+    .to_owned();
+
+    let profile = work.join(format!("{tag}.json"));
+    let log = work.join(format!("{tag}.log"));
+    let mut cmd = syscage(["-v", "record", "--container", &id, "--output"]);
+    cmd.arg(&profile)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).expect("creating the log"));
+    let description = describe(&cmd);
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {description}: {e}"));
+    // The recorder says which cgroup it records before it loads its programs; give those the
+    // time to attach before the container writes.
+    wait_for(DEADLINE, "syscage to find the container's cgroup", || {
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        BufReader::new(text.as_bytes())
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.contains("recording cgroup"))
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    fs::write(signal.join("go"), "").expect("signalling the container");
+    let outcome = wait(child, description, DEADLINE);
+    let log_text = fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(outcome.code(), 0, "{outcome}\n--- log ---\n{log_text}");
+    let recording = read_json(&common::default_recording_path(&profile));
+    assert!(
+        recording["security"].is_object(),
+        "the recording has no security facts\n{log_text}\n{recording:#}"
+    );
+    recording
+}
+
+/// The `readOnlyRootFilesystem` of the securityContext `generate --format localhost` writes for
+/// `recording`, and the snippet's text.
+fn read_only_root_advice(work: &Path, recording: &Value, tag: &str) -> (Option<Value>, String) {
+    let path = work.join(format!("{tag}.recording-copy.json"));
+    common::write_json(&path, recording);
+    let profile = work.join(format!("{tag}-generated.json"));
+    let snippet = work.join(format!("{tag}-pod.yaml"));
+    let mut cmd = syscage([
+        "generate".as_ref(),
+        "--from".as_ref(),
+        path.as_os_str(),
+        "--format".as_ref(),
+        "localhost".as_ref(),
+        "-o".as_ref(),
+        profile.as_os_str(),
+        "--snippet".as_ref(),
+        snippet.as_os_str(),
+    ]);
+    common::run(&mut cmd).assert_code(0);
+    let text = fs::read_to_string(&snippet).expect("the snippet was written");
+    let pod: Value = serde_yaml_ng::from_str(&text).expect("the snippet is YAML");
+    let context = pod
+        .pointer("/spec/containers/0/securityContext")
+        .unwrap_or_else(|| panic!("no securityContext in\n{text}"));
+    (context.get("readOnlyRootFilesystem").cloned(), text)
+}
+
+#[test]
+fn a_podman_container_writing_its_overlay_root_is_reported_with_the_path() {
+    let work = temp_dir();
+    let image = PodmanImage::import(work.path());
+    let recording = record_podman(
+        work.path(),
+        &image,
+        "overlay-writer",
+        &[],
+        "mkdir -p /var/cache/app && echo x > /var/cache/app/x",
+    );
+    let writes = &recording["security"]["root_filesystem_writes"];
+    let paths: Vec<&str> = writes["paths"]
+        .as_array()
+        .expect("paths")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        paths.contains(&"/var/cache/app/x"),
+        "the write on the overlay root is not reported: {writes:#}"
+    );
+    assert!(
+        writes["count"].as_u64() >= Some(1),
+        "count below the paths: {writes:#}"
+    );
+    // Neither the runtime's mount points (/etc/hosts, /run/.containerenv) nor the volume.
+    for path in &paths {
+        assert!(
+            !path.starts_with("/etc/host")
+                && !path.starts_with("/run/")
+                && !path.starts_with("/sig"),
+            "{path} is not the workload's write: {writes:#}"
+        );
+    }
+    let (advice, snippet) = read_only_root_advice(work.path(), &recording, "overlay-writer");
+    assert_eq!(
+        advice, None,
+        "readOnlyRootFilesystem advised for a container that wrote its root:\n{snippet}"
+    );
+    assert!(snippet.contains("/var/cache/app"), "{snippet}");
+}
+
+#[test]
+fn a_podman_container_writing_only_a_tmpfs_and_a_volume_writes_no_root_path() {
+    let work = temp_dir();
+    let image = PodmanImage::import(work.path());
+    let recording = record_podman(
+        work.path(),
+        &image,
+        "overlay-volumes",
+        &["--tmpfs", "/scratch"],
+        "echo y > /scratch/y && echo z > /sig/z",
+    );
+    let writes = &recording["security"]["root_filesystem_writes"];
+    assert_eq!(writes["paths"], serde_json::json!([]), "{writes:#}");
+    assert_eq!(writes["count"], 0, "{writes:#}");
+    assert!(
+        writes.get("unobserved").is_none(),
+        "the overlay root was watched: {writes:#}"
+    );
+    let (advice, snippet) = read_only_root_advice(work.path(), &recording, "overlay-volumes");
+    assert_eq!(advice, Some(Value::Bool(true)), "{snippet}");
+}
