@@ -21,7 +21,7 @@ use std::{
 
 use common::{
     containers::{podman_command, require_tool, run_ok, PodmanImage, PODMAN_RUN_OPTIONS},
-    describe, read_json, syscage, temp_dir, unique_name, wait, wait_for,
+    describe, read_json, syscage, temp_dir, unique_name, wait, wait_for, RecordAll,
 };
 use serde_json::Value;
 
@@ -42,6 +42,38 @@ impl Drop for PodmanContainer {
     }
 }
 
+/// Starts `container` detached, running `script` with `signal` mounted at /sig; returns its id.
+fn start_podman(
+    image: &PodmanImage,
+    container: &PodmanContainer,
+    signal: &Path,
+    extra: &[&str],
+    script: &str,
+) -> String {
+    let volume = format!("{}:/sig", signal.display());
+    run_ok(
+        podman_command()
+            .args(["run", "-d", "--name", &container.name])
+            .args(PODMAN_RUN_OPTIONS)
+            .args(["-v", &volume])
+            .args(extra)
+            .args([&image.reference, "/bin/sh", "-c", script]),
+    )
+    .trim()
+    .to_owned()
+}
+
+/// The paths of a recording's root filesystem writes.
+fn written_paths(recording: &Value) -> Vec<String> {
+    recording["security"]["root_filesystem_writes"]["paths"]
+        .as_array()
+        .expect("root_filesystem_writes.paths")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Starts a container of `image` running `script` once `/sig/go` exists (the test's `signal`
 /// directory), with `extra` podman options; records it with `record --container` from before
 /// it writes until it exits, and returns the recording.
@@ -58,18 +90,8 @@ fn record_podman(
     let container = PodmanContainer {
         name: unique_name(tag),
     };
-    let volume = format!("{}:/sig", signal.display());
     let waiting = format!("while [ ! -e /sig/go ]; do sleep 0.1; done; {script}; sleep 0.5");
-    let id = run_ok(
-        podman_command()
-            .args(["run", "-d", "--name", &container.name])
-            .args(PODMAN_RUN_OPTIONS)
-            .args(["-v", &volume])
-            .args(extra)
-            .args([&image.reference, "/bin/sh", "-c", &waiting]),
-    )
-    .trim()
-    .to_owned();
+    let id = start_podman(image, &container, &signal, extra, &waiting);
 
     let profile = work.join(format!("{tag}.json"));
     let log = work.join(format!("{tag}.log"));
@@ -195,4 +217,55 @@ fn a_podman_container_writing_only_a_tmpfs_and_a_volume_writes_no_root_path() {
     );
     let (advice, snippet) = read_only_root_advice(work.path(), &recording, "overlay-volumes");
     assert_eq!(advice, Some(Value::Bool(true)), "{snippet}");
+}
+
+/// `record --all` records a Podman container from its creation: its root is found once its
+/// runtime moved it there, and every upper directory entry changed since counts, except the
+/// runtime's mount points and its /etc/mtab link.
+#[test]
+fn record_all_reports_a_podman_containers_overlay_root_writes() {
+    let work = temp_dir();
+    let image = PodmanImage::import(work.path());
+    let all = RecordAll::start(work.path(), &[]);
+    let signal = work.path().join("signal");
+    fs::create_dir(&signal).expect("creating the signal directory");
+    let (writer, quiet) = (
+        PodmanContainer {
+            name: unique_name("all-writer"),
+        },
+        PodmanContainer {
+            name: unique_name("all-volumes"),
+        },
+    );
+    let writer_id = start_podman(
+        &image,
+        &writer,
+        &signal,
+        &[],
+        "mkdir -p /var/cache/app && echo x > /var/cache/app/x && sleep 0.5",
+    );
+    let quiet_id = start_podman(
+        &image,
+        &quiet,
+        &signal,
+        &["--tmpfs", "/scratch"],
+        "echo y > /scratch/y && echo z > /sig/z && sleep 0.5",
+    );
+    let (_, _, written) = all.wait_for_container(&writer_id);
+    let (_, _, untouched) = all.wait_for_container(&quiet_id);
+    let log = all.log_summary();
+    let writes = &written["security"]["root_filesystem_writes"];
+    assert_eq!(
+        written_paths(&written),
+        ["/var/cache/app/x"],
+        "{writes:#}\n{log}"
+    );
+    let writes = &untouched["security"]["root_filesystem_writes"];
+    assert_eq!(
+        written_paths(&untouched),
+        [] as [&str; 0],
+        "{writes:#}\n{log}"
+    );
+    assert_eq!(writes["count"], 0, "{writes:#}\n{log}");
+    assert!(writes.get("unobserved").is_none(), "{writes:#}\n{log}");
 }
