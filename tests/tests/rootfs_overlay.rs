@@ -269,3 +269,58 @@ fn record_all_reports_a_podman_containers_overlay_root_writes() {
     assert_eq!(writes["count"], 0, "{writes:#}\n{log}");
     assert!(writes.get("unobserved").is_none(), "{writes:#}\n{log}");
 }
+
+/// The OCI hook (the README's hooks.d file) records a Podman container from its runtime's
+/// setup: its overlay root's writes are reported too.
+#[test]
+fn the_oci_hook_reports_a_podman_containers_overlay_root_writes() {
+    let work = temp_dir();
+    let image = PodmanImage::import(work.path());
+    let hooks_dir = work.path().join("hooks.d");
+    let output_dir = work.path().join("hook-profiles");
+    let log = work.path().join("hook.log");
+    fs::create_dir(&hooks_dir).expect("creating the hooks directory");
+    fs::create_dir(&output_dir).expect("creating the hook's output directory");
+    let bin = fs::canonicalize(common::syscage_bin()).expect("resolving the syscage binary");
+    common::write_json(
+        &hooks_dir.join("syscage.json"),
+        &serde_json::json!({
+            "version": "1.0.0",
+            "hook": {
+                "path": bin,
+                "args": ["syscage", "oci-hook", "--output-dir", output_dir, "--log", log],
+            },
+            "when": {"annotations": {"^io\\.syscage\\.record$": "true"}},
+            "stages": ["createRuntime"],
+        }),
+    );
+    let container = PodmanContainer {
+        name: unique_name("hook-writer"),
+    };
+    let id = run_ok(
+        podman_command()
+            .arg("--hooks-dir")
+            .arg(&hooks_dir)
+            .args(["run", "-d", "--name", &container.name])
+            .args(PODMAN_RUN_OPTIONS)
+            .args(["--annotation", "io.syscage.record=true"])
+            .args([
+                &image.reference,
+                "/bin/sh",
+                "-c",
+                "mkdir -p /var/cache/app && echo x > /var/cache/app/x && sleep 0.5",
+            ]),
+    )
+    .trim()
+    .to_owned();
+    let (_, _, recording) = common::wait_for_outputs(&output_dir, &id, DEADLINE, &|| {
+        fs::read_to_string(&log).unwrap_or_default()
+    });
+    let writes = &recording["security"]["root_filesystem_writes"];
+    let hook_log = fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        written_paths(&recording),
+        ["/var/cache/app/x"],
+        "{writes:#}\n{hook_log}"
+    );
+}
