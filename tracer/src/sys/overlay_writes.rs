@@ -188,7 +188,7 @@ impl OverlayWatch {
                         upper.display()
                     ));
                 }
-                let after = walk(&upper)?;
+                let after = walk(upper)?;
                 let mut changed = changes(before, &after, *since_ns, mount_points);
                 if self.created_ns.is_some() && after.entries.get(MTAB).is_some_and(is_symlink) {
                     // The runtime links /etc/mtab to /proc/mounts while it sets the root up.
