@@ -294,7 +294,7 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
     drop(ready);
 
     // Writes on an overlay root escape the security programs: its upper directory shows them.
-    let mut overlay = OverlayWatch::from_creation(start.wall);
+    let mut overlay = OverlayWatch::of_bundle(job.state.bundle(), start.wall);
     let cgroups = [job.dir.clone()];
     // The container's init process was in the cgroup when the hook ran (that is how the
     // cgroup was found), so the first time it is empty the container has ended.

@@ -97,6 +97,39 @@ impl OverlayWatch {
         }
     }
 
+    /// For a container recorded from its creation, at `created` or later, whose OCI bundle is
+    /// `bundle`: its root is known from the bundle's `root.path` and the host's mount table at
+    /// once, with no task to wait for (a short container may end within one poll). Falls back
+    /// to [`OverlayWatch::from_creation`] when the bundle cannot be read.
+    pub(crate) fn of_bundle(bundle: &Path, created: SystemTime) -> Self {
+        let mut watch = Self::from_creation(created);
+        match root_of_bundle(bundle) {
+            Ok(State::Overlay {
+                upper,
+                mount_points,
+                before,
+                ..
+            }) => {
+                watch.state = State::Overlay {
+                    upper,
+                    mount_points,
+                    before,
+                    since_ns: ns_since_epoch(created),
+                }
+            }
+            Ok(state) => watch.state = state,
+            Err(why) => log::info!("{why}; the root is looked for in the container's tasks"),
+        }
+        if let State::Overlay { upper, .. } = &watch.state {
+            log::info!(
+                "overlay root of bundle {}: its upper directory {} is compared at the end",
+                bundle.display(),
+                upper.display()
+            );
+        }
+        watch
+    }
+
     /// Whether [`OverlayWatch::poll`] still waits for a task to look at.
     pub(crate) fn waits_for_a_task(&self) -> bool {
         matches!(self.state, State::NoTaskYet)
@@ -259,6 +292,83 @@ enum Root {
         mount_points: BTreeSet<String>,
     },
     Other,
+}
+
+/// The root of the container of OCI bundle `bundle`: its `root.path` in the host's mount table
+/// (syscage's own). Mount points are the spec's mount destinations.
+fn root_of_bundle(bundle: &Path) -> Result<State, String> {
+    let config = bundle.join("config.json");
+    let spec = oci_spec::runtime::Spec::load(&config)
+        .map_err(|e| format!("reading {}: {e}", config.display()))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| format!("{}: no root", config.display()))?;
+    let rootfs = bundle.join(root.path());
+    let rootfs = fs::canonicalize(&rootfs).unwrap_or(rootfs);
+    let mount_points: BTreeSet<String> = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .map(|m| m.destination().to_string_lossy().into_owned())
+        .filter(|d| d != "/")
+        .collect();
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
+    Ok(state_of_rootfs(&mountinfo, &rootfs, mount_points))
+}
+
+/// What the mount holding `rootfs` (the one with the longest mount point above it, the last of
+/// equals) in a mountinfo text says about writes to it.
+fn state_of_rootfs(mountinfo: &str, rootfs: &Path, mount_points: BTreeSet<String>) -> State {
+    let mut holder: Option<(PathBuf, &str)> = None;
+    for line in mountinfo.lines() {
+        let Some((mount, filesystem)) = line.split_once(" - ") else {
+            continue;
+        };
+        let Some(point) = mount.split(' ').nth(4) else {
+            continue;
+        };
+        let point = PathBuf::from(cgroup::unescape_mountinfo(point));
+        let longer = holder
+            .as_ref()
+            .is_none_or(|(held, _)| point.as_os_str().len() >= held.as_os_str().len());
+        if rootfs.starts_with(&point) && longer {
+            holder = Some((point, filesystem));
+        }
+    }
+    let Some((point, filesystem)) = holder else {
+        return State::Unobserved(format!("no mount holds the root {}", rootfs.display()));
+    };
+    let mut fields = filesystem.split(' ');
+    let fs_type = fields.next().unwrap_or_default();
+    let options = fields.nth(1).unwrap_or_default();
+    let upper = options
+        .split(',')
+        .find_map(|option| option.strip_prefix("upperdir="));
+    match (fs_type, upper) {
+        ("overlay", Some(upper)) if point == rootfs => State::Overlay {
+            upper: PathBuf::from(cgroup::unescape_mountinfo(upper)),
+            mount_points,
+            before: Snapshot {
+                entries: BTreeMap::new(),
+                truncated: true,
+            },
+            since_ns: 0,
+        },
+        // A read-only overlay cannot be written.
+        ("overlay", None) if point == rootfs => State::SeenByPrograms,
+        ("overlay", _) => State::Unobserved(format!(
+            "the root {} is a directory inside an overlay mounted at {}",
+            rootfs.display(),
+            point.display()
+        )),
+        (fuse, _) if fuse.starts_with("fuse") => State::Unobserved(format!(
+            "the root {} is on a {fuse} filesystem, whose writes the recorder cannot see",
+            rootfs.display()
+        )),
+        _ => State::SeenByPrograms,
+    }
 }
 
 /// The root filesystem of `pid`, from its mount table.
@@ -484,6 +594,28 @@ mod tests {
         let fuse = "1 0 0:9 / / rw - fuse.fuse-overlayfs fuse-overlayfs rw\n";
         assert!(root_in(fuse).unwrap_err().contains("fuse.fuse-overlayfs"));
         assert!(root_in("").is_err());
+    }
+
+    #[test]
+    fn a_bundle_root_is_judged_by_the_mount_that_holds_it() {
+        let host = "\
+1 0 254:0 / / rw - ext4 /dev/vda rw
+2 1 0:50 / /var/lib/s/overlay/abc/merged rw - overlay overlay rw,lowerdir=/l,upperdir=/var/lib/s/overlay/abc/diff,workdir=/w
+3 1 0:51 / /var/lib/ro rw - overlay overlay ro,lowerdir=/a:/b
+4 1 0:52 / /home/u/fuse rw - fuse.fuse-overlayfs fuse-overlayfs rw
+";
+        let of = |rootfs: &str| state_of_rootfs(host, Path::new(rootfs), BTreeSet::new());
+        let State::Overlay { upper, .. } = of("/var/lib/s/overlay/abc/merged") else {
+            panic!("expected an overlay");
+        };
+        assert_eq!(upper, Path::new("/var/lib/s/overlay/abc/diff"));
+        assert!(matches!(of("/srv/bundle/rootfs"), State::SeenByPrograms));
+        assert!(matches!(of("/var/lib/ro"), State::SeenByPrograms));
+        assert!(matches!(
+            of("/var/lib/s/overlay/abc/merged/sub"),
+            State::Unobserved(_)
+        ));
+        assert!(matches!(of("/home/u/fuse/root"), State::Unobserved(_)));
     }
 
     fn entry(directory: bool, size: u64, ctime_ns: i128) -> Entry {
