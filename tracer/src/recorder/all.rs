@@ -485,10 +485,12 @@ impl<'a> AllContainers<'a> {
         }
     }
 
-    /// Finds the root filesystem of the containers whose root is not known yet.
+    /// Finds the root filesystem of the containers whose root is not known yet, and walks the
+    /// known overlay roots' upper directories again.
     fn watch_roots(&mut self) {
         for t in self.tracked.values_mut() {
             if !t.overlay.waits_for_a_task() {
+                t.overlay.poll(&[]);
                 continue;
             }
             let mut dirs = vec![t.dir.clone()];

@@ -26,6 +26,9 @@ use crate::sys::cgroup;
 /// Entries a snapshot of an upper directory holds, at most (a walk stops there).
 const MAX_ENTRIES: usize = 200_000;
 
+/// Upper directories walked again at each poll hold at most this many entries.
+const MAX_REWALKED_ENTRIES: usize = 10_000;
+
 /// How far before the first snapshot a change time still counts as a write of the recording:
 /// the walk is not atomic, and the kernel stamps change times from a coarse clock.
 const CTIME_SLACK: Duration = Duration::from_millis(50);
@@ -43,7 +46,7 @@ struct Entry {
 }
 
 /// A walk of an upper directory: path as the container sees it -> entry.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Snapshot {
     entries: BTreeMap<String, Entry>,
     /// The walk stopped at [`MAX_ENTRIES`].
@@ -78,6 +81,9 @@ pub(crate) struct OverlayWatch {
     /// shows the container's; by then the workload may have written, so everything the upper
     /// directory changed since this time counts, with no first snapshot.
     created_ns: Option<i128>,
+    /// The upper directory's last walk while the workload ran: what is left to tell when the
+    /// runtime removes the directory before the recording ends (`podman run --rm`).
+    latest: Option<Snapshot>,
 }
 
 impl OverlayWatch {
@@ -86,6 +92,7 @@ impl OverlayWatch {
         Self {
             state: State::NoTaskYet,
             created_ns: None,
+            latest: None,
         }
     }
 
@@ -94,6 +101,7 @@ impl OverlayWatch {
         Self {
             state: State::NoTaskYet,
             created_ns: Some(ns_since_epoch(created)),
+            latest: None,
         }
     }
 
@@ -137,7 +145,21 @@ impl OverlayWatch {
 
     /// Looks at the root of the first task found in `cgroups`, once: on an overlay root, takes
     /// the upper directory's first snapshot.
+    /// Once the root is known, walks its upper directory again (while it stays small), for
+    /// [`OverlayWatch::finish`] to fall back on.
     pub(crate) fn poll(&mut self, cgroups: &[PathBuf]) {
+        if let State::Overlay { upper, .. } = &self.state {
+            let small = self
+                .latest
+                .as_ref()
+                .is_none_or(|latest| latest.entries.len() <= MAX_REWALKED_ENTRIES);
+            if small {
+                if let Ok(latest) = walk(upper) {
+                    self.latest = Some(latest);
+                }
+            }
+            return;
+        }
         if !matches!(self.state, State::NoTaskYet) {
             return;
         }
@@ -215,13 +237,16 @@ impl OverlayWatch {
                 before,
                 since_ns,
             } => {
-                if !upper.is_dir() {
-                    return Err(format!(
-                        "the overlay upper directory {} was gone when the recording ended",
-                        upper.display()
-                    ));
-                }
-                let after = walk(upper)?;
+                let gone = format!(
+                    "the overlay upper directory {} was gone when the recording ended",
+                    upper.display()
+                );
+                let (after, unobserved) = match (upper.is_dir(), &self.latest) {
+                    (true, _) => (walk(upper)?, None),
+                    (false, None) => return Err(gone),
+                    // Changes after that walk are lost: said, but what it shows is kept.
+                    (false, Some(latest)) => (latest.clone(), Some(gone)),
+                };
                 let mut changed = changes(before, &after, *since_ns, mount_points);
                 if self.created_ns.is_some() && after.entries.get(MTAB).is_some_and(is_symlink) {
                     // The runtime links /etc/mtab to /proc/mounts while it sets the root up.
@@ -233,7 +258,14 @@ impl OverlayWatch {
                         upper.display()
                     ));
                 }
-                Ok(Some(writes_of(changed, after.truncated)))
+                let mut writes = writes_of(changed, after.truncated);
+                if let Some(why) = unobserved {
+                    if writes.count == 0 {
+                        return Err(why);
+                    }
+                    writes.unobserved = Some(format!("{why}; the paths are from its last walk"));
+                }
+                Ok(Some(writes))
             }
         }
     }
@@ -717,6 +749,33 @@ mod tests {
         assert_eq!(found.paths, ["/var/cache/app/x"]);
         assert_eq!(found.count, 1);
         assert_eq!(found.unobserved, None);
+    }
+
+    #[test]
+    fn an_upper_dir_removed_before_the_end_leaves_its_last_walk_and_says_so() {
+        let upper = tempfile::tempdir().unwrap();
+        let watch_of = |upper: &Path| OverlayWatch {
+            state: State::Overlay {
+                upper: upper.to_path_buf(),
+                mount_points: BTreeSet::new(),
+                before: walk(upper).unwrap(),
+                since_ns: i128::MAX,
+            },
+            created_ns: None,
+            latest: None,
+        };
+        let mut watch = watch_of(upper.path());
+        fs::write(upper.path().join("state"), "x").unwrap();
+        watch.poll(&[]);
+        let mut unwritten = watch_of(upper.path());
+        unwritten.poll(&[]);
+        let path = upper.path().to_path_buf();
+        drop(upper);
+        assert!(!path.exists());
+        let found = watch.finish().unwrap().expect("an overlay root");
+        assert_eq!(found.paths, ["/state"]);
+        assert!(found.unobserved.unwrap().contains("was gone"));
+        assert!(unwritten.finish().unwrap_err().contains("was gone"));
     }
 
     #[test]
