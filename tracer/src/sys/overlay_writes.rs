@@ -144,9 +144,8 @@ impl OverlayWatch {
     }
 
     /// Looks at the root of the first task found in `cgroups`, once: on an overlay root, takes
-    /// the upper directory's first snapshot.
-    /// Once the root is known, walks its upper directory again (while it stays small), for
-    /// [`OverlayWatch::finish`] to fall back on.
+    /// the upper directory's first snapshot. Once the root is known, walks its upper directory
+    /// again (while it stays small), for [`OverlayWatch::finish`] to fall back on.
     pub(crate) fn poll(&mut self, cgroups: &[PathBuf]) {
         if let State::Overlay { upper, .. } = &self.state {
             let small = self
