@@ -27,7 +27,7 @@ use crate::sys::cgroup;
 const MAX_ENTRIES: usize = 200_000;
 
 /// Upper directories walked again at each poll hold at most this many entries.
-const MAX_REWALKED_ENTRIES: usize = 10_000;
+const MAX_REWALKED_ENTRIES: usize = 1_000;
 
 /// How far before the first snapshot a change time still counts as a write of the recording:
 /// the walk is not atomic, and the kernel stamps change times from a coarse clock.
