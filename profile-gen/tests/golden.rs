@@ -166,6 +166,7 @@ fn observed_server() -> MergedSecurity {
             count: 2,
             paths: vec!["/run/app.pid".into(), "/var/cache/app/index".into()],
             truncated: false,
+            unobserved: None,
         },
         privilege_gain: vec![PrivilegeGain {
             path: "/usr/bin/ping".into(),

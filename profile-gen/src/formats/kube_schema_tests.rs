@@ -101,6 +101,7 @@ fn security_facts() -> Vec<MergedSecurity> {
             count: 3,
             paths: vec!["/var/cache/nginx/a".into(), "/var/run/nginx.pid".into()],
             truncated: false,
+            unobserved: None,
         },
         privilege_gain: vec![PrivilegeGain {
             path: "/usr/bin/ping".into(),

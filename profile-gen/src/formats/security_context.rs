@@ -193,7 +193,15 @@ pub fn container_security_context(
     };
 
     let writes = &facts.root_filesystem_writes;
-    let read_only_root_filesystem = if writes.count == 0 {
+    let read_only_root_filesystem = if let (0, Some(why)) = (writes.count, &writes.unobserved) {
+        // No write seen is not no write made: advising a read-only root the recorder could not
+        // watch would break the workload where it runs.
+        comments.push(format!(
+            "readOnlyRootFilesystem: not set, root filesystem writes could not be observed \
+             ({why}); record again where they can be before making the root read-only."
+        ));
+        None
+    } else if writes.count == 0 {
         comments
             .push("readOnlyRootFilesystem: true, the root filesystem was not written.".to_owned());
         Some(true)
@@ -290,6 +298,7 @@ mod tests {
                 count: paths.len() as u64,
                 paths: paths.iter().map(|p| (*p).to_owned()).collect(),
                 truncated: false,
+                unobserved: None,
             },
             privilege_gain: vec![],
         })
@@ -381,6 +390,21 @@ mod tests {
             sc.comments
                 .iter()
                 .any(|c| c.contains("mount an emptyDir at: /run, /var/cache/app.")),
+            "{:?}",
+            sc.comments
+        );
+    }
+
+    #[test]
+    fn unobserved_root_filesystem_writes_leave_the_root_writable() {
+        let mut f = facts(vec![], vec![1000], false, &[]);
+        f.root_filesystem_writes.unobserved = Some("the overlay upper dir was gone".into());
+        let sc = container_security_context("p.json", Evidence::Observed { facts: &f });
+        assert!(json_of(&sc).get("readOnlyRootFilesystem").is_none());
+        assert!(
+            sc.comments
+                .iter()
+                .any(|c| c.contains("could not be observed (the overlay upper dir was gone)")),
             "{:?}",
             sc.comments
         );

@@ -138,6 +138,11 @@ impl MergedSecurity {
                 count: mine.count.saturating_add(theirs.count),
                 paths,
                 truncated: mine.truncated || theirs.truncated || overflowed,
+                // One run that could not see its writes leaves the merge unsure too.
+                unobserved: mine
+                    .unobserved
+                    .clone()
+                    .or_else(|| theirs.unobserved.clone()),
             },
             privilege_gain: self
                 .privilege_gain
@@ -258,6 +263,7 @@ mod tests {
                 count: paths.len() as u64,
                 paths: paths.iter().map(|p| (*p).to_owned()).collect(),
                 truncated: false,
+                unobserved: None,
             },
             privilege_gain: vec![],
         }
@@ -341,6 +347,21 @@ mod tests {
         assert!(ab.root_filesystem_writes.truncated);
         assert_eq!(ab.root_filesystem_writes.count, 24);
         assert!(!a.merge(&a).root_filesystem_writes.truncated);
+    }
+
+    #[test]
+    fn one_unobserved_run_leaves_the_merge_unobserved() {
+        let seen = MergedSecurity::from_facts(&run(vec![], vec![], false, &[]));
+        let mut facts = run(vec![], vec![], false, &[]);
+        facts.root_filesystem_writes.unobserved = Some("no upper dir".into());
+        let unseen = MergedSecurity::from_facts(&facts);
+        for merged in [seen.merge(&unseen), unseen.merge(&seen)] {
+            assert_eq!(
+                merged.root_filesystem_writes.unobserved.as_deref(),
+                Some("no upper dir")
+            );
+        }
+        assert_eq!(seen.merge(&seen).root_filesystem_writes.unobserved, None);
     }
 
     #[test]

@@ -68,6 +68,11 @@ pub struct RootFilesystemWrites {
     pub paths: Vec<String>,
     /// Whether more paths were changed than `paths` holds.
     pub truncated: bool,
+    /// Why changes may have gone unseen, when they may have: the root's filesystem was one
+    /// the recorder could not watch (an overlay whose upper directory it could not read, for
+    /// one). Then `count` 0 does not mean the root was not written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unobserved: Option<String>,
 }
 
 /// A program whose exec gave the workload privilege it did not have.
@@ -186,6 +191,7 @@ mod tests {
                 count: 2,
                 paths: vec!["/var/cache/app/a".into()],
                 truncated: false,
+                unobserved: None,
             },
             privilege_gain: vec![],
         }
@@ -219,5 +225,21 @@ mod tests {
         let mut bad = facts();
         bad.root_filesystem_writes.count = 0;
         assert_eq!(bad.check().unwrap_err().0, "root_filesystem_writes.count");
+    }
+
+    #[test]
+    fn unobserved_root_writes_are_written_only_when_set_and_read_back() {
+        let seen = facts();
+        let text = serde_json::to_string(&seen).unwrap();
+        assert!(!text.contains("unobserved"), "{text}");
+        let mut unseen = facts();
+        unseen.root_filesystem_writes.unobserved = Some("overlay upper dir unreadable".into());
+        let text = serde_json::to_string(&unseen).unwrap();
+        assert!(
+            text.contains(r#""unobserved":"overlay upper dir unreadable""#),
+            "{text}"
+        );
+        let back: SecurityFacts = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, unseen);
     }
 }

@@ -32,6 +32,7 @@ use crate::{
     sys::cgroup,
     sys::exit::{ExitCodeExt as _, Failure, EXIT_BAD_INPUT, EXIT_NO_TARGET},
     sys::outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
+    sys::overlay_writes::{self, OverlayWatch},
     sys::preflight,
 };
 
@@ -292,14 +293,19 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
         .context("telling the hook we record")?;
     drop(ready);
 
+    // Writes on an overlay root escape the security programs: its upper directory shows them.
+    let mut overlay = OverlayWatch::of_bundle(job.state.bundle(), start.wall);
+    let cgroups = [job.dir.clone()];
     // The container's init process was in the cgroup when the hook ran (that is how the
     // cgroup was found), so the first time it is empty the container has ended.
     loop {
         std::thread::sleep(POLL);
+        overlay.poll(&cgroups);
         if !cgroup::is_populated(&job.dir) {
             break;
         }
     }
+    let overlay_found = overlay.finish();
     let seen = session.tracer.read(cgroup_id)?;
     session.tracer.unwatch(cgroup_id);
     drop(session);
@@ -311,7 +317,7 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
     if let Some(identity) = &job.kubernetes {
         set_kubernetes(&mut target, identity.clone());
     }
-    let recording = build_recording(
+    let mut recording = build_recording(
         &seen,
         start,
         Subject {
@@ -320,6 +326,9 @@ fn recorder(args: &OciHookArgs, verbosity: u8, job: &Job, ready: OwnedFd) -> Res
             exit: None,
         },
     )?;
+    if let Some(security) = &mut recording.security {
+        overlay_writes::unite(&mut security.root_filesystem_writes, overlay_found);
+    }
     let allowed = write_recording_and_profile(&recording, &job.paths, None)?;
     log::info!(
         "container {}: {} syscalls recorded, {allowed} in the profile {}",

@@ -440,6 +440,7 @@ impl SecuritySightings {
                 count: self.root_writes.max(paths.len() as u64),
                 paths,
                 truncated,
+                unobserved: None,
             },
             privilege_gain,
         })

@@ -34,6 +34,7 @@ use crate::{
         containers::{self, ContainerCgroup},
         exit::{Failure, EXIT_CANNOT_WRITE, EXIT_ERROR},
         outputs::{check_output_dir, write_recording_and_profile, OutputPaths},
+        overlay_writes::{self, OverlayWatch},
         preflight,
         ready_file::ReadyFile,
     },
@@ -56,6 +57,8 @@ struct Tracked {
     seen_populated: bool,
     /// Its Kubernetes identity: `None` until its runtime's state names its bundle.
     kubernetes: Option<Option<KubernetesIdentity>>,
+    /// Its root filesystem's writes the security programs cannot see (an overlay's).
+    overlay: OverlayWatch,
     /// The polls that looked for its runtime's state in vain.
     identity_polls: u32,
 }
@@ -111,6 +114,7 @@ pub(crate) fn record_all(
         all.note_losses(tracer);
         all.adopt_new(tracer)?;
         all.identify(tracer);
+        all.watch_roots();
         all.free_gone_ignored(tracer);
         all.report_full_maps(tracer);
         all.write_finished(tracer, stopping);
@@ -405,6 +409,11 @@ impl<'a> AllContainers<'a> {
                 seen_populated: false,
                 kubernetes: None,
                 identity_polls: 0,
+                overlay: if start.phase == Phase::Workload {
+                    OverlayWatch::new()
+                } else {
+                    OverlayWatch::from_creation(start.wall)
+                },
             }
         });
         entry.ids.push(id);
@@ -476,6 +485,20 @@ impl<'a> AllContainers<'a> {
         }
     }
 
+    /// Finds the root filesystem of the containers whose root is not known yet, and walks the
+    /// known overlay roots' upper directories again.
+    fn watch_roots(&mut self) {
+        for t in self.tracked.values_mut() {
+            if !t.overlay.waits_for_a_task() {
+                t.overlay.poll(&[]);
+                continue;
+            }
+            let mut dirs = vec![t.dir.clone()];
+            dirs.extend(cgroup::descendants(&t.dir));
+            t.overlay.poll(&dirs);
+        }
+    }
+
     /// Stops recording the container `key`: its cgroups are ignored from now on and nothing is
     /// written for it.
     fn exclude(&mut self, tracer: &mut Tracer, key: &str) {
@@ -535,7 +558,10 @@ impl<'a> AllContainers<'a> {
             target: Some(target),
             exit: None,
         };
-        let recording = build_recording(&merged, t.start, subject)?;
+        let mut recording = build_recording(&merged, t.start, subject)?;
+        if let Some(security) = &mut recording.security {
+            overlay_writes::unite(&mut security.root_filesystem_writes, t.overlay.finish());
+        }
         let paths = match &kubernetes {
             // Container ids are unique on the node: replicas and restarts each get their own.
             Some(identity) => OutputPaths::in_dir(

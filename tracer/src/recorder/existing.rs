@@ -27,6 +27,7 @@ use crate::{
         cgroup, containers,
         exit::{ExitCodeExt as _, EXIT_NO_TARGET},
         outputs::{write_recording_and_profile, OutputPaths},
+        overlay_writes::{self, OverlayWatch},
         preflight,
     },
 };
@@ -82,6 +83,9 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
         populated_at_start,
     );
     let mut watch = TreeWatch::new(&mount, &dir, &dirs);
+    // Writes on an overlay root escape the security programs: its upper directory shows them.
+    let mut overlay = OverlayWatch::new();
+    overlay.poll(&dirs);
     let mut live = LiveView::new(quiet);
     let deadline = options.duration.map(|d| Instant::now() + d);
     let mut seen_populated = populated_at_start;
@@ -91,12 +95,15 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
             live.update(&label, &seen);
         }
         watch.poll();
+        overlay.poll(&dirs);
         if let Some(why) = stop_reason(&stop, deadline, &dir, &mut seen_populated) {
             break why;
         }
     };
     live.finish();
     log::info!("stopping: {why}");
+    // Now, before the runtime removes a finished container's upper directory.
+    let overlay_found = overlay.finish();
     let seen = read_all(&session.tracer, &ids)?;
     for &i in &ids {
         session.tracer.unwatch(i);
@@ -109,7 +116,10 @@ pub(crate) fn record_existing(options: &RecordOptions, target: Existing<'_>) -> 
         target: Some(target),
         exit: None,
     };
-    let recording = build_recording(&seen, start, subject)?;
+    let mut recording = build_recording(&seen, start, subject)?;
+    if let Some(security) = &mut recording.security {
+        overlay_writes::unite(&mut security.root_filesystem_writes, overlay_found);
+    }
     let allowed = write_recording_and_profile(&recording, &paths, None)?;
     if !quiet {
         eprintln!(

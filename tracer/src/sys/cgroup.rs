@@ -46,7 +46,7 @@ fn cgroup2_mount_point(mount: &MountInfo) -> Option<PathBuf> {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal `\ooo`.
-fn unescape_mountinfo(s: &str) -> String {
+pub(crate) fn unescape_mountinfo(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -9,6 +9,7 @@ pub(crate) mod containers;
 pub(crate) mod exit;
 pub(crate) mod inputs;
 pub(crate) mod outputs;
+pub(crate) mod overlay_writes;
 pub(crate) mod preflight;
 pub(crate) mod ready_file;
 pub(crate) mod supervise;
