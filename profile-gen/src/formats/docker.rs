@@ -115,7 +115,8 @@ impl FromStr for KernelVersion {
     }
 }
 
-/// The capability names Linux defines (up to CAP_CHECKPOINT_RESTORE, 40, of Linux 5.9).
+/// The capability names Linux defines (up to CAP_CHECKPOINT_RESTORE, 40, of Linux 5.9), in the
+/// kernel's numbering: `ALL_CAPS[n]` is capability number `n`.
 pub const ALL_CAPS: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
