@@ -1,15 +1,44 @@
 //! Argument groups that several subcommands flatten into theirs: the user a command runs as
-//! (`record`, `run`) and what Docker-format profiles are evaluated for (`generate`, `diff`,
-//! `merge`, `run`).
+//! (`record`, `run`), what Docker-format profiles are evaluated for (`generate`, `diff`,
+//! `merge`, `run`), and `--all`'s Kubernetes filters (`record`, `audit`).
 
 use std::collections::BTreeSet;
 
+use crate::recorder::workloads::WorkloadFilter;
 use anyhow::{Context as _, Result};
 use clap::Args;
-use profile_gen::{
-    Conditions, KernelVersion,
-    parse_arch_name, ScmpArch,
-};
+use profile_gen::{parse_arch_name, Conditions, KernelVersion, ScmpArch};
+
+/// `--all`'s Kubernetes filters.
+#[derive(Debug, Args)]
+pub(crate) struct WorkloadFilterArgs {
+    /// With --all: only Kubernetes containers of this namespace (repeatable; any of them).
+    /// Containers without a Kubernetes identity are then left out.
+    #[arg(long, value_name = "NS", requires = "all")]
+    pub(crate) namespace: Vec<String>,
+
+    /// With --all: only Kubernetes containers of this workload, the pod's owner as derived
+    /// from the pod name (`web-7d4b9c6f8-x2x5z` -> `web`; repeatable; any of them). With
+    /// --namespace too, a container must match both.
+    #[arg(long, value_name = "NAME", requires = "all")]
+    pub(crate) workload: Vec<String>,
+}
+
+impl WorkloadFilterArgs {
+    /// The filter, refused without `--all` (clap's `requires` takes a flag's default value
+    /// for presence, so it cannot say this).
+    pub(crate) fn into_filter(self, all: bool) -> Result<WorkloadFilter> {
+        if !all && !(self.namespace.is_empty() && self.workload.is_empty()) {
+            anyhow::bail!(
+                "--namespace and --workload filter --all's containers: expected --all with them"
+            );
+        }
+        Ok(WorkloadFilter {
+            namespaces: self.namespace.into_iter().collect(),
+            workloads: self.workload.into_iter().collect(),
+        })
+    }
+}
 
 #[derive(Debug, Args)]
 pub(crate) struct UserArg {
@@ -106,6 +135,22 @@ pub(crate) fn docker_default_caps() -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workload_filters_need_all() {
+        let args = || WorkloadFilterArgs {
+            namespace: vec!["shop".to_owned()],
+            workload: Vec::new(),
+        };
+        assert!(args().into_filter(false).is_err());
+        let filter = args().into_filter(true).unwrap();
+        assert!(filter.is_active());
+        let none = WorkloadFilterArgs {
+            namespace: Vec::new(),
+            workload: Vec::new(),
+        };
+        assert!(!none.into_filter(false).unwrap().is_active());
+    }
 
     #[test]
     fn arches_and_kernels_parse() {

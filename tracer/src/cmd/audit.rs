@@ -9,7 +9,7 @@ use clap::{ArgGroup, Args};
 
 use crate::{
     audit::session::{audit, AuditOptions, AuditTarget},
-    recorder::workloads::WorkloadFilter,
+    shared_args::WorkloadFilterArgs,
 };
 
 /// Listen for the kernel's seccomp log records and write, per target, a recording of the
@@ -64,16 +64,8 @@ pub(crate) struct AuditArgs {
     #[arg(long)]
     pub(crate) all: bool,
 
-    /// With --all: audit only Kubernetes containers of this namespace (repeatable; any of
-    /// them). Containers without a Kubernetes identity are then not audited.
-    #[arg(long, value_name = "NS", requires = "all")]
-    pub(crate) namespace: Vec<String>,
-
-    /// With --all: audit only Kubernetes containers of this workload, the pod's owner as
-    /// derived from the pod name (`web-7d4b9c6f8-x2x5z` -> `web`; repeatable; any of them).
-    /// With --namespace too, a container must match both.
-    #[arg(long, value_name = "NAME", requires = "all")]
-    pub(crate) workload: Vec<String>,
+    #[command(flatten)]
+    pub(crate) workload_filter: WorkloadFilterArgs,
 
     /// With --all: the directory for the per-container recordings.
     #[arg(long, value_name = "DIR", default_value = ".", requires = "all")]
@@ -112,10 +104,7 @@ pub(crate) fn run(args: AuditArgs, quiet: bool) -> Result<u8> {
         target,
         output: args.output,
         output_dir: args.output_dir,
-        workloads: WorkloadFilter {
-            namespaces: args.namespace.into_iter().collect(),
-            workloads: args.workload.into_iter().collect(),
-        },
+        workloads: args.workload_filter.into_filter(args.all)?,
         duration: args.duration,
         receive_buffer: args.receive_buffer as usize,
         quiet,

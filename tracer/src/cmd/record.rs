@@ -12,9 +12,8 @@ use crate::{
         command::record_command,
         existing::{record_existing, Existing},
         options::RecordOptions,
-        workloads::WorkloadFilter,
     },
-    shared_args::UserArg,
+    shared_args::{UserArg, WorkloadFilterArgs},
 };
 
 /// Record the syscalls of a command, a cgroup, a process, a container or every container, and
@@ -86,16 +85,8 @@ pub(crate) struct RecordArgs {
     #[arg(long)]
     pub(crate) all: bool,
 
-    /// With --all: record only Kubernetes containers of this namespace (repeatable; any of
-    /// them). Containers without a Kubernetes identity are then not recorded.
-    #[arg(long, value_name = "NS", requires = "all")]
-    pub(crate) namespace: Vec<String>,
-
-    /// With --all: record only Kubernetes containers of this workload, the pod's owner as
-    /// derived from the pod name (`web-7d4b9c6f8-x2x5z` -> `web`; repeatable; any of them).
-    /// With --namespace too, a container must match both.
-    #[arg(long, value_name = "NAME", requires = "all")]
-    pub(crate) workload: Vec<String>,
+    #[command(flatten)]
+    pub(crate) workload_filter: WorkloadFilterArgs,
 
     /// With --all: the directory for the per-container outputs.
     #[arg(long, value_name = "DIR", default_value = ".", requires = "all")]
@@ -159,10 +150,7 @@ pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
         ready_file: args.ready_file,
         verbosity,
         quiet,
-        workloads: WorkloadFilter {
-            namespaces: args.namespace.into_iter().collect(),
-            workloads: args.workload.into_iter().collect(),
-        },
+        workloads: args.workload_filter.into_filter(args.all)?,
     };
     if let Some(path) = &args.cgroup {
         record_existing(&options, Existing::Cgroup(path))
