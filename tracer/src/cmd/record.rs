@@ -142,6 +142,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub(crate) fn run(args: RecordArgs, verbosity: u8, quiet: bool) -> Result<u8> {
+    anyhow::ensure!(
+        args.all || args.ready_file.is_none(),
+        "--ready-file marks --all's recording as started: expected --all with it"
+    );
     let options = RecordOptions {
         output: args.output,
         recording: args.recording,
