@@ -539,3 +539,57 @@ fn generate_merge_and_diff_with_a_bad_input_exit_124() {
     // The good recording is still good: the failures above were the inputs' fault.
     read_json(&recording);
 }
+
+/// Options that only mean something with `--all` are refused without it, before anything
+/// runs, rather than silently ignored.
+#[test]
+fn all_only_options_without_all_exit_125() {
+    let dir = open_dir();
+    let out = dir.path().join("x.json");
+    let out = out.to_str().expect("utf-8 path");
+    let ready = dir.path().join("ready");
+    let ready = ready.to_str().expect("utf-8 path");
+    let mut failures = Vec::new();
+    for (args, mention) in [
+        (
+            &[
+                "record",
+                "--namespace",
+                "shop",
+                "-o",
+                out,
+                "--",
+                "/bin/true",
+            ][..],
+            "--all",
+        ),
+        (
+            &["record", "--workload", "web", "-o", out, "--", "/bin/true"],
+            "--all",
+        ),
+        (
+            &[
+                "record",
+                "--ready-file",
+                ready,
+                "-o",
+                out,
+                "--",
+                "/bin/true",
+            ],
+            "--all",
+        ),
+        (
+            &["audit", "--namespace", "shop", "--pid", "1", "-o", out],
+            "--all",
+        ),
+    ] {
+        let outcome = run(&mut syscage(args));
+        failures.extend(check_error(&outcome, 125, mention));
+    }
+    assert_no_failures(&failures);
+    assert!(
+        !Path::new(out).exists(),
+        "nothing is written when the options are refused"
+    );
+}
