@@ -479,31 +479,12 @@ impl Report {
                         .map(|n| format!("syscall number {n} (unknown to libseccomp)")),
                 );
                 let security = d.security.as_ref().map(SecurityChanges::added);
-                let security = security.unwrap_or_default();
-                Ok(match (added.is_empty(), security.is_empty()) {
-                    (true, true) => verdict(false, "no syscall added".to_owned()),
-                    (false, true) => verdict(
-                        true,
-                        format!(
-                            "{} added: {}",
-                            plural(added.len(), "syscall", "syscalls"),
-                            some_names(&added, 8)
-                        ),
-                    ),
-                    (true, false) => verdict(
-                        true,
-                        format!("permissions added: {}", some_names(&security, 8)),
-                    ),
-                    (false, false) => verdict(
-                        true,
-                        format!(
-                            "{} added: {}; permissions added: {}",
-                            plural(added.len(), "syscall", "syscalls"),
-                            some_names(&added, 8),
-                            some_names(&security, 8)
-                        ),
-                    ),
-                })
+                let (tripped, reason) = additions(
+                    (&added, "syscall", "syscalls"),
+                    (&security.unwrap_or_default(), "permissions"),
+                    "no syscall added",
+                );
+                Ok(verdict(tripped, reason))
             }
             (Self::Release(d), FailOn::Risky) => {
                 let risky: Vec<String> = d
@@ -513,31 +494,12 @@ impl Report {
                     .map(|a| format!("{} ({})", a.name, a.risk.name()))
                     .collect();
                 let security = d.security.as_ref().map(SecurityChanges::risky);
-                let security = security.unwrap_or_default();
-                Ok(match (risky.is_empty(), security.is_empty()) {
-                    (true, true) => verdict(false, "no dangerous syscall added".to_owned()),
-                    (false, true) => verdict(
-                        true,
-                        format!(
-                            "{} added: {}",
-                            plural(risky.len(), "dangerous syscall", "dangerous syscalls"),
-                            some_names(&risky, 8)
-                        ),
-                    ),
-                    (true, false) => verdict(
-                        true,
-                        format!("dangerous permissions added: {}", some_names(&security, 8)),
-                    ),
-                    (false, false) => verdict(
-                        true,
-                        format!(
-                            "{} added: {}; dangerous permissions added: {}",
-                            plural(risky.len(), "dangerous syscall", "dangerous syscalls"),
-                            some_names(&risky, 8),
-                            some_names(&security, 8)
-                        ),
-                    ),
-                })
+                let (tripped, reason) = additions(
+                    (&risky, "dangerous syscall", "dangerous syscalls"),
+                    (&security.unwrap_or_default(), "dangerous permissions"),
+                    "no dangerous syscall added",
+                );
+                Ok(verdict(tripped, reason))
             }
             (Self::Baseline(d), FailOn::Denied) => {
                 let denied: Vec<String> = d.denied.iter().map(|x| x.name.clone()).collect();
@@ -649,6 +611,31 @@ impl Paint {
 
     fn bad(&self, text: &str) -> String {
         self.wrap("31", text)
+    }
+}
+
+/// Whether a release diff added any of `syscalls` or `permissions`, and the reason a
+/// `--fail-on` verdict gives: the syscalls first, then the permissions, or `nothing`.
+fn additions(
+    (syscalls, one, many): (&[String], &str, &str),
+    (permissions, label): (&[String], &str),
+    nothing: &str,
+) -> (bool, String) {
+    let mut parts = Vec::new();
+    if !syscalls.is_empty() {
+        parts.push(format!(
+            "{} added: {}",
+            plural(syscalls.len(), one, many),
+            some_names(syscalls, 8)
+        ));
+    }
+    if !permissions.is_empty() {
+        parts.push(format!("{label} added: {}", some_names(permissions, 8)));
+    }
+    if parts.is_empty() {
+        (false, nothing.to_owned())
+    } else {
+        (true, parts.join("; "))
     }
 }
 
