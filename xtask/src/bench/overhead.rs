@@ -38,6 +38,9 @@ pub(super) struct Overhead {
     capture_vs_names_only: Vec<Vec<f64>>,
     /// [workload] -> syscalls of the full workload.
     pub(super) syscalls: Vec<u64>,
+    /// [workload] -> whether the `sys_enter` targets are judged on it (not on a workload whose
+    /// every call checks a capability: that one measures the security programs).
+    pub(super) judges_sys_enter: Vec<bool>,
     /// Attach times and memory seen along the way.
     pub(super) readings: Readings,
     /// Measurements during which another process had a program on sys_enter.
@@ -97,6 +100,7 @@ impl Overhead {
             empty_again_vs_empty: per_workload.clone(),
             capture_vs_names_only: per_workload,
             syscalls: workloads.iter().map(Workload::syscalls).collect(),
+            judges_sys_enter: workloads.iter().map(|w| !w.checks_capabilities).collect(),
             readings: Readings::default(),
             disturbed: Vec::new(),
             measurements: 0,

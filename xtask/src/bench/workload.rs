@@ -43,6 +43,9 @@ pub(super) struct Workload {
     pub(super) argv: Box<dyn Fn(u64) -> Vec<String>>,
     pub(super) units: u64,
     syscalls_per_unit: u64,
+    /// Whether every call makes the kernel check a capability: then the security programs
+    /// fire on each call, and the workload measures them rather than `sys_enter`.
+    pub(super) checks_capabilities: bool,
 }
 
 impl Workload {
@@ -63,6 +66,7 @@ impl Workload {
             }),
             units: count,
             syscalls_per_unit: 2,
+            checks_capabilities: false,
         }
     }
 
@@ -75,6 +79,7 @@ impl Workload {
             argv: Box::new(move |n| vec![bin.clone(), n.to_string()]),
             units: count,
             syscalls_per_unit: 1,
+            checks_capabilities: false,
         }
     }
 
@@ -87,6 +92,7 @@ impl Workload {
             argv: Box::new(move |n| vec![bin.clone(), n.to_string()]),
             units: count,
             syscalls_per_unit: 1,
+            checks_capabilities: true,
         }
     }
 
