@@ -23,7 +23,7 @@ use std::{
 use common::{
     annotate, containerd_annotations,
     containers::{permissive_seccomp, run_ok, Bundle, Container, Runtime},
-    read_json, recording_names, sandbox_annotations, syscage, temp_dir, unique_name,
+    files_below, read_json, recording_names, sandbox_annotations, syscage, temp_dir, unique_name,
     wait_for_outputs, Audit, RecordAll, PROFILE_DEADLINE,
 };
 use serde_json::Value;
@@ -52,25 +52,6 @@ fn set_all(bundle: &Bundle, all: bool) {
     } else {
         let _ = fs::remove_file(&flag);
     }
-}
-
-/// Every file below `dir` (relative paths), sorted.
-fn tree(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                let rel = path.strip_prefix(base).expect("below base");
-                out.push(rel.display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 /// `syscage generate --format log --from RECORDING`.
@@ -113,7 +94,7 @@ fn audit_all_writes_kubernetes_denials_by_workload_and_merge_widens_the_workload
     let (_, _, recording) = wait_for_outputs(&record_dir, &recorded.id, PROFILE_DEADLINE, &|| {
         format!(
             "{:?}\n{}",
-            tree(&recorder.output_dir),
+            files_below(&recorder.output_dir),
             recorder.log_summary()
         )
     });
@@ -170,7 +151,7 @@ fn audit_all_writes_kubernetes_denials_by_workload_and_merge_widens_the_workload
         [0, 119].contains(&outcome.code()),
         "audit --all failed\n{outcome}"
     );
-    let files = tree(&audit_dir);
+    let files = files_below(&audit_dir);
     let expected = format!("{ns}/web/app/{}.denials.json", audited.id);
     assert!(
         files.contains(&expected),

@@ -20,8 +20,8 @@ use common::{
         podman_command, Bundle, Container, CtrContainer, CtrImage, PodmanImage, Runtime,
         CONTAINER_DEADLINE, PODMAN_RUN_OPTIONS,
     },
-    describe, read_json, recording_names, sandbox_annotations, syscage, temp_dir, unique_name,
-    wait_for_outputs, RecordAll, PROFILE_DEADLINE,
+    describe, files_below, read_json, recording_names, sandbox_annotations, syscage, temp_dir,
+    unique_name, wait_for_outputs, RecordAll, PROFILE_DEADLINE,
 };
 use serde_json::{json, Value};
 
@@ -67,28 +67,9 @@ fn run_all(bundles: &[Bundle], containers: &[Container]) {
     }
 }
 
-/// Every file below `dir` (relative paths), sorted.
-fn tree(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                let rel = path.strip_prefix(base).expect("below base");
-                out.push(rel.display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
 /// The files below `dir` whose name says they belong to container `id`.
 fn files_of(dir: &Path, id: &str) -> Vec<String> {
-    tree(dir)
+    files_below(dir)
         .into_iter()
         .filter(|f| {
             f.rsplit('/')
@@ -105,7 +86,7 @@ fn wait_for_workload(recorder: &RecordAll, path: &str, id: &str) -> Value {
     let (_, _, recording) = wait_for_outputs(&dir, id, PROFILE_DEADLINE, &|| {
         format!(
             "--- output tree ---\n{:?}\n--- syscage's log ---\n{}",
-            tree(&recorder.output_dir),
+            files_below(&recorder.output_dir),
             recorder.log_summary()
         )
     });
@@ -150,7 +131,7 @@ fn record_all_writes_kubernetes_containers_under_namespace_workload_container() 
     let (code, log) = recorder.stop();
     let context = format!(
         "--- output tree ---\n{:#?}\n--- syscage's log ---\n{log}",
-        tree(&output_dir)
+        files_below(&output_dir)
     );
     assert_eq!(code, 0, "syscage record --all failed\n{context}");
 
@@ -264,7 +245,7 @@ fn record_all_namespace_and_workload_filters_record_only_matching_containers() {
     let (code, log) = recorder.stop();
     let context = format!(
         "--- output tree ---\n{:#?}\n--- syscage's log ---\n{log}",
-        tree(&output_dir)
+        files_below(&output_dir)
     );
     assert_eq!(code, 0, "{context}");
     assert_eq!(matched["target"]["kubernetes"]["namespace"], ns.as_str());

@@ -245,6 +245,25 @@ pub(crate) fn profile_without(profile: &Value, names: &[&str]) -> Value {
     profile
 }
 
+/// Every file below `dir` (relative paths), sorted.
+pub(crate) fn files_below(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                let rel = path.strip_prefix(base).expect("below base");
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
 /// Files in `dir`, by name (hidden ones included).
 pub(crate) fn dir_listing(dir: &Path) -> BTreeSet<String> {
     fs::read_dir(dir)
