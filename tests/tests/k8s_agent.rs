@@ -19,7 +19,7 @@ mod common;
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Stdio,
     thread,
     time::{Duration, Instant},
 };
@@ -31,8 +31,8 @@ use common::{
         permissive_seccomp, podman_command, prepare_crun_for_hybrid_cgroups, require_tool, run_ok,
         Bundle, Container, PodmanImage, Runtime, PODMAN_RUN_OPTIONS,
     },
-    read_json, read_yaml, recording_names, require_root, run, syscage, syscage_bin, temp_dir,
-    unique_name, write_json, RecordAll, PROFILE_DEADLINE,
+    kubernetes_validate, read_json, read_yaml, recording_names, require_root, run, syscage,
+    syscage_bin, temp_dir, unique_name, write_json, RecordAll, PROFILE_DEADLINE,
 };
 
 /// What each replica runs: a few syscalls a busybox shell makes only for this (mkdir, a write
@@ -81,20 +81,8 @@ fn manifests_validate_against_the_kubernetes_schema() {
         "kustomization.yaml must list every manifest in deploy/kubernetes"
     );
     for manifest in &manifests {
-        let output = Command::new("kubernetes-validate")
-            .args(["--strict", "--no-warn"])
-            .arg(dir.join(manifest))
-            .output()
-            .expect("running kubernetes-validate");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(
-            output.status.success() && text.contains("passed"),
-            "{manifest} does not validate:\n{text}"
-        );
+        let (passed, text) = kubernetes_validate(&dir.join(manifest));
+        assert!(passed, "{manifest} does not validate:\n{text}");
     }
 }
 
@@ -879,7 +867,12 @@ fn two_nodes_merge_into_one_workload_profile_that_runs_both_replicas_under_runc(
     ] {
         let identity = &read_json(recording)["target"]["kubernetes"];
         assert_eq!(identity["workload"], WORKLOAD, "{}", recording.display());
-        assert_eq!(identity["container"], CONTAINER_NAME, "{}", recording.display());
+        assert_eq!(
+            identity["container"],
+            CONTAINER_NAME,
+            "{}",
+            recording.display()
+        );
         assert_eq!(
             identity["pod"],
             format!("{WORKLOAD}-{POD_TEMPLATE_HASH}-{suffix}"),

@@ -10,9 +10,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{read_json, run, syscage, temp_dir, write_json};
+use common::{kubernetes_validate, read_json, run, syscage, temp_dir, write_json};
 use serde_json::{json, Value};
 
 const FIXTURE: &str = include_str!("../../profile-gen/tests/fixtures/recording-v1.json");
@@ -80,18 +79,9 @@ fn security_context_of(snippet: &str) -> Value {
 fn assert_valid_kubernetes(dir: &Path, snippet: &str) {
     let path = dir.join("validate.yaml");
     std::fs::write(&path, snippet).expect("writing the snippet");
-    let output = Command::new("kubernetes-validate")
-        .arg("--strict")
-        .arg(&path)
-        .output()
-        .expect("kubernetes-validate is installed (pip install kubernetes-validate==1.31.0)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (passed, text) = kubernetes_validate(&path);
     assert!(
-        output.status.success() && text.contains("passed"),
+        passed,
         "kubernetes-validate refused the snippet:\n{text}\n{snippet}"
     );
 }

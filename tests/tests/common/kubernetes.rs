@@ -1,6 +1,8 @@
 //! The annotations CRI runtimes write into a Kubernetes container's OCI bundle, for bundles
 //! that look like a pod's containers to syscage.
 
+use std::{path::Path, process::Command};
+
 use serde_json::Value;
 
 use super::containers::Bundle;
@@ -53,4 +55,20 @@ pub(crate) fn sandbox_annotations(namespace: &str, pod: &str) -> Vec<(String, St
             namespace.into(),
         ),
     ]
+}
+
+/// Runs `kubernetes-validate --strict` (Kubernetes 1.31's schema, offline) on the manifest at
+/// `path`: whether it passed, and what the validator said.
+pub(crate) fn kubernetes_validate(path: &Path) -> (bool, String) {
+    let output = Command::new("kubernetes-validate")
+        .args(["--strict", "--no-warn"])
+        .arg(path)
+        .output()
+        .expect("kubernetes-validate is installed (pip install kubernetes-validate==1.31.0)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success() && text.contains("passed"), text)
 }
